@@ -1,0 +1,177 @@
+/**
+ * Runs a model (or any ordered subset of its layers) on onnxruntime-node.
+ * The graph is built once per layer list from weights that were read once; inputs are a right-padded
+ * batch of token ids plus an attention mask; outputs are named as in the golden files.
+ */
+import * as ort from 'onnxruntime-node';
+import type { LoadedModel } from '../model/checkpoint.js';
+import { bucketMatrix } from '../model/t5-buckets.js';
+import { ProbescaleError } from '../util/errors.js';
+import { FAMILY_BUILDERS } from './families/index.js';
+import type { FeedName, GraphOptions } from './family.js';
+import { t5HasDecoder } from './families/t5.js';
+
+export interface EngineOptions {
+  /** Original layer indices to run, in order (default: all). */
+  layers?: number[];
+  decoderLayers?: number[];
+  hiddenStates?: 'all' | 'last';
+  logits?: boolean;
+  /** onnxruntime intra-op threads (default: all cores). */
+  threads?: number;
+}
+
+/** A right-padded batch; ids as number[][] (ragged rows are padded) or a flat BigInt64Array + dims. */
+export interface Batch {
+  inputIds: number[][];
+  attentionMask?: number[][];
+  tokenTypeIds?: number[][];
+  decoderInputIds?: number[][];
+  decoderAttentionMask?: number[][];
+}
+
+export interface OutputTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+export class Engine {
+  private constructor(
+    readonly model: LoadedModel,
+    readonly options: GraphOptions,
+    readonly outputNames: string[],
+    private readonly feeds: FeedName[],
+    private readonly session: ort.InferenceSession,
+  ) {}
+
+  static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
+    const arch = model.arch;
+    const layers = validateLayers(opts.layers ?? range(arch.layers), arch.layers, 'layers', model.source);
+    const decoderLayers = arch.t5 ? validateLayers(opts.decoderLayers ?? range(arch.t5.decoderLayers), arch.t5.decoderLayers, 'decoder layers', model.source) : [];
+    const options: GraphOptions = { layers, decoderLayers, hiddenStates: opts.hiddenStates ?? 'all', logits: opts.logits ?? true };
+    const built = FAMILY_BUILDERS[arch.family](arch, model.weights, options);
+    const session = await ort.InferenceSession.create(built.bytes, {
+      intraOpNumThreads: opts.threads ?? 0,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+    return new Engine(model, options, built.outputs, built.feeds, session);
+  }
+
+  get hasDecoder(): boolean {
+    return this.model.arch.family === 't5' && t5HasDecoder(this.model.arch, this.model.weights);
+  }
+
+  async run(batch: Batch): Promise<Record<string, OutputTensor>> {
+    const arch = this.model.arch;
+    const ids = padRows(batch.inputIds, arch.padTokenId ?? 0);
+    const mask = batch.attentionMask ? padRows(batch.attentionMask, 0) : maskFromLengths(batch.inputIds, ids.dims);
+    const feeds: Record<string, ort.Tensor> = {};
+    const [B, T] = ids.dims;
+    for (const name of this.feeds) {
+      switch (name) {
+        case 'input_ids':
+          feeds[name] = new ort.Tensor('int64', ids.data, ids.dims);
+          break;
+        case 'attention_mask':
+          feeds[name] = new ort.Tensor('int64', mask.data, mask.dims);
+          break;
+        case 'token_type_ids':
+          feeds[name] = batch.tokenTypeIds ? tensorI64(padRows(batch.tokenTypeIds, 0)) : new ort.Tensor('int64', new BigInt64Array(B * T), [B, T]);
+          break;
+        case 'position_ids':
+          feeds[name] = new ort.Tensor('int64', positionIds(arch.family, ids.data, B, T, arch.padTokenId ?? 1), [B, T]);
+          break;
+        case 'position_buckets':
+          feeds[name] = new ort.Tensor('int64', bucketMatrix(T, T, true, arch.t5!.buckets, arch.t5!.maxDistance), [T, T]);
+          break;
+        case 'decoder_input_ids':
+        case 'decoder_attention_mask':
+        case 'decoder_position_buckets': {
+          if (!batch.decoderInputIds) throw new ProbescaleError('this T5 model has a decoder: the batch needs decoder_input_ids', { fix: 'add decoder_input_ids (start with decoder_start_token_id = pad = 0)' });
+          const dids = padRows(batch.decoderInputIds, arch.padTokenId ?? 0);
+          const Td = dids.dims[1];
+          if (name === 'decoder_input_ids') feeds[name] = tensorI64(dids);
+          else if (name === 'decoder_attention_mask') feeds[name] = tensorI64(batch.decoderAttentionMask ? padRows(batch.decoderAttentionMask, 0) : maskFromLengths(batch.decoderInputIds, dids.dims));
+          else feeds[name] = new ort.Tensor('int64', bucketMatrix(Td, Td, false, arch.t5!.buckets, arch.t5!.maxDistance), [Td, Td]);
+          break;
+        }
+      }
+    }
+    const results = await this.session.run(feeds);
+    const out: Record<string, OutputTensor> = {};
+    for (const name of this.outputNames) {
+      const t = results[name];
+      out[name] = { data: t.data as Float32Array, dims: t.dims as number[] };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+function validateLayers(layers: number[], n: number, what: string, source: string): number[] {
+  layers.forEach((l, i) => {
+    if (!Number.isInteger(l) || l < 0 || l >= n) {
+      throw new ProbescaleError(`${what} index ${l} is out of range: the model has ${n} (0..${n - 1})`, { file: source, fix: `choose ${what} between 0 and ${n - 1}` });
+    }
+    if (i > 0 && l <= layers[i - 1]) {
+      throw new ProbescaleError(`${what} must be strictly increasing (kept layers keep their order), got [${layers}]`, { file: source });
+    }
+  });
+  return layers;
+}
+
+interface I64 {
+  data: BigInt64Array;
+  dims: [number, number];
+}
+
+function tensorI64(t: I64): ort.Tensor {
+  return new ort.Tensor('int64', t.data, t.dims);
+}
+
+function padRows(rows: number[][], pad: number): I64 {
+  if (rows.length === 0) throw new ProbescaleError('empty batch: no sequences to run');
+  const T = Math.max(...rows.map((r) => r.length));
+  if (T === 0) throw new ProbescaleError('empty batch: every sequence has length 0');
+  const data = new BigInt64Array(rows.length * T).fill(BigInt(pad));
+  rows.forEach((r, b) => r.forEach((v, t) => (data[b * T + t] = BigInt(v))));
+  return { data, dims: [rows.length, T] };
+}
+
+function maskFromLengths(rows: number[][], dims: [number, number]): I64 {
+  const data = new BigInt64Array(dims[0] * dims[1]);
+  rows.forEach((r, b) => {
+    for (let t = 0; t < r.length; t++) data[b * dims[1] + t] = 1n;
+  });
+  return { data, dims };
+}
+
+/**
+ * Position ids: 0..T-1 for BERT, GPT-2 and Llama (right padding); RoBERTa counts only non-pad tokens,
+ * starting at padding_idx + 1, and gives pads padding_idx (create_position_ids_from_input_ids).
+ */
+function positionIds(family: string, ids: BigInt64Array, B: number, T: number, pad: number): BigInt64Array {
+  const out = new BigInt64Array(B * T);
+  for (let b = 0; b < B; b++) {
+    let count = 0;
+    for (let t = 0; t < T; t++) {
+      if (family === 'roberta') {
+        const isTok = ids[b * T + t] !== BigInt(pad);
+        if (isTok) count++;
+        out[b * T + t] = BigInt(isTok ? count + pad : pad);
+      } else {
+        out[b * T + t] = BigInt(t);
+      }
+    }
+  }
+  return out;
+}

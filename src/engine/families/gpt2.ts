@@ -1,0 +1,75 @@
+/**
+ * GPT-2: pre-LN causal decoder.
+ *   x = wte[ids] + wpe[position_ids]
+ *   per layer: x = x + Attn(ln_1(x)); x = x + MLP(ln_2(x));   final ln_f; logits = ln_f(x) @ wte^T
+ * Conv1D weights are stored [in, out] already (y = x W + b); c_attn packs q|k|v along the output axis.
+ */
+import type { ArchConfig } from '../../model/config.js';
+import type { WeightStore } from '../../model/weights.js';
+import { GraphBuilder, INT64 } from '../graph.js';
+import { activation, attend, causalPaddingBias, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
+import { publishStack, type BuiltGraph, type GraphOptions } from '../family.js';
+import { vector } from './bert.js';
+
+function conv1d(g: GraphBuilder, w: WeightStore, name: string, inp: number, out: number) {
+  return {
+    w: g.weight(`${name}.weight`, w.get(`${name}.weight`, [inp, out]).data, [inp, out]),
+    b: g.weight(`${name}.bias`, w.get(`${name}.bias`, [out]).data, [out]),
+  };
+}
+
+/** c_attn with the query third scaled by 1/sqrt(D), so scores need no separate scaling. */
+function qkvWeights(g: GraphBuilder, w: WeightStore, name: string, C: number, scale: number) {
+  const W = w.get(`${name}.weight`, [C, 3 * C]).data.slice();
+  const b = w.get(`${name}.bias`, [3 * C]).data.slice();
+  for (let r = 0; r < C; r++) for (let c = 0; c < C; c++) W[r * 3 * C + c] *= scale;
+  for (let c = 0; c < C; c++) b[c] *= scale;
+  return { w: g.weight(`${name}.weight.qscaled`, W, [C, 3 * C]), b: g.weight(`${name}.bias.qscaled`, b, [3 * C]) };
+}
+
+export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions): BuiltGraph {
+  w.choosePrefix(['transformer.', ''], 'wte.weight');
+  const P = w.prefix;
+  const C = arch.hidden;
+  const g = new GraphBuilder('gpt2');
+  const ids = g.input('input_ids', INT64, ['batch', 'seq']);
+  const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
+  const pos = g.input('position_ids', INT64, ['batch', 'seq']);
+
+  const wte = w.body('wte.weight', [arch.vocab, C]);
+  let x = g.op('Gather', [g.weight(`${P}wte.weight`, wte.data, [arch.vocab, C]), ids]);
+  x = g.op('Add', [x, g.op('Gather', [g.weight(`${P}wpe.weight`, w.body('wpe.weight', [arch.maxPositions, C]).data, [arch.maxPositions, C]), pos])]);
+  const embedded = x;
+
+  const bias = causalPaddingBias(g, mask);
+  const scale = 1 / Math.sqrt(arch.headDim);
+  const layerOutputs: string[] = [];
+  for (const l of opts.layers) {
+    const L = `${P}h.${l}`;
+    const h = layerNorm(g, x, vector(g, w, `${L}.ln_1.weight`, C), vector(g, w, `${L}.ln_1.bias`, C), arch.eps);
+    const qkv = qkvWeights(g, w, `${L}.attn.c_attn`, C, scale);
+    const [q, k, v] = g.opN('Split', [linear(g, h, qkv.w, qkv.b), g.constI64([C, C, C])], 3, { axis: -1 });
+    const ctx = attend(
+      g,
+      splitHeads(g, q, arch.heads, arch.headDim),
+      splitHeads(g, k, arch.heads, arch.headDim),
+      splitHeads(g, v, arch.heads, arch.headDim),
+      bias,
+    );
+    const proj = conv1d(g, w, `${L}.attn.c_proj`, C, C);
+    x = g.op('Add', [x, linear(g, mergeHeads(g, ctx, arch.heads, arch.headDim), proj.w, proj.b)]);
+    const m = layerNorm(g, x, vector(g, w, `${L}.ln_2.weight`, C), vector(g, w, `${L}.ln_2.bias`, C), arch.eps);
+    const fc = conv1d(g, w, `${L}.mlp.c_fc`, C, arch.intermediate);
+    const out = conv1d(g, w, `${L}.mlp.c_proj`, arch.intermediate, C);
+    x = g.op('Add', [x, linear(g, activation(g, linear(g, m, fc.w, fc.b), arch.activation), out.w, out.b)]);
+    layerOutputs.push(x);
+  }
+  const final = layerNorm(g, x, vector(g, w, `${P}ln_f.weight`, C), vector(g, w, `${P}ln_f.bias`, C), arch.eps);
+  const outputs = publishStack(g, '', embedded, layerOutputs, final, opts.hiddenStates);
+  if (opts.logits) {
+    const head = w.has('lm_head.weight') && !arch.tieEmbeddings ? w.get('lm_head.weight', [arch.vocab, C]) : wte;
+    g.output('logits', g.op('MatMul', [final, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]));
+    outputs.push('logits');
+  }
+  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs };
+}

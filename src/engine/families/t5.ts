@@ -1,0 +1,117 @@
+/**
+ * T5 (encoder-only or encoder-decoder): pre-norm with RMS "LayerNorm", no biases, unscaled attention,
+ * relative position buckets (computed by the runner, see model/t5-buckets.ts) looked up in the bias table
+ * owned by block 0 of each stack and shared by every later block.
+ *   encoder layer: x = x + SelfAttn(rms(x)) ; x = x + FF(rms(x))
+ *   decoder layer: x = x + CausalSelfAttn(rms(x)) ; x = x + CrossAttn(rms(x), enc) ; x = x + FF(rms(x))
+ *   FF: relu: wo(relu(wi x)); gated: wo(act(wi_0 x) * wi_1 x)
+ */
+import type { ArchConfig } from '../../model/config.js';
+import type { WeightStore } from '../../model/weights.js';
+import { GraphBuilder, INT64 } from '../graph.js';
+import { activation, attend, causalPaddingBias, linear, mergeHeads, paddingBias, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
+import { publishStack, type BuiltGraph, type FeedName, type GraphOptions } from '../family.js';
+import { linearWeights, vector } from './bert.js';
+
+export function t5HasDecoder(arch: ArchConfig, w: WeightStore): boolean {
+  return !arch.t5!.encoderOnly && w.has('decoder.block.0.layer.0.SelfAttention.q.weight');
+}
+
+/** Position bias [1, H, Tq, Tk] from bucket ids [Tq, Tk] and the stack's table [buckets, H]. */
+function positionBias(g: GraphBuilder, w: WeightStore, stack: string, buckets: string, arch: ArchConfig): string {
+  const name = `${stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight`;
+  const table = g.weight(name, w.get(name, [arch.t5!.buckets, arch.heads]).data, [arch.t5!.buckets, arch.heads]);
+  const b = g.op('Transpose', [g.op('Gather', [table, buckets])], { perm: [2, 0, 1] }); // [H, Tq, Tk]
+  return g.op('Unsqueeze', [b, g.constI64([0])]);
+}
+
+function attention(g: GraphBuilder, w: WeightStore, name: string, arch: ArchConfig, x: string, kv: string, bias: string): string {
+  const C = arch.hidden;
+  const inner = arch.heads * arch.headDim;
+  const q = linearWeights(g, w, `${name}.q`, inner, C, 1, false);
+  const k = linearWeights(g, w, `${name}.k`, inner, C, 1, false);
+  const v = linearWeights(g, w, `${name}.v`, inner, C, 1, false);
+  const o = linearWeights(g, w, `${name}.o`, C, inner, 1, false);
+  const ctx = attend(
+    g,
+    splitHeads(g, linear(g, x, q.w), arch.heads, arch.headDim),
+    splitHeads(g, linear(g, kv, k.w), arch.heads, arch.headDim),
+    splitHeads(g, linear(g, kv, v.w), arch.heads, arch.headDim),
+    bias,
+  );
+  return linear(g, mergeHeads(g, ctx, arch.heads, arch.headDim), o.w);
+}
+
+function feedForward(g: GraphBuilder, w: WeightStore, name: string, arch: ArchConfig, x: string): string {
+  const C = arch.hidden;
+  const F = arch.intermediate;
+  const wo = linearWeights(g, w, `${name}.wo`, C, F, 1, false);
+  if (arch.t5!.gated) {
+    const wi0 = linearWeights(g, w, `${name}.wi_0`, F, C, 1, false);
+    const wi1 = linearWeights(g, w, `${name}.wi_1`, F, C, 1, false);
+    return linear(g, g.op('Mul', [activation(g, linear(g, x, wi0.w), arch.activation), linear(g, x, wi1.w)]), wo.w);
+  }
+  const wi = linearWeights(g, w, `${name}.wi`, F, C, 1, false);
+  return linear(g, activation(g, linear(g, x, wi.w), arch.activation), wo.w);
+}
+
+export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions): BuiltGraph {
+  const C = arch.hidden;
+  const withDecoder = t5HasDecoder(arch, w);
+  const g = new GraphBuilder(withDecoder ? 't5' : 't5-encoder');
+  const shared = w.get('shared.weight', [arch.vocab, C]);
+  const embed = g.weight('shared.weight', shared.data, [arch.vocab, C]);
+  const ids = g.input('input_ids', INT64, ['batch', 'seq']);
+  const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
+  const buckets = g.input('position_buckets', INT64, ['seq', 'seq']);
+  const feeds: FeedName[] = ['input_ids', 'attention_mask', 'position_buckets'];
+
+  // Encoder
+  let x = g.op('Gather', [embed, ids]);
+  const encEmbedded = x;
+  const encPad = paddingBias(g, mask);
+  const encBias = g.op('Add', [positionBias(g, w, 'encoder', buckets, arch), encPad]);
+  const encOutputs: string[] = [];
+  for (const l of opts.layers) {
+    const B = `encoder.block.${l}.layer`;
+    const h = rmsNorm(g, x, vector(g, w, `${B}.0.layer_norm.weight`, C), arch.eps);
+    x = g.op('Add', [x, attention(g, w, `${B}.0.SelfAttention`, arch, h, h, encBias)]);
+    x = g.op('Add', [x, feedForward(g, w, `${B}.1.DenseReluDense`, arch, rmsNorm(g, x, vector(g, w, `${B}.1.layer_norm.weight`, C), arch.eps))]);
+    encOutputs.push(x);
+  }
+  const enc = rmsNorm(g, x, vector(g, w, 'encoder.final_layer_norm.weight', C), arch.eps);
+  if (!withDecoder) {
+    const outputs = publishStack(g, '', encEmbedded, encOutputs, enc, opts.hiddenStates);
+    return { bytes: g.toBytes(), feeds, outputs };
+  }
+  const outputs = publishStack(g, 'encoder_', encEmbedded, encOutputs, enc, opts.hiddenStates);
+
+  // Decoder
+  const dids = g.input('decoder_input_ids', INT64, ['batch', 'dseq']);
+  const dmask = g.input('decoder_attention_mask', INT64, ['batch', 'dseq']);
+  const dbuckets = g.input('decoder_position_buckets', INT64, ['dseq', 'dseq']);
+  feeds.push('decoder_input_ids', 'decoder_attention_mask', 'decoder_position_buckets');
+  let y = g.op('Gather', [embed, dids]);
+  const decEmbedded = y;
+  const selfBias = g.op('Add', [positionBias(g, w, 'decoder', dbuckets, arch), causalPaddingBias(g, dmask)]);
+  const decOutputs: string[] = [];
+  for (const l of opts.decoderLayers) {
+    const B = `decoder.block.${l}.layer`;
+    const h0 = rmsNorm(g, y, vector(g, w, `${B}.0.layer_norm.weight`, C), arch.eps);
+    y = g.op('Add', [y, attention(g, w, `${B}.0.SelfAttention`, arch, h0, h0, selfBias)]);
+    const h1 = rmsNorm(g, y, vector(g, w, `${B}.1.layer_norm.weight`, C), arch.eps);
+    y = g.op('Add', [y, attention(g, w, `${B}.1.EncDecAttention`, arch, h1, enc, encPad)]);
+    y = g.op('Add', [y, feedForward(g, w, `${B}.2.DenseReluDense`, arch, rmsNorm(g, y, vector(g, w, `${B}.2.layer_norm.weight`, C), arch.eps))]);
+    decOutputs.push(y);
+  }
+  const dec = rmsNorm(g, y, vector(g, w, 'decoder.final_layer_norm.weight', C), arch.eps);
+  outputs.push(...publishStack(g, 'decoder_', decEmbedded, decOutputs, dec, opts.hiddenStates, 'last_hidden_state'));
+  if (opts.logits) {
+    // Tied embeddings: the decoder output is rescaled by d_model^-0.5 before the shared projection.
+    const head = arch.tieEmbeddings ? shared : w.get('lm_head.weight', [arch.vocab, C]);
+    const hIn = arch.tieEmbeddings ? g.op('Mul', [dec, g.constF(Math.pow(C, -0.5))]) : dec;
+    g.output('logits', g.op('MatMul', [hIn, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]));
+    outputs.push('logits');
+  }
+  return { bytes: g.toBytes(), feeds, outputs };
+}

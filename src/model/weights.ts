@@ -1,0 +1,117 @@
+/**
+ * The weights of one checkpoint, read once and converted to fp32 on first use.
+ * Single-file (model.safetensors) and sharded (model.safetensors.index.json) layouts.
+ * Families ask by canonical Hugging Face name; the store checks presence and shape and says which file is wrong.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ProbescaleError } from '../util/errors.js';
+import { numel, readSafetensors, toFloat32, type RawTensor } from './safetensors.js';
+
+export interface Tensor {
+  data: Float32Array;
+  shape: number[];
+}
+
+export class WeightStore {
+  private cache = new Map<string, Tensor>();
+
+  constructor(
+    private readonly raw: Map<string, { tensor: RawTensor; file: string }>,
+    /** Where the weights came from, for error messages. */
+    readonly source: string,
+    /** Prefix of the base model inside the checkpoint ("bert.", "model.", "transformer.", ...). */
+    public prefix = '',
+  ) {}
+
+  static fromDir(dir: string): WeightStore {
+    const single = join(dir, 'model.safetensors');
+    const index = join(dir, 'model.safetensors.index.json');
+    const raw = new Map<string, { tensor: RawTensor; file: string }>();
+    if (existsSync(single)) {
+      for (const [name, tensor] of readSafetensors(single).tensors) raw.set(name, { tensor, file: single });
+      return new WeightStore(raw, single);
+    }
+    if (existsSync(index)) {
+      let map: Record<string, string>;
+      try {
+        map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map: Record<string, string> }).weight_map;
+      } catch (err) {
+        throw new ProbescaleError(`cannot read the shard index (${(err as Error).message})`, { file: index });
+      }
+      if (!map || typeof map !== 'object') throw new ProbescaleError('shard index has no "weight_map"', { file: index });
+      for (const shard of new Set(Object.values(map))) {
+        const path = join(dir, shard);
+        const file = readSafetensors(path);
+        for (const [name, tensor] of file.tensors) raw.set(name, { tensor, file: path });
+      }
+      for (const name of Object.keys(map)) {
+        if (!raw.has(name)) throw new ProbescaleError(`index lists tensor "${name}" in ${map[name]} but that shard does not contain it`, { file: index });
+      }
+      return new WeightStore(raw, index);
+    }
+    throw new ProbescaleError('no weights found (looked for model.safetensors and model.safetensors.index.json)', {
+      file: dir,
+      fix: 'save the model with safe_serialization=True, or convert a llama2.c .bin with `probescale convert`',
+    });
+  }
+
+  static fromTensors(tensors: Record<string, Tensor>, source: string): WeightStore {
+    const store = new WeightStore(new Map(), source);
+    for (const [name, t] of Object.entries(tensors)) store.cache.set(name, t);
+    return store;
+  }
+
+  names(): string[] {
+    return [...new Set([...this.raw.keys(), ...this.cache.keys()])].sort();
+  }
+
+  has(name: string): boolean {
+    return this.cache.has(name) || this.raw.has(name);
+  }
+
+  /** Use the first prefix under which `anchor` exists (checkpoints with and without a task head differ). */
+  choosePrefix(candidates: string[], anchor: string): void {
+    const hit = candidates.find((p) => this.has(p + anchor));
+    if (hit === undefined) {
+      throw new ProbescaleError(`missing tensor "${candidates[0]}${anchor}" (also tried prefixes ${candidates.map((c) => JSON.stringify(c)).join(', ')})`, {
+        file: this.source,
+        fix: 'the checkpoint does not belong to the model_type in config.json, or it is incomplete',
+      });
+    }
+    this.prefix = hit;
+  }
+
+  /** Tensor by full name, shape-checked. */
+  get(name: string, shape?: number[]): Tensor {
+    let t = this.cache.get(name);
+    if (!t) {
+      const entry = this.raw.get(name);
+      if (!entry) {
+        throw new ProbescaleError(`missing tensor "${name}"`, { file: this.source, fix: 'the checkpoint is incomplete or belongs to another architecture' });
+      }
+      t = { data: toFloat32(entry.tensor, name, entry.file), shape: entry.tensor.shape };
+      this.cache.set(name, t);
+    }
+    if (shape && (shape.length !== t.shape.length || shape.some((d, i) => d !== t!.shape[i]))) {
+      const file = this.raw.get(name)?.file ?? this.source;
+      throw new ProbescaleError(`tensor "${name}" has shape [${t.shape}] but config.json implies [${shape}]`, {
+        file,
+        fix: 'config.json and the weights disagree: use the config that was saved with these weights',
+      });
+    }
+    return t;
+  }
+
+  /** Tensor of the base model (name without the task-head prefix). */
+  body(name: string, shape?: number[]): Tensor {
+    return this.get(this.prefix + name, shape);
+  }
+
+  /** Number of parameters stored. */
+  parameterCount(): number {
+    let n = 0;
+    for (const name of this.names()) n += numel(this.cache.get(name)?.shape ?? this.raw.get(name)!.tensor.shape);
+    return n;
+  }
+}

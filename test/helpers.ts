@@ -1,0 +1,39 @@
+/** Shared test helpers: fixture paths and tolerance comparisons. */
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { readSafetensors, toFloat32 } from '../src/model/safetensors.js';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const FIXTURES = join(ROOT, 'test', 'fixtures', 'hf-tiny');
+export const STORIES = join(ROOT, 'models', 'stories260K');
+
+export function readGolden(path: string): Map<string, { data: Float32Array; shape: number[] }> {
+  const file = readSafetensors(path);
+  const out = new Map<string, { data: Float32Array; shape: number[] }>();
+  for (const [name, t] of file.tensors) out.set(name, { data: toFloat32(t, name, path), shape: t.shape });
+  return out;
+}
+
+/**
+ * Max |ours - golden| over valid positions (mask[b][t] = 1) of a [B, T, ...] tensor,
+ * and the worst excess over the tolerance atol + rtol*|golden|.
+ */
+export function compareMasked(ours: Float32Array, golden: Float32Array, shape: number[], mask: number[][] | undefined, atol: number, rtol: number) {
+  const [B, T] = shape;
+  const inner = shape.slice(2).reduce((a, b) => a * b, 1);
+  let maxAbs = 0;
+  let worst = -Infinity;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < (shape.length >= 3 ? T : 1); t++) {
+      if (shape.length >= 3 && mask && !mask[b][t]) continue;
+      const base = shape.length >= 3 ? (b * T + t) * inner : b * shape[1];
+      const n = shape.length >= 3 ? inner : shape[1];
+      for (let i = 0; i < n; i++) {
+        const d = Math.abs(ours[base + i] - golden[base + i]);
+        if (!(d <= maxAbs)) maxAbs = Number.isNaN(d) ? Infinity : Math.max(maxAbs, d);
+        worst = Math.max(worst, d - (atol + rtol * Math.abs(golden[base + i])));
+      }
+    }
+  }
+  return { maxAbs, withinTolerance: worst <= 0 };
+}
