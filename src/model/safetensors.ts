@@ -114,7 +114,7 @@ export function toFloat32(t: RawTensor, name = '', path = ''): Float32Array {
 }
 
 export interface TensorToWrite {
-  dtype: 'F32' | 'F16' | 'I64';
+  dtype: 'F32' | 'F16' | 'BF16' | 'I64';
   shape: number[];
   data: Float32Array | Uint16Array | BigInt64Array;
 }

@@ -1,0 +1,16 @@
+/** `probescale convert`: llama2.c checkpoint -> Hugging Face Llama directory. */
+import type { Command } from 'commander';
+import { convertLlama2c } from '../../model/llama2c.js';
+
+export function register(program: Command): void {
+  program
+    .command('convert')
+    .description('convert a llama2.c .bin (+ tokenizer .bin) to a Hugging Face Llama directory (config.json + model.safetensors)')
+    .requiredOption('--from <file>', 'llama2.c checkpoint (.bin)')
+    .requiredOption('--out <dir>', 'output directory (replaced atomically)')
+    .option('--tokenizer <file>', 'llama2.c tokenizer .bin (default: tokenizer.bin or the one tok*.bin beside the checkpoint)')
+    .action(async (opts: { from: string; out: string; tokenizer?: string }) => {
+      await convertLlama2c(opts.from, opts.out, opts.tokenizer);
+      console.log(`wrote ${opts.out}`);
+    });
+}

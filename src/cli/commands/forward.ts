@@ -1,0 +1,32 @@
+/** `probescale forward`: every hidden state (and logits) of a batch, written as safetensors under golden names. */
+import type { Command } from 'commander';
+import { loadModel } from '../../model/checkpoint.js';
+import { Engine } from '../../engine/engine.js';
+import { readInputs } from '../../engine/inputs.js';
+import { writeSafetensors } from '../../model/safetensors.js';
+import { intArg, intListArg } from '../parse.js';
+
+export function register(program: Command): void {
+  program
+    .command('forward')
+    .description('run a model on a padded batch (inputs.json) and write every hidden state + logits to safetensors')
+    .requiredOption('--model <path>', 'Hugging Face model directory or llama2.c .bin')
+    .requiredOption('--inputs <file>', 'inputs.json: input_ids, attention_mask [, token_type_ids, decoder_input_ids, ...]')
+    .requiredOption('--out <file>', 'output .safetensors (written atomically)')
+    .option('--layers <list>', 'comma-separated layer indices to keep, in order (default: all)', intListArg)
+    .option('--threads <n>', 'onnxruntime threads (default: all cores)', intArg)
+    .action(async (opts: { model: string; inputs: string; out: string; layers?: number[]; threads?: number }) => {
+      const model = loadModel(opts.model);
+      const batch = readInputs(opts.inputs);
+      const engine = await Engine.create(model, { layers: opts.layers, threads: opts.threads });
+      const out = await engine.run(batch);
+      writeSafetensors(
+        opts.out,
+        Object.fromEntries(Object.entries(out).map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.dims, data: t.data }])),
+        { producer: 'probescale', model: opts.model, layers: engine.options.layers.join(',') },
+      );
+      console.log(`wrote ${Object.keys(out).length} tensors to ${opts.out}`);
+      for (const [name, t] of Object.entries(out)) console.log(`  ${name.padEnd(32)} [${t.dims.join(', ')}]`);
+      await engine.release();
+    });
+}

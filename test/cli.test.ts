@@ -1,0 +1,42 @@
+/** The CLI end to end: forward writes golden-named tensors that match the fixture; errors exit 1 with a message. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { FIXTURES, ROOT, compareMasked, readGolden } from './helpers.js';
+import { readInputs } from '../src/engine/inputs.js';
+
+const CLI = join(ROOT, 'bin', 'probescale.js');
+const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+test('probescale forward writes every golden tensor under the same name', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ps-cli-'));
+  const out = join(tmp, 'hidden.safetensors');
+  const dir = join(FIXTURES, 'roberta');
+  const r = run('forward', '--model', dir, '--inputs', join(dir, 'inputs.json'), '--out', out, '--threads', '1');
+  assert.equal(r.status, 0, r.stderr);
+  const ours = readGolden(out);
+  const golden = readGolden(join(dir, 'golden.safetensors'));
+  const mask = readInputs(join(dir, 'inputs.json')).attentionMask;
+  for (const [name, g] of golden) {
+    const o = ours.get(name);
+    assert.ok(o, `missing ${name}`);
+    assert.ok(compareMasked(o.data, g.data, g.shape, mask, 1e-3, 1e-4).withinTolerance, name);
+  }
+  rmSync(tmp, { recursive: true });
+});
+
+test('probescale reports user errors in one line and exits 1', () => {
+  const r = run('forward', '--model', join(FIXTURES, 'nope'), '--inputs', 'x.json', '--out', 'y.safetensors');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^probescale: .*nope: model path not found/);
+  assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace for user errors');
+});
+
+test('probescale --help lists the subcommands', () => {
+  const r = run('--help');
+  assert.equal(r.status, 0);
+  for (const cmd of ['forward', 'generate', 'convert', 'info', 'demo']) assert.match(r.stdout, new RegExp(`\\b${cmd}\\b`));
+});
