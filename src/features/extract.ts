@@ -1,0 +1,150 @@
+/**
+ * One forward pass per split gives every layer's features. A feature row is the concatenation of
+ * mean-pooled token ranges of one sequence: [0,1) is first-token pooling, the whole sequence is mean
+ * pooling, a word's sub-token range gives word features, two spans give an edge-probe row.
+ * Rows stream to one file per layer (positional writes), so memory holds one batch of hidden states at
+ * a time whatever the split size; the finished directory is renamed into place (never half-written) and
+ * reused when the same model, layers, inputs and pooling come again.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync, writeFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import type { Engine } from '../engine/engine.js';
+import { floatToHalf, halfToFloat } from './half.js';
+import type { Matrix } from './matrix.js';
+
+export interface RowSpec {
+  /** Index of the sequence this row pools from. */
+  seq: number;
+  /** Token ranges [start, end), each mean-pooled; the row is their concatenation. */
+  ranges: [number, number][];
+}
+
+export interface ExtractOptions {
+  cacheDir: string;
+  /** Human-readable part of the cache key, e.g. "upos/train/first". */
+  label: string;
+  dtype?: 'f32' | 'f16';
+  /** Sequences per forward batch. */
+  batchSize?: number;
+  progress?: boolean;
+}
+
+export interface FeatureSet {
+  dir: string;
+  rows: number;
+  cols: number;
+  /** hidden_states.0 (embeddings) .. hidden_states.L */
+  layers: number;
+  dtype: 'f32' | 'f16';
+  fromCache: boolean;
+  load(layer: number): Matrix;
+}
+
+interface Meta {
+  rows: number;
+  cols: number;
+  layers: number;
+  dtype: 'f32' | 'f16';
+  label: string;
+  key: string;
+}
+
+function cacheKey(engine: Engine, seqs: number[][], rows: RowSpec[], dtype: string): string {
+  const h = createHash('sha256');
+  h.update(engine.model.contentHash());
+  h.update(`layers=${engine.options.layers.join(',')};dtype=${dtype};`);
+  for (const s of seqs) h.update(Int32Array.from(s)).update('|');
+  for (const r of rows) h.update(`${r.seq}:${r.ranges.map((x) => x.join('-')).join(',')};`);
+  return h.digest('hex').slice(0, 20);
+}
+
+function openSet(dir: string, meta: Meta, fromCache: boolean): FeatureSet {
+  const bytes = meta.dtype === 'f16' ? 2 : 4;
+  return {
+    ...meta,
+    dir,
+    fromCache,
+    load(layer: number): Matrix {
+      const raw = readFileSync(join(dir, `layer-${layer}.${meta.dtype}`));
+      if (raw.byteLength !== meta.rows * meta.cols * bytes) throw new Error(`feature cache ${dir} layer ${layer} is damaged; delete the directory`);
+      const out = new Float32Array(meta.rows * meta.cols);
+      if (meta.dtype === 'f32') new Uint8Array(out.buffer).set(raw);
+      else {
+        const h = new Uint16Array(raw.buffer, raw.byteOffset, out.length);
+        for (let i = 0; i < out.length; i++) out[i] = halfToFloat(h[i]);
+      }
+      return { data: out, rows: meta.rows, cols: meta.cols };
+    },
+  };
+}
+
+export async function extractFeatures(engine: Engine, seqs: number[][], rows: RowSpec[], opts: ExtractOptions): Promise<FeatureSet> {
+  const dtype = opts.dtype ?? 'f32';
+  const key = cacheKey(engine, seqs, rows, dtype);
+  const dir = join(opts.cacheDir, key);
+  if (existsSync(join(dir, 'meta.json'))) {
+    return openSet(dir, JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta, true);
+  }
+  if (rows.length === 0) throw new Error(`no feature rows for ${opts.label}: the split is empty`);
+  const C = engine.model.arch.hidden;
+  const width = rows[0].ranges.length;
+  const cols = width * C;
+  const L = engine.options.layers.length + 1;
+  const bytes = dtype === 'f16' ? 2 : 4;
+
+  const tmp = `${dir}.${process.pid}.tmp`;
+  mkdirSync(tmp, { recursive: true });
+  const fds = Array.from({ length: L }, (_, l) => {
+    const fd = openSync(join(tmp, `layer-${l}.${dtype}`), 'w');
+    ftruncateSync(fd, rows.length * cols * bytes);
+    return fd;
+  });
+  try {
+    // Rows grouped by sequence; sequences sorted by length so batches pad little.
+    const rowsOf = new Map<number, number[]>();
+    rows.forEach((r, i) => {
+      if (r.ranges.length !== width) throw new Error(`row ${i} pools ${r.ranges.length} ranges, expected ${width}`);
+      rowsOf.set(r.seq, [...(rowsOf.get(r.seq) ?? []), i]);
+    });
+    const order = [...rowsOf.keys()].sort((a, b) => seqs[a].length - seqs[b].length);
+    const batchSize = opts.batchSize ?? 32;
+    const bar = opts.progress ? new cliProgress.SingleBar({ format: `${opts.label} {bar} {value}/{total} sequences | {eta_formatted} left`, stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+    bar?.start(order.length, 0);
+    for (let b0 = 0; b0 < order.length; b0 += batchSize) {
+      const batchSeqs = order.slice(b0, b0 + batchSize);
+      const out = await engine.run({ inputIds: batchSeqs.map((s) => seqs[s]) });
+      const T = Math.max(...batchSeqs.map((s) => seqs[s].length));
+      for (let l = 0; l < L; l++) {
+        const hs = out[`hidden_states.${l}`].data;
+        for (let bi = 0; bi < batchSeqs.length; bi++) {
+          for (const ri of rowsOf.get(batchSeqs[bi])!) {
+            const row = new Float32Array(cols);
+            rows[ri].ranges.forEach(([s, e], k) => {
+              const n = Math.max(e - s, 1);
+              for (let t = s; t < Math.max(e, s + 1); t++) {
+                const base = (bi * T + t) * C;
+                for (let c = 0; c < C; c++) row[k * C + c] += hs[base + c] / n;
+              }
+            });
+            const buf = dtype === 'f32' ? new Uint8Array(row.buffer) : new Uint8Array(Uint16Array.from(row, floatToHalf).buffer);
+            writeSync(fds[l], buf, 0, buf.byteLength, ri * cols * bytes);
+          }
+        }
+      }
+      bar?.update(Math.min(b0 + batchSize, order.length));
+    }
+    bar?.stop();
+  } catch (err) {
+    fds.forEach((fd) => closeSync(fd));
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  fds.forEach((fd) => closeSync(fd));
+  const meta: Meta = { rows: rows.length, cols, layers: L, dtype, label: opts.label, key };
+  writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return openSet(dir, meta, false);
+}
