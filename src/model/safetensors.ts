@@ -87,10 +87,14 @@ function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
-/** Any floating dtype to a fresh, aligned Float32Array (compute runs in fp32). */
+/**
+ * Any floating dtype to Float32Array (compute runs in fp32). Aligned F32 data is returned as a view
+ * into the file buffer (no copy: a large checkpoint is held once); callers must not write into it.
+ */
 export function toFloat32(t: RawTensor, name = '', path = ''): Float32Array {
   const n = numel(t.shape);
   const b = t.bytes;
+  if (t.dtype === 'F32' && b.byteOffset % 4 === 0) return new Float32Array(b.buffer, b.byteOffset, n);
   const out = new Float32Array(n);
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   switch (t.dtype) {

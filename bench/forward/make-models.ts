@@ -1,0 +1,72 @@
+/**
+ * Benchmark models, made on the fly (never committed): a random-init BERT-base-shaped encoder
+ * (12 layers, hidden 768, 12 heads, FFN 3072, vocab 30522) and stories260K converted to HF layout.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeSafetensors, type TensorToWrite } from '../../src/model/safetensors.js';
+import { convertLlama2c } from '../../src/model/llama2c.js';
+import { EMBEDDED_MODEL } from '../../src/cli/paths.js';
+
+/** Seeded normal samples (mulberry32 + Box-Muller): identical weights for every run and peer. */
+function normals(n: number, std: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const rand = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(rand() + 1e-12));
+    const th = 2 * Math.PI * rand();
+    out[i] = r * Math.cos(th) * std;
+    if (i + 1 < n) out[i + 1] = r * Math.sin(th) * std;
+  }
+  return out;
+}
+
+export function makeBertBase(dir: string, layers = 12): string {
+  if (existsSync(join(dir, 'model.safetensors'))) return dir;
+  mkdirSync(dir, { recursive: true });
+  const C = 768;
+  const F = 3072;
+  const V = 30522;
+  let seed = 1;
+  const t: Record<string, TensorToWrite> = {};
+  const mat = (name: string, shape: number[]) => (t[name] = { dtype: 'F32', shape, data: normals(shape.reduce((a, b) => a * b), 0.02, seed++) });
+  const vec = (name: string, n: number, value: number) => (t[name] = { dtype: 'F32', shape: [n], data: new Float32Array(n).fill(value) });
+  mat('embeddings.word_embeddings.weight', [V, C]);
+  mat('embeddings.position_embeddings.weight', [512, C]);
+  mat('embeddings.token_type_embeddings.weight', [2, C]);
+  vec('embeddings.LayerNorm.weight', C, 1);
+  vec('embeddings.LayerNorm.bias', C, 0);
+  for (let l = 0; l < layers; l++) {
+    const L = `encoder.layer.${l}`;
+    for (const n of ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense']) {
+      mat(`${L}.${n}.weight`, [C, C]);
+      vec(`${L}.${n}.bias`, C, 0);
+    }
+    vec(`${L}.attention.output.LayerNorm.weight`, C, 1);
+    vec(`${L}.attention.output.LayerNorm.bias`, C, 0);
+    mat(`${L}.intermediate.dense.weight`, [F, C]);
+    vec(`${L}.intermediate.dense.bias`, F, 0);
+    mat(`${L}.output.dense.weight`, [C, F]);
+    vec(`${L}.output.dense.bias`, C, 0);
+    vec(`${L}.output.LayerNorm.weight`, C, 1);
+    vec(`${L}.output.LayerNorm.bias`, C, 0);
+  }
+  writeSafetensors(join(dir, 'model.safetensors'), t, { format: 'pt' });
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ architectures: ['BertModel'], model_type: 'bert', hidden_size: C, num_hidden_layers: layers, num_attention_heads: 12, intermediate_size: F, vocab_size: V, max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu' }, null, 2),
+  );
+  return dir;
+}
+
+export async function makeStories(dir: string): Promise<string> {
+  if (!existsSync(join(dir, 'model.safetensors'))) await convertLlama2c(EMBEDDED_MODEL, dir);
+  return dir;
+}

@@ -1,0 +1,72 @@
+/**
+ * What each transformer layer costs, and what is always paid (embeddings, final norm, head).
+ * Parameters are counted from the checkpoint itself (every tensor under a layer's prefix), so the count is
+ * exact for any family; FLOPs per token follow from the same matrices plus attention over a reference length.
+ */
+import type { LoadedModel } from '../model/checkpoint.js';
+import { numel } from '../model/safetensors.js';
+
+export interface LayerCosts {
+  /** Cost of each layer 0..L-1, in the budget's unit. */
+  perLayer: number[];
+  /** Cost paid whatever layers are kept. */
+  fixed: number;
+  unit: 'parameters' | 'flops/token' | 'ms/batch';
+}
+
+/** The name prefix that owns layer l in this family's checkpoints (prefix-free form). */
+export function layerPrefix(family: string, l: number): RegExp {
+  switch (family) {
+    case 'bert':
+    case 'roberta':
+      return new RegExp(`(^|\\.)encoder\\.layer\\.${l}\\.`);
+    case 'gpt2':
+      return new RegExp(`(^|\\.)h\\.${l}\\.`);
+    case 'llama':
+      return new RegExp(`(^|\\.)layers\\.${l}\\.`);
+    default:
+      return new RegExp(`^encoder\\.block\\.${l}\\.`);
+  }
+}
+
+/** Tensors a kept layer subset still needs although they sit under an owned prefix (T5's shared position bias). */
+function sharedAcrossLayers(name: string): boolean {
+  return name.includes('relative_attention_bias');
+}
+
+export function parameterCosts(model: LoadedModel): LayerCosts {
+  const L = model.arch.layers;
+  const perLayer = new Array<number>(L).fill(0);
+  let fixed = 0;
+  const prefixes = Array.from({ length: L }, (_, l) => layerPrefix(model.arch.family, l));
+  for (const name of model.weights.names()) {
+    if (model.arch.family === 't5' && name.startsWith('decoder.')) {
+      fixed += numel(model.weights.get(name).shape);
+      continue;
+    }
+    const n = numel(model.weights.get(name).shape);
+    const l = sharedAcrossLayers(name) ? -1 : prefixes.findIndex((p) => p.test(name));
+    if (l >= 0) perLayer[l] += n;
+    else fixed += n;
+  }
+  // A tied LM head is stored once (as the embedding); count it once.
+  return { perLayer, fixed, unit: 'parameters' };
+}
+
+/**
+ * FLOPs per token: 2 per matrix weight (multiply-add) plus attention scores and mixing, 4 * T * H * D,
+ * at a reference sequence length T. The fixed part is the head (LM head or a task head of `headOutputs`).
+ */
+export function flopCosts(model: LoadedModel, refLength: number, headOutputs?: number): LayerCosts {
+  const p = parameterCosts(model);
+  const a = model.arch;
+  const attn = 4 * refLength * a.heads * a.headDim;
+  const perLayer = p.perLayer.map((n) => 2 * n + attn);
+  const fixed = 2 * a.hidden * (headOutputs ?? a.vocab);
+  return { perLayer, fixed, unit: 'flops/token' };
+}
+
+/** Total cost of a kept layer subset. */
+export function subsetCost(costs: LayerCosts, layers: number[]): number {
+  return costs.fixed + layers.reduce((s, l) => s + costs.perLayer[l], 0);
+}

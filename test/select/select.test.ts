@@ -1,0 +1,90 @@
+/** Layer selection: exact knapsack, relevance aggregation, baselines and calibration statistics. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { knapsack } from '../../src/select/knapsack.js';
+import { layerRelevance } from '../../src/select/relevance.js';
+import { alternate, angularDrop, blockInfluence, dropBottom, dropTop, keepEnds, randomSubset, truncateAtBest } from '../../src/select/baselines.js';
+import { parameterCosts, subsetCost } from '../../src/select/costs.js';
+import { layerGeometry, slebSubset } from '../../src/select/calibration.js';
+import { loadModel } from '../../src/model/checkpoint.js';
+import { FIXTURES, STORIES } from '../helpers.js';
+
+/** Brute force over all subsets, to check the DP. */
+function bruteForce(values: number[], costs: number[], cap: number) {
+  let best = -Infinity;
+  for (let m = 0; m < 1 << values.length; m++) {
+    let v = 0;
+    let c = 0;
+    for (let i = 0; i < values.length; i++) if (m & (1 << i)) (v += values[i]), (c += costs[i]);
+    if (c <= cap) best = Math.max(best, v);
+  }
+  return best;
+}
+
+test('knapsack equals brute force on random instances (integer and real costs)', () => {
+  let s = 7;
+  const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+  for (let trial = 0; trial < 200; trial++) {
+    const n = 1 + Math.floor(rand() * 10);
+    const values = Array.from({ length: n }, () => rand());
+    const integer = trial % 2 === 0;
+    const costs = Array.from({ length: n }, () => (integer ? 1 + Math.floor(rand() * 20) : 0.5 + rand() * 10));
+    const cap = rand() * costs.reduce((a, b) => a + b, 0);
+    const r = knapsack(values, costs, cap, integer ? 200_000 : 1_000_000);
+    assert.ok(r.cost <= cap + 1e-9, 'feasible');
+    const opt = bruteForce(values, costs, cap);
+    if (integer) assert.ok(Math.abs(r.value - opt) < 1e-9, `trial ${trial}: ${r.value} vs optimum ${opt}`);
+    else assert.ok(r.value >= opt - 0.05, `trial ${trial}: ${r.value} far below optimum ${opt}`);
+    assert.deepEqual(r.layers, [...r.layers].sort((a, b) => a - b), 'kept layers keep their order');
+  }
+});
+
+test('relevance: differential gains normalized per task, weighted across tasks', () => {
+  const r = layerRelevance([
+    { task: 'a', scores: [0.5, 0.9, 0.9, 0.8], weight: 1 }, // all gain in layer 0
+    { task: 'b', scores: [0.2, 0.2, 0.4, 0.6], weight: 3 }, // gains in layers 1 and 2
+  ]);
+  assert.deepEqual(r.perTask[0], [1, 0, 0]);
+  assert.deepEqual(r.perTask[1].map((x) => +x.toFixed(6)), [0, 0.5, 0.5]);
+  assert.deepEqual(r.aggregate.map((x) => +x.toFixed(6)), [0.25, 0.375, 0.375]);
+});
+
+test('baselines keep k layers in order', () => {
+  assert.deepEqual(dropTop(12, 4), [0, 1, 2, 3]);
+  assert.deepEqual(dropBottom(12, 4), [8, 9, 10, 11]);
+  assert.deepEqual(alternate(12, 6), [0, 2, 4, 7, 9, 11]);
+  assert.deepEqual(alternate(5, 3), [0, 2, 4]);
+  assert.deepEqual(keepEnds(12, 5), [0, 1, 2, 10, 11]);
+  const r1 = randomSubset(12, 5, 1);
+  assert.equal(r1.length, 5);
+  assert.deepEqual(r1, randomSubset(12, 5, 1));
+  assert.notDeepEqual(r1, randomSubset(12, 5, 2));
+  assert.deepEqual(blockInfluence([0.5, 0.1, 0.9, 0.2], 2), [0, 2]);
+  assert.deepEqual(angularDrop((l, n) => (l === 2 ? 0.01 : 0.5) + n, 6, 4).layers, [0, 1, 4, 5]);
+  assert.deepEqual(truncateAtBest([0.1, 0.5, 0.8, 0.7, 0.6], 10), [0, 1]);
+});
+
+test('parameter costs add up to the checkpoint total; T5 position bias stays fixed', () => {
+  for (const name of ['bert', 'gpt2', 'llama', 't5-encoder']) {
+    const m = loadModel(join(FIXTURES, name));
+    const c = parameterCosts(m);
+    assert.equal(subsetCost(c, c.perLayer.map((_, l) => l)), m.weights.parameterCount(), name);
+    assert.ok(c.perLayer.every((p) => p > 0), `${name}: every layer has parameters`);
+    if (name !== 't5-encoder') assert.ok(c.perLayer.every((p) => p === c.perLayer[0]), `${name}: homogeneous layers`);
+  }
+});
+
+test('calibration geometry and SLEB on stories260K', async () => {
+  const model = loadModel(join(STORIES, 'stories260K.bin'));
+  const tok = model.tokenizer();
+  const batch = { inputIds: ['Once upon a time there was a girl.', 'The dog ran to the park and played with a ball.'].map((t) => tok.encode(t)) };
+  const g = await layerGeometry(model, batch, 1);
+  assert.equal(g.blockInfluence.length, 5);
+  assert.ok(g.blockInfluence.every((b) => b > 0 && b < 2));
+  assert.ok(g.angular(0, 1) > 0 && g.angular(0, 1) < 1);
+  const sleb = await slebSubset(model, batch, 3, 1);
+  assert.equal(sleb.layers.length, 3);
+  assert.equal(sleb.trace.length, 2);
+  assert.ok(sleb.trace[1].loss >= sleb.trace[0].loss - 0.5, 'loss grows (roughly) as layers go');
+});
