@@ -5,6 +5,7 @@
  */
 import type { LoadedModel } from '../model/checkpoint.js';
 import { numel } from '../model/safetensors.js';
+import { layerOf } from '../model/layer-names.js';
 
 export interface LayerCosts {
   /** Cost of each layer 0..L-1, in the budget's unit. */
@@ -14,22 +15,7 @@ export interface LayerCosts {
   unit: 'parameters' | 'flops/token' | 'ms/batch';
 }
 
-/** The name prefix that owns layer l in this family's checkpoints (prefix-free form). */
-export function layerPrefix(family: string, l: number): RegExp {
-  switch (family) {
-    case 'bert':
-    case 'roberta':
-      return new RegExp(`(^|\\.)encoder\\.layer\\.${l}\\.`);
-    case 'gpt2':
-      return new RegExp(`(^|\\.)h\\.${l}\\.`);
-    case 'llama':
-      return new RegExp(`(^|\\.)layers\\.${l}\\.`);
-    default:
-      return new RegExp(`^encoder\\.block\\.${l}\\.`);
-  }
-}
-
-/** Tensors a kept layer subset still needs although they sit under an owned prefix (T5's shared position bias). */
+/** Tensors a kept layer subset still needs although they sit under a layer's prefix (T5's shared position bias). */
 function sharedAcrossLayers(name: string): boolean {
   return name.includes('relative_attention_bias');
 }
@@ -38,14 +24,9 @@ export function parameterCosts(model: LoadedModel): LayerCosts {
   const L = model.arch.layers;
   const perLayer = new Array<number>(L).fill(0);
   let fixed = 0;
-  const prefixes = Array.from({ length: L }, (_, l) => layerPrefix(model.arch.family, l));
   for (const name of model.weights.names()) {
-    if (model.arch.family === 't5' && name.startsWith('decoder.')) {
-      fixed += numel(model.weights.get(name).shape);
-      continue;
-    }
     const n = numel(model.weights.get(name).shape);
-    const l = sharedAcrossLayers(name) ? -1 : prefixes.findIndex((p) => p.test(name));
+    const l = sharedAcrossLayers(name) ? -1 : layerOf(model.arch.family, name);
     if (l >= 0) perLayer[l] += n;
     else fixed += n;
   }

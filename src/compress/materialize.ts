@@ -1,0 +1,68 @@
+/**
+ * Write a kept-layer subnetwork as a standalone Hugging Face checkpoint: layers renumbered 0..k-1,
+ * canonical names kept, config layer count updated, tokenizer files copied, plus the ONNX graph the engine
+ * runs for it. T5's relative position table lives in block 0; when block 0 is dropped it moves to the new
+ * block 0, because every T5 stack reads its bias from there. The directory appears whole or not at all.
+ */
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LoadedModel } from '../model/checkpoint.js';
+import { layerCountKey, layerOf, renumber } from '../model/layer-names.js';
+import { writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
+import { FAMILY_BUILDERS } from '../engine/families/index.js';
+import { WeightStore } from '../model/weights.js';
+import { parseConfig } from '../model/config.js';
+import { writeDirAtomic } from '../util/atomic.js';
+import { ProbescaleError } from '../util/errors.js';
+import { dirname } from 'node:path';
+import { findLlama2cTokenizer } from '../model/llama2c.js';
+
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.bin', 'tokenizer.model', 'vocab.txt'];
+
+export interface MaterializeResult {
+  dir: string;
+  parameters: number;
+  tensors: number;
+}
+
+/** Tensors and config of the subnetwork, in memory. */
+export function subnetwork(model: LoadedModel, layers: number[]): { config: Record<string, unknown>; tensors: Record<string, TensorToWrite> } {
+  const family = model.arch.family;
+  const newIndex = new Map(layers.map((l, j) => [l, j]));
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const name of model.weights.names()) {
+    const t = model.weights.get(name);
+    const l = layerOf(family, name);
+    const entry = { dtype: 'F32' as const, shape: t.shape, data: t.data };
+    if (l < 0) tensors[name] = entry;
+    else if (newIndex.has(l)) tensors[renumber(family, name, newIndex.get(l)!)] = entry;
+    else if (family === 't5' && name.includes('relative_attention_bias') && layers.length > 0) tensors[renumber(family, name, 0)] = entry;
+  }
+  const config = { ...model.arch.raw, [layerCountKey(family)]: layers.length };
+  delete (config as Record<string, unknown>).converted_from;
+  return { config, tensors };
+}
+
+export async function materialize(model: LoadedModel, layers: number[], outDir: string, extra: { head?: Record<string, TensorToWrite>; headInfo?: unknown } = {}): Promise<MaterializeResult> {
+  if (layers.length === 0) throw new ProbescaleError('cannot write a model with no layers', { fix: 'raise the budget so at least one layer fits' });
+  const { config, tensors } = subnetwork(model, layers);
+  config.probescale = { source: model.source, kept_layers: layers, original_layers: model.arch.layers };
+  let parameters = 0;
+  for (const t of Object.values(tensors)) parameters += t.data.length;
+  // The ONNX graph is built from the written tensors, exactly as the loader will see them.
+  const arch = parseConfig(config, join(outDir, 'config.json'));
+  const store = WeightStore.fromTensors(Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, { data: t.data as Float32Array, shape: t.shape }])), outDir);
+  const graph = FAMILY_BUILDERS[arch.family](arch, store, { layers: layers.map((_, j) => j), decoderLayers: arch.t5 ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true });
+  const srcDir = existsSync(join(model.source, 'config.json')) ? model.source : dirname(model.source);
+  await writeDirAtomic(outDir, (tmp) => {
+    writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', producer: 'probescale' });
+    writeFileSync(join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    writeFileSync(join(tmp, 'model.onnx'), graph.bytes);
+    for (const f of TOKENIZER_FILES) if (existsSync(join(srcDir, f))) copyFileSync(join(srcDir, f), join(tmp, f));
+    const llama2cTok = model.source.endsWith('.bin') ? findLlama2cTokenizer(model.source) : undefined;
+    if (llama2cTok) copyFileSync(llama2cTok, join(tmp, 'tokenizer.bin')); // llama2.c source: canonical name
+    if (extra.head) writeSafetensors(join(tmp, 'head.safetensors'), extra.head, { producer: 'probescale' });
+    if (extra.headInfo) writeFileSync(join(tmp, 'head.json'), JSON.stringify(extra.headInfo, null, 2) + '\n');
+  });
+  return { dir: outDir, parameters, tensors: Object.keys(tensors).length };
+}
