@@ -1,0 +1,31 @@
+/**
+ * Runs in its own process so its peak RSS belongs to one model alone: load the model, build the engine,
+ * time batch-1 and batch-32 forwards (median of repeats after a warm-up), print one JSON line.
+ */
+import { parseArgs } from 'node:util';
+import { loadModel } from '../model/checkpoint.js';
+import { Engine } from '../engine/engine.js';
+
+const { values } = parseArgs({ options: { model: { type: 'string' }, layers: { type: 'string' }, seq: { type: 'string', default: '64' }, repeats: { type: 'string', default: '5' }, threads: { type: 'string', default: '0' } } });
+const model = loadModel(values.model!);
+const layers = values.layers ? values.layers.split(',').map(Number) : undefined;
+const engine = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, threads: Number(values.threads) });
+const T = Number(values.seq);
+const repeats = Number(values.repeats);
+const row = Array.from({ length: T }, (_, t) => 3 + ((t * 7919) % Math.max(1, model.arch.vocab - 3)));
+
+async function medianMs(batch: number): Promise<number> {
+  const ids = Array.from({ length: batch }, () => row);
+  await engine.run({ inputIds: ids });
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await engine.run({ inputIds: ids });
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+}
+
+const b1 = await medianMs(1);
+const b32 = await medianMs(32);
+console.log(JSON.stringify({ latency_ms_b1: b1, latency_ms_b32: b32, seq: T, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
