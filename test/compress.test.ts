@@ -60,3 +60,28 @@ test('the exported ONNX file runs standalone in onnxruntime and gives the same l
   assert.ok(max < 1e-5, `max diff ${max}`);
   rmSync(tmp, { recursive: true });
 });
+
+test('vocabulary trimming: fewer parameters, same hidden states and logits on the kept tokens', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ps-vocab-'));
+  const model = loadModel(join(STORIES, 'stories260K.bin'));
+  const tok = model.tokenizer();
+  const texts = ['Once upon a time there was a cat.', 'The cat was happy.'];
+  const used = texts.flatMap((t) => tok.encode(t));
+  const res = await materialize(model, [0, 1, 2, 3, 4], join(tmp, 'm'), { vocab: { used, specials: [0, 1, 2] } });
+  const trimmed = loadModel(join(tmp, 'm'));
+  const kept = (JSON.parse(readFileSync(join(tmp, 'm', 'vocab_map.json'), 'utf8')) as { kept: number[] }).kept;
+  assert.equal(trimmed.arch.vocab, kept.length);
+  assert.ok(kept.length < 40 && kept.length >= new Set(used).size);
+  assert.equal(res.parameters, 260032 - (512 - kept.length) * 64, 'tied embedding trimmed once');
+  const ids = tok.encode(texts[0]);
+  const tids = trimmed.tokenizer().encode(texts[0]);
+  assert.deepEqual(tids.map((j) => kept[j]), ids, 'remapped ids point back at the original tokens');
+  assert.equal(trimmed.tokenizer().decode(tids), texts[0]);
+  const a = await (await Engine.create(model, { threads: 1 })).run({ inputIds: [ids] });
+  const b = await (await Engine.create(trimmed, { threads: 1 })).run({ inputIds: [tids] });
+  assert.ok(compareMasked(b.last_hidden_state.data, a.last_hidden_state.data, a.last_hidden_state.dims, undefined, 1e-5, 0).withinTolerance);
+  for (let t = 0; t < ids.length; t++) {
+    kept.forEach((orig, j) => assert.ok(Math.abs(b.logits.data[t * kept.length + j] - a.logits.data[t * 512 + orig]) < 1e-4));
+  }
+  rmSync(tmp, { recursive: true });
+});

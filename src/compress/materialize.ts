@@ -16,6 +16,7 @@ import { writeDirAtomic } from '../util/atomic.js';
 import { ProbescaleError } from '../util/errors.js';
 import { dirname } from 'node:path';
 import { findLlama2cTokenizer } from '../model/llama2c.js';
+import { trimVocabulary, type VocabMap } from './vocab.js';
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.bin', 'tokenizer.model', 'vocab.txt'];
 
@@ -43,9 +44,25 @@ export function subnetwork(model: LoadedModel, layers: number[]): { config: Reco
   return { config, tensors };
 }
 
-export async function materialize(model: LoadedModel, layers: number[], outDir: string, extra: { head?: Record<string, TensorToWrite>; headInfo?: unknown } = {}): Promise<MaterializeResult> {
+export interface MaterializeOptions {
+  head?: Record<string, TensorToWrite>;
+  headInfo?: unknown;
+  /** Trim the vocabulary to these token ids (+ specials). */
+  vocab?: { used: Iterable<number>; specials: number[] };
+}
+
+export async function materialize(model: LoadedModel, layers: number[], outDir: string, extra: MaterializeOptions = {}): Promise<MaterializeResult> {
   if (layers.length === 0) throw new ProbescaleError('cannot write a model with no layers', { fix: 'raise the budget so at least one layer fits' });
-  const { config, tensors } = subnetwork(model, layers);
+  const sub = subnetwork(model, layers);
+  const config = sub.config;
+  let tensors = sub.tensors;
+  let vocabMap: VocabMap | undefined;
+  if (extra.vocab) {
+    const trimmed = trimVocabulary(model, tensors, extra.vocab.used, extra.vocab.specials);
+    tensors = trimmed.tensors;
+    vocabMap = trimmed.map;
+    config.vocab_size = trimmed.map.kept.length;
+  }
   config.probescale = { source: model.source, kept_layers: layers, original_layers: model.arch.layers };
   let parameters = 0;
   for (const t of Object.values(tensors)) parameters += t.data.length;
@@ -61,6 +78,7 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
     for (const f of TOKENIZER_FILES) if (existsSync(join(srcDir, f))) copyFileSync(join(srcDir, f), join(tmp, f));
     const llama2cTok = model.source.endsWith('.bin') ? findLlama2cTokenizer(model.source) : undefined;
     if (llama2cTok) copyFileSync(llama2cTok, join(tmp, 'tokenizer.bin')); // llama2.c source: canonical name
+    if (vocabMap) writeFileSync(join(tmp, 'vocab_map.json'), JSON.stringify(vocabMap) + '\n');
     if (extra.head) writeSafetensors(join(tmp, 'head.safetensors'), extra.head, { producer: 'probescale' });
     if (extra.headInfo) writeFileSync(join(tmp, 'head.json'), JSON.stringify(extra.headInfo, null, 2) + '\n');
   });

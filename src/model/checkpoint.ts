@@ -36,8 +36,26 @@ export function loadModel(path: string, opts: { tokenizerPath?: string } = {}): 
     source: path,
     arch,
     weights,
-    tokenizer: () => (tok ??= loadTokenizer(opts.tokenizerPath ?? path, arch)),
+    tokenizer: () => (tok ??= withVocabMap(loadTokenizer(opts.tokenizerPath ?? path, existsSync(join(path, 'vocab_map.json')) ? undefined : arch), path)),
     contentHash: () => (hash ??= hashFiles(path)),
+  };
+}
+
+/**
+ * A vocabulary-trimmed model keeps its original tokenizer plus vocab_map.json (kept original ids in new
+ * order); ids are remapped on the way in and out so text and matrices stay consistent.
+ */
+function withVocabMap(tok: TextTokenizer, dir: string): TextTokenizer {
+  const mapPath = join(dir, 'vocab_map.json');
+  if (!existsSync(mapPath)) return tok;
+  const map = JSON.parse(readFileSync(mapPath, 'utf8')) as { kept: number[]; fallback: number };
+  const inv = new Map(map.kept.map((orig, j) => [orig, j]));
+  return {
+    kind: tok.kind,
+    vocabSize: map.kept.length,
+    encode: (text, o) => tok.encode(text, o).map((id) => inv.get(id) ?? map.fallback),
+    decode: (ids) => tok.decode(ids.map((j) => map.kept[j] ?? 0)),
+    idToToken: (j) => tok.idToToken(map.kept[j] ?? 0),
   };
 }
 
