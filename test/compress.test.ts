@@ -85,3 +85,32 @@ test('vocabulary trimming: fewer parameters, same hidden states and logits on th
   }
   rmSync(tmp, { recursive: true });
 });
+
+test('healing: least-squares bridges bring a cut model closer to the full one, and survive materialize', async () => {
+  const { fitBridges, fitLinearMap } = await import('../src/compress/heal.js');
+  // exact recovery of a known affine map
+  const C = 4;
+  const rows = 50;
+  const X = Float32Array.from({ length: rows * C }, (_, i) => Math.sin(i * 1.7) + (i % 3));
+  const Y = new Float32Array(rows * C);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < C; c++) Y[r * C + c] = 2 * X[r * C + ((c + 1) % C)] - 0.5 + c;
+  const fit = fitLinearMap(X, Y, rows, C, 1e-9);
+  assert.ok(Math.abs(fit.weight[1 * C + 0] - 2) < 1e-3 && Math.abs(fit.bias[2] - 1.5) < 1e-3);
+
+  const tmp = mkdtempSync(join(tmpdir(), 'ps-heal-'));
+  const model = loadModel(join(STORIES, 'stories260K.bin'));
+  const tok = model.tokenizer();
+  const calib = { inputIds: ['Once upon a time there was a little girl named Lily.', 'She liked to play with her dog in the big green park.', 'One day the sun was hot and they went to the lake.'].map((t) => tok.encode(t)) };
+  const layers = [0, 4];
+  const bridges = await fitBridges(model, layers, calib, 1);
+  assert.deepEqual(Object.keys(bridges), ['1']);
+  const full = await (await Engine.create(model, { threads: 1, hiddenStates: 'last', logits: false })).run(calib);
+  const cut = await (await Engine.create(model, { layers, threads: 1, hiddenStates: 'last', logits: false })).run(calib);
+  const healed = await (await Engine.create(model, { layers, bridges, threads: 1, hiddenStates: 'last', logits: false })).run(calib);
+  const err = (o: Float32Array) => o.reduce((s, v, i) => s + (v - full.last_hidden_state.data[i]) ** 2, 0);
+  assert.ok(err(healed.last_hidden_state.data) < 0.5 * err(cut.last_hidden_state.data), `healing reduces the error (${err(healed.last_hidden_state.data)} vs ${err(cut.last_hidden_state.data)})`);
+  await materialize(model, layers, join(tmp, 'm'), { bridges });
+  const reloaded = await (await Engine.create(loadModel(join(tmp, 'm')), { threads: 1, hiddenStates: 'last', logits: false })).run(calib);
+  assert.ok(compareMasked(reloaded.last_hidden_state.data, healed.last_hidden_state.data, healed.last_hidden_state.dims, undefined, 1e-5, 0).withinTolerance);
+  rmSync(tmp, { recursive: true });
+});

@@ -17,6 +17,7 @@ import { ProbescaleError } from '../util/errors.js';
 import { dirname } from 'node:path';
 import { findLlama2cTokenizer } from '../model/llama2c.js';
 import { trimVocabulary, type VocabMap } from './vocab.js';
+import type { Bridges } from './heal.js';
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.bin', 'tokenizer.model', 'vocab.txt'];
 
@@ -49,6 +50,8 @@ export interface MaterializeOptions {
   headInfo?: unknown;
   /** Trim the vocabulary to these token ids (+ specials). */
   vocab?: { used: Iterable<number>; specials: number[] };
+  /** Healing bridges (compress/heal.ts), keyed by the kept-layer position they precede. */
+  bridges?: Bridges;
 }
 
 export async function materialize(model: LoadedModel, layers: number[], outDir: string, extra: MaterializeOptions = {}): Promise<MaterializeResult> {
@@ -63,13 +66,20 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
     vocabMap = trimmed.map;
     config.vocab_size = trimmed.map.kept.length;
   }
-  config.probescale = { source: model.source, kept_layers: layers, original_layers: model.arch.layers };
+  const bridgePositions = Object.keys(extra.bridges ?? {}).map(Number);
+  for (const j of bridgePositions) {
+    const b = extra.bridges![j];
+    const C = model.arch.hidden;
+    tensors[`probescale.bridge.${j}.weight`] = { dtype: 'F32', shape: [C, C], data: b.weight };
+    tensors[`probescale.bridge.${j}.bias`] = { dtype: 'F32', shape: [C], data: b.bias };
+  }
+  config.probescale = { source: model.source, kept_layers: layers, original_layers: model.arch.layers, bridges: bridgePositions };
   let parameters = 0;
   for (const t of Object.values(tensors)) parameters += t.data.length;
   // The ONNX graph is built from the written tensors, exactly as the loader will see them.
   const arch = parseConfig(config, join(outDir, 'config.json'));
   const store = WeightStore.fromTensors(Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, { data: t.data as Float32Array, shape: t.shape }])), outDir);
-  const graph = FAMILY_BUILDERS[arch.family](arch, store, { layers: layers.map((_, j) => j), decoderLayers: arch.t5 ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true });
+  const graph = FAMILY_BUILDERS[arch.family](arch, store, { layers: layers.map((_, j) => j), decoderLayers: arch.t5 ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true, bridges: extra.bridges });
   const srcDir = existsSync(join(model.source, 'config.json')) ? model.source : dirname(model.source);
   await writeDirAtomic(outDir, (tmp) => {
     writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', producer: 'probescale' });

@@ -19,6 +19,8 @@ export interface EngineOptions {
   logits?: boolean;
   /** onnxruntime intra-op threads (default: all cores). */
   threads?: number;
+  /** Healing bridges (default: those stored in a healed checkpoint). */
+  bridges?: GraphOptions['bridges'];
 }
 
 /** A right-padded batch; ids as number[][] (ragged rows are padded) or a flat BigInt64Array + dims. */
@@ -48,7 +50,7 @@ export class Engine {
     const arch = model.arch;
     const layers = validateLayers(opts.layers ?? range(arch.layers), arch.layers, 'layers', model.source);
     const decoderLayers = arch.t5 ? validateLayers(opts.decoderLayers ?? range(arch.t5.decoderLayers), arch.t5.decoderLayers, 'decoder layers', model.source) : [];
-    const options: GraphOptions = { layers, decoderLayers, hiddenStates: opts.hiddenStates ?? 'all', logits: opts.logits ?? true };
+    const options: GraphOptions = { layers, decoderLayers, hiddenStates: opts.hiddenStates ?? 'all', logits: opts.logits ?? true, bridges: opts.bridges ?? storedBridges(model) };
     const built = FAMILY_BUILDERS[arch.family](arch, model.weights, options);
     const session = await ort.InferenceSession.create(built.bytes, {
       intraOpNumThreads: opts.threads ?? 0,
@@ -111,6 +113,16 @@ export class Engine {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** Bridges written by compress/heal into a checkpoint: config.probescale.bridges lists their positions. */
+function storedBridges(model: LoadedModel): GraphOptions['bridges'] {
+  const positions = (model.arch.raw.probescale as { bridges?: number[] } | undefined)?.bridges;
+  if (!positions?.length) return undefined;
+  const C = model.arch.hidden;
+  return Object.fromEntries(
+    positions.map((j) => [j, { weight: model.weights.get(`probescale.bridge.${j}.weight`, [C, C]).data, bias: model.weights.get(`probescale.bridge.${j}.bias`, [C]).data }]),
+  );
 }
 
 export function range(n: number): number[] {

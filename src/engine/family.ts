@@ -12,6 +12,18 @@ export interface GraphOptions {
   hiddenStates: 'all' | 'last';
   /** Add the LM head's logits when the checkpoint has one. */
   logits: boolean;
+  /**
+   * Healing bridges: bridges[j] = x W + b applied to the input of kept layer j (j = layers.length: before
+   * the final norm). Each stands in for a run of removed layers (compress/heal.ts). W is [C, C] (in, out).
+   */
+  bridges?: Record<number, { weight: Float32Array; bias: Float32Array }>;
+}
+
+/** Apply the bridge that stands before kept layer j, if any. */
+export function bridge(g: GraphBuilder, x: string, opts: GraphOptions, j: number, C: number): string {
+  const b = opts.bridges?.[j];
+  if (!b) return x;
+  return g.op('Add', [g.op('MatMul', [x, g.weight(`probescale.bridge.${j}.weight`, b.weight, [C, C])]), g.weight(`probescale.bridge.${j}.bias`, b.bias, [C])]);
 }
 
 export type FeedName =

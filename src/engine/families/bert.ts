@@ -8,7 +8,7 @@ import type { ArchConfig } from '../../model/config.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, layerNorm, linear, mergeHeads, paddingBias, splitHeads, transposeWeight } from '../ops.js';
-import { publishStack, type BuiltGraph, type GraphOptions } from '../family.js';
+import { bridge, publishStack, type BuiltGraph, type GraphOptions } from '../family.js';
 
 /** nn.Linear [out, in] -> MatMul [in, out], optionally scaled (folds attention's 1/sqrt(D) into the query). */
 export function linearWeights(g: GraphBuilder, w: WeightStore, name: string, out: number, inp: number, scale = 1, withBias = true) {
@@ -47,7 +47,8 @@ export function buildBert(arch: ArchConfig, w: WeightStore, opts: GraphOptions):
   const bias = paddingBias(g, mask);
   const scale = 1 / Math.sqrt(arch.headDim);
   const layerOutputs: string[] = [];
-  for (const l of opts.layers) {
+  for (const [j, l] of opts.layers.entries()) {
+    x = bridge(g, x, opts, j, C);
     const L = `${P}encoder.layer.${l}`;
     const q = linearWeights(g, w, `${L}.attention.self.query`, C, C, scale);
     const k = linearWeights(g, w, `${L}.attention.self.key`, C, C);
@@ -68,6 +69,7 @@ export function buildBert(arch: ArchConfig, w: WeightStore, opts: GraphOptions):
     x = layerNorm(g, g.op('Add', [ff, x]), vector(g, w, `${L}.output.LayerNorm.weight`, C), vector(g, w, `${L}.output.LayerNorm.bias`, C), arch.eps);
     layerOutputs.push(x);
   }
+  x = bridge(g, x, opts, opts.layers.length, C);
   const outputs = publishStack(g, '', embedded, layerOutputs, x, opts.hiddenStates);
 
   // Masked-LM head: dense -> gelu -> LayerNorm -> decoder (tied to word embeddings) + bias.

@@ -8,7 +8,7 @@ import type { ArchConfig } from '../../model/config.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, causalPaddingBias, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
-import { publishStack, type BuiltGraph, type GraphOptions } from '../family.js';
+import { bridge, publishStack, type BuiltGraph, type GraphOptions } from '../family.js';
 import { vector } from './bert.js';
 
 function conv1d(g: GraphBuilder, w: WeightStore, name: string, inp: number, out: number) {
@@ -44,7 +44,8 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions):
   const bias = causalPaddingBias(g, mask);
   const scale = 1 / Math.sqrt(arch.headDim);
   const layerOutputs: string[] = [];
-  for (const l of opts.layers) {
+  for (const [j, l] of opts.layers.entries()) {
+    x = bridge(g, x, opts, j, C);
     const L = `${P}h.${l}`;
     const h = layerNorm(g, x, vector(g, w, `${L}.ln_1.weight`, C), vector(g, w, `${L}.ln_1.bias`, C), arch.eps);
     const qkv = qkvWeights(g, w, `${L}.attn.c_attn`, C, scale);
@@ -64,6 +65,7 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions):
     x = g.op('Add', [x, linear(g, activation(g, linear(g, m, fc.w, fc.b), arch.activation), out.w, out.b)]);
     layerOutputs.push(x);
   }
+  x = bridge(g, x, opts, opts.layers.length, C);
   const final = layerNorm(g, x, vector(g, w, `${P}ln_f.weight`, C), vector(g, w, `${P}ln_f.bias`, C), arch.eps);
   const outputs = publishStack(g, '', embedded, layerOutputs, final, opts.hiddenStates);
   if (opts.logits) {

@@ -9,7 +9,7 @@ import type { ArchConfig } from '../../model/config.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { attend, causalPaddingBias, linear, mergeHeads, repeatKv, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
-import { publishStack, type BuiltGraph, type GraphOptions } from '../family.js';
+import { bridge, publishStack, type BuiltGraph, type GraphOptions } from '../family.js';
 import { linearWeights, vector } from './bert.js';
 
 /**
@@ -54,7 +54,8 @@ export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions)
   const scale = 1 / Math.sqrt(D);
 
   const layerOutputs: string[] = [];
-  for (const l of opts.layers) {
+  for (const [j, l] of opts.layers.entries()) {
+    x = bridge(g, x, opts, j, C);
     const L = `${P}layers.${l}`;
     const h = rmsNorm(g, x, vector(g, w, `${L}.input_layernorm.weight`, C), arch.eps);
     const q = linearWeights(g, w, `${L}.self_attn.q_proj`, H * D, C, scale, false);
@@ -74,6 +75,7 @@ export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions)
     x = g.op('Add', [x, linear(g, gated, down.w)]);
     layerOutputs.push(x);
   }
+  x = bridge(g, x, opts, opts.layers.length, C);
   const final = rmsNorm(g, x, vector(g, w, `${P}norm.weight`, C), arch.eps);
   const outputs = publishStack(g, '', embedded, layerOutputs, final, opts.hiddenStates);
   if (opts.logits) {

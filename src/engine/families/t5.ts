@@ -10,7 +10,7 @@ import type { ArchConfig } from '../../model/config.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, causalPaddingBias, linear, mergeHeads, paddingBias, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
-import { publishStack, type BuiltGraph, type FeedName, type GraphOptions } from '../family.js';
+import { bridge, publishStack, type BuiltGraph, type FeedName, type GraphOptions } from '../family.js';
 import { linearWeights, vector } from './bert.js';
 
 export function t5HasDecoder(arch: ArchConfig, w: WeightStore): boolean {
@@ -72,13 +72,15 @@ export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions): B
   const encPad = paddingBias(g, mask);
   const encBias = g.op('Add', [positionBias(g, w, 'encoder', buckets, arch), encPad]);
   const encOutputs: string[] = [];
-  for (const l of opts.layers) {
+  for (const [j, l] of opts.layers.entries()) {
+    x = bridge(g, x, opts, j, C);
     const B = `encoder.block.${l}.layer`;
     const h = rmsNorm(g, x, vector(g, w, `${B}.0.layer_norm.weight`, C), arch.eps);
     x = g.op('Add', [x, attention(g, w, `${B}.0.SelfAttention`, arch, h, h, encBias)]);
     x = g.op('Add', [x, feedForward(g, w, `${B}.1.DenseReluDense`, arch, rmsNorm(g, x, vector(g, w, `${B}.1.layer_norm.weight`, C), arch.eps))]);
     encOutputs.push(x);
   }
+  x = bridge(g, x, opts, opts.layers.length, C);
   const enc = rmsNorm(g, x, vector(g, w, 'encoder.final_layer_norm.weight', C), arch.eps);
   if (!withDecoder) {
     const outputs = publishStack(g, '', encEmbedded, encOutputs, enc, opts.hiddenStates);
