@@ -45,7 +45,7 @@ test('sharded checkpoint (index.json) in BF16 runs and stays close to fp32', asy
     const shard = i % 2 ? 'model-00002-of-00002.safetensors' : 'model-00001-of-00002.safetensors';
     const f = toFloat32(file.tensors.get(name)!);
     const bf = new Uint16Array(f.length);
-    const u = new Uint32Array(f.buffer);
+    const u = new Uint32Array(f.buffer, f.byteOffset, f.length);
     for (let j = 0; j < f.length; j++) bf[j] = (u[j] + 0x8000) >>> 16; // round to nearest bf16
     shards[shard][name] = { dtype: 'BF16', shape: file.tensors.get(name)!.shape, data: bf };
     weightMap[name] = shard;
