@@ -1,0 +1,57 @@
+/** Reading data files: plain or gzipped text, line by line with 1-based line numbers for errors. */
+import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { ProbescaleError } from '../util/errors.js';
+
+/** A data problem at a place in a file. */
+export class DataError extends ProbescaleError {
+  constructor(file: string, line: number | undefined, message: string, fix?: string) {
+    super(line === undefined ? message : `line ${line}: ${message}`, { file, fix });
+  }
+}
+
+/** `path` or `path.gz`, whichever exists; BOM stripped. */
+export function readText(path: string): string {
+  const candidates = path.endsWith('.gz') ? [path] : [path, `${path}.gz`];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new DataError(path, undefined, 'file not found', 'check the path in the task spec');
+  const raw = readFileSync(found);
+  const text = (found.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+export function lines(path: string): string[] {
+  const text = readText(path);
+  const out = text.split(/\r?\n/);
+  if (out.length && out[out.length - 1] === '') out.pop();
+  return out;
+}
+
+/** Deterministic PRNG (mulberry32) for seeded splits and subsampling. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function shuffled<T>(items: T[], seed: number): T[] {
+  const r = rng(seed);
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/** A seeded subsample of at most n items, original order kept. */
+export function subsample<T>(items: T[], n: number | undefined, seed: number): T[] {
+  if (n === undefined || items.length <= n) return items;
+  const keep = new Set(shuffled(items.map((_, i) => i), seed).slice(0, n));
+  return items.filter((_, i) => keep.has(i));
+}
