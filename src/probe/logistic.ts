@@ -1,0 +1,107 @@
+/**
+ * Multinomial logistic regression probe, L2-regularized, fitted with L-BFGS on standardized features.
+ * With a dev split, C is chosen from a grid (warm-starting each fit from the previous one) by dev accuracy.
+ */
+import { lbfgs } from './lbfgs.js';
+import { jsObjective, ortObjective, type SoftmaxObjective } from './softmax-objective.js';
+import { accuracy, argmaxRows, Standardizer, type FitOptions, type Matrix, type Probe } from './types.js';
+
+export interface LogisticOptions {
+  /** inverse regularization strength (scikit-learn's C); a grid is searched on dev when several are given */
+  C?: number | number[];
+  maxIter?: number;
+  gtol?: number;
+  /** 'auto': onnxruntime for large problems, plain loops otherwise */
+  backend?: 'auto' | 'js' | 'ort';
+  threads?: number;
+}
+
+export class LogisticProbe implements Probe {
+  readonly name = 'logistic';
+  private std = new Standardizer();
+  private params!: Float64Array;
+  private d = 0;
+  chosenC = 1;
+  iterations = 0;
+
+  constructor(readonly numClasses: number, readonly opts: LogisticOptions = {}) {}
+
+  async fit(X: Matrix, y: Int32Array, fitOpts: FitOptions = {}): Promise<this> {
+    if (X.rows === 0) throw new Error('cannot fit a probe on zero examples');
+    const K = this.numClasses;
+    this.std.fit(X);
+    const Xs = this.std.transform(X);
+    this.d = X.cols;
+    const grid = Array.isArray(this.opts.C) ? this.opts.C : [this.opts.C ?? (fitOpts.dev ? [0.01, 0.1, 1, 10] : 1)].flat();
+    const backend = this.opts.backend ?? 'auto';
+    const useOrt = backend === 'ort' || (backend === 'auto' && X.rows * X.cols * K > 4_000_000);
+    const objective: SoftmaxObjective = useOrt ? await ortObjective(Xs, y, K, this.opts.threads) : jsObjective(Xs, y, K);
+    let params: Float64Array = new Float64Array((this.d + 1) * K);
+    let best = { acc: -1, params, C: grid[0], iterations: 0 };
+    try {
+      for (const C of fitOpts.dev ? grid : [grid[grid.length > 1 ? Math.floor(grid.length / 2) : 0]]) {
+        const r = await lbfgs((p, g) => objective.evaluate(p, g, 1 / C), params, { maxIter: this.opts.maxIter ?? 200, gtol: this.opts.gtol ?? 1e-4 });
+        params = r.x;
+        this.params = params;
+        this.iterations += r.iterations;
+        if (!fitOpts.dev) {
+          best = { acc: 0, params, C, iterations: r.iterations };
+          break;
+        }
+        const acc = this.score(fitOpts.dev.X, fitOpts.dev.y);
+        if (acc > best.acc) best = { acc, params: Float64Array.from(params), C, iterations: r.iterations };
+      }
+    } finally {
+      await objective.release();
+    }
+    this.params = best.params;
+    this.chosenC = best.C;
+    return this;
+  }
+
+  predictProba(X: Matrix): Float32Array {
+    const K = this.numClasses;
+    const { rows, cols, data } = X;
+    const out = new Float32Array(rows * K);
+    const z = new Float64Array(K);
+    const { mean, scale } = this.std;
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < K; k++) z[k] = this.params[cols * K + k];
+      for (let c = 0; c < cols; c++) {
+        const xv = (data[r * cols + c] - mean[c]) * scale[c];
+        for (let k = 0; k < K; k++) z[k] += xv * this.params[c * K + k];
+      }
+      let max = -Infinity;
+      for (let k = 0; k < K; k++) max = Math.max(max, z[k]);
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += (z[k] = Math.exp(z[k] - max));
+      for (let k = 0; k < K; k++) out[r * K + k] = z[k] / sum;
+    }
+    return out;
+  }
+
+  predict(X: Matrix): Int32Array {
+    return argmaxRows(this.predictProba(X), X.rows, this.numClasses);
+  }
+
+  score(X: Matrix, y: Int32Array): number {
+    return accuracy(y, this.predict(X));
+  }
+
+  /** Weights in the original (unstandardized) feature space: W' = diag(scale) W, b' = b - mean' W'. */
+  exportLinear(): { weight: Float32Array; bias: Float32Array; d: number; K: number } {
+    const K = this.numClasses;
+    const d = this.d;
+    const weight = new Float32Array(d * K);
+    const bias = new Float32Array(K);
+    for (let k = 0; k < K; k++) bias[k] = this.params[d * K + k];
+    for (let c = 0; c < d; c++) {
+      for (let k = 0; k < K; k++) {
+        const w = this.params[c * K + k] * this.std.scale[c];
+        weight[c * K + k] = w;
+        bias[k] -= this.std.mean[c] * w;
+      }
+    }
+    return { weight, bias, d, K };
+  }
+}

@@ -1,0 +1,205 @@
+/** Probes recover planted signal, sit at chance on noise, and the statistics around them are right. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LogisticProbe } from '../../src/probe/logistic.js';
+import { RidgeProbe } from '../../src/probe/ridge.js';
+import { MlpProbe } from '../../src/probe/mlp.js';
+import { lbfgs } from '../../src/probe/lbfgs.js';
+import { jsObjective, ortObjective } from '../../src/probe/softmax-objective.js';
+import { binaryF1, macroF1, mcc, spanF1, accuracyScore } from '../../src/probe/metrics.js';
+import { bootstrapCI } from '../../src/probe/bootstrap.js';
+import { makeControlLabels, labelDistribution } from '../../src/probe/control.js';
+import { mdlOnlineCode } from '../../src/probe/mdl.js';
+import { summarizeLayers } from '../../src/probe/layers.js';
+import { mulberry32, normal } from '../../src/probe/random.js';
+import type { Matrix } from '../../src/probe/types.js';
+
+/** n points in d dims, K classes from a planted linear map (+ label noise rate). */
+function planted(n: number, d: number, K: number, seed: number, noise = 0) {
+  const r = mulberry32(seed);
+  const W = Float64Array.from({ length: d * K }, () => normal(r));
+  const X = Float32Array.from({ length: n * d }, () => normal(r));
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    let bestV = -Infinity;
+    for (let k = 0; k < K; k++) {
+      let s = 0;
+      for (let c = 0; c < d; c++) s += X[i * d + c] * W[c * K + k];
+      if (s > bestV) (bestV = s), (best = k);
+    }
+    y[i] = r() < noise ? Math.floor(r() * K) : best;
+  }
+  return { X: { data: X, rows: n, cols: d } as Matrix, y, W };
+}
+
+const split = (m: Matrix, y: Int32Array, a: number, b: number) => ({ X: { data: m.data.subarray(a * m.cols, b * m.cols), rows: b - a, cols: m.cols }, y: y.subarray(a, b) });
+
+test('L-BFGS minimizes Rosenbrock and a quadratic', async () => {
+  const rosen = await lbfgs((x, g) => {
+    const [a, b] = x;
+    g[0] = -2 * (1 - a) - 400 * a * (b - a * a);
+    g[1] = 200 * (b - a * a);
+    return (1 - a) ** 2 + 100 * (b - a * a) ** 2;
+  }, Float64Array.from([-1.2, 1]), { maxIter: 500, gtol: 1e-10, ftol: 0 });
+  assert.ok(Math.abs(rosen.x[0] - 1) < 1e-4 && Math.abs(rosen.x[1] - 1) < 1e-4, `rosenbrock at ${rosen.x}`);
+  const quad = await lbfgs((x, g) => {
+    let f = 0;
+    for (let i = 0; i < x.length; i++) {
+      g[i] = (i + 1) * (x[i] - i);
+      f += 0.5 * (i + 1) * (x[i] - i) ** 2;
+    }
+    return f;
+  }, new Float64Array(20), { gtol: 1e-10, ftol: 0 });
+  quad.x.forEach((v, i) => assert.ok(Math.abs(v - i) < 1e-6));
+});
+
+test('softmax objective: gradient matches finite differences; onnxruntime backend agrees with loops', async () => {
+  const { X, y } = planted(60, 5, 3, 1);
+  const obj = jsObjective(X, y, 3);
+  const r = mulberry32(9);
+  const p = Float64Array.from({ length: 18 }, () => normal(r) * 0.3);
+  const g = new Float64Array(18);
+  const f0 = await obj.evaluate(p, g, 0.7);
+  for (let i = 0; i < 18; i++) {
+    const q = Float64Array.from(p);
+    q[i] += 1e-6;
+    const num = ((await obj.evaluate(q, new Float64Array(18), 0.7)) - f0) / 1e-6;
+    assert.ok(Math.abs(num - g[i]) < 1e-4, `d/dp${i}: ${num} vs ${g[i]}`);
+  }
+  const ortObj = await ortObjective(X, y, 3, 1);
+  const g2 = new Float64Array(18);
+  const f1 = await ortObj.evaluate(p, g2, 0.7);
+  assert.ok(Math.abs(f1 - f0) < 1e-5);
+  g.forEach((v, i) => assert.ok(Math.abs(v - g2[i]) < 1e-5));
+  await ortObj.release();
+});
+
+test('logistic probe recovers a planted linear signal (both backends)', async () => {
+  const { X, y, W } = planted(3000, 20, 3, 2);
+  const tr = split(X, y, 0, 2000);
+  const dv = split(X, y, 2000, 2500);
+  const te = split(X, y, 2500, 3000);
+  for (const backend of ['js', 'ort'] as const) {
+    const probe = await new LogisticProbe(3, { backend }).fit(tr.X, tr.y, { dev: dv });
+    const acc = probe.score(te.X, te.y);
+    assert.ok(acc > 0.95, `${backend}: accuracy ${acc}`);
+    // the learned class-0-minus-class-1 direction points along the planted one
+    const { weight } = probe.exportLinear();
+    let dot = 0;
+    let na = 0;
+    let nb = 0;
+    for (let c = 0; c < 20; c++) {
+      const a = weight[c * 3] - weight[c * 3 + 1];
+      const b = W[c * 3] - W[c * 3 + 1];
+      dot += a * b;
+      na += a * a;
+      nb += b * b;
+    }
+    assert.ok(dot / Math.sqrt(na * nb) > 0.9, `${backend}: cosine ${dot / Math.sqrt(na * nb)}`);
+  }
+});
+
+test('on random features with random labels probes score at chance; selectivity ~ 0', async () => {
+  const r = mulberry32(3);
+  const n = 2000;
+  const K = 4;
+  const X: Matrix = { data: Float32Array.from({ length: n * 16 }, () => normal(r)), rows: n, cols: 16 };
+  const y = Int32Array.from({ length: n }, () => Math.floor(r() * K));
+  const tr = split(X, y, 0, 1000);
+  const te = split(X, y, 1000, 2000);
+  const acc = (await new LogisticProbe(K).fit(tr.X, tr.y)).score(te.X, te.y);
+  const tol = 3 * Math.sqrt((0.25 * 0.75) / 1000); // 3 standard errors around chance
+  assert.ok(Math.abs(acc - 0.25) < tol, `accuracy ${acc} not at chance`);
+  // control labels for made-up word types, same probe
+  const words = Array.from({ length: n }, (_, i) => `w${i % 300}`);
+  const ctrl = makeControlLabels(words, labelDistribution(y, K), 5);
+  const ctrlAcc = (await new LogisticProbe(K).fit(tr.X, ctrl.subarray(0, 1000))).score(te.X, ctrl.subarray(1000));
+  assert.ok(Math.abs(acc - ctrlAcc) < 2 * tol, `selectivity ${acc - ctrlAcc} should be ~0`);
+});
+
+test('control labels: consistent per word type, follow the label distribution', () => {
+  const words = Array.from({ length: 5000 }, (_, i) => `t${i % 1000}`);
+  const c = makeControlLabels(words, [1, 3], 11);
+  for (let i = 1000; i < 5000; i++) assert.equal(c[i], c[i % 1000]);
+  const frac1 = c.reduce((a, v) => a + v, 0) / c.length;
+  assert.ok(Math.abs(frac1 - 0.75) < 0.06, `label 1 fraction ${frac1}`);
+  assert.notDeepEqual(makeControlLabels(words, [1, 3], 12), c);
+});
+
+test('ridge matches the normal equations; MLP learns XOR that a linear probe cannot', async () => {
+  const { X, y } = planted(500, 6, 2, 4);
+  const ridge = await new RidgeProbe(2, [1]).fit(X, y);
+  assert.ok(ridge.score(X, y) > 0.9);
+  assert.equal(ridge.chosenAlpha, 1);
+  const r = mulberry32(6);
+  const n = 1200;
+  const data = new Float32Array(n * 2);
+  const yx = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const a = r() < 0.5 ? -1 : 1;
+    const b = r() < 0.5 ? -1 : 1;
+    data[2 * i] = a + 0.2 * normal(r);
+    data[2 * i + 1] = b + 0.2 * normal(r);
+    yx[i] = a * b > 0 ? 1 : 0;
+  }
+  const Xx: Matrix = { data, rows: n, cols: 2 };
+  const tr = split(Xx, yx, 0, 800);
+  const dv = split(Xx, yx, 800, 1000);
+  const te = split(Xx, yx, 1000, 1200);
+  const lin = (await new LogisticProbe(2).fit(tr.X, tr.y)).score(te.X, te.y);
+  const mlp = (await new MlpProbe(2, { hidden: 16, epochs: 60, lr: 1e-2, seed: 1 }).fit(tr.X, tr.y, { dev: dv })).score(te.X, te.y);
+  assert.ok(lin < 0.7, `linear on XOR: ${lin}`);
+  assert.ok(mlp > 0.95, `mlp on XOR: ${mlp}`);
+  const again = (await new MlpProbe(2, { hidden: 16, epochs: 60, lr: 1e-2, seed: 1 }).fit(tr.X, tr.y, { dev: dv })).predictProba(te.X);
+  assert.deepEqual(again, (await new MlpProbe(2, { hidden: 16, epochs: 60, lr: 1e-2, seed: 1 }).fit(tr.X, tr.y, { dev: dv })).predictProba(te.X), 'deterministic for a seed');
+});
+
+test('metrics against hand-computed values', () => {
+  // y = [0,0,1,1,1,2], pred = [0,1,1,1,0,2]: class0 tp1 fp1 fn1 -> F1 .5; class1 tp2 fp1 fn1 -> 4/6; class2 -> 1
+  const yt = Int32Array.from([0, 0, 1, 1, 1, 2]);
+  const yp = Int32Array.from([0, 1, 1, 1, 0, 2]);
+  assert.equal(accuracyScore(yt, yp), 4 / 6);
+  assert.ok(Math.abs(macroF1(yt, yp, 3) - (0.5 + 4 / 6 + 1) / 3) < 1e-12);
+  // binary: tp=2 (i=2,3), fp=1 (i=1), fn=1 (i=4) among labels {0,1} only
+  assert.ok(Math.abs(binaryF1(Int32Array.from([0, 0, 1, 1, 1]), Int32Array.from([0, 1, 1, 1, 0])) - 4 / 6) < 1e-12);
+  // MCC binary: tp=2 tn=1 fp=1 fn=1 -> (2*1 - 1*1)/sqrt(3*3*2*2) = 1/6
+  assert.ok(Math.abs(mcc(Int32Array.from([0, 0, 1, 1, 1]), Int32Array.from([0, 1, 1, 1, 0]), 2) - 1 / 6) < 1e-12);
+  assert.equal(mcc(yt, yt, 3), 1);
+  const g = [[{ type: 'PER', start: 0, end: 2 }, { type: 'LOC', start: 3, end: 4 }]];
+  const p = [[{ type: 'PER', start: 0, end: 2 }, { type: 'LOC', start: 3, end: 5 }, { type: 'ORG', start: 6, end: 7 }]];
+  const s = spanF1(g, p); // tp 1, precision 1/3, recall 1/2, f1 0.4
+  assert.ok(Math.abs(s.f1 - 0.4) < 1e-12);
+});
+
+test('bootstrap CI contains the score and narrows with more data', () => {
+  const r = mulberry32(8);
+  const mk = (n: number) => Int32Array.from({ length: n }, () => (r() < 0.7 ? 1 : 0));
+  const width = (n: number) => {
+    const ok = mk(n);
+    const ci = bootstrapCI(n, (idx) => idx.reduce((a, i) => a + ok[i], 0) / idx.length, { B: 500, seed: 1 });
+    assert.ok(ci.lo <= ci.score && ci.score <= ci.hi);
+    return ci.hi - ci.lo;
+  };
+  const w100 = width(100);
+  const w2500 = width(2500);
+  assert.ok(w2500 < w100 / 3, `CI width ${w2500} vs ${w100}`);
+});
+
+test('MDL: learnable labels compress, random labels do not', async () => {
+  const { X, y } = planted(2000, 10, 3, 12);
+  const learn = await mdlOnlineCode(X, y, 3, (K) => new LogisticProbe(K, { maxIter: 50 }));
+  assert.ok(learn.compression > 2, `compression ${learn.compression}`);
+  const r = mulberry32(13);
+  const yr = Int32Array.from({ length: 2000 }, () => Math.floor(r() * 3));
+  const rand = await mdlOnlineCode(X, yr, 3, (K) => new LogisticProbe(K, { maxIter: 50 }));
+  assert.ok(rand.compression < 1.05, `random compression ${rand.compression}`);
+});
+
+test('layer summaries: deltas, expected layer, best and 95% layers', () => {
+  const s = summarizeLayers([0.5, 0.7, 0.92, 0.85, 0.95]);
+  assert.deepEqual(s.deltas.map((d) => +d.toFixed(6)), [0, 0.2, 0.22, -0.07, 0.1]);
+  assert.ok(Math.abs(s.expectedLayer - (1 * 0.2 + 2 * 0.22 + 4 * 0.1) / 0.52) < 1e-9);
+  assert.equal(s.bestLayer, 4);
+  assert.equal(s.first95, 2); // 0.92 >= 0.95 * 0.95
+});
