@@ -54,7 +54,7 @@ interface Meta {
 function cacheKey(engine: Engine, seqs: number[][], rows: RowSpec[], dtype: string): string {
   const h = createHash('sha256');
   h.update(engine.model.contentHash());
-  h.update(`layers=${engine.options.layers.join(',')};dtype=${dtype};`);
+  h.update(`layers=${engine.options.layers.join(',')};states=${engine.options.hiddenStates};bridges=${Object.keys(engine.options.bridges ?? {}).join(',')};dtype=${dtype};`);
   for (const s of seqs) h.update(Int32Array.from(s)).update('|');
   for (const r of rows) h.update(`${r.seq}:${r.ranges.map((x) => x.join('-')).join(',')};`);
   return h.digest('hex').slice(0, 20);
@@ -91,7 +91,9 @@ export async function extractFeatures(engine: Engine, seqs: number[][], rows: Ro
   const C = engine.model.arch.hidden;
   const width = rows[0].ranges.length;
   const cols = width * C;
-  const L = engine.options.layers.length + 1;
+  // An engine built with hiddenStates 'last' yields one feature layer: the final representation.
+  const onlyLast = engine.options.hiddenStates === 'last';
+  const L = onlyLast ? 1 : engine.options.layers.length + 1;
   const bytes = dtype === 'f16' ? 2 : 4;
 
   const tmp = `${dir}.${process.pid}.tmp`;
@@ -117,7 +119,7 @@ export async function extractFeatures(engine: Engine, seqs: number[][], rows: Ro
       const out = await engine.run({ inputIds: batchSeqs.map((s) => seqs[s]) });
       const T = Math.max(...batchSeqs.map((s) => seqs[s].length));
       for (let l = 0; l < L; l++) {
-        const hs = out[`hidden_states.${l}`].data;
+        const hs = (onlyLast ? out.last_hidden_state ?? out.encoder_last_hidden_state : out[`hidden_states.${l}`] ?? out[`encoder_hidden_states.${l}`]).data;
         for (let bi = 0; bi < batchSeqs.length; bi++) {
           for (const ri of rowsOf.get(batchSeqs[bi])!) {
             const row = new Float32Array(cols);

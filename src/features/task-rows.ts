@@ -1,0 +1,104 @@
+/**
+ * A task split as feature rows: token sequences, the token ranges each row pools, the row labels, and for
+ * word-level tasks which sentence and word type each row came from (span F1 and control tasks need them).
+ *   sentence / pair: one row per example, pooled over the sequence (mean), its first or its last token
+ *   token:           one row per word, its first sub-token or the mean of its sub-tokens
+ *   edge:            one row per edge, [span1 pooled ; span2 pooled]
+ */
+import type { TextTokenizer } from '../model/tokenizer.js';
+import type { EdgeExample, Example, PairExample, SentenceExample, Task, TokenExample } from '../data/types.js';
+import { alignWords, specialTokenFrame } from './align.js';
+import type { RowSpec } from './extract.js';
+
+export type SentencePooling = 'mean' | 'first' | 'last';
+export type WordPooling = 'first' | 'mean';
+
+export interface TaskRows {
+  seqs: number[][];
+  rows: RowSpec[];
+  labels: Int32Array;
+  /** sentence index of each row (token/edge tasks) */
+  rowSentence: Int32Array;
+  /** lower-cased word form of each row (token tasks), for control tasks */
+  rowWord: string[];
+  /** number of words per sentence (token tasks), to rebuild tag sequences */
+  sentenceLengths: number[];
+}
+
+export interface RowOptions {
+  sentencePooling?: SentencePooling;
+  wordPooling?: WordPooling;
+  maxTokens?: number;
+}
+
+export function taskRows(task: Task, examples: Example[], tok: TextTokenizer, opts: RowOptions = {}): TaskRows {
+  const maxTokens = opts.maxTokens ?? 256;
+  const labelIndex = new Map(task.labels.map((l, i) => [l, i]));
+  const lab = (l: string) => {
+    const i = labelIndex.get(l);
+    if (i === undefined) throw new Error(`label "${l}" is not in task ${task.name}'s label set`);
+    return i;
+  };
+  const seqs: number[][] = [];
+  const rows: RowSpec[] = [];
+  const labels: number[] = [];
+  const rowSentence: number[] = [];
+  const rowWord: string[] = [];
+  const sentenceLengths: number[] = [];
+  const frame = specialTokenFrame(tok);
+  const pool = (len: number): [number, number] => {
+    switch (opts.sentencePooling ?? 'mean') {
+      case 'first':
+        return [0, 1];
+      case 'last':
+        return [len - 1, len];
+      default:
+        return [0, len];
+    }
+  };
+  examples.forEach((ex, si) => {
+    if (task.kind === 'sentence' || task.kind === 'sentence-pair') {
+      const e = ex as SentenceExample & Partial<PairExample>;
+      let ids = task.kind === 'sentence-pair' && tok.kind === 'hf' ? tok.encode(e.text, { pair: e.textB }) : tok.encode(task.kind === 'sentence-pair' ? `${e.text} ${e.textB}` : e.text);
+      if (ids.length > maxTokens) ids = ids.slice(0, maxTokens);
+      seqs.push(ids);
+      rows.push({ seq: seqs.length - 1, ranges: [pool(ids.length)] });
+      labels.push(lab(e.label));
+      rowSentence.push(si);
+      return;
+    }
+    const words = (ex as TokenExample | EdgeExample).words;
+    const aligned = alignWords(tok, words, frame, maxTokens);
+    seqs.push(aligned.ids);
+    const seq = seqs.length - 1;
+    const wordRange = (w: number): [number, number] | undefined => {
+      const [s, e] = aligned.wordSpans[w];
+      if (e <= s) return undefined; // truncated away
+      return (opts.wordPooling ?? 'first') === 'first' ? [s, s + 1] : [s, e];
+    };
+    sentenceLengths.push(words.length);
+    if (task.kind === 'token') {
+      (ex as TokenExample).labels.forEach((l, w) => {
+        const r = wordRange(w);
+        if (!r) return;
+        rows.push({ seq, ranges: [r] });
+        labels.push(lab(l));
+        rowSentence.push(si);
+        rowWord.push(words[w].toLowerCase());
+      });
+    } else {
+      for (const edge of (ex as EdgeExample).edges) {
+        const a = aligned.wordSpans[edge.span1[0]];
+        const b = aligned.wordSpans[edge.span2[0]];
+        const ea = aligned.wordSpans[edge.span1[1] - 1];
+        const eb = aligned.wordSpans[edge.span2[1] - 1];
+        if (!a || !b || ea[1] <= a[0] || eb[1] <= b[0]) continue;
+        rows.push({ seq, ranges: [[a[0], ea[1]], [b[0], eb[1]]] });
+        labels.push(lab(edge.label));
+        rowSentence.push(si);
+        rowWord.push(`${words[edge.span1[0]].toLowerCase()}|${words[edge.span2[0]].toLowerCase()}`);
+      }
+    }
+  });
+  return { seqs, rows, labels: Int32Array.from(labels), rowSentence: Int32Array.from(rowSentence), rowWord, sentenceLengths };
+}

@@ -1,0 +1,153 @@
+/**
+ * Probe every layer of a model for each task: one forward pass per split (features cached on disk), then
+ * per layer a probe fitted on train with its regularization chosen on dev, scored on test with a bootstrap
+ * confidence interval, plus — on request — the control-task selectivity and the MDL online codelength.
+ */
+import cliProgress from 'cli-progress';
+import type { Engine } from '../engine/engine.js';
+import type { Task } from '../data/types.js';
+import type { TextTokenizer } from '../model/tokenizer.js';
+import { extractFeatures, type FeatureSet } from '../features/extract.js';
+import { taskRows, type RowOptions, type TaskRows } from '../features/task-rows.js';
+import type { Matrix } from '../features/matrix.js';
+import { LogisticProbe } from './logistic.js';
+import { RidgeProbe } from './ridge.js';
+import { MlpProbe } from './mlp.js';
+import { makeControlLabels, labelDistribution } from './control.js';
+import { mdlOnlineCode, type MdlResult } from './mdl.js';
+import { bootstrapCI } from './bootstrap.js';
+import { summarizeLayers, type LayerSummary } from './layers.js';
+import { makeScorer } from './scoring.js';
+import { mulberry32, permutation } from './random.js';
+import type { Probe } from './types.js';
+
+export type ProbeKind = 'logistic' | 'ridge' | 'mlp';
+
+export interface SuiteOptions extends RowOptions {
+  probe?: ProbeKind;
+  control?: boolean;
+  mdl?: boolean;
+  bootstrap?: number;
+  seed?: number;
+  cacheDir: string;
+  dtype?: 'f32' | 'f16';
+  progress?: boolean;
+  /** only these hidden-state indices (default: all) */
+  layers?: number[];
+}
+
+export interface LayerResult {
+  layer: number;
+  score: number;
+  lo: number;
+  hi: number;
+  control?: number;
+  selectivity?: number;
+  mdl?: Pick<MdlResult, 'onlineBits' | 'uniformBits' | 'compression'>;
+  hyper?: number;
+  seconds: number;
+}
+
+export interface TaskResult {
+  task: string;
+  kind: Task['kind'];
+  metric: Task['metric'];
+  labels: string[];
+  rows: { train: number; dev: number; test: number };
+  layers: LayerResult[];
+  summary: LayerSummary;
+  featureSeconds: number;
+  probeSeconds: number;
+}
+
+export function makeProbe(kind: ProbeKind, K: number, seed: number, C?: number): Probe {
+  switch (kind) {
+    case 'ridge':
+      return new RidgeProbe(K);
+    case 'mlp':
+      return new MlpProbe(K, { seed });
+    default:
+      return new LogisticProbe(K, C === undefined ? {} : { C });
+  }
+}
+
+export interface SplitFeatures {
+  rows: TaskRows;
+  features: FeatureSet;
+}
+
+export async function splitFeatures(engine: Engine, tok: TextTokenizer, task: Task, split: 'train' | 'dev' | 'test', opts: SuiteOptions): Promise<SplitFeatures> {
+  const rows = taskRows(task, task.splits[split], tok, opts);
+  if (rows.rows.length === 0) throw new Error(`task ${task.name}: the ${split} split produced no rows`);
+  const features = await extractFeatures(engine, rows.seqs, rows.rows, { cacheDir: opts.cacheDir, label: `${task.name}/${split}`, dtype: opts.dtype, progress: opts.progress });
+  return { rows, features };
+}
+
+/** Fit on train (C on dev) and score on test for one feature layer. */
+export async function probeOneLayer(task: Task, train: { X: Matrix; y: Int32Array }, dev: { X: Matrix; y: Int32Array }, test: { X: Matrix; rows: TaskRows }, opts: Pick<SuiteOptions, 'probe' | 'bootstrap' | 'seed'>) {
+  const K = task.labels.length;
+  const probe = await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0).fit(train.X, train.y, { dev });
+  const pred = probe.predict(test.X);
+  const scorer = makeScorer(task, test.rows);
+  const ci = bootstrapCI(scorer.units, (u) => scorer.score(pred, u), { B: opts.bootstrap ?? 1000, seed: opts.seed ?? 0 });
+  const hyper = probe instanceof LogisticProbe ? probe.chosenC : probe instanceof RidgeProbe ? probe.chosenAlpha : undefined;
+  return { probe, pred, ci, hyper };
+}
+
+export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, opts: SuiteOptions): Promise<TaskResult> {
+  const t0 = performance.now();
+  const [tr, dv, te] = [await splitFeatures(engine, tok, task, 'train', opts), await splitFeatures(engine, tok, task, 'dev', opts), await splitFeatures(engine, tok, task, 'test', opts)];
+  const featureSeconds = (performance.now() - t0) / 1000;
+  const K = task.labels.length;
+  const layers = opts.layers ?? Array.from({ length: tr.features.layers }, (_, l) => l);
+  const bar = opts.progress ? new cliProgress.SingleBar({ format: `probing ${task.name} {bar} layer {value}/{total}`, stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+  bar?.start(layers.length, 0);
+  const results: LayerResult[] = [];
+  const t1 = performance.now();
+  const wordLevel = task.kind === 'token';
+  for (const l of layers) {
+    const ls = performance.now();
+    const Xtr = tr.features.load(l);
+    const Xdv = dv.features.load(l);
+    const Xte = te.features.load(l);
+    const { ci, hyper } = await probeOneLayer(task, { X: Xtr, y: tr.rows.labels }, { X: Xdv, y: dv.rows.labels }, { X: Xte, rows: te.rows }, opts);
+    const res: LayerResult = { layer: l, score: ci.score, lo: ci.lo, hi: ci.hi, hyper, seconds: 0 };
+    if (opts.control && wordLevel) {
+      // same probe, same hyperparameters, labels replaced by a fixed random label per word type
+      const dist = labelDistribution(tr.rows.labels, K);
+      const seed = (opts.seed ?? 0) + 7;
+      const ctrlTr = makeControlLabels(tr.rows.rowWord, dist, seed);
+      const ctrlTe = makeControlLabels(te.rows.rowWord, dist, seed);
+      const p = await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0, hyper).fit(Xtr, ctrlTr);
+      res.control = p.score(Xte, ctrlTe);
+      const taskAcc = (await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0, hyper).fit(Xtr, tr.rows.labels)).score(Xte, te.rows.labels);
+      res.selectivity = taskAcc - res.control;
+    }
+    if (opts.mdl) {
+      const perm = permutation(Xtr.rows, mulberry32((opts.seed ?? 0) + 11));
+      const Xs = new Float32Array(Xtr.data.length);
+      const ys = new Int32Array(Xtr.rows);
+      perm.forEach((src, dst) => {
+        Xs.set(Xtr.data.subarray(src * Xtr.cols, (src + 1) * Xtr.cols), dst * Xtr.cols);
+        ys[dst] = tr.rows.labels[src];
+      });
+      const m = await mdlOnlineCode({ data: Xs, rows: Xtr.rows, cols: Xtr.cols }, ys, K, (k) => makeProbe(opts.probe ?? 'logistic', k, opts.seed ?? 0, hyper ?? 1));
+      res.mdl = { onlineBits: m.onlineBits, uniformBits: m.uniformBits, compression: m.compression };
+    }
+    res.seconds = (performance.now() - ls) / 1000;
+    results.push(res);
+    bar?.increment();
+  }
+  bar?.stop();
+  return {
+    task: task.name,
+    kind: task.kind,
+    metric: task.metric,
+    labels: task.labels,
+    rows: { train: tr.rows.rows.length, dev: dv.rows.rows.length, test: te.rows.rows.length },
+    layers: results,
+    summary: summarizeLayers(results.map((r) => r.score)),
+    featureSeconds,
+    probeSeconds: (performance.now() - t1) / 1000,
+  };
+}
