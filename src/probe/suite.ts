@@ -34,10 +34,14 @@ export interface SuiteOptions extends RowOptions {
   progress?: boolean;
   /** only these hidden-state indices (default: all) */
   layers?: number[];
+  /** onnxruntime threads for the subnetworks run during selection */
+  threads?: number;
 }
 
 export interface LayerResult {
   layer: number;
+  /** dev score of the probe whose C was chosen on dev (used for selection; test is for reporting) */
+  dev: number;
   score: number;
   lo: number;
   hi: number;
@@ -110,8 +114,9 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
     const Xtr = tr.features.load(l);
     const Xdv = dv.features.load(l);
     const Xte = te.features.load(l);
-    const { ci, hyper } = await probeOneLayer(task, { X: Xtr, y: tr.rows.labels }, { X: Xdv, y: dv.rows.labels }, { X: Xte, rows: te.rows }, opts);
-    const res: LayerResult = { layer: l, score: ci.score, lo: ci.lo, hi: ci.hi, hyper, seconds: 0 };
+    const { ci, hyper, probe } = await probeOneLayer(task, { X: Xtr, y: tr.rows.labels }, { X: Xdv, y: dv.rows.labels }, { X: Xte, rows: te.rows }, opts);
+    const dev = makeScorer(task, dv.rows).score(probe.predict(Xdv));
+    const res: LayerResult = { layer: l, dev, score: ci.score, lo: ci.lo, hi: ci.hi, hyper, seconds: 0 };
     if (opts.control && wordLevel) {
       // same probe, same hyperparameters, labels replaced by a fixed random label per word type
       const dist = labelDistribution(tr.rows.labels, K);

@@ -1,0 +1,274 @@
+/**
+ * The whole ProbeScale pipeline, composed from the modules in flow order:
+ *   probe every layer -> relevance -> per budget: additive optimum, search by running subnetworks,
+ *   heuristic baselines at equal size -> test retention for all -> write the chosen model with task heads
+ *   -> verify the written model by measurement -> results.json + report.html
+ */
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadModel, type LoadedModel } from '../model/checkpoint.js';
+import type { TextTokenizer } from '../model/tokenizer.js';
+import type { Task, TokenExample, SentenceExample } from '../data/types.js';
+import { Engine, range } from '../engine/engine.js';
+import { probeTask, splitFeatures, type SuiteOptions, type TaskResult } from '../probe/suite.js';
+import { LogisticProbe } from '../probe/logistic.js';
+import { makeScorer } from '../probe/scoring.js';
+import { layerRelevance } from '../select/relevance.js';
+import { knapsack } from '../select/knapsack.js';
+import { parameterCosts, flopCosts, subsetCost, type LayerCosts } from '../select/costs.js';
+import { capacity, parseBudget, type Budget } from '../select/budget.js';
+import { makeEvaluator, type SubsetScore } from '../select/evaluate.js';
+import { searchSubset } from '../select/search.js';
+import * as baselines from '../select/baselines.js';
+import { layerGeometry, slebSubset } from '../select/calibration.js';
+import { materialize } from '../compress/materialize.js';
+import { fitBridges } from '../compress/heal.js';
+import { measureModel, type Measurement } from '../verify/measure.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { ProbescaleError } from '../util/errors.js';
+import { resolveTasks } from './tasks.js';
+import { renderReport } from '../report/html.js';
+import type { TensorToWrite } from '../model/safetensors.js';
+
+export interface PipelineOptions {
+  model: string;
+  tasks: string;
+  weights?: string;
+  budgets: string;
+  out: string;
+  maxTrain?: number;
+  maxEval?: number;
+  seed: number;
+  heal?: boolean;
+  trimVocab?: boolean;
+  threads?: number;
+  searchEvals: number;
+  randomSeeds: number;
+  bootstrap: number;
+  log?: (line: string) => void;
+}
+
+export interface MethodResult {
+  method: string;
+  layers: number[];
+  parameters: number;
+  /** test retention (weighted) and per-task test scores */
+  retention: number;
+  scores: SubsetScore['scores'];
+  devRetention?: number;
+  sd?: number;
+}
+
+export interface BudgetResult {
+  budget: string;
+  kind: Budget['kind'];
+  allowed: number;
+  keptLayers: number;
+  additive: { layers: number[]; devRetention: number; exact: boolean };
+  search: { layers: number[]; devRetention: number; method: string; evaluated: number };
+  winner: 'additive' | 'search';
+  methods: MethodResult[];
+}
+
+function checkWritable(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new ProbescaleError(`output directory is not writable (${(err as Error).message})`, { file: dir, fix: 'choose another --out or fix its permissions' });
+  }
+}
+
+/** A batch of task text for calibration statistics (Block Influence, angular distance, SLEB, healing). */
+function calibrationBatch(tok: TextTokenizer, tasks: Task[], n = 32): { inputIds: number[][] } {
+  const texts: string[] = [];
+  for (const t of tasks) {
+    for (const ex of t.splits.train.slice(0, Math.ceil(n / tasks.length))) texts.push('words' in ex ? (ex as TokenExample).words.join(' ') : (ex as SentenceExample).text);
+  }
+  return { inputIds: texts.slice(0, n).map((s) => tok.encode(s).slice(0, 128)) };
+}
+
+async function latencyCosts(model: LoadedModel, batch: { inputIds: number[][] }, threads?: number): Promise<LayerCosts> {
+  const time = async (layers: number[]) => {
+    const e = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, threads });
+    await e.run(batch);
+    const ts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await e.run(batch);
+      ts.push(performance.now() - t0);
+    }
+    await e.release();
+    return ts.sort((a, b) => a - b)[2];
+  };
+  const L = model.arch.layers;
+  const full = await time(range(L));
+  const none = await time([]);
+  return { perLayer: new Array(L).fill(Math.max((full - none) / L, 1e-6)), fixed: none, unit: 'ms/batch' };
+}
+
+export async function runPipeline(opts: PipelineOptions) {
+  const log = opts.log ?? ((s: string) => console.log(s));
+  const t0 = performance.now();
+  checkWritable(opts.out);
+  const model = loadModel(opts.model);
+  const tok = model.tokenizer();
+  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed });
+  const weights = opts.weights ? opts.weights.split(',').map(Number) : tasks.map(() => 1);
+  if (weights.length !== tasks.length || weights.some((w) => !(w >= 0))) {
+    throw new ProbescaleError(`--weights has ${weights.length} value(s) for ${tasks.length} task(s) (${tasks.map((t) => t.name).join(', ')})`, { fix: 'give one non-negative weight per task, in the same order' });
+  }
+  const budgets = opts.budgets.split(',').map((b) => parseBudget(b));
+  const L = model.arch.layers;
+  const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: process.stderr.isTTY, threads: opts.threads };
+
+  // 1. probe every layer of the full model
+  log(`probing ${L + 1} representations of ${model.source} on ${tasks.map((t) => t.name).join(', ')}`);
+  const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads });
+  const probes: TaskResult[] = [];
+  for (const t of tasks) probes.push(await probeTask(engine, tok, t, { ...suite, control: t.kind === 'token' }));
+  await engine.release();
+
+  // reference: the same head type on the full model's final representation (dev and test), and the best layer
+  const reference: Record<string, Record<'dev' | 'test', number>> = {};
+  probes.forEach((p) => (reference[p.task] = { dev: p.layers[L].dev, test: p.layers[L].score }));
+  const ev = makeEvaluator(model, tok, tasks, weights, suite, () => reference);
+  const fullTest = await ev.evaluate(range(L), 'test');
+  for (const t of tasks) reference[t.name].test = fullTest.scores[t.name].score;
+  const fullDev = await ev.evaluate(range(L), 'dev');
+  for (const t of tasks) reference[t.name].dev = fullDev.scores[t.name].score;
+
+  const relevance = layerRelevance(probes.map((p, i) => ({ task: p.task, scores: p.layers.map((l) => l.dev), weight: weights[i] })));
+  const calib = calibrationBatch(tok, tasks);
+  const geometry = await layerGeometry(model, calib, opts.threads);
+  const paramCosts = parameterCosts(model);
+  const fullParams = subsetCost(paramCosts, range(L));
+
+  const results: BudgetResult[] = [];
+  const slebCache = new Map<number, number[]>();
+  for (const budget of budgets) {
+    const costs = budget.kind === 'parameters' ? paramCosts : budget.kind === 'flops' ? flopCosts(model, 64, Math.max(...tasks.map((t) => t.labels.length))) : await latencyCosts(model, calib, opts.threads);
+    const cap = capacity(budget, costs);
+    const k = cap.maxLayers;
+    log(`budget ${budget.text}: ${k} of ${L} layers fit`);
+    const add = knapsack(relevance.aggregate, costs.perLayer, cap.forLayers);
+    const addDev = await ev.evaluate(add.layers, 'dev');
+    const search = await searchSubset(ev, costs, cap.total, k, add.layers, opts.searchEvals);
+    const winner = search.best.retention > addDev.retention ? 'search' : 'additive';
+    const chosen = winner === 'search' ? search.best.layers : add.layers;
+
+    if (!slebCache.has(k)) slebCache.set(k, (await slebSubset(model, calib, k, opts.threads)).layers);
+    const candidates: { method: string; layers: number[] }[] = [
+      { method: 'probescale', layers: chosen },
+      { method: 'drop-top', layers: baselines.dropTop(L, k) },
+      { method: 'drop-bottom', layers: baselines.dropBottom(L, k) },
+      { method: 'alternate', layers: baselines.alternate(L, k) },
+      { method: 'keep-ends', layers: baselines.keepEnds(L, k) },
+      { method: 'block-influence', layers: baselines.blockInfluence(geometry.blockInfluence, k) },
+      { method: 'angular', layers: baselines.angularDrop(geometry.angular, L, k).layers },
+      { method: 'truncate-best', layers: baselines.truncateAtBest(probes[0].layers.map((_, i) => probes.reduce((s, p, j) => s + weights[j] * p.layers[i].dev, 0)), k) },
+      { method: 'sleb', layers: slebCache.get(k)! },
+    ];
+    const methods: MethodResult[] = [];
+    for (const c of candidates) {
+      if (c.layers.length === 0) continue;
+      const r = await ev.evaluate(c.layers, 'test');
+      methods.push({ method: c.method, layers: c.layers, parameters: subsetCost(paramCosts, c.layers), retention: r.retention, scores: r.scores, devRetention: c.method === 'probescale' ? (winner === 'search' ? search.best.retention : addDev.retention) : undefined });
+    }
+    const rand: SubsetScore[] = [];
+    for (let s = 0; s < opts.randomSeeds; s++) rand.push(await ev.evaluate(baselines.randomSubset(L, k, opts.seed * 1000 + s + 1), 'test'));
+    const mean = rand.reduce((a, r) => a + r.retention, 0) / rand.length;
+    const sd = Math.sqrt(rand.reduce((a, r) => a + (r.retention - mean) ** 2, 0) / Math.max(1, rand.length - 1));
+    const randScores: SubsetScore['scores'] = {};
+    for (const t of tasks) randScores[t.name] = { score: rand.reduce((a, r) => a + r.scores[t.name].score, 0) / rand.length };
+    methods.push({ method: `random (${rand.length} seeds)`, layers: [], parameters: subsetCost(paramCosts, rand[0].layers), retention: mean, sd, scores: randScores });
+    results.push({
+      budget: budget.text, kind: budget.kind, allowed: cap.total, keptLayers: k,
+      additive: { layers: add.layers, devRetention: addDev.retention, exact: add.exact },
+      search: { layers: search.best.layers, devRetention: search.best.retention, method: search.method, evaluated: search.evaluated },
+      winner, methods,
+    });
+    for (const m of methods) log(`  ${m.method.padEnd(18)} layers [${m.layers.join(',')}]  test retention ${(100 * m.retention).toFixed(1)}%${m.sd !== undefined ? ` ± ${(100 * m.sd).toFixed(1)}` : ''}`);
+  }
+
+  // 2. write the chosen model of the first budget, with a trained head per task
+  const primary = results[0];
+  const keep = primary.methods[0].layers;
+  const bridges = opts.heal ? await fitBridges(model, keep, calib, opts.threads) : undefined;
+  const headTensors: Record<string, TensorToWrite> = {};
+  const headInfo: Record<string, unknown> = {};
+  const sub = await Engine.create(model, { layers: keep, hiddenStates: 'last', logits: false, bridges, threads: opts.threads });
+  for (const t of tasks) {
+    const tr = await splitFeatures(sub, tok, t, 'train', suite);
+    const dv = await splitFeatures(sub, tok, t, 'dev', suite);
+    const probe = await new LogisticProbe(t.labels.length).fit(tr.features.load(0), tr.rows.labels, { dev: { X: dv.features.load(0), y: dv.rows.labels } });
+    const lin = probe.exportLinear();
+    headTensors[`head.${t.name}.weight`] = { dtype: 'F32', shape: [lin.d, lin.K], data: lin.weight };
+    headTensors[`head.${t.name}.bias`] = { dtype: 'F32', shape: [lin.K], data: lin.bias };
+    headInfo[t.name] = { kind: t.kind, labels: t.labels, metric: t.metric, C: probe.chosenC, input: t.kind === 'edge' ? 'concat(span1 mean, span2 mean)' : t.kind === 'token' ? 'first sub-token of each word' : 'mean over tokens', layout: 'logits = features @ weight + bias' };
+  }
+  await sub.release();
+  const used = opts.trimVocab ? new Set(tasks.flatMap((t) => ['train', 'dev', 'test'].flatMap((s) => splitTokens(tok, t, s as 'train')))) : undefined;
+  const modelDir = join(opts.out, 'model');
+  const written = await materialize(model, keep, modelDir, { head: headTensors, headInfo: { tasks: headInfo }, bridges, vocab: used ? { used, specials: [0, 1, 2, 3].filter((i) => i < model.arch.vocab) } : undefined });
+  log(`wrote ${modelDir} (${written.parameters.toLocaleString()} parameters incl. heads' backbone; layers [${keep.join(',')}])`);
+
+  // 3. verify the written model: load it back, apply the stored heads on test, measure cost
+  const verification = await verifyWritten(modelDir, tasks, tok, reference, probes, suite, headTensors);
+  const measured = { full: measureModel(model), compressed: measureModel(loadModel(modelDir)) };
+
+  const out = {
+    model: opts.model,
+    modelHash: model.contentHash(),
+    date: new Date().toISOString(),
+    tasks: tasks.map((t, i) => ({ name: t.name, kind: t.kind, metric: t.metric, weight: weights[i], description: t.description, source: t.source })),
+    reference,
+    probes,
+    relevance,
+    blockInfluence: geometry.blockInfluence,
+    parameters: { full: fullParams, perLayer: paramCosts.perLayer, fixed: paramCosts.fixed },
+    budgets: results,
+    compressed: { dir: modelDir, layers: keep, healed: !!bridges, vocabTrimmed: !!used, parameters: written.parameters, verification, measured },
+    seconds: (performance.now() - t0) / 1000,
+  };
+  writeFileAtomic(join(opts.out, 'results.json'), JSON.stringify(out, null, 2) + '\n');
+  writeFileAtomic(join(opts.out, 'report.html'), await renderReport(out));
+  log(`\nresults: ${join(opts.out, 'results.json')}\nreport:  ${join(opts.out, 'report.html')}\n(${out.seconds.toFixed(0)} s)`);
+  return out;
+}
+
+function splitTokens(tok: TextTokenizer, t: Task, split: 'train' | 'dev' | 'test'): number[] {
+  return t.splits[split].flatMap((ex) => ('words' in ex ? tok.encode((ex as TokenExample).words.join(' ')) : tok.encode((ex as SentenceExample).text + ('textB' in ex ? ` ${(ex as { textB: string }).textB}` : ''))));
+}
+
+/** Score the written model with its stored heads on each task's test split. */
+async function verifyWritten(dir: string, tasks: Task[], _tok: TextTokenizer, reference: Record<string, Record<'dev' | 'test', number>>, probes: TaskResult[], suite: SuiteOptions, heads: Record<string, TensorToWrite>) {
+  const written = loadModel(dir);
+  const tok = written.tokenizer();
+  const engine = await Engine.create(written, { hiddenStates: 'last', logits: false, threads: suite.threads });
+  const out: Record<string, { score: number; fullFinal: number; fullBest: number; retentionVsFinal: number; retentionVsBest: number }> = {};
+  for (const t of tasks) {
+    const te = await splitFeatures(engine, tok, t, 'test', { ...suite, cacheDir: join(suite.cacheDir, 'verify') });
+    const X = te.features.load(0);
+    const W = heads[`head.${t.name}.weight`].data as Float32Array;
+    const b = heads[`head.${t.name}.bias`].data as Float32Array;
+    const K = t.labels.length;
+    const pred = new Int32Array(X.rows);
+    for (let r = 0; r < X.rows; r++) {
+      let best = -Infinity;
+      for (let k = 0; k < K; k++) {
+        let s = b[k];
+        for (let c = 0; c < X.cols; c++) s += X.data[r * X.cols + c] * W[c * K + k];
+        if (s > best) (best = s), (pred[r] = k);
+      }
+    }
+    const score = makeScorer(t, te.rows).score(pred);
+    const p = probes.find((x) => x.task === t.name)!;
+    const fullBest = Math.max(...p.layers.map((l) => l.score));
+    out[t.name] = { score, fullFinal: reference[t.name].test, fullBest, retentionVsFinal: score / reference[t.name].test, retentionVsBest: score / fullBest };
+  }
+  await engine.release();
+  return out;
+}
+
+export type { Measurement };

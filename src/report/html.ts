@@ -1,0 +1,1 @@
+export async function renderReport(_r: unknown): Promise<string> { return "<html></html>"; }
