@@ -120,6 +120,8 @@ export async function runPipeline(opts: PipelineOptions) {
   }
   const budgets = opts.budgets.split(',').map((b) => parseBudget(b));
   const L = model.arch.layers;
+  // fail before any work if a budget cannot hold a single layer
+  for (const b of budgets) if (b.kind !== 'latency') capacity(b, b.kind === 'parameters' ? parameterCosts(model) : flopCosts(model, 64, Math.max(...tasks.map((t) => t.labels.length))));
   const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: process.stderr.isTTY, threads: opts.threads };
 
   // 1. probe every layer of the full model
@@ -211,7 +213,7 @@ export async function runPipeline(opts: PipelineOptions) {
   const used = opts.trimVocab ? new Set(tasks.flatMap((t) => ['train', 'dev', 'test'].flatMap((s) => splitTokens(tok, t, s as 'train')))) : undefined;
   const modelDir = join(opts.out, 'model');
   const written = await materialize(model, keep, modelDir, { head: headTensors, headInfo: { tasks: headInfo }, bridges, vocab: used ? { used, specials: [0, 1, 2, 3].filter((i) => i < model.arch.vocab) } : undefined });
-  log(`wrote ${modelDir} (${written.parameters.toLocaleString()} parameters incl. heads' backbone; layers [${keep.join(',')}])`);
+  log(`wrote ${modelDir}: layers [${keep.join(',')}], ${written.parameters.toLocaleString()} parameters (backbone${bridges ? ' + healing bridges' : ''}; task heads in head.safetensors)`);
 
   // 3. verify the written model: load it back, apply the stored heads on test, measure cost
   const verification = await verifyWritten(modelDir, tasks, tok, reference, probes, suite, headTensors);

@@ -1,1 +1,103 @@
-export async function renderReport(_r: unknown): Promise<string> { return "<html></html>"; }
+/**
+ * report.html: one self-contained page (inline SVG plots, no scripts, no network) showing the per-layer
+ * probe curves, retention against kept parameters for ProbeScale and every baseline, the chosen layers,
+ * the verification of the written model, and — honestly — the cells where a baseline beat ProbeScale.
+ */
+import { probeCurves, retentionPlot, svg, type CurvePoint, type RetentionPoint } from './plots.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Results = any;
+
+const esc = (s: unknown) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+const num = (v: number) => v.toLocaleString('en-US');
+
+export async function renderReport(r: Results): Promise<string> {
+  const curves: CurvePoint[] = r.probes.flatMap((p: any) => p.layers.map((l: any) => ({ task: p.task, layer: l.layer, score: l.score, lo: l.lo, hi: l.hi })));
+  const retention: RetentionPoint[] = r.budgets
+    .flatMap((b: any) => b.methods.map((m: any) => ({ method: m.method.replace(/ \(.*\)/, ''), parameters: m.parameters, retention: m.retention })))
+    .sort((a: RetentionPoint, b: RetentionPoint) => a.parameters - b.parameters);
+  retention.push(...[...new Set(retention.map((p) => p.method))].map((method) => ({ method, parameters: r.parameters.full, retention: 1 })));
+
+  const losses: string[] = [];
+  for (const b of r.budgets) {
+    const ps = b.methods.find((m: any) => m.method === 'probescale');
+    for (const m of b.methods) if (m !== ps && m.retention > ps.retention + 1e-9) losses.push(`budget ${esc(b.budget)}: ${esc(m.method)} ${pct(m.retention)} &gt; ProbeScale ${pct(ps.retention)}`);
+  }
+  const cells = r.budgets.reduce((n: number, b: any) => n + b.methods.length - 1, 0);
+
+  const budgetRows = r.budgets
+    .map((b: any) => {
+      const methods = [...b.methods].sort((x: any, y: any) => y.retention - x.retention);
+      return `<h3>Budget ${esc(b.budget)} (${esc(b.kind)}): ${b.keptLayers} layers kept</h3>
+<p>Additive optimum (exact knapsack${b.additive.exact ? '' : ', gridded'}): layers [${b.additive.layers.join(', ')}], dev retention ${pct(b.additive.devRetention)}.
+Search over subnetworks (${esc(b.search.method)}, ${b.search.evaluated} run): layers [${b.search.layers.join(', ')}], dev retention ${pct(b.search.devRetention)}.
+Chosen: <b>${esc(b.winner)}</b>.</p>
+<table><tr><th>method</th><th>layers</th><th>parameters</th><th>test retention</th>${r.tasks.map((t: any) => `<th>${esc(t.name)} (${esc(t.metric)})</th>`).join('')}</tr>
+${methods
+  .map(
+    (m: any) =>
+      `<tr${m.method === 'probescale' ? ' class="ours"' : ''}><td>${esc(m.method)}</td><td>${m.layers.length ? `[${m.layers.join(', ')}]` : 'seeded'}</td><td>${num(m.parameters)}</td><td>${pct(m.retention)}${m.sd !== undefined ? ` ± ${pct(m.sd)}` : ''}</td>${r.tasks
+        .map((t: any) => {
+          const s = m.scores[t.name];
+          return `<td>${s.score.toFixed(3)}${s.lo !== undefined ? ` <span class="ci">[${s.lo.toFixed(3)}, ${s.hi.toFixed(3)}]</span>` : ''}</td>`;
+        })
+        .join('')}</tr>`,
+  )
+  .join('\n')}
+</table>`;
+    })
+    .join('\n');
+
+  const v = r.compressed.verification;
+  const mFull = r.compressed.measured.full;
+  const mComp = r.compressed.measured.compressed;
+  const verifyRows = r.tasks
+    .map((t: any) => `<tr><td>${esc(t.name)}</td><td>${v[t.name].fullFinal.toFixed(3)}</td><td>${v[t.name].fullBest.toFixed(3)}</td><td>${v[t.name].score.toFixed(3)}</td><td>${pct(v[t.name].retentionVsFinal)}</td><td>${pct(v[t.name].retentionVsBest)}</td></tr>`)
+    .join('\n');
+
+  const probeTables = r.probes
+    .map(
+      (p: any) => `<h3>${esc(p.task)} <span class="ci">(${esc(p.metric)}; best layer ${p.summary.bestLayer}, expected layer ${p.summary.expectedLayer.toFixed(2)})</span></h3>
+<table><tr><th>layer</th><th>test</th><th>95% CI</th><th>dev</th><th>delta</th>${p.layers[0].selectivity !== undefined ? '<th>control</th><th>selectivity</th>' : ''}</tr>
+${p.layers
+  .map(
+    (l: any, i: number) =>
+      `<tr><td>${l.layer}</td><td>${l.score.toFixed(3)}</td><td>[${l.lo.toFixed(3)}, ${l.hi.toFixed(3)}]</td><td>${l.dev.toFixed(3)}</td><td>${p.summary.deltas[i].toFixed(3)}</td>${l.selectivity !== undefined ? `<td>${l.control.toFixed(3)}</td><td>${l.selectivity.toFixed(3)}</td>` : ''}</tr>`,
+  )
+  .join('\n')}</table>`,
+    )
+    .join('\n');
+
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>probescale report</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;line-height:1.4}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
+td:first-child,th:first-child{text-align:left}tr.ours td{font-weight:600;background:#eef6ff}.ci{color:#777;font-weight:normal;font-size:.9em}
+.plots{display:flex;flex-wrap:wrap;gap:2em}.note{background:#fff8e6;border-left:4px solid #f0b400;padding:.5em 1em}
+</style></head><body>
+<h1>probescale report</h1>
+<p>Model <code>${esc(r.model)}</code> (${num(r.parameters.full)} parameters: ${num(r.parameters.fixed)} in embeddings/norms/head, ${r.parameters.perLayer.length} layers of ${num(r.parameters.perLayer[0])}).
+Tasks: ${r.tasks.map((t: any) => `${esc(t.name)} (weight ${t.weight})`).join(', ')}. Generated ${esc(r.date)} in ${r.seconds.toFixed(0)} s.</p>
+<p>Retention = task score of the kept layers / score of the same probe type on the full model's final representation (test split; probes trained on train, regularization chosen on dev; selection used dev only).</p>
+<div class="plots"><div><h2>Probe score per layer</h2>${await svg(probeCurves(curves))}</div>
+<div><h2>Retention vs kept parameters</h2>${await svg(retentionPlot(retention))}</div></div>
+<h2>Where ProbeScale did not win</h2>
+<p class="note">${losses.length ? `A baseline beat ProbeScale in ${losses.length} of ${cells} cells:<br>${losses.join('<br>')}` : `ProbeScale's retention was at least every baseline's in all ${cells} cells (ties count as not losing; see the tables for ties).`}</p>
+<h2>Selection per budget</h2>
+${budgetRows}
+<h2>Verification of the written model</h2>
+<p>The model in <code>${esc(r.compressed.dir)}</code> (layers [${r.compressed.layers.join(', ')}]${r.compressed.healed ? ', healed' : ''}${r.compressed.vocabTrimmed ? ', vocabulary trimmed' : ''}) was loaded back and scored with its stored task heads on each test split.</p>
+<table><tr><th>task</th><th>full, final layer</th><th>full, best layer</th><th>compressed</th><th>retention vs final</th><th>retention vs best</th></tr>
+${verifyRows}</table>
+<table><tr><th></th><th>parameters</th><th>layer parameters</th><th>latency batch 1 (ms)</th><th>latency batch 32 (ms)</th><th>peak RSS (MB)</th></tr>
+<tr><td>full</td><td>${num(mFull.parameters)}</td><td>${num(mFull.layerParameters)}</td><td>${mFull.latencyMsBatch1.toFixed(2)}</td><td>${mFull.latencyMsBatch32.toFixed(2)}</td><td>${mFull.peakRssMb.toFixed(0)}</td></tr>
+<tr><td>compressed</td><td>${num(mComp.parameters)}</td><td>${num(mComp.layerParameters)}</td><td>${mComp.latencyMsBatch1.toFixed(2)}</td><td>${mComp.latencyMsBatch32.toFixed(2)}</td><td>${mComp.peakRssMb.toFixed(0)}</td></tr>
+</table>
+<p>Latency: median of 5 forward passes of ${mFull.seq}-token sequences after a warm-up, each model in its own process (which also gives its peak RSS).</p>
+<h2>Per-layer probes</h2>
+${probeTables}
+</body></html>
+`;
+}

@@ -1,40 +1,35 @@
 /**
- * `probescale demo` (npm run demo): the pipeline on the embedded default model, stories260K.
- * Today it shows the foundation: load, every layer's hidden states for a batch, a layer-subset run, greedy text.
+ * `probescale demo` (npm run demo): the whole pipeline on the embedded default — stories260K, a real
+ * pretrained llama2.c model — and three bundled tasks (UPOS tagging, SST-2 sentiment, main-verb tense),
+ * at three parameter budgets, with healing; then the written model's measured verification.
  */
 import type { Command } from 'commander';
+import { join } from 'node:path';
 import { loadModel } from '../../model/checkpoint.js';
-import { Engine } from '../../engine/engine.js';
-import { greedyGenerate } from '../../engine/generate.js';
+import { runPipeline } from '../pipeline.js';
 import { EMBEDDED_MODEL } from '../paths.js';
+import { intArg } from '../parse.js';
 
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('run the pipeline on the embedded default model (stories260K)')
-    .action(async () => {
-      const t0 = performance.now();
+    .description('run the whole pipeline on the embedded default model (stories260K) and bundled tasks')
+    .option('--out <dir>', 'output directory', 'out/demo')
+    .option('--max-train <n>', 'training sentences per task', intArg, 1000)
+    .option('--max-eval <n>', 'dev/test sentences per task', intArg, 400)
+    .action(async (o: { out: string; maxTrain: number; maxEval: number }) => {
       const model = loadModel(EMBEDDED_MODEL);
-      const tok = model.tokenizer();
       const a = model.arch;
-      console.log(`model: ${EMBEDDED_MODEL}`);
-      console.log(`  ${a.family}, ${a.layers} layers, hidden ${a.hidden}, heads ${a.heads} (kv ${a.kvHeads}), vocab ${a.vocab}, ${model.weights.parameterCount().toLocaleString()} parameters`);
-
-      const sentences = ['Once upon a time there was a little dog.', 'The girl was happy because she had a red ball.'];
-      const ids = sentences.map((s) => tok.encode(s));
-      const engine = await Engine.create(model);
-      const out = await engine.run({ inputIds: ids });
-      console.log(`\nhidden states for a batch of ${ids.length} sentences (right-padded to ${Math.max(...ids.map((r) => r.length))} tokens):`);
-      for (const [name, t] of Object.entries(out)) console.log(`  ${name.padEnd(20)} [${t.dims.join(', ')}]`);
-
-      const prompt = 'Once upon a time';
-      const full = await greedyGenerate(engine, tok.encode(prompt), 48, [1]);
-      console.log(`\ngreedy continuation, all ${a.layers} layers:\n  ${tok.decode(full)}`);
-      const subset = await Engine.create(model, { layers: [0, 1, 2, 4], hiddenStates: 'last' });
-      const cut = await greedyGenerate(subset, tok.encode(prompt), 48, [1]);
-      console.log(`greedy continuation without layer 3 (layers 0,1,2,4):\n  ${tok.decode(cut)}`);
-      await engine.release();
-      await subset.release();
-      console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      console.log(`model: ${EMBEDDED_MODEL}\n  ${a.family}, ${a.layers} layers, hidden ${a.hidden}, heads ${a.heads} (kv ${a.kvHeads}), vocab ${a.vocab}, ${model.weights.parameterCount().toLocaleString()} parameters\n`);
+      const r = await runPipeline({
+        model: EMBEDDED_MODEL, tasks: 'upos,sst2,tense', budgets: '0.6,0.4,0.8', out: o.out, maxTrain: o.maxTrain, maxEval: o.maxEval,
+        seed: 0, heal: true, searchEvals: 40, randomSeeds: 5, bootstrap: 1000,
+      });
+      const v = r.compressed.verification;
+      const m = r.compressed.measured;
+      console.log(`\nwritten model ${join(o.out, 'model')}: layers [${r.compressed.layers.join(', ')}] of ${a.layers}, ${m.compressed.parameters.toLocaleString()} of ${m.full.parameters.toLocaleString()} parameters`);
+      console.log(`  latency batch 1: ${m.full.latencyMsBatch1.toFixed(2)} -> ${m.compressed.latencyMsBatch1.toFixed(2)} ms; batch 32: ${m.full.latencyMsBatch32.toFixed(1)} -> ${m.compressed.latencyMsBatch32.toFixed(1)} ms`);
+      for (const [task, s] of Object.entries(v)) console.log(`  ${task.padEnd(6)} ${s.score.toFixed(3)} (full model ${s.fullFinal.toFixed(3)}): retention ${(100 * s.retentionVsFinal).toFixed(1)}%`);
+      console.log(`\nopen ${join(o.out, 'report.html')} in a browser`);
     });
 }

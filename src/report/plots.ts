@@ -1,0 +1,56 @@
+/** Plots as inline SVG: Vega-Lite specs compiled and rendered headless by Vega (no network, no canvas). */
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+
+export async function svg(spec: vl.TopLevelSpec): Promise<string> {
+  const compiled = vl.compile(spec).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  const out = await view.toSVG();
+  view.finalize();
+  return out;
+}
+
+export interface CurvePoint {
+  task: string;
+  layer: number;
+  score: number;
+  lo: number;
+  hi: number;
+}
+
+/** Probe score per layer, one line per task, with the 95% CI as a band. */
+export function probeCurves(points: CurvePoint[]): vl.TopLevelSpec {
+  return {
+    width: 420,
+    height: 240,
+    data: { values: points },
+    encoding: { x: { field: 'layer', type: 'quantitative', title: 'representation (0 = embeddings)', axis: { tickMinStep: 1 } }, color: { field: 'task', type: 'nominal' } },
+    layer: [
+      { mark: { type: 'area', opacity: 0.2 }, encoding: { y: { field: 'lo', type: 'quantitative', title: 'test score', scale: { zero: false } }, y2: { field: 'hi' } } },
+      { mark: { type: 'line', point: true }, encoding: { y: { field: 'score', type: 'quantitative' } } },
+    ],
+  };
+}
+
+export interface RetentionPoint {
+  method: string;
+  parameters: number;
+  retention: number;
+}
+
+/** Retention against kept parameters, one line per selection method. */
+export function retentionPlot(points: RetentionPoint[]): vl.TopLevelSpec {
+  return {
+    width: 420,
+    height: 260,
+    data: { values: points },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'parameters', type: 'quantitative', title: 'kept parameters' },
+      y: { field: 'retention', type: 'quantitative', title: 'test retention (weighted)', scale: { zero: false }, axis: { format: '%' } },
+      color: { field: 'method', type: 'nominal' },
+      strokeDash: { condition: { test: "datum.method === 'probescale'", value: [1, 0] }, value: [4, 3] },
+      strokeWidth: { condition: { test: "datum.method === 'probescale'", value: 3 }, value: 1.5 },
+    },
+  };
+}

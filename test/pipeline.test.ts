@@ -1,0 +1,62 @@
+/**
+ * The whole pipeline end to end on stories260K with tiny task samples: selection, baselines, the written
+ * model (reloaded and scored with its stored heads), report; and the bad inputs that must fail early.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, readFileSync, existsSync, chmodSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { runPipeline } from '../src/cli/pipeline.js';
+import { ProbescaleError } from '../src/util/errors.js';
+import { STORIES } from './helpers.js';
+
+const MODEL = join(STORIES, 'stories260K.bin');
+const base = { model: MODEL, seed: 0, searchEvals: 12, randomSeeds: 2, bootstrap: 50, maxTrain: 80, maxEval: 40, log: () => {} };
+
+test('run: probe -> select -> baselines -> write -> verify -> report', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'ps-run-'));
+  const r = await runPipeline({ ...base, tasks: 'upos,trec', weights: '2,1', budgets: '0.6,0.8', out, heal: true, trimVocab: true });
+  assert.equal(r.budgets.length, 2);
+  for (const b of r.budgets) {
+    const names = b.methods.map((m) => m.method);
+    for (const m of ['probescale', 'drop-top', 'drop-bottom', 'alternate', 'keep-ends', 'block-influence', 'angular', 'truncate-best', 'sleb']) assert.ok(names.includes(m), `${b.budget}: ${m}`);
+    assert.ok(names.some((n) => n.startsWith('random')));
+    const ps = b.methods.find((m) => m.method === 'probescale')!;
+    assert.equal(ps.layers.length, b.keptLayers);
+    assert.ok(ps.parameters <= b.allowed, 'within budget');
+  }
+  assert.equal(r.budgets[0].keptLayers, 2);
+  assert.equal(r.budgets[1].keptLayers, 3);
+  // the written model: smaller, healed, trimmed, heads stored; verification ran on it
+  assert.ok(existsSync(join(out, 'model', 'model.onnx')) && existsSync(join(out, 'model', 'head.safetensors')) && existsSync(join(out, 'model', 'vocab_map.json')));
+  assert.ok(r.compressed.parameters < r.parameters.full);
+  assert.ok(r.compressed.measured.compressed.parameters < r.compressed.measured.full.parameters);
+  for (const t of ['upos', 'trec']) assert.ok(r.compressed.verification[t].score > 0, t);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.equal((html.match(/<svg/g) ?? []).length, 2, 'two inline plots');
+  assert.match(html, /Where ProbeScale did not win/);
+  assert.doesNotMatch(html, /<script|(src|href)="https?:/, 'report is self-contained: no scripts, nothing loaded');
+  const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.deepEqual(json.budgets[0].methods[0].layers, r.budgets[0].methods[0].layers);
+  rmSync(out, { recursive: true });
+});
+
+async function expectUserError(fn: () => Promise<unknown>, pattern: RegExp) {
+  await assert.rejects(fn, (err: unknown) => err instanceof ProbescaleError && pattern.test((err as Error).message));
+}
+
+test('run: bad inputs fail before any work, with nothing written', async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'ps-bad-run-')), 'out');
+  await expectUserError(() => runPipeline({ ...base, tasks: 'upos', budgets: '0.1', out }), /budget 0\.1 is infeasible[\s\S]*raise the budget to at least 0\.30/);
+  await expectUserError(() => runPipeline({ ...base, tasks: 'upos,nosuchtask', budgets: '0.6', out }), /unknown task "nosuchtask"/);
+  await expectUserError(() => runPipeline({ ...base, tasks: 'upos,sst2', weights: '1', budgets: '0.6', out }), /--weights has 1 value\(s\) for 2 task\(s\)/);
+  await expectUserError(() => runPipeline({ ...base, tasks: 'upos', budgets: 'lots', out }), /cannot read budget "lots"/);
+  assert.ok(!existsSync(join(out, 'results.json')));
+  if (process.getuid?.() !== 0) {
+    const ro = join(out, '..', 'ro');
+    mkdirSync(ro);
+    chmodSync(ro, 0o500);
+    await expectUserError(() => runPipeline({ ...base, tasks: 'upos', budgets: '0.6', out: join(ro, 'x') }), /not writable/);
+  }
+});
