@@ -5,6 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { runForwardBench } from './forward/index.js';
+import { runLogisticBench } from './probe/logistic-vs-sklearn.js';
+import { runProbingOverhead } from './probe/overhead.js';
 import { machine } from './util.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, threads: { type: 'string', default: '2' } } });
@@ -24,11 +26,6 @@ if (!values.only || values.only === 'forward') {
 }
 
 if (!values.only || values.only === 'probe') {
-  try {
-    const probeBench = './probe/logistic-vs-sklearn.js'; // a variable path: the probe bench is optional
-    const mod = (await import(probeBench)) as { runLogisticBench?: () => Promise<unknown> };
-    if (mod.runLogisticBench) await mod.runLogisticBench();
-  } catch (err) {
-    console.log(`probe benchmark unavailable: ${(err as Error).message}`);
-  }
+  await runLogisticBench(threads);
+  await runProbingOverhead(threads);
 }
