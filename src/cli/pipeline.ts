@@ -28,6 +28,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { ProbescaleError } from '../util/errors.js';
 import { resolveTasks } from './tasks.js';
 import { renderReport } from '../report/html.js';
+import { fitRetention, budgetForRetention } from '../scaling/retention.js';
 import type { TensorToWrite } from '../model/safetensors.js';
 
 export interface PipelineOptions {
@@ -219,6 +220,20 @@ export async function runPipeline(opts: PipelineOptions) {
   const verification = await verifyWritten(modelDir, tasks, tok, reference, probes, suite, headTensors);
   const measured = { full: measureModel(model), compressed: measureModel(loadModel(modelDir)) };
 
+  // 4. retention curve over the budgets (plus the full model at x = 1, r = 1)
+  const curvePoints = [...results.map((b) => ({ x: b.methods[0].parameters / fullParams, r: b.methods[0].retention })), { x: 1, r: 1 }];
+  let scaling: { fit: Awaited<ReturnType<typeof fitRetention>>; for95?: number } | undefined;
+  if (curvePoints.length >= 3) {
+    const fit = await fitRetention(curvePoints, { bootstrap: 200, seed: opts.seed });
+    let for95: number | undefined;
+    try {
+      for95 = budgetForRetention(fit, 0.95);
+    } catch {
+      for95 = undefined;
+    }
+    scaling = { fit, for95 };
+  }
+
   const out = {
     model: opts.model,
     modelHash: model.contentHash(),
@@ -230,6 +245,7 @@ export async function runPipeline(opts: PipelineOptions) {
     blockInfluence: geometry.blockInfluence,
     parameters: { full: fullParams, perLayer: paramCosts.perLayer, fixed: paramCosts.fixed },
     budgets: results,
+    scaling,
     compressed: { dir: modelDir, layers: keep, healed: !!bridges, vocabTrimmed: !!used, parameters: written.parameters, verification, measured },
     seconds: (performance.now() - t0) / 1000,
   };

@@ -83,6 +83,12 @@ Tasks: ${r.tasks.map((t: any) => `${esc(t.name)} (weight ${t.weight})`).join(', 
 <p>Retention = task score of the kept layers / score of the same probe type on the full model's final representation (test split; probes trained on train, regularization chosen on dev; selection used dev only).</p>
 <div class="plots"><div><h2>Probe score per layer</h2>${await svg(probeCurves(curves))}</div>
 <div><h2>Retention vs kept parameters</h2>${await svg(retentionPlot(retention))}</div></div>
+${r.scaling ? `<h2>Retention curve</h2>
+<p>Fitted on ProbeScale's test retention at each budget plus the full model: form <b>${esc(r.scaling.fit.form)}</b>
+(${Object.entries(r.scaling.fit.params).map(([k, v]: [string, any]) => `${esc(k)} = ${Number(v).toFixed(4)}${r.scaling.fit.ci?.[k] ? ` [${r.scaling.fit.ci[k][0].toFixed(3)}, ${r.scaling.fit.ci[k][1].toFixed(3)}]` : ''}`).join(', ')});
+leave-one-budget-out mean absolute error: ${Object.entries(r.scaling.fit.heldOutError).map(([k, v]: [string, any]) => `${esc(k)} ${Number(v).toFixed(4)}`).join(', ')}.
+${r.scaling.for95 !== undefined ? `Predicted smallest size keeping 95%: <b>${pct(r.scaling.for95)}</b> of the parameters (check it with <code>probescale predict --target 0.95 --verify</code>).` : 'The fitted curve does not reach 95%.'}
+With ${r.scaling.fit.points.length} points the fit is indicative only.</p>` : ''}
 <h2>Where ProbeScale did not win</h2>
 <p class="note">${losses.length ? `A baseline beat ProbeScale in ${losses.length} of ${cells} cells:<br>${losses.join('<br>')}` : `ProbeScale's retention was at least every baseline's in all ${cells} cells (ties count as not losing; see the tables for ties).`}</p>
 <h2>Selection per budget</h2>
