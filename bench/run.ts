@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { runForwardBench } from './forward/index.js';
 import { runLogisticBench } from './probe/logistic-vs-sklearn.js';
 import { runProbingOverhead } from './probe/overhead.js';
+import { runMemoryBench } from './probe/memory.js';
 import { machine } from './util.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, threads: { type: 'string', default: '2' } } });
@@ -28,4 +29,5 @@ if (!values.only || values.only === 'forward') {
 if (!values.only || values.only === 'probe') {
   await runLogisticBench(threads);
   await runProbingOverhead(threads);
+  runMemoryBench();
 }
