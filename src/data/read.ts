@@ -27,17 +27,9 @@ export function lines(path: string): string[] {
   return out;
 }
 
-/** Deterministic PRNG (mulberry32) for seeded splits and subsampling. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG for seeded splits and subsampling. */
+export { mulberry32 as rng } from '../util/random.js';
+import { mulberry32 as rng } from '../util/random.js';
 
 export function shuffled<T>(items: T[], seed: number): T[] {
   const r = rng(seed);

@@ -11,7 +11,7 @@ import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Engine } from '../engine/engine.js';
-import { floatToHalf, halfToFloat } from './half.js';
+import { floatToHalf, halfToFloat } from '../util/half.js';
 import type { Matrix } from './matrix.js';
 
 export interface RowSpec {

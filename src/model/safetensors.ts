@@ -7,6 +7,7 @@
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { ProbescaleError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { halfToFloat } from '../util/half.js';
 
 export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -75,16 +76,6 @@ export function parseSafetensors(buf: Uint8Array, path = '<buffer>'): Safetensor
     tensors.set(name, { dtype, shape: e.shape, bytes: buf.subarray(dataStart + begin, dataStart + end) });
   }
   return { path, tensors, metadata };
-}
-
-/** IEEE half -> float. */
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
 /**

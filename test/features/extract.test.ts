@@ -8,7 +8,7 @@ import { loadModel } from '../../src/model/checkpoint.js';
 import { Engine } from '../../src/engine/engine.js';
 import { alignWords, specialTokenFrame } from '../../src/features/align.js';
 import { extractFeatures, type RowSpec } from '../../src/features/extract.js';
-import { floatToHalf, halfToFloat } from '../../src/features/half.js';
+import { floatToHalf, halfToFloat } from '../../src/util/half.js';
 import { STORIES } from '../helpers.js';
 
 const model = loadModel(join(STORIES, 'stories260K.bin'));
