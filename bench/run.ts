@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: every benchmark against its peer in the same run, printed as ratios.
  * Requires Debian's python3-torch and python3-sklearn for the peers (apt-get install python3-torch python3-sklearn).
- * Flags: --quick (fewer iterations), --only forward|probe
+ * Flags: --quick (fewer iterations), --only forward|probe|train
  */
 import { parseArgs } from 'node:util';
 import { runForwardBench } from './forward/index.js';
 import { runLogisticBench } from './probe/logistic-vs-sklearn.js';
 import { runProbingOverhead } from './probe/overhead.js';
 import { runMemoryBench } from './probe/memory.js';
+import { runTrainEngineBench } from './train/index.js';
 import { machine } from './util.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, threads: { type: 'string', default: '2' } } });
@@ -31,3 +32,5 @@ if (!values.only || values.only === 'probe') {
   await runProbingOverhead(threads);
   runMemoryBench();
 }
+
+if (!values.only || values.only === 'train') runTrainEngineBench(threads);
