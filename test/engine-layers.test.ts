@@ -37,3 +37,12 @@ test('T5 encoder-decoder with a subset of encoder layers still uses block 0 posi
   assert.ok(out['decoder_layer_outputs.1'] && !out['decoder_layer_outputs.2']);
   assert.ok(out.logits.data.every(Number.isFinite));
 });
+
+test('large-model path (weights streamed to external data) gives the same outputs as the in-memory graph', async () => {
+  const dir = join(FIXTURES, 'gpt2');
+  const batch = readInputs(join(dir, 'inputs.json'));
+  const model = loadModel(dir);
+  const inMemory = await (await Engine.create(model, { threads: 1 })).run(batch);
+  const external = await (await Engine.create(model, { threads: 1, externalData: true })).run(batch);
+  for (const name of Object.keys(inMemory)) assert.deepEqual(external[name].data, inMemory[name].data, name);
+});

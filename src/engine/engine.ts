@@ -4,12 +4,18 @@
  * batch of token ids plus an attention mask; outputs are named as in the golden files.
  */
 import * as ort from 'onnxruntime-node';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { LoadedModel } from '../model/checkpoint.js';
 import { bucketMatrix } from '../model/t5-buckets.js';
 import { ProbescaleError } from '../util/errors.js';
 import { FAMILY_BUILDERS } from './families/index.js';
 import type { FeedName, GraphOptions } from './family.js';
 import { t5HasDecoder } from './families/t5.js';
+
+/** Above this many weight bytes, graphs are built with external data (see Engine.create). */
+export const EXTERNAL_DATA_BYTES = 64 * 2 ** 20;
 
 export interface EngineOptions {
   /** Original layer indices to run, in order (default: all). */
@@ -21,6 +27,8 @@ export interface EngineOptions {
   threads?: number;
   /** Healing bridges (default: those stored in a healed checkpoint). */
   bridges?: GraphOptions['bridges'];
+  /** Build with an external-data file (default: when the weights exceed EXTERNAL_DATA_BYTES). */
+  externalData?: boolean;
 }
 
 /** A right-padded batch; ids as number[][] (ragged rows are padded) or a flat BigInt64Array + dims. */
@@ -51,13 +59,23 @@ export class Engine {
     const layers = validateLayers(opts.layers ?? range(arch.layers), arch.layers, 'layers', model.source);
     const decoderLayers = arch.t5 ? validateLayers(opts.decoderLayers ?? range(arch.t5.decoderLayers), arch.t5.decoderLayers, 'decoder layers', model.source) : [];
     const options: GraphOptions = { layers, decoderLayers, hiddenStates: opts.hiddenStates ?? 'all', logits: opts.logits ?? true, bridges: opts.bridges ?? storedBridges(model) };
+    const sessionOptions: ort.InferenceSession.SessionOptions = { intraOpNumThreads: opts.threads ?? 0, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+    // Large models stream their weights to a temporary external-data file while the graph is built:
+    // no transposed copies and no protobuf holding them sit in memory next to onnxruntime's own copy.
+    if (opts.externalData ?? model.weights.parameterCount() * 4 > EXTERNAL_DATA_BYTES) {
+      const dir = mkdtempSync(join(tmpdir(), 'probescale-graph-'));
+      try {
+        const built = FAMILY_BUILDERS[arch.family](arch, model.weights, options, join(dir, 'weights.bin'));
+        writeFileSync(join(dir, 'model.onnx'), built.bytes);
+        // without the memory arena a large model's activations are returned to the system between runs
+        const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), { ...sessionOptions, enableCpuMemArena: false });
+        return new Engine(model, options, built.outputs, built.feeds, session);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
     const built = FAMILY_BUILDERS[arch.family](arch, model.weights, options);
-    const session = await ort.InferenceSession.create(built.bytes, {
-      intraOpNumThreads: opts.threads ?? 0,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    const session = await ort.InferenceSession.create(built.bytes, sessionOptions);
     return new Engine(model, options, built.outputs, built.feeds, session);
   }
 

@@ -42,7 +42,8 @@ export interface BuiltGraph {
   outputs: string[];
 }
 
-export type FamilyBuilder = (arch: ArchConfig, w: WeightStore, opts: GraphOptions) => BuiltGraph;
+/** `external`: stream weights to this external-data file (see GraphBuilder.useExternalData). */
+export type FamilyBuilder = (arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string) => BuiltGraph;
 
 /**
  * Publish a stack's states under the golden-file names (Hugging Face `output_hidden_states` semantics):

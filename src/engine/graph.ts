@@ -4,6 +4,8 @@
  * serialized ModelProto that onnxruntime-node loads from memory.
  */
 import onnxProto from 'onnx-proto';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 
 const { onnx } = onnxProto;
 /** Integers become INT attributes; wrap a float as `{ float: x }` so 1.0 is not taken for an int. */
@@ -25,7 +27,25 @@ export class GraphBuilder {
   private constCache = new Map<string, string>();
   private initNames = new Set<string>();
 
-  constructor(readonly name: string) {}
+  /** When set, large weights are appended to this file (ONNX external data) instead of the protobuf. */
+  private external?: { fd: number; location: string; offset: number };
+
+  constructor(readonly name: string, externalDataPath?: string) {
+    if (externalDataPath) this.useExternalData(externalDataPath, basename(externalDataPath));
+  }
+
+  /**
+   * Stream weights into an external-data file as they are added, so neither the weight copies nor a
+   * protobuf holding them stay in memory; onnxruntime reads the file when the session is created.
+   */
+  useExternalData(path: string, location: string): void {
+    this.external = { fd: openSync(path, 'w'), location, offset: 0 };
+  }
+
+  private closeExternalData(): void {
+    if (this.external) closeSync(this.external.fd);
+    this.external = undefined;
+  }
 
   private fresh(hint: string): string {
     return `${hint}_${this.counter++}`;
@@ -46,12 +66,28 @@ export class GraphBuilder {
   weight(name: string, data: Float32Array, dims: number[]): string {
     if (this.initNames.has(name)) return name;
     this.initNames.add(name);
-    this.initializers.push({
-      name,
-      dataType: FLOAT,
-      dims,
-      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    });
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (this.external && data.byteLength >= 1024) {
+      const ext = this.external;
+      const pad = (64 - (ext.offset % 64)) % 64; // aligned, as onnxruntime prefers
+      if (pad) writeSync(ext.fd, new Uint8Array(pad));
+      ext.offset += pad;
+      writeSync(ext.fd, bytes);
+      this.initializers.push({
+        name,
+        dataType: FLOAT,
+        dims,
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: ext.location },
+          { key: 'offset', value: String(ext.offset) },
+          { key: 'length', value: String(bytes.byteLength) },
+        ],
+      });
+      ext.offset += bytes.byteLength;
+      return name;
+    }
+    this.initializers.push({ name, dataType: FLOAT, dims, rawData: bytes });
     return name;
   }
 
@@ -99,6 +135,7 @@ export class GraphBuilder {
 
   /** Serialized ModelProto ready for InferenceSession.create. */
   toBytes(): Uint8Array {
+    this.closeExternalData();
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
       producerName: 'probescale',

@@ -26,12 +26,12 @@ export function vector(g: GraphBuilder, w: WeightStore, name: string, n: number)
   return g.weight(name, w.get(name, [n]).data, [n]);
 }
 
-export function buildBert(arch: ArchConfig, w: WeightStore, opts: GraphOptions): BuiltGraph {
+export function buildBert(arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string): BuiltGraph {
   const roberta = arch.family === 'roberta';
   w.choosePrefix(roberta ? ['roberta.', ''] : ['bert.', ''], 'embeddings.word_embeddings.weight');
   const P = w.prefix;
   const C = arch.hidden;
-  const g = new GraphBuilder(arch.family);
+  const g = new GraphBuilder(arch.family, external);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
   const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
   const pos = g.input('position_ids', INT64, ['batch', 'seq']);

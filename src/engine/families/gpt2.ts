@@ -27,11 +27,11 @@ function qkvWeights(g: GraphBuilder, w: WeightStore, name: string, C: number, sc
   return { w: g.weight(`${name}.weight.qscaled`, W, [C, 3 * C]), b: g.weight(`${name}.bias.qscaled`, b, [3 * C]) };
 }
 
-export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions): BuiltGraph {
+export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string): BuiltGraph {
   w.choosePrefix(['transformer.', ''], 'wte.weight');
   const P = w.prefix;
   const C = arch.hidden;
-  const g = new GraphBuilder('gpt2');
+  const g = new GraphBuilder('gpt2', external);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
   const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
   const pos = g.input('position_ids', INT64, ['batch', 'seq']);

@@ -33,7 +33,7 @@ function applyRotary(g: GraphBuilder, x: string, cos: string, sin: string, headD
   return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])]);
 }
 
-export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions): BuiltGraph {
+export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string): BuiltGraph {
   w.choosePrefix(['model.', ''], 'embed_tokens.weight');
   const P = w.prefix;
   const C = arch.hidden;
@@ -41,7 +41,7 @@ export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions)
   const KV = arch.kvHeads;
   const D = arch.headDim;
   if (H % KV !== 0) throw new Error(`num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
-  const g = new GraphBuilder('llama');
+  const g = new GraphBuilder('llama', external);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
   const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
   const pos = g.input('position_ids', INT64, ['batch', 'seq']);

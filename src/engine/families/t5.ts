@@ -55,10 +55,10 @@ function feedForward(g: GraphBuilder, w: WeightStore, name: string, arch: ArchCo
   return linear(g, activation(g, linear(g, x, wi.w), arch.activation), wo.w);
 }
 
-export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions): BuiltGraph {
+export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string): BuiltGraph {
   const C = arch.hidden;
   const withDecoder = t5HasDecoder(arch, w);
-  const g = new GraphBuilder(withDecoder ? 't5' : 't5-encoder');
+  const g = new GraphBuilder(withDecoder ? 't5' : 't5-encoder', external);
   const shared = w.get('shared.weight', [arch.vocab, C]);
   const embed = g.weight('shared.weight', shared.data, [arch.vocab, C]);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
