@@ -16,12 +16,14 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1' },
     iters: { type: 'string', default: '3' },
     logits: { type: 'boolean', default: false },
+    external: { type: 'string', default: 'auto' },
   },
 });
 const B = Number(values.batch);
 const T = Number(values.seq);
 const model = loadModel(values.model!);
-const engine = await Engine.create(model, { threads: Number(values.threads), hiddenStates: 'all', logits: values.logits });
+const externalData = values.external === 'auto' ? undefined : values.external === 'on';
+const engine = await Engine.create(model, { threads: Number(values.threads), hiddenStates: 'all', logits: values.logits, externalData });
 let s = 12345;
 const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
 const ids = Array.from({ length: B }, () => Array.from({ length: T }, () => 3 + Math.floor(rand() * (model.arch.vocab - 3))));
