@@ -217,7 +217,7 @@ export async function runPipeline(opts: PipelineOptions) {
   log(`wrote ${modelDir}: layers [${keep.join(',')}], ${written.parameters.toLocaleString()} parameters (backbone${bridges ? ' + healing bridges' : ''}; task heads in head.safetensors)`);
 
   // 3. verify the written model: load it back, apply the stored heads on test, measure cost
-  const verification = await verifyWritten(modelDir, tasks, tok, reference, probes, suite, headTensors);
+  const verification = await verifyWritten(modelDir, tasks, reference, probes, suite, headTensors);
   const measured = { full: measureModel(model), compressed: measureModel(loadModel(modelDir)) };
 
   // 4. retention curve over the budgets (plus the full model at x = 1, r = 1)
@@ -260,7 +260,7 @@ function splitTokens(tok: TextTokenizer, t: Task, split: 'train' | 'dev' | 'test
 }
 
 /** Score the written model with its stored heads on each task's test split. */
-async function verifyWritten(dir: string, tasks: Task[], _tok: TextTokenizer, reference: Record<string, Record<'dev' | 'test', number>>, probes: TaskResult[], suite: SuiteOptions, heads: Record<string, TensorToWrite>) {
+async function verifyWritten(dir: string, tasks: Task[], reference: Record<string, Record<'dev' | 'test', number>>, probes: TaskResult[], suite: SuiteOptions, heads: Record<string, TensorToWrite>) {
   const written = loadModel(dir);
   const tok = written.tokenizer();
   const engine = await Engine.create(written, { hiddenStates: 'last', logits: false, threads: suite.threads });

@@ -5,7 +5,7 @@
  * block 0, because every T5 stack reads its bias from there. The directory appears whole or not at all.
  */
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { LoadedModel } from '../model/checkpoint.js';
 import { layerCountKey, layerOf, renumber } from '../model/layer-names.js';
 import { writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
@@ -14,7 +14,6 @@ import { WeightStore } from '../model/weights.js';
 import { parseConfig } from '../model/config.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { ProbescaleError } from '../util/errors.js';
-import { dirname } from 'node:path';
 import { findLlama2cTokenizer } from '../model/llama2c.js';
 import { trimVocabulary, type VocabMap } from './vocab.js';
 import type { Bridges } from './heal.js';
