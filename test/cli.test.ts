@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { FIXTURES, ROOT, compareMasked, readGolden } from './helpers.js';
@@ -39,4 +39,23 @@ test('probescale --help lists the subcommands', () => {
   const r = run('--help');
   assert.equal(r.status, 0);
   for (const cmd of ['forward', 'generate', 'convert', 'info', 'demo']) assert.match(r.stdout, new RegExp(`\\b${cmd}\\b`));
+});
+
+test('probescale probe writes a task x layer table with CIs, selectivity and MDL', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ps-cli-probe-'));
+  const r = run('probe', '--model', join(ROOT, 'models', 'stories260K', 'stories260K.bin'), '--tasks', 'upos,tense', '--out', tmp, '--max-train', '40', '--max-eval', '20', '--control', '--mdl', '--bootstrap', '100', '--threads', '1');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /upos \(accuracy; train\/dev\/test rows \d+\/\d+\/\d+; best layer \d/);
+  const j = JSON.parse(readFileSync(join(tmp, 'probe.json'), 'utf8')) as { results: { task: string; layers: { layer: number; score: number; lo: number; hi: number; selectivity?: number; mdl?: { compression: number } }[] }[] };
+  assert.deepEqual(j.results.map((t) => t.task), ['upos', 'tense']);
+  for (const t of j.results) {
+    assert.equal(t.layers.length, 6, 'embeddings + 5 layers');
+    for (const l of t.layers) {
+      assert.ok(l.lo <= l.score && l.score <= l.hi);
+      assert.ok(l.mdl && l.mdl.compression > 0);
+    }
+  }
+  assert.ok(j.results[0].layers.every((l) => typeof l.selectivity === 'number'), 'control task for the word-level task');
+  assert.ok(j.results[1].layers.every((l) => l.selectivity === undefined), 'no control task for a sentence task');
+  rmSync(tmp, { recursive: true });
 });

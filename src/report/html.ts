@@ -3,7 +3,8 @@
  * probe curves, retention against kept parameters for ProbeScale and every baseline, the chosen layers,
  * the verification of the written model, and — honestly — the cells where a baseline beat ProbeScale.
  */
-import { probeCurves, retentionPlot, svg, type CurvePoint, type RetentionPoint } from './plots.js';
+import { fittedCurvePlot, probeCurves, retentionPlot, svg, type CurvePoint, type RetentionPoint } from './plots.js';
+import { predictRetention } from '../scaling/retention.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Results = any;
@@ -19,6 +20,12 @@ export async function renderReport(r: Results): Promise<string> {
     .sort((a: RetentionPoint, b: RetentionPoint) => a.parameters - b.parameters);
   retention.push(...[...new Set(retention.map((p) => p.method))].map((method) => ({ method, parameters: r.parameters.full, retention: 1 })));
 
+  let curveSvg = '';
+  if (r.scaling) {
+    const fit = { ...r.scaling.fit, raw: Float64Array.from(Object.values(r.scaling.fit.raw as Record<string, number>)) };
+    const xs = Array.from({ length: 60 }, (_, i) => 0.05 + (0.95 * i) / 59);
+    curveSvg = await svg(fittedCurvePlot(xs.map((x) => ({ x, r: predictRetention(fit, x) })), r.scaling.fit.points));
+  }
   const losses: string[] = [];
   for (const b of r.budgets) {
     const ps = b.methods.find((m: any) => m.method === 'probescale');
@@ -88,7 +95,7 @@ ${r.scaling ? `<h2>Retention curve</h2>
 (${Object.entries(r.scaling.fit.params).map(([k, v]: [string, any]) => `${esc(k)} = ${Number(v).toFixed(4)}${r.scaling.fit.ci?.[k] ? ` [${r.scaling.fit.ci[k][0].toFixed(3)}, ${r.scaling.fit.ci[k][1].toFixed(3)}]` : ''}`).join(', ')});
 leave-one-budget-out mean absolute error: ${Object.entries(r.scaling.fit.heldOutError).map(([k, v]: [string, any]) => `${esc(k)} ${Number(v).toFixed(4)}`).join(', ')}.
 ${r.scaling.for95 !== undefined ? `Predicted smallest size keeping 95%: <b>${pct(r.scaling.for95)}</b> of the parameters (check it with <code>probescale predict --target 0.95 --verify</code>).` : 'The fitted curve does not reach 95%.'}
-With ${r.scaling.fit.points.length} points the fit is indicative only.</p>` : ''}
+With ${r.scaling.fit.points.length} points the fit is indicative only${r.scaling.fit.ci ? '' : ' and too few for bootstrap confidence intervals (6 needed; run more budgets)'}.</p>${curveSvg}` : ''}
 <h2>Where ProbeScale did not win</h2>
 <p class="note">${losses.length ? `A baseline beat ProbeScale in ${losses.length} of ${cells} cells:<br>${losses.join('<br>')}` : `ProbeScale's retention was at least every baseline's in all ${cells} cells (ties count as not losing; see the tables for ties).`}</p>
 <h2>Selection per budget</h2>

@@ -54,3 +54,15 @@ export function retentionPlot(points: RetentionPoint[]): vl.TopLevelSpec {
     },
   };
 }
+
+/** Fitted retention curve (line) over the measured ProbeScale points, x = kept fraction of parameters. */
+export function fittedCurvePlot(curve: { x: number; r: number }[], points: { x: number; r: number }[]): vl.TopLevelSpec {
+  return {
+    width: 420,
+    height: 240,
+    layer: [
+      { data: { values: curve }, mark: { type: 'line', color: '#1f77b4' }, encoding: { x: { field: 'x', type: 'quantitative', title: 'kept fraction of parameters', axis: { format: '%' } }, y: { field: 'r', type: 'quantitative', title: 'retention', scale: { zero: false }, axis: { format: '%' } } } },
+      { data: { values: points }, mark: { type: 'point', filled: true, size: 60, color: '#d62728' }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'r', type: 'quantitative' } } },
+    ],
+  };
+}

@@ -32,6 +32,8 @@ function natural(form: RetentionForm, p: Float64Array): Record<string, number> {
   return form === 'power' ? { a: Math.exp(p[0]), b: Math.exp(p[1]) } : { lo: 1 / (1 + Math.exp(-p[0])), k: Math.exp(p[1]), m: p[2] };
 }
 
+export const MIN_BOOTSTRAP_POINTS = 6;
+
 export interface RetentionFit {
   form: RetentionForm;
   params: Record<string, number>;
@@ -63,7 +65,8 @@ export async function fitRetention(points: { x: number; r: number }[], opts: { b
   const form = (Object.keys(heldOutError) as RetentionForm[]).reduce((a, b) => (heldOutError[b] < heldOutError[a] ? b : a));
   const best = await fitForm(form, points);
   const result: RetentionFit = { form, params: natural(form, best.params), raw: best.params, heldOutError, points };
-  const B = opts.bootstrap ?? 0;
+  // resampling 3-5 points mostly yields degenerate fits: bootstrap only from 6 points on
+  const B = points.length >= MIN_BOOTSTRAP_POINTS ? opts.bootstrap ?? 0 : 0;
   if (B > 0) {
     const rand = mulberry32(opts.seed ?? 0);
     const samples: Record<string, number[]> = {};
