@@ -34,7 +34,7 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
   assert.ok(r.compressed.measured.compressed.parameters < r.compressed.measured.full.parameters);
   for (const t of ['upos', 'trec']) assert.ok(r.compressed.verification[t].score > 0, t);
   const html = readFileSync(join(out, 'report.html'), 'utf8');
-  assert.equal((html.match(/<svg/g) ?? []).length, 2, 'two inline plots');
+  assert.equal((html.match(/<svg/g) ?? []).length, 3, 'three inline plots: probe curves, retention vs parameters, fitted retention curve');
   assert.match(html, /Where ProbeScale did not win/);
   assert.doesNotMatch(html, /<script|(src|href)="https?:/, 'report is self-contained: no scripts, nothing loaded');
   const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
