@@ -53,3 +53,16 @@ test('bad inputs: too few points, non-positive values', async () => {
   await assert.rejects(fitChinchilla(Array.from({ length: 6 }, (_, i) => ({ N: 1e6 * (i + 1), D: 1e9, loss: i === 3 ? -1 : 3 }))), /point 4 has a non-positive/);
   await assert.rejects(fitRetention([{ x: 0.5, r: 0.9 }, { x: 1, r: 1 }]), /need at least 3/);
 });
+
+test('architecture shapes: analytic parameter count equals the generated checkpoint; budget respected', async () => {
+  const { shapeAt, llamaParameters, mlpAttentionRatio, randomLlama } = await import('../../src/scaling/architecture.js');
+  for (const [hidden, ratio, groups] of [[128, 2, 1], [128, 4, 2], [192, 1, 3]] as const) {
+    const s = shapeAt(2e6, hidden, ratio, groups, 1000)!;
+    assert.ok(s, `shape h${hidden} r${ratio} g${groups}`);
+    assert.equal(s.heads / s.kvHeads, groups);
+    assert.ok(Math.abs(mlpAttentionRatio(s) - ratio) / ratio < 0.1, `ratio ${mlpAttentionRatio(s)}`);
+    assert.ok(Math.abs(llamaParameters(s) - 2e6) / 2e6 < 0.25, `params ${llamaParameters(s)}`);
+    assert.equal(randomLlama(s).weights.parameterCount(), llamaParameters(s));
+  }
+  assert.equal(shapeAt(1e4, 512, 2, 1, 1000), undefined, 'no layer fits');
+});
