@@ -7,17 +7,11 @@ import { join } from 'node:path';
 import { writeSafetensors, type TensorToWrite } from '../../src/model/safetensors.js';
 import { convertLlama2c } from '../../src/model/llama2c.js';
 import { EMBEDDED_MODEL } from '../../src/cli/paths.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 /** Seeded normal samples (mulberry32 + Box-Muller): identical weights for every run and peer. */
 function normals(n: number, std: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
     const r = Math.sqrt(-2 * Math.log(rand() + 1e-12));

@@ -10,6 +10,7 @@ import { loadModel, type LoadedModel } from '../model/checkpoint.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { Task, TokenExample, SentenceExample } from '../data/types.js';
 import { Engine, range } from '../engine/engine.js';
+import { medianRunMs } from '../engine/timing.js';
 import { probeTask, splitFeatures, type SuiteOptions, type TaskResult } from '../probe/suite.js';
 import { LogisticProbe } from '../probe/logistic.js';
 import { makeScorer } from '../probe/scoring.js';
@@ -92,15 +93,9 @@ function calibrationBatch(tok: TextTokenizer, tasks: Task[], n = 32): { inputIds
 async function latencyCosts(model: LoadedModel, batch: { inputIds: number[][] }, threads?: number): Promise<LayerCosts> {
   const time = async (layers: number[]) => {
     const e = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, threads });
-    await e.run(batch);
-    const ts: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      await e.run(batch);
-      ts.push(performance.now() - t0);
-    }
+    const ms = await medianRunMs(e, batch, 5);
     await e.release();
-    return ts.sort((a, b) => a - b)[2];
+    return ms;
   };
   const L = model.arch.layers;
   const full = await time(range(L));
@@ -121,8 +116,10 @@ export async function runPipeline(opts: PipelineOptions) {
   }
   const budgets = opts.budgets.split(',').map((b) => parseBudget(b));
   const L = model.arch.layers;
+  const paramCosts = parameterCosts(model);
+  const flops = flopCosts(model, 64, Math.max(...tasks.map((t) => t.labels.length)));
   // fail before any work if a budget cannot hold a single layer
-  for (const b of budgets) if (b.kind !== 'latency') capacity(b, b.kind === 'parameters' ? parameterCosts(model) : flopCosts(model, 64, Math.max(...tasks.map((t) => t.labels.length))));
+  for (const b of budgets) if (b.kind !== 'latency') capacity(b, b.kind === 'parameters' ? paramCosts : flops);
   const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: process.stderr.isTTY, threads: opts.threads };
 
   // 1. probe every layer of the full model
@@ -144,13 +141,12 @@ export async function runPipeline(opts: PipelineOptions) {
   const relevance = layerRelevance(probes.map((p, i) => ({ task: p.task, scores: p.layers.map((l) => l.dev), weight: weights[i] })));
   const calib = calibrationBatch(tok, tasks);
   const geometry = await layerGeometry(model, calib, opts.threads);
-  const paramCosts = parameterCosts(model);
   const fullParams = subsetCost(paramCosts, range(L));
 
   const results: BudgetResult[] = [];
   const slebCache = new Map<number, number[]>();
   for (const budget of budgets) {
-    const costs = budget.kind === 'parameters' ? paramCosts : budget.kind === 'flops' ? flopCosts(model, 64, Math.max(...tasks.map((t) => t.labels.length))) : await latencyCosts(model, calib, opts.threads);
+    const costs = budget.kind === 'parameters' ? paramCosts : budget.kind === 'flops' ? flops : await latencyCosts(model, calib, opts.threads);
     const cap = capacity(budget, costs);
     const k = cap.maxLayers;
     log(`budget ${budget.text}: ${k} of ${L} layers fit`);

@@ -8,6 +8,7 @@ import { parseConfig } from '../model/config.js';
 import { WeightStore, type Tensor } from '../model/weights.js';
 import type { LoadedModel } from '../model/checkpoint.js';
 import { Engine } from '../engine/engine.js';
+import { medianRunMs } from '../engine/timing.js';
 import { mulberry32 } from '../util/random.js';
 import { ProbescaleError } from '../util/errors.js';
 
@@ -91,17 +92,7 @@ export async function measureThroughput(s: Shape, seq = 128, threads?: number, r
   const model = randomLlama(s);
   const engine = await Engine.create(model, { hiddenStates: 'last', logits: true, threads });
   const row = Array.from({ length: seq }, (_, t) => 3 + ((t * 7919) % (s.vocab - 3)));
-  const time = async (batch: number) => {
-    const ids = Array.from({ length: batch }, () => row);
-    await engine.run({ inputIds: ids });
-    const ts: number[] = [];
-    for (let i = 0; i < repeats; i++) {
-      const t0 = performance.now();
-      await engine.run({ inputIds: ids });
-      ts.push(performance.now() - t0);
-    }
-    return ts.sort((a, b) => a - b)[Math.floor(repeats / 2)];
-  };
+  const time = (batch: number) => medianRunMs(engine, { inputIds: Array.from({ length: batch }, () => row) }, repeats);
   const b32 = await time(32);
   const b1 = await time(1);
   await engine.release();

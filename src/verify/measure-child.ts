@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { loadModel } from '../model/checkpoint.js';
 import { Engine } from '../engine/engine.js';
+import { medianRunMs } from '../engine/timing.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, layers: { type: 'string' }, seq: { type: 'string', default: '64' }, repeats: { type: 'string', default: '5' }, threads: { type: 'string', default: '0' } } });
 const model = loadModel(values.model!);
@@ -14,17 +15,7 @@ const T = Number(values.seq);
 const repeats = Number(values.repeats);
 const row = Array.from({ length: T }, (_, t) => 3 + ((t * 7919) % Math.max(1, model.arch.vocab - 3)));
 
-async function medianMs(batch: number): Promise<number> {
-  const ids = Array.from({ length: batch }, () => row);
-  await engine.run({ inputIds: ids });
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await engine.run({ inputIds: ids });
-    times.push(performance.now() - t0);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-}
+const medianMs = (batch: number) => medianRunMs(engine, { inputIds: Array.from({ length: batch }, () => row) }, repeats);
 
 const b1 = await medianMs(1);
 const b32 = await medianMs(32);
