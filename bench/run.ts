@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark against its peer in the same run, printed as ratios.
  * Requires Debian's python3-torch and python3-sklearn for the peers (apt-get install python3-torch python3-sklearn).
- * Flags: --quick (fewer iterations), --only forward|probe|train
+ * Flags: --quick (fewer iterations; skips the TF.js candidates), --only forward|probe|train
  */
 import { parseArgs } from 'node:util';
 import { runForwardBench } from './forward/index.js';
@@ -9,6 +9,7 @@ import { runLogisticBench } from './probe/logistic-vs-sklearn.js';
 import { runProbingOverhead } from './probe/overhead.js';
 import { runMemoryBench } from './probe/memory.js';
 import { runTrainEngineBench } from './train/index.js';
+import { runOrtTrainBench } from './train/ort-gpt2.js';
 import { machine } from './util.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, threads: { type: 'string', default: '2' } } });
@@ -33,4 +34,7 @@ if (!values.only || values.only === 'probe') {
   runMemoryBench();
 }
 
-if (!values.only || values.only === 'train') runTrainEngineBench(threads);
+if (!values.only || values.only === 'train') {
+  await runOrtTrainBench(threads);
+  if (!values.quick) runTrainEngineBench(threads); // the other candidates (TF.js), for the engine-choice table
+}

@@ -25,6 +25,13 @@ interface TapeNode {
   backward: Backward;
 }
 
+/** Rows of a gathered table's gradient: `rows` [N, width] (graph value) to add at int64 `ids` [N]. */
+export interface ScatterGrad {
+  ids: string;
+  rows: string;
+  width: number;
+}
+
 export interface ParamSpec {
   name: string;
   shape: number[];
@@ -48,6 +55,8 @@ export class Tape {
   readonly g: GraphBuilder;
   readonly params: ParamSpec[] = [];
   private nodes: TapeNode[] = [];
+  /** Embedding gradients to scatter-add outside the graph, per parameter (filled by gradients()). */
+  readonly scatters = new Map<string, ScatterGrad[]>();
 
   constructor(name: string) {
     this.g = new GraphBuilder(name);
@@ -260,18 +269,27 @@ export class Tape {
     });
   }
 
-  /** Rows of `table` [V, C] picked by int64 `ids`; the gradient scatter-adds rows back. */
+  /**
+   * Rows of a parameter `table` [V, C] picked by int64 `ids`. The gradient is a scatter-add of the output
+   * gradient rows; onnxruntime's multi-threaded ScatterND(reduction=add) races on repeated ids, so the
+   * rows leave the graph and the backend adds them on the JS side (N x C additions, deterministic).
+   */
   gather(table: V, ids: V): V {
-    const g = this.g;
+    if (!this.params.some((p) => p.name === table.name)) throw new Error(`gather needs a parameter table, got ${table.name}`);
     const C = table.shape[1];
     const shape = [...ids.shape, C];
-    return this.record(g.op('Gather', [table.name, ids.name]), shape, [table, ids], (gy) => {
-      const n = numel(ids.shape);
-      const zeros = g.op('ConstantOfShape', [g.constI64([...table.shape])], { value: { tensor: { dataType: FLOAT, dims: [1], floatData: [0] } } });
-      const idx = g.op('Reshape', [ids.name, g.constI64([n, 1])]);
-      const upd = g.op('Reshape', [gy, g.constI64([n, C])]);
-      return [g.op('ScatterND', [zeros, idx, upd], { reduction: 'add' }), null];
+    const out: V = { name: this.g.op('Gather', [table.name, ids.name]), shape, grad: true };
+    this.nodes.push({
+      out,
+      inputs: [],
+      backward: (gy) => {
+        const list = this.scatters.get(table.name) ?? [];
+        list.push({ ids: ids.name, rows: gy, width: C });
+        this.scatters.set(table.name, list);
+        return [];
+      },
     });
+    return out;
   }
 
   /**
@@ -298,7 +316,8 @@ export class Tape {
 
   /**
    * Append d(loss)/d(param) for every parameter; returns graph value names keyed by parameter name.
-   * Parameters the loss does not depend on get an explicit zero gradient.
+   * Parameters the loss does not depend on get an explicit zero gradient; gathered tables also have
+   * row contributions in `scatters`.
    */
   gradients(loss: V): Map<string, string> {
     if (loss.shape.length !== 0) throw new Error('gradients() needs a scalar loss');

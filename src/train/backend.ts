@@ -4,7 +4,7 @@
  * extra outputs. Swapping the training engine means replacing this file.
  */
 import * as ort from 'onnxruntime-node';
-import { FLOAT } from '../engine/graph.js';
+import { FLOAT, INT64 } from '../engine/graph.js';
 import type { ParamSpec, Tape, V } from './autodiff.js';
 
 export type Feed = Float32Array | BigInt64Array;
@@ -29,6 +29,7 @@ export class CompiledStep {
     readonly params: ParamSpec[],
     private readonly inputShapes: Map<string, readonly number[]>,
     private readonly gradNames: Map<string, string>,
+    private readonly scatterNames: Map<string, { ids: string; rows: string; width: number }[]>,
     private readonly extraNames: string[],
   ) {}
 
@@ -36,11 +37,22 @@ export class CompiledStep {
     const g = tape.g;
     g.output('loss', loss.name);
     const gradNames = new Map<string, string>();
+    const scatterNames = new Map<string, { ids: string; rows: string; width: number }[]>();
     if (opts.gradients ?? true) {
       for (const [p, gname] of tape.gradients(loss)) {
         const out = `grad:${p}`;
         g.output(out, gname);
         gradNames.set(p, out);
+      }
+      for (const [p, list] of tape.scatters) {
+        scatterNames.set(
+          p,
+          list.map((s, k) => {
+            g.output(`scatter_ids:${p}:${k}`, s.ids, INT64);
+            g.output(`scatter_rows:${p}:${k}`, s.rows);
+            return { ids: `scatter_ids:${p}:${k}`, rows: `scatter_rows:${p}:${k}`, width: s.width };
+          }),
+        );
       }
     }
     const extraNames: string[] = [];
@@ -55,7 +67,7 @@ export class CompiledStep {
       graphOptimizationLevel: 'all',
     });
     const shapes = new Map<string, readonly number[]>(inputs.map((v) => [v.name, v.shape]));
-    return new CompiledStep(session, tape.params, shapes, gradNames, extraNames);
+    return new CompiledStep(session, tape.params, shapes, gradNames, scatterNames, extraNames);
   }
 
   async run(params: Map<string, Float32Array>, batch: Record<string, Feed>): Promise<StepResult> {
@@ -73,6 +85,19 @@ export class CompiledStep {
     const out = await this.session.run(feeds);
     const grads = new Map<string, Float32Array>();
     for (const [p, name] of this.gradNames) grads.set(p, out[name].data as Float32Array);
+    // embedding rows: grad[ids[i]] += rows[i]
+    for (const [p, list] of this.scatterNames) {
+      const grad = grads.get(p)!;
+      for (const s of list) {
+        const ids = out[s.ids].data as BigInt64Array;
+        const rows = out[s.rows].data as Float32Array;
+        for (let i = 0; i < ids.length; i++) {
+          const dst = Number(ids[i]) * s.width;
+          const src = i * s.width;
+          for (let c = 0; c < s.width; c++) grad[dst + c] += rows[src + c];
+        }
+      }
+    }
     const extra = new Map<string, { data: Float32Array; dims: number[] }>();
     for (const name of this.extraNames) extra.set(name, { data: out[name].data as Float32Array, dims: [...out[name].dims] });
     return { loss: (out.loss.data as Float32Array)[0], grads, extra };

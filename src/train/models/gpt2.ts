@@ -126,3 +126,11 @@ export function gpt2Config(s: Gpt2Shape): Record<string, unknown> {
     torch_dtype: 'float32',
   };
 }
+
+export function gpt2Model(s: Gpt2Shape) {
+  return {
+    paramShapes: () => gpt2ParamShapes(s),
+    initStd: (name: string) => gpt2InitStd(s, name),
+    build: (t: Tape, B: number, T: number) => buildGpt2(t, s, B, T),
+  };
+}
