@@ -13,13 +13,14 @@ import * as probe from './commands/probe.js';
 import * as run from './commands/run.js';
 import * as predict from './commands/predict.js';
 import * as study from './commands/study.js';
+import * as pretrain from './commands/pretrain.js';
 
 const program = new Command();
 program
   .name('probescale')
   .description('Probe every layer of a pretrained transformer, keep the layers your tasks need, verify the smaller model.')
   .version('0.1.0');
-for (const cmd of [forward, generate, convert, info, probe, run, predict, study, demo]) cmd.register(program);
+for (const cmd of [forward, generate, convert, info, probe, run, predict, study, pretrain, demo]) cmd.register(program);
 
 try {
   await program.parseAsync(process.argv);

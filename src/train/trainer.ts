@@ -49,7 +49,9 @@ export class Trainer {
     const train = await CompiledStep.compile(t1, b1.loss, b1.inputs, { threads: opts.threads });
     const t2 = new Tape('eval');
     const b2 = model.build(t2, opts.batch, opts.seq);
-    const evaluation = await CompiledStep.compile(t2, b2.loss, b2.inputs, { gradients: false, threads: opts.threads });
+    const extra: Record<string, V> = { logits: b2.logits };
+    b2.hidden.forEach((h, i) => (extra[`hidden_${i}`] = h));
+    const evaluation = await CompiledStep.compile(t2, b2.loss, b2.inputs, { gradients: false, threads: opts.threads, extra });
     const init = new Initializer(opts.seed ?? 0);
     const params = new Map<string, Float32Array>();
     for (const [name, shape] of model.paramShapes()) {
@@ -82,8 +84,24 @@ export class Trainer {
     return this.train.run(this.params, batch);
   }
 
-  async evaluate(batch: Record<string, Feed>): Promise<number> {
-    return (await this.evaluation.run(this.params, batch)).loss;
+  /** Loss, accuracy of the argmax prediction at rows with weight > 0, and the hidden states. */
+  async evaluate(batch: Record<string, Feed>): Promise<{ loss: number; accuracy: number; hidden: Float32Array[] }> {
+    const r = await this.evaluation.run(this.params, batch);
+    const logits = r.extra.get('logits')!;
+    const [rows, K] = logits.dims;
+    const targets = batch.targets as BigInt64Array;
+    const weights = batch.loss_weights as Float32Array;
+    let hit = 0;
+    let total = 0;
+    for (let i = 0; i < rows; i++) {
+      if (weights[i] <= 0) continue;
+      let best = 0;
+      for (let k = 1; k < K; k++) if (logits.data[i * K + k] > logits.data[i * K + best]) best = k;
+      if (best === Number(targets[i])) hit++;
+      total++;
+    }
+    const hidden = [...r.extra.keys()].filter((k) => k.startsWith('hidden_')).map((k) => r.extra.get(k)!.data);
+    return { loss: r.loss, accuracy: total ? hit / total : 0, hidden };
   }
 
   async release(): Promise<void> {

@@ -1,0 +1,41 @@
+/**
+ * Pretraining text for the bundled test beds. Only text that no built-in probe task evaluates on:
+ * Tiny Shakespeare, the PTB and WikiText-2 valid/test files, AG News (dev + test) and the UD English-EWT
+ * *train* sentences (UD probes evaluate on its dev/test). SST-5 and MR are left out: their sentences
+ * overlap SST-2 and SUBJ. Each source keeps its last 5% of documents as held-out text (perplexity,
+ * MLM accuracy).
+ */
+import { readConllu } from '../data/conllu.js';
+import { dataFile } from '../data/paths.js';
+import { readText } from '../data/read.js';
+
+export interface Corpus {
+  train: string[];
+  heldOut: string[];
+  sources: { name: string; docs: number; chars: number }[];
+}
+
+function splitOff(docs: string[], name: string, out: Corpus): void {
+  const cut = Math.floor(docs.length * 0.95);
+  out.train.push(...docs.slice(0, cut));
+  out.heldOut.push(...docs.slice(cut));
+  out.sources.push({ name, docs: docs.length, chars: docs.reduce((a, d) => a + d.length, 0) });
+}
+
+export function pretrainingCorpus(): Corpus {
+  const out: Corpus = { train: [], heldOut: [], sources: [] };
+  // Shakespeare: speeches separated by blank lines
+  splitOff(readText(dataFile('tinyshakespeare', 'input.txt.gz')).split(/\n\s*\n/).map((s) => s.trim()).filter(Boolean), 'tinyshakespeare', out);
+  for (const f of ['valid', 'test']) {
+    splitOff(readText(dataFile('ptb-lm', `${f}.txt.gz`)).split('\n').map((s) => s.trim()).filter(Boolean), `ptb-lm/${f}`, out);
+    // WikiText: paragraphs (one per line); headings " = Title = " dropped
+    splitOff(readText(dataFile('wikitext2', `${f}.txt.gz`)).split('\n').map((s) => s.trim()).filter((s) => s && !s.startsWith('=')), `wikitext2/${f}`, out);
+  }
+  for (const f of ['dev', 'test']) {
+    const docs = readText(dataFile('agnews', `${f}.tsv.gz`)).split('\n').map((l) => l.split('\t')[0].replace(/ #39;/g, "'").trim()).filter(Boolean);
+    splitOff(docs, `agnews/${f}`, out);
+  }
+  const ud = readConllu(dataFile('ud-en-ewt', 'en_ewt-ud-train.conllu.gz')).map((s) => s.text ?? s.words.map((w) => w.form).join(' '));
+  splitOff(ud, 'ud-en-ewt/train', out);
+  return out;
+}
