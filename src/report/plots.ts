@@ -66,3 +66,46 @@ export function fittedCurvePlot(curve: { x: number; r: number }[], points: { x: 
     ],
   };
 }
+
+/** Small-LM study: test NLL against training FLOPs (log), one line per configuration, a panel per dataset. */
+export function nllVsFlopsPlot(points: { dataset: string; config: string; flops: number; nll: number }[]): vl.TopLevelSpec {
+  return {
+    data: { values: points },
+    facet: { column: { field: 'dataset', type: 'nominal', title: null } },
+    resolve: { scale: { y: 'independent' } },
+    spec: {
+      width: 260,
+      height: 220,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'flops', type: 'quantitative', scale: { type: 'log' }, title: 'training FLOPs' },
+        y: { field: 'nll', type: 'quantitative', aggregate: 'mean', scale: { zero: false }, title: 'test NLL (nats/token)' },
+        color: { field: 'config', type: 'nominal' },
+      },
+    },
+  };
+}
+
+/** Small-LM study: final test NLL against parameters (log), mean over seeds with CI bars, a panel per dataset. */
+export function nllVsParamsPlot(rows: { dataset: string; config: string; parameters: number; nll: number; lo: number; hi: number }[]): vl.TopLevelSpec {
+  return {
+    data: { values: rows },
+    facet: { column: { field: 'dataset', type: 'nominal', title: null } },
+    resolve: { scale: { y: 'independent' } },
+    spec: {
+      width: 260,
+      height: 220,
+      layer: [
+        { mark: { type: 'rule' }, encoding: { x: { field: 'parameters', type: 'quantitative', scale: { type: 'log' } }, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: { field: 'config', type: 'nominal' } } },
+        {
+          mark: { type: 'point', filled: true, size: 60 },
+          encoding: {
+            x: { field: 'parameters', type: 'quantitative', scale: { type: 'log' }, title: 'parameters' },
+            y: { field: 'nll', type: 'quantitative', scale: { zero: false }, title: 'test NLL at equal FLOPs' },
+            color: { field: 'config', type: 'nominal' },
+          },
+        },
+      ],
+    },
+  };
+}

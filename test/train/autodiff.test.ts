@@ -8,7 +8,7 @@ import { buildGpt2, gpt2ParamShapes, type Gpt2Shape } from '../../src/train/mode
 type Build = (t: Tape) => { loss: V; inputs: V[] };
 
 /** Central differences of the loss along random directions must match grad . direction. */
-async function directionalCheck(build: Build, batch: Record<string, Float32Array | BigInt64Array>, seed: number, checks = 4) {
+async function directionalCheck(build: Build, batch: Record<string, Float32Array | BigInt64Array>, seed: number, checks = 4, label = '', eps = 1e-3) {
   const t1 = new Tape('train');
   const b1 = build(t1);
   const train = await CompiledStep.compile(t1, b1.loss, b1.inputs);
@@ -19,9 +19,18 @@ async function directionalCheck(build: Build, batch: Record<string, Float32Array
   const params = new Map(t1.params.map((p) => [p.name, init.normalArray(p.shape.reduce((a, b) => a * b, 1), 0.3)]));
   const { loss, grads } = await train.run(params, batch);
   assert.ok(Number.isFinite(loss));
-  const eps = 1e-2;
+  const total = [...params.values()].reduce((a, p) => a + p.length, 0);
   for (let c = 0; c < checks; c++) {
-    const dir = new Map([...params].map(([n, p]) => [n, init.normalArray(p.length, 1)]));
+    // A unit direction mixing the gradient's with a random one: the directional derivative is then
+    // large next to fp32 rounding of the loss, and steps of eps keep truncation error and ReLU kinks small.
+    const gnorm = Math.sqrt([...grads.values()].reduce((a, g) => a + g.reduce((x, y) => x + y * y, 0), 0));
+    const dir = new Map([...params].map(([n, p]) => {
+      const r = init.normalArray(p.length, 1 / Math.sqrt(total));
+      const g = grads.get(n)!;
+      return [n, r.map((x, i) => x + g[i] / gnorm)];
+    }));
+    const norm = Math.sqrt([...dir.values()].reduce((a, d) => a + d.reduce((x, y) => x + y * y, 0), 0));
+    for (const d of dir.values()) d.forEach((x, i) => (d[i] = x / norm));
     const shifted = (sign: number) => new Map([...params].map(([n, p]) => [n, p.map((x, i) => x + sign * eps * dir.get(n)![i])]));
     const plus = (await evaluate.run(shifted(1), batch)).loss;
     const minus = (await evaluate.run(shifted(-1), batch)).loss;
@@ -29,7 +38,7 @@ async function directionalCheck(build: Build, batch: Record<string, Float32Array
     let analytic = 0;
     for (const [n, g] of grads) g.forEach((gi, i) => (analytic += gi * dir.get(n)![i]));
     const rel = Math.abs(numeric - analytic) / Math.max(1e-3, Math.abs(numeric), Math.abs(analytic));
-    assert.ok(rel < 2e-2, `direction ${c}: numeric ${numeric} vs analytic ${analytic} (rel ${rel})`);
+    assert.ok(rel < 2e-2, `${label} direction ${c}: numeric ${numeric} vs analytic ${analytic} (rel ${rel})`);
   }
   // every parameter receives a gradient that is not all zeros
   for (const [n, g] of grads) assert.ok(g.some((x) => x !== 0), `zero gradient for ${n}`);
@@ -70,4 +79,17 @@ test('autodiff: a 2-layer GPT-2 (gather, split, attention, tied head) matches fi
   };
   await directionalCheck(build, batch, 7);
   assert.equal(gpt2ParamShapes(shape).length, 2 + 12 * 2 + 2);
+});
+
+test('autodiff: small-LM families (mlp context window, attention with RoPE, transformer) match finite differences', async () => {
+  const { buildSmallLm } = await import('../../src/train/models/small-lm.js');
+  const B = 2;
+  const T = 4;
+  const targets = ids([1, 2, 3, 4, 5, 6, 0, 1]);
+  const loss_weights = new Float32Array(8).fill(1);
+  const base = { vocab: 7, width: 8, context: 3, hiddenUnits: 6, layers: 2, heads: 2, seq: T };
+  await directionalCheck((t) => buildSmallLm(t, { ...base, family: 'mlp', positions: 'none' }, B, T), { context_ids: ids(Array.from({ length: 24 }, (_, i) => i % 7)), targets, loss_weights }, 11, 4, 'mlp', 1e-4); // small steps: 144 ReLU kinks nearby
+  for (const positions of ['rope', 'learned'] as const) {
+    await directionalCheck((t) => buildSmallLm(t, { ...base, family: 'transformer', positions }, B, T), { input_ids: ids([3, 1, 4, 1, 5, 2, 6, 5]), targets, loss_weights }, 13, 4, positions);
+  }
 });

@@ -7,9 +7,43 @@ import type { Command } from 'commander';
 import { measureThroughput, shapeAt, type Throughput } from '../../scaling/architecture.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { intArg } from '../parse.js';
+import { DEFAULT_STUDY, QUICK_STUDY, runStudy, summarize, type StudyOptions } from '../../scaling/small-lm.js';
+import { nllVsFlopsPlot, nllVsParamsPlot, svg } from '../../report/plots.js';
+import { join } from 'node:path';
 
 export function register(program: Command): void {
-  const study = program.command('study').description('studies that go with selection: architecture throughput at a parameter budget');
+  const study = program.command('study').description('related studies: architecture throughput at a parameter budget; small LMs under a FLOP budget');
+  study
+    .command('small-lm')
+    .description('linear / MLP / attention / transformer LMs (no, learned, rotary positions) at equal training FLOPs on Tiny Shakespeare (char), PTB and WikiText-2 (word)')
+    .option('--out <dir>', 'output directory (results.json, table.md, report.html)', 'out/small-lm')
+    .option('--quick', 'tiny budget, 2 datasets, 4 configurations, 2 seeds (tests)')
+    .option('--seeds <n>', 'seeds per configuration', intArg)
+    .option('--budget <flops>', 'training FLOPs per run', Number)
+    .option('--threads <n>', 'onnxruntime threads', intArg)
+    .action(async (o: { out: string; quick?: boolean; seeds?: number; budget?: number; threads?: number }) => {
+      const opts: StudyOptions = { ...(o.quick ? QUICK_STUDY : DEFAULT_STUDY), threads: o.threads, log: (l) => console.log(l) };
+      if (o.seeds) opts.seeds = o.seeds;
+      if (o.budget) opts.budget = { char: o.budget, word: o.budget };
+      const t0 = performance.now();
+      const result = await runStudy(opts);
+      const summary = summarize(result.runs);
+      const table = studyTable(result.datasets, summary);
+      console.log('\n' + table);
+      const points = result.runs.flatMap((r) => r.curve.map((c) => ({ dataset: r.dataset, config: r.config, flops: c.flops, nll: c.nll })));
+      const rows = summary.rows.map((r) => ({ dataset: r.dataset, config: r.config, parameters: r.parameters, nll: r.nll.mean, lo: r.nll.mean - (r.nll.half || 0), hi: r.nll.mean + (r.nll.half || 0) }));
+      const html = `<!doctype html><meta charset="utf-8"><title>probescale small-LM study</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style>
+<h1>Small language models at equal training FLOPs</h1>
+<h2>Test NLL vs training FLOPs</h2>${await svg(nllVsFlopsPlot(points))}
+<h2>Test NLL vs parameters (mean over seeds, 95% CI)</h2>${await svg(nllVsParamsPlot(rows))}
+<pre>${table.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre>`;
+      const seconds = (performance.now() - t0) / 1000;
+      writeFileAtomic(join(o.out, 'results.json'), JSON.stringify({ options: { ...opts, log: undefined }, seconds, ...result, summary }, null, 1) + '\n');
+      writeFileAtomic(join(o.out, 'table.md'), table + '\n');
+      writeFileAtomic(join(o.out, 'report.html'), html);
+      console.log(`\n${result.runs.length} runs in ${(seconds / 60).toFixed(1)} min -> ${o.out}/{results.json,table.md,report.html}`);
+    });
   study
     .command('arch')
     .description('measure inference throughput of Llama shapes at equal parameter count')
@@ -40,4 +74,17 @@ export function register(program: Command): void {
       }
       if (o.out) writeFileAtomic(o.out, JSON.stringify(rows, null, 2) + '\n');
     });
+}
+
+function studyTable(datasets: Awaited<ReturnType<typeof runStudy>>['datasets'], s: ReturnType<typeof summarize>): string {
+  const ci = (x: { mean: number; half: number }, d = 3) => `${x.mean.toFixed(d)} ± ${Number.isNaN(x.half) ? 'n/a' : x.half.toFixed(d)}`;
+  const lines = ['| dataset | configuration | parameters | training FLOPs | test NLL (95% CI) | NLL drop per FLOP doubling |', '| --- | --- | ---: | ---: | ---: | ---: |'];
+  for (const r of s.rows) lines.push(`| ${r.dataset} | ${r.config} | ${r.parameters.toLocaleString('en-US')} | ${r.trainFlops.toExponential(2)} | ${ci(r.nll)} | ${r.dropPerDoubling.toFixed(3)} |`);
+  lines.push('', '| dataset | RoPE vs | family | NLL difference (rope - other, 95% CI) | verdict |', '| --- | --- | --- | ---: | --- |');
+  for (const r of s.rope) {
+    const verdict = Number.isNaN(r.diff.half) ? 'too few seeds' : r.diff.mean + r.diff.half < 0 ? 'RoPE better' : r.diff.mean - r.diff.half > 0 ? 'RoPE worse' : 'no significant difference';
+    lines.push(`| ${r.dataset} | ${r.versus} | ${r.family} | ${ci(r.diff)} | ${verdict} |`);
+  }
+  lines.push('', ...datasets.map((d) => `- ${d.name}: vocabulary ${d.vocab}, ${d.trainTokens.toLocaleString('en-US')} training / ${d.testTokens.toLocaleString('en-US')} test tokens. ${d.note}`));
+  return lines.join('\n');
 }

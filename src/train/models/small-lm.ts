@@ -1,0 +1,137 @@
+/**
+ * The small language models of the compute-constrained study, from simplest to a real transformer,
+ * all predicting the next token at every position of a [B, T] window so their NLLs compare directly:
+ *   linear       logits = W · concat(E[x_{t-k+1..t}]) + b           (low-rank linear in the context)
+ *   mlp          logits = W2 · relu(W1 · concat(E[...]) + b1) + b2   (Bengio et al. 2003)
+ *   attention    one causal self-attention layer (residual), LayerNorm, head
+ *   transformer  L pre-LN blocks (attention + GELU MLP 4x), LayerNorm, head
+ * Position information for attention models: none, learned absolute, or RoPE (rotary on q and k).
+ */
+import type { Tape, V } from '../autodiff.js';
+import { attention, causalMask } from './gpt2.js';
+
+export type SmallLmFamily = 'linear' | 'mlp' | 'attention' | 'transformer';
+export type PositionEncoding = 'none' | 'learned' | 'rope';
+
+export interface SmallLmShape {
+  family: SmallLmFamily;
+  vocab: number;
+  /** embedding / model width */
+  width: number;
+  /** context tokens for linear / mlp */
+  context: number;
+  /** hidden units of the mlp family */
+  hiddenUnits: number;
+  layers: number;
+  heads: number;
+  positions: PositionEncoding;
+  seq: number;
+}
+
+export function smallLmParamShapes(s: SmallLmShape): [string, number[]][] {
+  const C = s.width;
+  const out: [string, number[]][] = [['embed.weight', [s.vocab, C]]];
+  if (s.family === 'linear') return [...out, ['head.weight', [s.context * C, s.vocab]], ['head.bias', [s.vocab]]];
+  if (s.family === 'mlp') {
+    return [...out, ['fc.weight', [s.context * C, s.hiddenUnits]], ['fc.bias', [s.hiddenUnits]], ['head.weight', [s.hiddenUnits, s.vocab]], ['head.bias', [s.vocab]]];
+  }
+  if (s.positions === 'learned') out.push(['pos.weight', [s.seq, C]]);
+  const layers = s.family === 'attention' ? 1 : s.layers;
+  for (let l = 0; l < layers; l++) {
+    out.push([`h.${l}.ln_1.weight`, [C]], [`h.${l}.ln_1.bias`, [C]], [`h.${l}.qkv.weight`, [C, 3 * C]], [`h.${l}.qkv.bias`, [3 * C]], [`h.${l}.proj.weight`, [C, C]], [`h.${l}.proj.bias`, [C]]);
+    if (s.family === 'transformer') {
+      out.push([`h.${l}.ln_2.weight`, [C]], [`h.${l}.ln_2.bias`, [C]], [`h.${l}.fc.weight`, [C, 4 * C]], [`h.${l}.fc.bias`, [4 * C]], [`h.${l}.out.weight`, [4 * C, C]], [`h.${l}.out.bias`, [C]]);
+    }
+  }
+  return [...out, ['ln_f.weight', [C]], ['ln_f.bias', [C]], ['head.weight', [C, s.vocab]], ['head.bias', [s.vocab]]];
+}
+
+/** Rotary embedding as a fixed linear map: x cos + rotate_half(x) sin, with rotate_half = x @ R. */
+function ropeFn(t: Tape, T: number, D: number): (x: V) => V {
+  const half = D / 2;
+  const cos = new Float32Array(T * D);
+  const sin = new Float32Array(T * D);
+  for (let p = 0; p < T; p++) {
+    for (let i = 0; i < half; i++) {
+      const theta = p / 10000 ** ((2 * i) / D);
+      cos[p * D + i] = cos[p * D + i + half] = Math.cos(theta);
+      sin[p * D + i] = sin[p * D + i + half] = Math.sin(theta);
+    }
+  }
+  const R = new Float32Array(D * D); // (x @ R)[i] = -x[i + half] for i < half, x[i - half] otherwise
+  for (let i = 0; i < half; i++) {
+    R[(i + half) * D + i] = -1;
+    R[i * D + i + half] = 1;
+  }
+  const cosV = t.constant(cos, [T, D]);
+  const sinV = t.constant(sin, [T, D]);
+  const rV = t.constant(R, [D, D]);
+  return (x) => t.add(t.mul(x, cosV), t.mul(t.matmul(x, rV), sinV));
+}
+
+export function buildSmallLm(t: Tape, s: SmallLmShape, B: number, T: number) {
+  const C = s.width;
+  const p = new Map(smallLmParamShapes(s).map(([n, shape]) => [n, t.param(n, shape)]));
+  const P = (n: string) => p.get(n)!;
+  const lin = (x: V, n: string) => t.add(t.matmul(x, P(`${n}.weight`)), P(`${n}.bias`));
+  const targets = t.input('targets', [B * T], 'int64');
+  const weights = t.input('loss_weights', [B * T]);
+  let logits: V;
+  const inputs: V[] = [];
+  if (s.family === 'linear' || s.family === 'mlp') {
+    const ctx = t.input('context_ids', [B, T, s.context], 'int64');
+    inputs.push(ctx);
+    const e = t.reshape(t.gather(P('embed.weight'), ctx), [B * T, s.context * C]);
+    logits = s.family === 'linear' ? lin(e, 'head') : lin(t.relu(lin(e, 'fc')), 'head');
+  } else {
+    const ids = t.input('input_ids', [B, T], 'int64');
+    inputs.push(ids);
+    let x = t.gather(P('embed.weight'), ids);
+    if (s.positions === 'learned') x = t.add(x, P('pos.weight'));
+    const rope = s.positions === 'rope' ? ropeFn(t, T, C / s.heads) : undefined;
+    const mask = causalMask(t, T);
+    const layers = s.family === 'attention' ? 1 : s.layers;
+    for (let l = 0; l < layers; l++) {
+      const h = t.layerNorm(x, P(`h.${l}.ln_1.weight`), P(`h.${l}.ln_1.bias`), 1e-5);
+      const [q, k, v] = t.split(lin(h, `h.${l}.qkv`), 3);
+      x = t.add(x, lin(attention(t, q, k, v, s.heads, mask, rope), `h.${l}.proj`));
+      if (s.family === 'transformer') {
+        const m = t.layerNorm(x, P(`h.${l}.ln_2.weight`), P(`h.${l}.ln_2.bias`), 1e-5);
+        x = t.add(x, lin(t.gelu(lin(m, `h.${l}.fc`)), `h.${l}.out`));
+      }
+    }
+    logits = lin(t.reshape(t.layerNorm(x, P('ln_f.weight'), P('ln_f.bias'), 1e-5), [B * T, C]), 'head');
+  }
+  return { loss: t.crossEntropy(logits, targets, weights), logits, hidden: [] as V[], inputs: [...inputs, targets, weights] };
+}
+
+export function smallLmModel(s: SmallLmShape) {
+  return {
+    paramShapes: () => smallLmParamShapes(s),
+    initStd: (name: string) => (name.endsWith('proj.weight') || name.endsWith('out.weight') ? 0.02 / Math.sqrt(2 * Math.max(1, s.layers)) : 0.02),
+    build: (t: Tape, B: number, T: number) => buildSmallLm(t, s, B, T),
+  };
+}
+
+/** Parameters: all, and without the input embedding / position table (lookups cost no FLOPs). */
+export function smallLmParameters(s: SmallLmShape): { total: number; nonEmbedding: number } {
+  let total = 0;
+  let nonEmbedding = 0;
+  for (const [name, shape] of smallLmParamShapes(s)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    total += n;
+    if (name !== 'embed.weight' && name !== 'pos.weight') nonEmbedding += n;
+  }
+  return { total, nonEmbedding };
+}
+
+/**
+ * Approximate training FLOPs per token: 6 x (multiply-accumulate weights touched per token) for the
+ * matmuls (2 forward + 4 backward), plus attention's scores and mixing, 2 x 2 x T x C forward per layer
+ * (full T x T, as computed), x3 for training. Norms, softmax and activations are ignored.
+ */
+export function smallLmTrainFlopsPerToken(s: SmallLmShape): number {
+  const { nonEmbedding } = smallLmParameters(s);
+  const layers = s.family === 'attention' ? 1 : s.family === 'transformer' ? s.layers : 0;
+  return 6 * nonEmbedding + 3 * layers * 4 * s.seq * s.width;
+}
