@@ -260,6 +260,46 @@ export class Tape {
     });
   }
 
+  /** RMSNorm over the last axis (Llama, T5): y = x r w, r = (mean(x^2) + eps)^-1/2; dx = r gh - x r^3 mean(gh x). */
+  rmsNorm(x: V, w: V, eps: number): V {
+    const g = this.g;
+    const ms = g.op('ReduceMean', [g.op('Mul', [x.name, x.name]), g.constI64([-1])], { keepdims: 1 });
+    const r = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [ms, g.constF(eps)])])]);
+    const h = g.op('Mul', [x.name, r]);
+    const y = g.op('Mul', [h, w.name]);
+    return this.record(y, [...x.shape], [x, w], (gy) => {
+      const lead = [...Array(x.shape.length - 1).keys()];
+      const gh = g.op('Mul', [gy, w.name]);
+      const m = g.op('ReduceMean', [g.op('Mul', [gh, x.name]), g.constI64([-1])], { keepdims: 1 });
+      const gx = g.op('Sub', [g.op('Mul', [gh, r]), g.op('Mul', [h, g.op('Mul', [m, g.op('Mul', [r, r])])])]);
+      const gw = g.op('ReduceSum', [g.op('Mul', [gy, h]), g.constI64(lead)], { keepdims: 0 });
+      return [x.grad ? gx : null, w.grad ? gw : null];
+    });
+  }
+
+  /** SiLU x sigmoid(x); d/dx = s (1 + x (1 - s)). */
+  silu(x: V): V {
+    const g = this.g;
+    const sig = g.op('Sigmoid', [x.name]);
+    return this.record(g.op('Mul', [x.name, sig]), [...x.shape], [x], (gy) => {
+      const d = g.op('Mul', [sig, g.op('Add', [g.constF(1), g.op('Mul', [x.name, g.op('Sub', [g.constF(1), sig])])])]);
+      return [g.op('Mul', [gy, d])];
+    });
+  }
+
+  /** Grouped-query attention: [B, Hkv, T, D] -> [B, Hkv * rep, T, D], each head repeated rep times in place. */
+  repeatHeads(x: V, rep: number): V {
+    if (rep === 1) return x;
+    const g = this.g;
+    const [B, H, T, D] = x.shape;
+    const e = g.op('Expand', [g.op('Unsqueeze', [x.name, g.constI64([2])]), g.constI64([B, H, rep, T, D])]);
+    const y = g.op('Reshape', [e, g.constI64([B, H * rep, T, D])]);
+    return this.record(y, [B, H * rep, T, D], [x], (gy) => {
+      const r = g.op('Reshape', [gy, g.constI64([B, H, rep, T, D])]);
+      return [g.op('ReduceSum', [r, g.constI64([2])], { keepdims: 0 })];
+    });
+  }
+
   softmax(x: V): V {
     const g = this.g;
     const y = g.op('Softmax', [x.name], { axis: -1 });

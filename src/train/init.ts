@@ -31,7 +31,7 @@ export class Initializer {
 
 /** Weights: N(0, std); biases: 0; norm weights: 1 (decided from the canonical name). */
 export function initParam(init: Initializer, name: string, size: number, std: number): Float32Array {
-  if (/(ln_|LayerNorm|layer_norm)/.test(name) && name.endsWith('.weight')) return new Float32Array(size).fill(1);
+  if (/(ln_|LayerNorm|layer_norm|layernorm|(^|\.)norm\.weight$)/.test(name) && name.endsWith('.weight')) return new Float32Array(size).fill(1);
   if (name.endsWith('.bias')) return new Float32Array(size);
   return init.normalArray(size, std);
 }

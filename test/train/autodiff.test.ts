@@ -93,3 +93,9 @@ test('autodiff: small-LM families (mlp context window, attention with RoPE, tran
     await directionalCheck((t) => buildSmallLm(t, { ...base, family: 'transformer', positions }, B, T), { input_ids: ids([3, 1, 4, 1, 5, 2, 6, 5]), targets, loss_weights }, 13, 4, positions);
   }
 });
+
+test('autodiff: Llama with grouped-query attention (RMSNorm, SwiGLU, RoPE, repeated kv heads) matches finite differences', async () => {
+  const { buildLlama } = await import('../../src/train/models/llama.js');
+  const shape = { vocab: 9, hidden: 16, layers: 2, heads: 4, kvHeads: 2, intermediate: 12, seq: 4 };
+  await directionalCheck((t) => buildLlama(t, shape, 2, 4), { input_ids: ids([1, 2, 3, 4, 5, 6, 7, 8]), targets: ids([2, 3, 4, 5, 6, 7, 8, 0]), loss_weights: new Float32Array(8).fill(1) }, 17, 4, 'llama');
+});
