@@ -109,3 +109,41 @@ export function nllVsParamsPlot(rows: { dataset: string; config: string; paramet
     },
   };
 }
+
+/** Scaling law: measured vs predicted held-out loss (log-log), held-out configurations highlighted. */
+export function lawFitPlot(points: { loss: number; predicted: number; heldOut: boolean; N: number }[]): vl.TopLevelSpec {
+  const lo = Math.min(...points.flatMap((p) => [p.loss, p.predicted]));
+  const hi = Math.max(...points.flatMap((p) => [p.loss, p.predicted]));
+  return {
+    width: 300,
+    height: 260,
+    layer: [
+      { data: { values: [{ x: lo, y: lo }, { x: hi, y: hi }] }, mark: { type: 'line', color: '#999', strokeDash: [4, 3] }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } },
+      {
+        data: { values: points.map((p) => ({ ...p, set: p.heldOut ? 'held out' : 'fitted' })) },
+        mark: { type: 'point', filled: true, size: 50 },
+        encoding: {
+          x: { field: 'predicted', type: 'quantitative', scale: { zero: false }, title: 'predicted loss (conditional law)' },
+          y: { field: 'loss', type: 'quantitative', scale: { zero: false }, title: 'measured held-out loss' },
+          color: { field: 'set', type: 'nominal' },
+        },
+      },
+    ],
+  };
+}
+
+/** Scaling law residuals (log measured - log predicted) against non-embedding parameters. */
+export function lawResidualPlot(points: { loss: number; predicted: number; heldOut: boolean; N: number; D: number }[]): vl.TopLevelSpec {
+  return {
+    width: 300,
+    height: 260,
+    data: { values: points.map((p) => ({ N: p.N, D: p.D, residual: Math.log(p.loss) - Math.log(p.predicted), set: p.heldOut ? 'held out' : 'fitted' })) },
+    mark: { type: 'point', filled: true, size: 50 },
+    encoding: {
+      x: { field: 'N', type: 'quantitative', scale: { type: 'log' }, title: 'non-embedding parameters' },
+      y: { field: 'residual', type: 'quantitative', title: 'log measured - log predicted' },
+      color: { field: 'set', type: 'nominal' },
+      size: { field: 'D', type: 'quantitative', title: 'tokens' },
+    },
+  };
+}

@@ -8,11 +8,54 @@ import { measureThroughput, shapeAt, type Throughput } from '../../scaling/archi
 import { writeFileAtomic } from '../../util/atomic.js';
 import { intArg } from '../parse.js';
 import { DEFAULT_STUDY, QUICK_STUDY, runStudy, summarize, type StudyOptions } from '../../scaling/small-lm.js';
-import { nllVsFlopsPlot, nllVsParamsPlot, svg } from '../../report/plots.js';
+import { lawFitPlot, lawResidualPlot, nllVsFlopsPlot, nllVsParamsPlot, svg } from '../../report/plots.js';
+import { chooseArchitecture, DEFAULT_LAW, fitLaw, QUICK_LAW, runLawGrid } from '../../scaling/law-study.js';
 import { join } from 'node:path';
 
 export function register(program: Command): void {
   const study = program.command('study').description('related studies: architecture throughput at a parameter budget; small LMs under a FLOP budget');
+  study
+    .command('law')
+    .description('train a grid of small Llamas (hidden x depth x MLP/attention ratio x GQA), fit the Chinchilla and conditional laws, choose an architecture at a budget and measure it')
+    .option('--out <dir>', 'output directory (results.json, table.md, report.html)', 'out/law')
+    .option('--quick', 'tiny grid and budget (tests)')
+    .option('--budget <n>', 'non-embedding parameter budget for the architecture search', Number, 4e6)
+    .option('--threads <n>', 'onnxruntime threads', intArg)
+    .action(async (o: { out: string; quick?: boolean; budget: number; threads?: number }) => {
+      const t0 = performance.now();
+      const opts = { ...(o.quick ? QUICK_LAW : DEFAULT_LAW), threads: o.threads, log: (l: string) => console.log(l) };
+      const runs = await runLawGrid(opts);
+      const fit = await fitLaw(runs);
+      const budget = o.quick ? 1.6e6 : o.budget;
+      const choice = await chooseArchitecture(fit.conditional, budget, 20 * budget, opts.vocab, { threads: o.threads, measure: o.quick ? 2 : 4, seq: o.quick ? 32 : 128 });
+      const c = fit.conditional;
+      const f = (x: number, d = 3) => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toFixed(d));
+      const lines = [
+        `Chinchilla: L = ${f(fit.chinchilla.E)} + ${f(fit.chinchilla.A)} / N^${f(fit.chinchilla.alpha)} + ${f(fit.chinchilla.B)} / D^${f(fit.chinchilla.beta)}`,
+        `Conditional: x exp(${f(c.ch)} (ln h - ln ${f(c.h0)} - ${f(c.rho)} ln N)^2 + ${f(c.cr)} (ln r - ln ${f(c.r0)})^2 + ${f(c.cg)} ln g)`,
+        `Held-out configurations (${fit.heldOutError.points} points): mean relative error Chinchilla ${(fit.heldOutError.chinchilla * 100).toFixed(2)}%, conditional ${(fit.heldOutError.conditional * 100).toFixed(2)}%`,
+        '',
+        `Architecture at ${budget.toExponential(1)} non-embedding parameters, ${(20 * budget).toExponential(1)} tokens (batch-32 prefill throughput must be >= the standard shape's):`,
+        '| shape | hidden | layers | heads/kv | FFN | MLP/attn | predicted loss | batch-32 tok/s | batch-1 ms |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        ...[['standard', choice.standard] as const, ['law-chosen', choice.chosen] as const].map(([name, x]) => `| ${name} | ${x.shape.hidden} | ${x.shape.layers} | ${x.shape.heads}/${x.shape.kvHeads} | ${x.shape.intermediate} | ${x.throughput.ratio.toFixed(2)} | ${x.predicted.toFixed(4)} | ${x.throughput.tokensPerS.toFixed(0)} | ${x.throughput.latencyMs.toFixed(2)} |`),
+        '',
+        choice.chosen.meetsConstraint ? 'The chosen shape meets the throughput constraint.' : `None of the ${o.quick ? 2 : 4} best-predicted shapes was as fast as the standard one; the best-predicted is shown.`,
+        `Throughput chosen / standard: ${(choice.chosen.throughput.tokensPerS / choice.standard.throughput.tokensPerS).toFixed(2)}x (batch 32), ${(choice.standard.throughput.latencyMs / choice.chosen.throughput.latencyMs).toFixed(2)}x (batch 1)`,
+      ];
+      const table = lines.join('\n');
+      console.log('\n' + table);
+      const html = `<!doctype html><meta charset="utf-8"><title>probescale conditional scaling law</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}</style>
+<h1>Conditional scaling law from our own training runs</h1>
+<div style="display:flex;gap:2em"><div><h2>Measured vs predicted</h2>${await svg(lawFitPlot(fit.residuals))}</div><div><h2>Residuals</h2>${await svg(lawResidualPlot(fit.residuals))}</div></div>
+<pre>${table.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre>`;
+      const seconds = (performance.now() - t0) / 1000;
+      writeFileAtomic(join(o.out, 'results.json'), JSON.stringify({ options: { ...opts, log: undefined }, seconds, runs, fit, choice }, null, 1) + '\n');
+      writeFileAtomic(join(o.out, 'table.md'), table + '\n');
+      writeFileAtomic(join(o.out, 'report.html'), html);
+      console.log(`\n${runs.length} training runs in ${(seconds / 60).toFixed(1)} min -> ${o.out}/{results.json,table.md,report.html}`);
+    });
   study
     .command('small-lm')
     .description('linear / MLP / attention / transformer LMs (no, learned, rotary positions) at equal training FLOPs on Tiny Shakespeare (char), PTB and WikiText-2 (word)')
