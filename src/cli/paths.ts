@@ -4,3 +4,6 @@ import { dirname, join } from 'node:path';
 
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const EMBEDDED_MODEL = join(PACKAGE_ROOT, 'models', 'stories260K', 'stories260K.bin');
+/** The 12-layer test beds trained by `npm run pretrain` (ONNX-autodiff trainer, bundled text). */
+export const MINI_ROBERTA = join(PACKAGE_ROOT, 'models', 'mini-roberta');
+export const MINI_GPT = join(PACKAGE_ROOT, 'models', 'mini-gpt');

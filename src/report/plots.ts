@@ -147,3 +147,19 @@ export function lawResidualPlot(points: { loss: number; predicted: number; heldO
     },
   };
 }
+
+/** Pretraining: training loss (every 10 steps) and held-out loss at each evaluation, against steps. */
+export function trainingCurvePlot(curve: { step: number; loss: number }[], evals: { step: number; loss: number }[]): vl.TopLevelSpec {
+  const values = [...curve.map((c) => ({ step: c.step, loss: c.loss, set: 'training batch' })), ...evals.map((e) => ({ step: e.step, loss: e.loss, set: 'held-out' }))];
+  return {
+    width: 420,
+    height: 240,
+    data: { values },
+    mark: { type: 'line', point: false },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: 'optimizer step' },
+      y: { field: 'loss', type: 'quantitative', scale: { zero: false }, title: 'cross-entropy (nats/token)' },
+      color: { field: 'set', type: 'nominal' },
+    },
+  };
+}

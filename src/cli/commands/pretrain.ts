@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { ProbescaleError } from '../../util/errors.js';
 import { pretrain, TEST_BEDS } from '../../train/pretrain.js';
 import { intArg } from '../parse.js';
+import { svg, trainingCurvePlot } from '../../report/plots.js';
+import { writeFileAtomic } from '../../util/atomic.js';
 
 export function register(program: Command): void {
   program
@@ -23,6 +25,7 @@ export function register(program: Command): void {
         if (!spec) throw new ProbescaleError(`unknown test bed "${name}"; choose one of: ${Object.keys(TEST_BEDS).join(', ')}, all`);
         const dir = join(o.out, name);
         const r = await pretrain(spec, dir, { steps: o.steps, threads: o.threads, log: (l) => console.log(l) });
+        writeFileAtomic(join(dir, 'training-curve.svg'), await svg(trainingCurvePlot(r.curve, r.evals)));
         const e = r.evals.at(-1)!;
         console.log(`${name}: ${r.parameters.toLocaleString('en-US')} parameters, ${r.spec.steps} steps in ${(r.seconds / 60).toFixed(1)} min; held-out loss ${e.loss.toFixed(3)}, ${spec.objective === 'clm' ? 'perplexity' : 'pseudo-perplexity'} ${e.perplexity.toFixed(1)}, accuracy ${(e.accuracy * 100).toFixed(1)}% -> ${dir}`);
       }
