@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { FIXTURES, ROOT, compareMasked, readGolden } from './helpers.js';
@@ -57,5 +57,19 @@ test('probescale probe writes a task x layer table with CIs, selectivity and MDL
   }
   assert.ok(j.results[0].layers.every((l) => typeof l.selectivity === 'number'), 'control task for the word-level task');
   assert.ok(j.results[1].layers.every((l) => l.selectivity === undefined), 'no control task for a sentence task');
+  rmSync(tmp, { recursive: true });
+});
+
+test('study law --runs with a file that is not a study result: one clear line, nothing written', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ps-cli-'));
+  const bad = join(tmp, 'results.json');
+  writeFileSync(bad, JSON.stringify({ runs: [] }));
+  const r = run('study', 'law', '--runs', bad, '--out', join(tmp, 'out'));
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /results\.json: no training runs in this file\n  fix: pass the results.json written by an earlier/);
+  assert.ok(!existsSync(join(tmp, 'out')));
+  const unknown = run('pretrain', '--model', 'mini-bert', '--out', join(tmp, 'models'));
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /unknown test bed "mini-bert"; choose one of: mini-gpt, mini-roberta, all/);
   rmSync(tmp, { recursive: true });
 });

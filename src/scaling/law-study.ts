@@ -157,16 +157,16 @@ export interface ArchitectureChoice {
  * tokens; measure the best few with the engine and keep the best-predicted one whose batch-32 throughput
  * is at least the standard shape's (the inference constraint). Standard: hidden 256, ratio 2, no GQA.
  */
-export async function chooseArchitecture(law: ConditionalParams, budget: number, tokens: number, vocab: number, opts: { seq?: number; threads?: number; measure?: number } = {}): Promise<ArchitectureChoice> {
-  const nonEmb = (s: Shape) => s.layers * (s.hidden * (s.heads + s.kvHeads) * 2 * (s.hidden / s.heads) + 3 * s.hidden * s.intermediate + 2 * s.hidden);
+const nonEmb = (s: Shape) => s.layers * (s.hidden * (s.heads + s.kvHeads) * 2 * (s.hidden / s.heads) + 3 * s.hidden * s.intermediate + 2 * s.hidden);
+
+/** Shapes within 25% of `budget` non-embedding parameters, with their law-predicted loss at `tokens`. */
+function rankShapes(law: ConditionalParams, budget: number, tokens: number, vocab: number) {
   // shapeAt solves depth for a total budget; give it the embedding on top so depth matches non-embedding N
   const at = (h: number, r: number, g: number) => shapeAt(budget + vocab * h + h, h, r, g, vocab);
   const predict = (s: Shape, h: number, r: number, g: number) => conditionalLoss(law, { N: nonEmb(s), D: tokens, hidden: h, mlpAttnRatio: mlpAttentionRatio(s), groups: g });
-  const std = at(256, 2, 1);
-  if (!std) throw new ProbescaleError(`a budget of ${budget} non-embedding parameters is too small for the standard shape (hidden 256, one layer needs ~0.8M)`, { fix: 'use --budget 1e6 or more' });
   const candidates: ArchitectureChoice['candidates'] = [];
   const shapes = new Map<string, Shape>();
-  for (const h of [128, 192, 256, 320, 384, 512]) {
+  for (const h of [128, 192, 256, 320, 384, 512, 768]) {
     for (const r of [0.5, 1, 2, 3, 4]) {
       for (const g of [1, 2, 4]) {
         const s = at(h, r, g);
@@ -177,6 +177,28 @@ export async function chooseArchitecture(law: ConditionalParams, budget: number,
     }
   }
   candidates.sort((a, b) => a.predicted - b.predicted);
+  const std = at(256, 2, 1);
+  return { candidates, shapes, std, stdPredicted: std ? predict(std, 256, 2, 1) : NaN };
+}
+
+/**
+ * Training-compute budget C (= 6 N D): the law picks the model size N (and so D = C / 6N) and the shape
+ * with the lowest predicted loss over a geometric grid of sizes; returns that size and token count.
+ */
+export function sizeForCompute(law: ConditionalParams, compute: number, vocab: number): { budget: number; tokens: number; predicted: number } {
+  let best = { budget: NaN, tokens: NaN, predicted: Infinity };
+  for (let N = 1e6; N <= 1e8; N *= 10 ** 0.125) {
+    const D = compute / (6 * N);
+    const { candidates } = rankShapes(law, N, D, vocab);
+    if (candidates.length && candidates[0].predicted < best.predicted) best = { budget: N, tokens: D, predicted: candidates[0].predicted };
+  }
+  if (!Number.isFinite(best.budget)) throw new ProbescaleError(`no architecture fits a training compute of ${compute.toExponential(2)} FLOPs`, { fix: 'use a larger --compute' });
+  return best;
+}
+
+export async function chooseArchitecture(law: ConditionalParams, budget: number, tokens: number, vocab: number, opts: { seq?: number; threads?: number; measure?: number } = {}): Promise<ArchitectureChoice> {
+  const { candidates, shapes, std, stdPredicted } = rankShapes(law, budget, tokens, vocab);
+  if (!std) throw new ProbescaleError(`a budget of ${budget} non-embedding parameters is too small for the standard shape (hidden 256, one layer needs ~0.8M)`, { fix: 'use --budget 1e6 or more' });
   const stdThroughput = await measureThroughput(std, opts.seq ?? 128, opts.threads);
   let chosen: ArchitectureChoice['chosen'] | undefined;
   for (const c of candidates.slice(0, opts.measure ?? 4)) {
@@ -190,5 +212,5 @@ export async function chooseArchitecture(law: ConditionalParams, budget: number,
       break;
     }
   }
-  return { budget, tokens, standard: { shape: std, predicted: predict(std, 256, 2, 1), throughput: stdThroughput }, chosen: chosen!, candidates };
+  return { budget, tokens, standard: { shape: std, predicted: stdPredicted, throughput: stdThroughput }, chosen: chosen!, candidates };
 }

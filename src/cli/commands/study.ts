@@ -9,7 +9,9 @@ import { writeFileAtomic } from '../../util/atomic.js';
 import { intArg } from '../parse.js';
 import { DEFAULT_STUDY, QUICK_STUDY, runStudy, summarize, type StudyOptions } from '../../scaling/small-lm.js';
 import { lawFitPlot, lawResidualPlot, nllVsFlopsPlot, nllVsParamsPlot, svg } from '../../report/plots.js';
-import { chooseArchitecture, DEFAULT_LAW, fitLaw, QUICK_LAW, runLawGrid } from '../../scaling/law-study.js';
+import { chooseArchitecture, DEFAULT_LAW, fitLaw, QUICK_LAW, runLawGrid, sizeForCompute, type LawRun } from '../../scaling/law-study.js';
+import { readFileSync } from 'node:fs';
+import { ProbescaleError } from '../../util/errors.js';
 import { join } from 'node:path';
 
 export function register(program: Command): void {
@@ -19,15 +21,19 @@ export function register(program: Command): void {
     .description('train a grid of small Llamas (hidden x depth x MLP/attention ratio x GQA), fit the Chinchilla and conditional laws, choose an architecture at a budget and measure it')
     .option('--out <dir>', 'output directory (results.json, table.md, report.html)', 'out/law')
     .option('--quick', 'tiny grid and budget (tests)')
-    .option('--budget <n>', 'non-embedding parameter budget for the architecture search', Number, 4e6)
+    .option('--budget <n>', 'non-embedding parameter budget for the architecture search (tokens = 20 x budget)', Number, 4e6)
+    .option('--compute <flops>', 'instead: a training-compute budget; the law picks size, tokens and shape', Number)
+    .option('--runs <results.json>', 'reuse the training runs of an earlier study (no training)')
     .option('--threads <n>', 'onnxruntime threads', intArg)
-    .action(async (o: { out: string; quick?: boolean; budget: number; threads?: number }) => {
+    .action(async (o: { out: string; quick?: boolean; budget: number; compute?: number; runs?: string; threads?: number }) => {
       const t0 = performance.now();
       const opts = { ...(o.quick ? QUICK_LAW : DEFAULT_LAW), threads: o.threads, log: (l: string) => console.log(l) };
-      const runs = await runLawGrid(opts);
+      const runs: LawRun[] = o.runs ? readRuns(o.runs) : await runLawGrid(opts);
       const fit = await fitLaw(runs);
-      const budget = o.quick ? 1.6e6 : o.budget;
-      const choice = await chooseArchitecture(fit.conditional, budget, 20 * budget, opts.vocab, { threads: o.threads, measure: o.quick ? 2 : 4, seq: o.quick ? 32 : 128 });
+      const sized = o.compute ? sizeForCompute(fit.conditional, o.compute, opts.vocab) : undefined;
+      const budget = sized?.budget ?? (o.quick ? 1.6e6 : o.budget);
+      const tokens = sized?.tokens ?? 20 * budget;
+      const choice = await chooseArchitecture(fit.conditional, budget, tokens, opts.vocab, { threads: o.threads, measure: o.quick ? 2 : 4, seq: o.quick ? 32 : 128 });
       const c = fit.conditional;
       const f = (x: number, d = 3) => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toFixed(d));
       const lines = [
@@ -35,7 +41,8 @@ export function register(program: Command): void {
         `Conditional: x exp(${f(c.ch)} (ln h - ln ${f(c.h0)} - ${f(c.rho)} ln N)^2 + ${f(c.cr)} (ln r - ln ${f(c.r0)})^2 + ${f(c.cg)} ln g)`,
         `Held-out configurations (${fit.heldOutError.points} points): mean relative error Chinchilla ${(fit.heldOutError.chinchilla * 100).toFixed(2)}%, conditional ${(fit.heldOutError.conditional * 100).toFixed(2)}%`,
         '',
-        `Architecture at ${budget.toExponential(1)} non-embedding parameters, ${(20 * budget).toExponential(1)} tokens (batch-32 prefill throughput must be >= the standard shape's):`,
+        ...(o.compute ? [`Training compute ${o.compute.toExponential(2)} FLOPs: the law picks ${budget.toExponential(2)} non-embedding parameters and ${tokens.toExponential(2)} tokens.`] : []),
+        `Architecture at ${budget.toExponential(2)} non-embedding parameters, ${tokens.toExponential(2)} tokens (batch-32 prefill throughput must be >= the standard shape's):`,
         '| shape | hidden | layers | heads/kv | FFN | MLP/attn | predicted loss | batch-32 tok/s | batch-1 ms |',
         '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
         ...[['standard', choice.standard] as const, ['law-chosen', choice.chosen] as const].map(([name, x]) => `| ${name} | ${x.shape.hidden} | ${x.shape.layers} | ${x.shape.heads}/${x.shape.kvHeads} | ${x.shape.intermediate} | ${x.throughput.ratio.toFixed(2)} | ${x.predicted.toFixed(4)} | ${x.throughput.tokensPerS.toFixed(0)} | ${x.throughput.latencyMs.toFixed(2)} |`),
@@ -130,4 +137,17 @@ function studyTable(datasets: Awaited<ReturnType<typeof runStudy>>['datasets'], 
   }
   lines.push('', ...datasets.map((d) => `- ${d.name}: vocabulary ${d.vocab}, ${d.trainTokens.toLocaleString('en-US')} training / ${d.testTokens.toLocaleString('en-US')} test tokens. ${d.note}`));
   return lines.join('\n');
+}
+
+function readRuns(path: string): LawRun[] {
+  let parsed: { runs?: LawRun[] };
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ProbescaleError(`cannot read the study results: ${(err as Error).message}`, { file: path, fix: 'pass the results.json written by an earlier `probescale study law`' });
+  }
+  if (!Array.isArray(parsed.runs) || !parsed.runs.length || !parsed.runs.every((r) => Array.isArray(r.points))) {
+    throw new ProbescaleError('no training runs in this file', { file: path, fix: 'pass the results.json written by an earlier `probescale study law`' });
+  }
+  return parsed.runs;
 }
