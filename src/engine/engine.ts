@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LoadedModel } from '../model/checkpoint.js';
 import { bucketMatrix } from '../model/t5-buckets.js';
+import { maxSequenceTokens } from '../model/config.js';
 import { ProbescaleError } from '../util/errors.js';
 import { FAMILY_BUILDERS } from './families/index.js';
 import type { FeedName, GraphOptions } from './family.js';
@@ -89,6 +90,8 @@ export class Engine {
     const mask = batch.attentionMask ? padRows(batch.attentionMask, 0) : maskFromLengths(batch.inputIds, ids.dims);
     const feeds: Record<string, ort.Tensor> = {};
     const [B, T] = ids.dims;
+    const limit = maxSequenceTokens(arch);
+    if (T > limit) throw new ProbescaleError(`a sequence of ${T} tokens is longer than this model's ${limit} positions`, { file: this.model.source, fix: `truncate inputs to ${limit} tokens` });
     for (const name of this.feeds) {
       switch (name) {
         case 'input_ids':

@@ -21,12 +21,22 @@ export function specialTokenFrame(tok: TextTokenizer): { prefix: number[]; suffi
   return { prefix: [], suffix: [] };
 }
 
-export function alignWords(tok: TextTokenizer, words: string[], frame = specialTokenFrame(tok), maxTokens = 512): AlignedSequence {
+/**
+ * Byte-level BPE (GPT-2, RoBERTa) spells a word differently after a space ("Ġworld") than at the start
+ * of a text; words after the first get their space back so their ids are those of running text.
+ */
+export function spaceMarksWords(tok: TextTokenizer): boolean {
+  if (tok.kind !== 'hf') return false;
+  const first = tok.encode(' the', { specialTokens: false })[0];
+  return first !== undefined && tok.idToToken(first).startsWith('\u0120');
+}
+
+export function alignWords(tok: TextTokenizer, words: string[], frame = specialTokenFrame(tok), maxTokens = 512, spaced = spaceMarksWords(tok)): AlignedSequence {
   const ids = [...frame.prefix];
   const wordSpans: [number, number][] = [];
-  for (const w of words) {
+  for (const [i, w] of words.entries()) {
     const start = ids.length;
-    const pieces = tok.encode(w, { specialTokens: false });
+    const pieces = tok.encode(spaced && i > 0 ? ` ${w}` : w, { specialTokens: false });
     ids.push(...(pieces.length ? pieces : tok.encode('?', { specialTokens: false })));
     wordSpans.push([start, ids.length]);
   }

@@ -7,7 +7,7 @@
  */
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { EdgeExample, Example, PairExample, SentenceExample, Task, TokenExample } from '../data/types.js';
-import { alignWords, specialTokenFrame } from './align.js';
+import { alignWords, spaceMarksWords, specialTokenFrame } from './align.js';
 import type { RowSpec } from './extract.js';
 
 export type SentencePooling = 'mean' | 'first' | 'last';
@@ -46,6 +46,7 @@ export function taskRows(task: Task, examples: Example[], tok: TextTokenizer, op
   const rowWord: string[] = [];
   const sentenceLengths: number[] = [];
   const frame = specialTokenFrame(tok);
+  const spaced = spaceMarksWords(tok);
   const pool = (len: number): [number, number] => {
     switch (opts.sentencePooling ?? 'mean') {
       case 'first':
@@ -68,7 +69,7 @@ export function taskRows(task: Task, examples: Example[], tok: TextTokenizer, op
       return;
     }
     const words = (ex as TokenExample | EdgeExample).words;
-    const aligned = alignWords(tok, words, frame, maxTokens);
+    const aligned = alignWords(tok, words, frame, maxTokens, spaced);
     seqs.push(aligned.ids);
     const seq = seqs.length - 1;
     const wordRange = (w: number): [number, number] | undefined => {

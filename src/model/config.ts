@@ -45,6 +45,11 @@ export interface ArchConfig {
 
 type Raw = Record<string, unknown>;
 
+/** Longest token sequence the position table allows (RoBERTa's positions start at padding_idx + 1). */
+export function maxSequenceTokens(arch: ArchConfig): number {
+  return arch.family === 'roberta' ? arch.maxPositions - ((arch.padTokenId ?? 1) + 1) : arch.maxPositions;
+}
+
 function num(raw: Raw, key: string, dflt?: number, path = 'config.json'): number {
   const v = raw[key];
   if (v === undefined || v === null) {

@@ -9,6 +9,7 @@ import type { Task } from '../data/types.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import { extractFeatures, type FeatureSet } from '../features/extract.js';
 import { taskRows, type RowOptions, type TaskRows } from '../features/task-rows.js';
+import { maxSequenceTokens } from '../model/config.js';
 import type { Matrix } from '../features/matrix.js';
 import { LogisticProbe } from './logistic.js';
 import { RidgeProbe } from './ridge.js';
@@ -81,7 +82,9 @@ export interface SplitFeatures {
 }
 
 export async function splitFeatures(engine: Engine, tok: TextTokenizer, task: Task, split: 'train' | 'dev' | 'test', opts: SuiteOptions): Promise<SplitFeatures> {
-  const rows = taskRows(task, task.splits[split], tok, opts);
+  // never longer than the model's position table: longer inputs are truncated (words past the cut dropped)
+  const maxTokens = Math.min(opts.maxTokens ?? 256, maxSequenceTokens(engine.model.arch));
+  const rows = taskRows(task, task.splits[split], tok, { ...opts, maxTokens });
   if (rows.rows.length === 0) throw new Error(`task ${task.name}: the ${split} split produced no rows`);
   const features = await extractFeatures(engine, rows.seqs, rows.rows, { cacheDir: opts.cacheDir, label: `${task.name}/${split}`, dtype: opts.dtype, progress: opts.progress });
   return { rows, features };

@@ -53,7 +53,7 @@ export const TEST_BEDS: Record<string, PretrainSpec> = {
   'mini-gpt': { ...base, name: 'mini-gpt', objective: 'clm', steps: 3000 },
   // MLM learns from the masked positions only: 30% masking (Wettig et al. 2023 find 40% better than 15%
   // for small budgets) and a larger batch give it several times the training signal per step.
-  'mini-roberta': { ...base, name: 'mini-roberta', objective: 'mlm', steps: 4000, batch: 32, maskRate: 0.3 },
+  'mini-roberta': { ...base, name: 'mini-roberta', objective: 'mlm', steps: 2500, batch: 32, maskRate: 0.3 },
 };
 
 export interface CurvePoint {
