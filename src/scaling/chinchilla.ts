@@ -5,7 +5,7 @@
  * with L-BFGS from the best points of a grid of initialisations.
  *
  * Conditional extension (architecture terms, our parametrization in the spirit of Bian et al. 2025):
- *   log L = log L_chinchilla(N, D) + c_h (ln(h / (h0 N^rho)))^2 + c_r (ln(r / r0))^2 + c_g ln(g)
+ *   log L = log L_chinchilla(N, D) + c_h (ln(h / (h0 N^rho)))^2 + c_r (ln(r / r0))^2 + c_g ln(g),   c_h, c_r >= 0
  * h: hidden size, whose best value grows as h0 * N^rho; r: MLP-to-attention parameter ratio, best at r0;
  * g: query heads per key/value head (1 = multi-head attention; > 1 = grouped-query attention).
  */
@@ -47,11 +47,12 @@ function logChinchilla(p: Float64Array, N: number, D: number): number {
   return lse([a - alpha * Math.log(N), b - beta * Math.log(D), e]);
 }
 
+/** ch and cr enter squared: a penalty for leaving the optimum can never turn into a reward (a maximum). */
 function logConditional(p: Float64Array, pt: LossPoint): number {
-  const [, , , , , ch, lh0, rho, cr, lr0, cg] = p;
+  const [, , , , , sh, lh0, rho, sr, lr0, cg] = p;
   let v = logChinchilla(p, pt.N, pt.D);
-  if (pt.hidden) v += ch * (Math.log(pt.hidden) - lh0 - rho * Math.log(pt.N)) ** 2;
-  if (pt.mlpAttnRatio) v += cr * (Math.log(pt.mlpAttnRatio) - lr0) ** 2;
+  if (pt.hidden) v += sh * sh * (Math.log(pt.hidden) - lh0 - rho * Math.log(pt.N)) ** 2;
+  if (pt.mlpAttnRatio) v += sr * sr * (Math.log(pt.mlpAttnRatio) - lr0) ** 2;
   if (pt.groups) v += cg * Math.log(pt.groups);
   return v;
 }
@@ -84,11 +85,12 @@ export async function fitConditional(points: LossPoint[]): Promise<{ params: Con
   const residuals = (p: Float64Array) => Float64Array.from(points, (pt) => logConditional(p, pt) - Math.log(pt.loss));
   const objective = (p: Float64Array) => residuals(p).reduce((s, r) => s + huber(r, DELTA), 0);
   const chin = [Math.log(b0.A), Math.log(b0.B), Math.log(b0.E), b0.alpha, b0.beta];
-  const starts = grid([[0, 0.01, 0.05], [Math.log(1), Math.log(10)], [0, 0.25, 0.5], [0, 0.01, 0.05], [0, Math.log(2), Math.log(4)], [0, 0.01]]).map((arch) => Float64Array.from([...chin, ...arch]));
+  // sqrt(ch), sqrt(cr) start away from 0, where the squared parametrization has no gradient
+  const starts = grid([[0.03, 0.1, 0.22], [Math.log(1), Math.log(10)], [0, 0.25, 0.5], [0.03, 0.1, 0.22], [0, Math.log(2), Math.log(4)], [0, 0.01]]).map((arch) => Float64Array.from([...chin, ...arch]));
   const fit = await fitResiduals(residuals, bestStarts(starts, objective, 8), { huberDelta: DELTA, maxIter: 1000 });
   const p = fit.params;
   return {
-    params: { A: Math.exp(p[0]), B: Math.exp(p[1]), E: Math.exp(p[2]), alpha: p[3], beta: p[4], ch: p[5], h0: Math.exp(p[6]), rho: p[7], cr: p[8], r0: Math.exp(p[9]), cg: p[10] },
+    params: { A: Math.exp(p[0]), B: Math.exp(p[1]), E: Math.exp(p[2]), alpha: p[3], beta: p[4], ch: p[5] * p[5], h0: Math.exp(p[6]), rho: p[7], cr: p[8] * p[8], r0: Math.exp(p[9]), cg: p[10] },
     loss: fit.loss,
   };
 }

@@ -33,7 +33,7 @@ export function register(program: Command): void {
       const sized = o.compute ? sizeForCompute(fit.conditional, o.compute, opts.vocab) : undefined;
       const budget = sized?.budget ?? (o.quick ? 1.6e6 : o.budget);
       const tokens = sized?.tokens ?? 20 * budget;
-      const choice = await chooseArchitecture(fit.conditional, budget, tokens, opts.vocab, { threads: o.threads, measure: o.quick ? 2 : 4, seq: o.quick ? 32 : 128 });
+      const choice = await chooseArchitecture(fit.conditional, budget, tokens, opts.vocab, { threads: o.threads, measure: o.quick ? 2 : 8, seq: o.quick ? 32 : 128 });
       const c = fit.conditional;
       const f = (x: number, d = 3) => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toFixed(d));
       const lines = [
@@ -47,7 +47,7 @@ export function register(program: Command): void {
         '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
         ...[['standard', choice.standard] as const, ['law-chosen', choice.chosen] as const].map(([name, x]) => `| ${name} | ${x.shape.hidden} | ${x.shape.layers} | ${x.shape.heads}/${x.shape.kvHeads} | ${x.shape.intermediate} | ${x.throughput.ratio.toFixed(2)} | ${x.predicted.toFixed(4)} | ${x.throughput.tokensPerS.toFixed(0)} | ${x.throughput.latencyMs.toFixed(2)} |`),
         '',
-        choice.chosen.meetsConstraint ? 'The chosen shape meets the throughput constraint.' : `None of the ${o.quick ? 2 : 4} best-predicted shapes was as fast as the standard one; the best-predicted is shown.`,
+        choice.chosen.meetsConstraint ? 'The chosen shape meets the throughput constraint.' : `None of the ${o.quick ? 2 : 8} best-predicted shapes was as fast as the standard one; the best-predicted is shown.`,
         `Throughput chosen / standard: ${(choice.chosen.throughput.tokensPerS / choice.standard.throughput.tokensPerS).toFixed(2)}x (batch 32), ${(choice.standard.throughput.latencyMs / choice.chosen.throughput.latencyMs).toFixed(2)}x (batch 1)`,
       ];
       const table = lines.join('\n');
