@@ -7,6 +7,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, type LoadedModel } from '../model/checkpoint.js';
+import { maxSequenceTokens } from '../model/config.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { Task, TokenExample, SentenceExample } from '../data/types.js';
 import { Engine, range } from '../engine/engine.js';
@@ -82,12 +83,12 @@ function checkWritable(dir: string): void {
 }
 
 /** A batch of task text for calibration statistics (Block Influence, angular distance, SLEB, healing). */
-function calibrationBatch(tok: TextTokenizer, tasks: Task[], n = 32): { inputIds: number[][] } {
+function calibrationBatch(tok: TextTokenizer, tasks: Task[], maxTokens: number, n = 32): { inputIds: number[][] } {
   const texts: string[] = [];
   for (const t of tasks) {
     for (const ex of t.splits.train.slice(0, Math.ceil(n / tasks.length))) texts.push('words' in ex ? (ex as TokenExample).words.join(' ') : (ex as SentenceExample).text);
   }
-  return { inputIds: texts.slice(0, n).map((s) => tok.encode(s).slice(0, 128)) };
+  return { inputIds: texts.slice(0, n).map((s) => tok.encode(s).slice(0, Math.min(128, maxTokens))) };
 }
 
 async function latencyCosts(model: LoadedModel, batch: { inputIds: number[][] }, threads?: number): Promise<LayerCosts> {
@@ -139,7 +140,7 @@ export async function runPipeline(opts: PipelineOptions) {
   for (const t of tasks) reference[t.name].dev = fullDev.scores[t.name].score;
 
   const relevance = layerRelevance(probes.map((p, i) => ({ task: p.task, scores: p.layers.map((l) => l.dev), weight: weights[i] })));
-  const calib = calibrationBatch(tok, tasks);
+  const calib = calibrationBatch(tok, tasks, maxSequenceTokens(model.arch));
   const geometry = await layerGeometry(model, calib, opts.threads);
   const fullParams = subsetCost(paramCosts, range(L));
 
