@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadModel, type LoadedModel } from '../model/checkpoint.js';
 import { maxSequenceTokens } from '../model/config.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
+import type { SentencePooling } from '../features/task-rows.js';
 import type { Task, TokenExample, SentenceExample } from '../data/types.js';
 import { Engine, range } from '../engine/engine.js';
 import { medianRunMs } from '../engine/timing.js';
@@ -45,6 +46,8 @@ export interface PipelineOptions {
   heal?: boolean;
   trimVocab?: boolean;
   threads?: number;
+  /** sentence pooling for sentence-level tasks (default mean; 'last' suits decoders, whose last token has seen the whole sentence) */
+  pooling?: SentencePooling;
   searchEvals: number;
   randomSeeds: number;
   bootstrap: number;
@@ -121,7 +124,8 @@ export async function runPipeline(opts: PipelineOptions) {
   const flops = flopCosts(model, 64, Math.max(...tasks.map((t) => t.labels.length)));
   // fail before any work if a budget cannot hold a single layer
   for (const b of budgets) if (b.kind !== 'latency') capacity(b, b.kind === 'parameters' ? paramCosts : flops);
-  const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: process.stderr.isTTY, threads: opts.threads };
+  const pooling = opts.pooling ?? 'mean';
+  const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: process.stderr.isTTY, threads: opts.threads, sentencePooling: pooling };
 
   // 1. probe every layer of the full model
   log(`probing ${L + 1} representations of ${model.source} on ${tasks.map((t) => t.name).join(', ')}`);
@@ -194,7 +198,17 @@ export async function runPipeline(opts: PipelineOptions) {
   // 2. write the chosen model of the first budget, with a trained head per task
   const primary = results[0];
   const keep = primary.methods[0].layers;
-  const bridges = opts.heal ? await fitBridges(model, keep, calib, opts.threads) : undefined;
+  // healing bridges are kept only if they help on dev: a linear map fitted on average calibration tokens can
+  // wash out what a task reads (measured: mini-gpt keeping 1 of 12 layers, coordination inversion fell to chance)
+  let bridges = opts.heal ? await fitBridges(model, keep, calib, opts.threads) : undefined;
+  let healing: { devRetentionHealed: number; devRetentionUnhealed: number; used: boolean } | undefined;
+  if (bridges) {
+    const healed = await ev.evaluate(keep, 'dev', bridges);
+    const plain = await ev.evaluate(keep, 'dev');
+    healing = { devRetentionHealed: healed.retention, devRetentionUnhealed: plain.retention, used: healed.retention > plain.retention };
+    log(`healing bridges: dev retention ${(100 * healed.retention).toFixed(1)}% with, ${(100 * plain.retention).toFixed(1)}% without -> ${healing.used ? 'kept' : 'dropped'}`);
+    if (!healing.used) bridges = undefined;
+  }
   const headTensors: Record<string, TensorToWrite> = {};
   const headInfo: Record<string, unknown> = {};
   const sub = await Engine.create(model, { layers: keep, hiddenStates: 'last', logits: false, bridges, threads: opts.threads });
@@ -205,7 +219,7 @@ export async function runPipeline(opts: PipelineOptions) {
     const lin = probe.exportLinear();
     headTensors[`head.${t.name}.weight`] = { dtype: 'F32', shape: [lin.d, lin.K], data: lin.weight };
     headTensors[`head.${t.name}.bias`] = { dtype: 'F32', shape: [lin.K], data: lin.bias };
-    headInfo[t.name] = { kind: t.kind, labels: t.labels, metric: t.metric, C: probe.chosenC, input: t.kind === 'edge' ? 'concat(span1 mean, span2 mean)' : t.kind === 'token' ? 'first sub-token of each word' : 'mean over tokens', layout: 'logits = features @ weight + bias' };
+    headInfo[t.name] = { kind: t.kind, labels: t.labels, metric: t.metric, C: probe.chosenC, input: t.kind === 'edge' ? 'concat(span1 mean, span2 mean)' : t.kind === 'token' ? 'first sub-token of each word' : `${pooling === 'mean' ? 'mean over tokens' : `${pooling} token`}`, layout: 'logits = features @ weight + bias' };
   }
   await sub.release();
   const used = opts.trimVocab ? new Set(tasks.flatMap((t) => ['train', 'dev', 'test'].flatMap((s) => splitTokens(tok, t, s as 'train')))) : undefined;
@@ -243,7 +257,7 @@ export async function runPipeline(opts: PipelineOptions) {
     parameters: { full: fullParams, perLayer: paramCosts.perLayer, fixed: paramCosts.fixed },
     budgets: results,
     scaling,
-    compressed: { dir: modelDir, layers: keep, healed: !!bridges, vocabTrimmed: !!used, parameters: written.parameters, verification, measured },
+    compressed: { dir: modelDir, layers: keep, healed: !!bridges, healing, vocabTrimmed: !!used, parameters: written.parameters, verification, measured },
     seconds: (performance.now() - t0) / 1000,
   };
   writeFileAtomic(join(opts.out, 'results.json'), JSON.stringify(out, null, 2) + '\n');

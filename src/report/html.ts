@@ -101,7 +101,7 @@ With ${r.scaling.fit.points.length} points the fit is indicative only${r.scaling
 <h2>Selection per budget</h2>
 ${budgetRows}
 <h2>Verification of the written model</h2>
-<p>The model in <code>${esc(r.compressed.dir)}</code> (layers [${r.compressed.layers.join(', ')}]${r.compressed.healed ? ', healed' : ''}${r.compressed.vocabTrimmed ? ', vocabulary trimmed' : ''}) was loaded back and scored with its stored task heads on each test split.</p>
+<p>The model in <code>${esc(r.compressed.dir)}</code> (layers [${r.compressed.layers.join(', ')}]${r.compressed.healed ? ', healed' : ''}${r.compressed.vocabTrimmed ? ', vocabulary trimmed' : ''}) was loaded back and scored with its stored task heads on each test split.${r.compressed.healing ? ` Healing bridges: dev retention ${pct(r.compressed.healing.devRetentionHealed)} with, ${pct(r.compressed.healing.devRetentionUnhealed)} without, so they were ${r.compressed.healing.used ? 'kept' : 'dropped'}.` : ''}</p>
 <table><tr><th>task</th><th>full, final layer</th><th>full, best layer</th><th>compressed</th><th>retention vs final</th><th>retention vs best</th></tr>
 ${verifyRows}</table>
 <table><tr><th></th><th>parameters</th><th>layer parameters</th><th>latency batch 1 (ms)</th><th>latency batch 32 (ms)</th><th>peak RSS (MB)</th></tr>

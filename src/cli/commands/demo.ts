@@ -1,38 +1,45 @@
 /**
- * `probescale demo` (npm run demo): the whole pipeline on the embedded defaults — stories260K, a real
- * pretrained llama2.c model (5 layers), then mini-roberta, the project's own 12-layer masked LM — with
- * three bundled tasks (UPOS tagging, SST-2 sentiment, main-verb tense), at three parameter budgets, with
- * healing; then each written model's measured verification.
+ * `probescale demo` (npm run demo): the whole pipeline on the embedded defaults, then each written model's
+ * measured verification:
+ *  1. stories260K, a real pretrained llama2.c model (5 layers): UPOS tagging, SST-2 sentiment, main-verb
+ *     tense, three parameter budgets;
+ *  2. mini-gpt, the project's own 12-layer causal LM: dependency relations (edge probe), main-verb tense and
+ *     coordination inversion with last-token pooling — tasks whose probe scores climb through its layers
+ *     (on UPOS or SST-2 its layers add next to nothing over the embeddings; mini-roberta's layers are flat
+ *     on every probe, see bench/RESULTS.md), two budgets, smaller samples to stay within a few minutes.
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { loadModel } from '../../model/checkpoint.js';
 import { runPipeline } from '../pipeline.js';
-import { EMBEDDED_MODEL, MINI_ROBERTA } from '../paths.js';
+import { EMBEDDED_MODEL, MINI_GPT } from '../paths.js';
+import type { PipelineOptions } from '../pipeline.js';
 import { intArg } from '../parse.js';
+import { ProbescaleError } from '../../util/errors.js';
 
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('run the whole pipeline on the embedded default models (stories260K, mini-roberta) and bundled tasks')
+    .description('run the whole pipeline on the embedded default models (stories260K, mini-gpt) and bundled tasks')
     .option('--out <dir>', 'output directory', 'out/demo')
-    .option('--max-train <n>', 'training sentences per task', intArg, 1000)
-    .option('--max-eval <n>', 'dev/test sentences per task', intArg, 400)
-    .option('--only <stage>', 'run one stage: stories260K or mini-roberta')
-    .action(async (o: { out: string; maxTrain: number; maxEval: number; only?: string }) => {
-      const stages = [
+    .option('--max-train <n>', 'training sentences per task (default: 1000, 500 for mini-gpt)', intArg)
+    .option('--max-eval <n>', 'dev/test sentences per task (default: 400, 250 for mini-gpt)', intArg)
+    .option('--only <stage>', 'run one stage: stories260K or mini-gpt')
+    .action(async (o: { out: string; maxTrain?: number; maxEval?: number; only?: string }) => {
+      type Stage = { name: string; model: string; out: string } & Pick<PipelineOptions, 'tasks' | 'budgets' | 'maxTrain' | 'maxEval' | 'searchEvals' | 'randomSeeds' | 'pooling'>;
+      const stages: Stage[] = [
         // a real pretrained model from llama2.c (5 layers)
-        { name: 'stories260K', model: EMBEDDED_MODEL, out: o.out, budgets: '0.6,0.4,0.8' },
-        // our own 12-layer masked-LM test bed: enough depth for selection to matter
-        { name: 'mini-roberta', model: MINI_ROBERTA, out: join(o.out, 'mini-roberta'), budgets: '0.3,0.5,0.7' },
-      ].filter((s) => !o.only || s.name === o.only);
-      for (const stage of stages) {
+        { name: 'stories260K', model: EMBEDDED_MODEL, out: o.out, tasks: 'upos,sst2,tense', budgets: '0.6,0.4,0.8', maxTrain: 1000, maxEval: 400, searchEvals: 40, randomSeeds: 5, pooling: 'mean' },
+        // our own 12-layer test bed: enough depth for selection to matter; 12-layer subnetworks cost more per evaluation
+        { name: 'mini-gpt', model: MINI_GPT, out: join(o.out, 'mini-gpt'), tasks: 'deprel,tense,coordinv', budgets: '0.3,0.5', maxTrain: 500, maxEval: 250, searchEvals: 20, randomSeeds: 3, pooling: 'last' },
+      ];
+      if (o.only && !stages.some((s) => s.name === o.only)) throw new ProbescaleError(`unknown demo stage "${o.only}"`, { fix: `use one of: ${stages.map((s) => s.name).join(', ')}` });
+      for (const stage of stages.filter((s) => !o.only || s.name === o.only)) {
         const model = loadModel(stage.model);
         const a = model.arch;
         console.log(`\n=== ${stage.name}: ${stage.model}\n  ${a.family}, ${a.layers} layers, hidden ${a.hidden}, heads ${a.heads} (kv ${a.kvHeads}), vocab ${a.vocab}, ${model.weights.parameterCount().toLocaleString()} parameters\n`);
         const r = await runPipeline({
-          model: stage.model, tasks: 'upos,sst2,tense', budgets: stage.budgets, out: stage.out, maxTrain: o.maxTrain, maxEval: o.maxEval,
-          seed: 0, heal: true, searchEvals: 40, randomSeeds: 5, bootstrap: 1000,
+          ...stage, maxTrain: o.maxTrain ?? stage.maxTrain, maxEval: o.maxEval ?? stage.maxEval, seed: 0, heal: true, bootstrap: 1000,
         });
         const v = r.compressed.verification;
         const m = r.compressed.measured;

@@ -1,5 +1,5 @@
 /** `probescale probe`: per-layer probe scores (with CIs, selectivity, MDL) for each task. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { join } from 'node:path';
 import { loadModel } from '../../model/checkpoint.js';
 import { Engine } from '../../engine/engine.js';
@@ -73,8 +73,8 @@ export function register(program: Command): void {
     .option('--seed <n>', 'random seed', intArg, 0)
     .option('--max-train <n>', 'subsample training units (sentences/examples)', intArg)
     .option('--max-eval <n>', 'subsample dev and test units', intArg)
-    .option('--pooling <kind>', 'sentence pooling: mean | first | last', 'mean')
-    .option('--word-pooling <kind>', 'word pooling: first | mean (sub-tokens)', 'first')
+    .addOption(new Option('--pooling <kind>', 'sentence pooling').choices(['mean', 'first', 'last']).default('mean'))
+    .addOption(new Option('--word-pooling <kind>', 'word pooling over sub-tokens').choices(['first', 'mean']).default('first'))
     .option('--cache <dir>', 'feature cache directory (default OUT/.features)')
     .option('--threads <n>', 'onnxruntime threads', intArg)
     .action(async (opts: ProbeCliOptions) => {

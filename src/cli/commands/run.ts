@@ -1,5 +1,5 @@
 /** `probescale run`: the whole pipeline — probe, select under budgets, compare baselines, compress, verify, report. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { runPipeline, type PipelineOptions } from '../pipeline.js';
 import { intArg } from '../parse.js';
 
@@ -18,6 +18,7 @@ export function register(program: Command): void {
     .option('--heal', 'fit least-squares bridges over removed layers')
     .option('--trim-vocab', 'keep only the vocabulary the task data uses')
     .option('--threads <n>', 'onnxruntime threads', intArg)
+    .addOption(new Option('--pooling <kind>', 'sentence pooling (last suits decoders)').choices(['mean', 'first', 'last']).default('mean'))
     .option('--search-evals <n>', 'subnetworks the search may run per budget', intArg, 40)
     .option('--random-seeds <n>', 'random-subset baselines per budget', intArg, 5)
     .option('--bootstrap <n>', 'bootstrap resamples for CIs', intArg, 1000)
