@@ -12,7 +12,7 @@ import { makeControlLabels, labelDistribution } from '../../src/probe/control.js
 import { mdlOnlineCode } from '../../src/probe/mdl.js';
 import { summarizeLayers } from '../../src/probe/layers.js';
 import { mulberry32, normal } from '../../src/probe/random.js';
-import type { Matrix } from '../../src/probe/types.js';
+import { Standardizer, type Matrix } from '../../src/probe/types.js';
 
 /** n points in d dims, K classes from a planted linear map (+ label noise rate). */
 function planted(n: number, d: number, K: number, seed: number, noise = 0) {
@@ -73,6 +73,18 @@ test('softmax objective: gradient matches finite differences; onnxruntime backen
   assert.ok(Math.abs(f1 - f0) < 1e-5);
   g.forEach((v, i) => assert.ok(Math.abs(v - g2[i]) < 1e-5));
   await ortObj.release();
+  // standardization folded into the onnxruntime objective = the loops on a standardized copy, even for raw
+  // features far from zero mean and unit scale (as hidden states with large-offset dimensions are)
+  const raw = { ...X, data: X.data.map((v, i) => 30 * ((i % 5) - 2) + 5 * v) };
+  const std = new Standardizer().fit(raw);
+  const g3 = new Float64Array(18);
+  const g4 = new Float64Array(18);
+  const f3 = await jsObjective(std.transform(raw), y, 3).evaluate(p, g3, 0.7);
+  const folded = await ortObjective(raw, y, 3, 1, std);
+  const f4 = await folded.evaluate(p, g4, 0.7);
+  await folded.release();
+  assert.ok(Math.abs(f3 - f4) < 1e-5, `${f3} vs ${f4}`);
+  g3.forEach((v, i) => assert.ok(Math.abs(v - g4[i]) < 1e-4, `d/dp${i}: ${v} vs ${g4[i]}`));
 });
 
 test('logistic probe recovers a planted linear signal (both backends)', async () => {
@@ -202,4 +214,43 @@ test('layer summaries: deltas, expected layer, best and 95% layers', () => {
   assert.ok(Math.abs(s.expectedLayer - (1 * 0.2 + 2 * 0.22 + 4 * 0.1) / 0.52) < 1e-9);
   assert.equal(s.bestLayer, 4);
   assert.equal(s.first95, 2); // 0.92 >= 0.95 * 0.95
+});
+
+test('bootstrap scorer: per-unit statistics give the same score as recomputing the metric on the resampled rows', async () => {
+  const { makeScorer } = await import('../../src/probe/scoring.js');
+  const { spansFromTags } = await import('../../src/data/spans.js');
+  const r = mulberry32(5);
+  // 40 sentences of 1-9 words; predictions right ~70% of the time
+  const rowSentence: number[] = [];
+  for (let s = 0; s < 40; s++) for (let w = 0, n = 1 + Math.floor(r() * 9); w < n; w++) rowSentence.push(s);
+  const cases = [
+    { kind: 'token', metric: 'accuracy', labels: ['A', 'B', 'C'] },
+    { kind: 'token', metric: 'span-f1', labels: ['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC'] },
+    { kind: 'token', metric: 'macro-f1', labels: ['A', 'B', 'C'] },
+    { kind: 'sentence', metric: 'mcc', labels: ['no', 'yes'] },
+  ] as const;
+  for (const c of cases) {
+    const rows = c.kind === 'sentence' ? 40 : rowSentence.length;
+    const K = c.labels.length;
+    const labels = Int32Array.from({ length: rows }, () => Math.floor(r() * K));
+    const pred = labels.map((y) => (r() < 0.7 ? y : Math.floor(r() * K)));
+    const rs = c.kind === 'sentence' ? Int32Array.from({ length: rows }, (_, i) => i) : Int32Array.from(rowSentence);
+    const scorer = makeScorer({ name: 't', kind: c.kind, metric: c.metric, labels: [...c.labels] } as never, { labels, rowSentence: rs } as never);
+    const fast = scorer.forPredictions(pred);
+    const units = Int32Array.from({ length: scorer.units }, () => Math.floor(r() * scorer.units));
+    // the slow way: gather the rows of the resampled units and score them from scratch
+    const byUnit = (u: number) => [...rs.keys()].filter((i) => rs[i] === u);
+    let expected: number;
+    if (c.metric === 'span-f1') {
+      const tags = (u: number, v: Int32Array) => spansFromTags(byUnit(u).map((i) => c.labels[v[i]]));
+      expected = spanF1([...units].map((u) => tags(u, labels)), [...units].map((u) => tags(u, pred))).f1;
+    } else {
+      const idx = [...units].flatMap(byUnit);
+      const yt = Int32Array.from(idx, (i) => labels[i]);
+      const yp = Int32Array.from(idx, (i) => pred[i]);
+      expected = c.metric === 'accuracy' ? accuracyScore(yt, yp) : c.metric === 'mcc' ? mcc(yt, yp, K) : macroF1(yt, yp, K);
+    }
+    assert.ok(Math.abs(fast(units) - expected) < 1e-12, `${c.metric}: ${fast(units)} vs ${expected}`);
+    assert.ok(expected > 0.2 && expected < 0.95, `${c.metric}: a non-trivial score (${expected})`);
+  }
 });
