@@ -30,7 +30,7 @@ if (!values.only || values.only === 'forward') {
 
 if (!values.only || values.only === 'probe') {
   await runLogisticBench(threads);
-  await runProbingOverhead(threads);
+  await runProbingOverhead(threads, values.quick);
   runMemoryBench();
 }
 

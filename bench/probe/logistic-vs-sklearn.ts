@@ -40,6 +40,9 @@ export async function runLogisticBench(threads = 2): Promise<void> {
   console.log(`## Probe fitting: multinomial logistic regression vs scikit-learn (lbfgs, C=1, max_iter=100, tol=1e-4, ${threads} threads)\n`);
   console.log('| n x d | probescale s | sklearn s | speed ratio | probescale acc | sklearn acc | acc diff (points) |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  // warm-up (onnxruntime initialisation, JIT), as the peer's timing starts after its imports
+  const w = makeData(2000, 64, K, 1);
+  await new LogisticProbe(K, { C: 1, threads, backend: 'ort' }).fit({ data: w.X, rows: 2000, cols: 64 }, w.y);
   for (const d of [256, 768]) {
     const n = 20000;
     const nt = 5000;

@@ -1,6 +1,7 @@
 /**
- * What a probing run costs beyond the forward passes it needs: (features + probes) / features, for N tasks
- * on the embedded model, with feature extraction timed separately (the cache is cleared first).
+ * What a probing run costs beyond the forward passes it needs: (features + probes) / features, for N tasks,
+ * with feature extraction timed separately (the cache starts empty). Measured on three model sizes, because
+ * the ratio depends on how expensive a forward pass is per token relative to a probe fit per layer.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,23 +10,37 @@ import { loadModel } from '../../src/model/checkpoint.js';
 import { Engine } from '../../src/engine/engine.js';
 import { loadTask } from '../../src/data/builtin.js';
 import { probeTask } from '../../src/probe/suite.js';
-import { EMBEDDED_MODEL } from '../../src/cli/paths.js';
+import { EMBEDDED_MODEL, MINI_GPT } from '../../src/cli/paths.js';
+import { makeGpt2Small } from '../forward/make-models.js';
+import { cacheDir as benchCache } from '../util.js';
 
-export async function runProbingOverhead(threads = 2): Promise<void> {
-  const model = loadModel(EMBEDDED_MODEL);
-  const tok = model.tokenizer();
-  const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads });
-  const cacheDir = mkdtempSync(join(tmpdir(), 'ps-overhead-'));
-  let feat = 0;
-  let probe = 0;
+export async function runProbingOverhead(threads = 2, quick = false): Promise<void> {
   const names = ['upos', 'sst2', 'tense'];
-  for (const name of names) {
-    const r = await probeTask(engine, tok, loadTask(name, { maxTrain: 2000, maxEval: 500 }), { cacheDir, bootstrap: 1000 });
-    feat += r.featureSeconds;
-    probe += r.probeSeconds;
+  const maxTrain = quick ? 500 : 2000;
+  const maxEval = quick ? 200 : 500;
+  const models = [
+    { name: 'stories260K (5 layers, hidden 64)', dir: EMBEDDED_MODEL },
+    { name: 'mini-gpt (12 layers, hidden 128)', dir: MINI_GPT },
+    ...(quick ? [] : [{ name: 'GPT-2-small shape (random init, 12 layers, hidden 768)', dir: makeGpt2Small(join(benchCache(), 'gpt2-small-random'), MINI_GPT) }]),
+  ];
+  console.log(`## Probing run overhead (${names.join(', ')}; ${maxTrain} train / ${maxEval} eval units; logistic probes, C on dev, 1,000 bootstrap resamples; ${threads} threads)\n`);
+  console.log('| model | representations | forward passes s | probes s | whole run / forward passes |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const m of models) {
+    const model = loadModel(m.dir);
+    const tok = model.tokenizer();
+    const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads });
+    const cacheDir = mkdtempSync(join(tmpdir(), 'ps-overhead-'));
+    let feat = 0;
+    let probe = 0;
+    for (const name of names) {
+      const r = await probeTask(engine, tok, loadTask(name, { maxTrain, maxEval }), { cacheDir, bootstrap: 1000, threads });
+      feat += r.featureSeconds;
+      probe += r.probeSeconds;
+    }
+    rmSync(cacheDir, { recursive: true });
+    await engine.release();
+    console.log(`| ${m.name} | ${model.arch.layers + 1} | ${feat.toFixed(1)} | ${probe.toFixed(1)} | ${((feat + probe) / feat).toFixed(2)}x |`);
   }
-  rmSync(cacheDir, { recursive: true });
-  await engine.release();
-  console.log(`## Probing run overhead (stories260K, ${names.join(', ')}, 2000 train / 500 eval units, 6 representations, ${threads} threads)\n`);
-  console.log(`forward passes (feature extraction) ${feat.toFixed(1)} s, probes ${probe.toFixed(1)} s: whole run = ${((feat + probe) / feat).toFixed(2)}x the forward passes\n`);
+  console.log('');
 }

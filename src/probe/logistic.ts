@@ -38,7 +38,10 @@ export class LogisticProbe implements Probe {
     // onnxruntime wins from about a thousand rows on (measured: 10x at 1,430 x 64 x 17); loops for tiny problems
     const useOrt = backend === 'ort' || (backend === 'auto' && X.rows * X.cols * K > 20_000);
     // the onnxruntime objective standardizes implicitly (no n x d copy); the loops get a standardized copy
-    const objective: SoftmaxObjective = useOrt ? await ortObjective(X, y, K, this.opts.threads, this.std) : jsObjective(this.std.transform(X), y, K);
+    // the examples-along-columns layout costs one copy and saves time per evaluation: take it for a C grid
+    // (hundreds of evaluations) or narrow features (cheap copy), not for one fit of wide features
+    const transposed = grid.length > 1 || X.cols <= 128;
+    const objective: SoftmaxObjective = useOrt ? await ortObjective(X, y, K, this.opts.threads, this.std, transposed) : jsObjective(this.std.transform(X), y, K);
     let params: Float64Array = new Float64Array((this.d + 1) * K);
     let best = { acc: -1, params, C: grid[0], iterations: 0 };
     const maxIter = this.opts.maxIter ?? 100;

@@ -35,7 +35,7 @@ export interface SuiteOptions extends RowOptions {
   progress?: boolean;
   /** only these hidden-state indices (default: all) */
   layers?: number[];
-  /** onnxruntime threads for the subnetworks run during selection */
+  /** onnxruntime threads for forward passes and probe fits (default: every core) */
   threads?: number;
 }
 
@@ -65,14 +65,14 @@ export interface TaskResult {
   probeSeconds: number;
 }
 
-export function makeProbe(kind: ProbeKind, K: number, seed: number, C?: number): Probe {
+export function makeProbe(kind: ProbeKind, K: number, seed: number, C?: number, threads?: number): Probe {
   switch (kind) {
     case 'ridge':
       return new RidgeProbe(K);
     case 'mlp':
       return new MlpProbe(K, { seed });
     default:
-      return new LogisticProbe(K, C === undefined ? {} : { C });
+      return new LogisticProbe(K, C === undefined ? { threads } : { C, threads });
   }
 }
 
@@ -91,9 +91,9 @@ export async function splitFeatures(engine: Engine, tok: TextTokenizer, task: Ta
 }
 
 /** Fit on train (C on dev) and score on test for one feature layer. */
-export async function probeOneLayer(task: Task, train: { X: Matrix; y: Int32Array }, dev: { X: Matrix; y: Int32Array }, test: { X: Matrix; rows: TaskRows }, opts: Pick<SuiteOptions, 'probe' | 'bootstrap' | 'seed'>) {
+export async function probeOneLayer(task: Task, train: { X: Matrix; y: Int32Array }, dev: { X: Matrix; y: Int32Array }, test: { X: Matrix; rows: TaskRows }, opts: Pick<SuiteOptions, 'probe' | 'bootstrap' | 'seed' | 'threads'>) {
   const K = task.labels.length;
-  const probe = await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0).fit(train.X, train.y, { dev });
+  const probe = await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0, undefined, opts.threads).fit(train.X, train.y, { dev });
   const pred = probe.predict(test.X);
   const scorer = makeScorer(task, test.rows);
   const ci = bootstrapCI(scorer.units, scorer.forPredictions(pred), { B: opts.bootstrap ?? 1000, seed: opts.seed ?? 0 });
@@ -126,7 +126,7 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
       const seed = (opts.seed ?? 0) + 7;
       const ctrlTr = makeControlLabels(tr.rows.rowWord, dist, seed);
       const ctrlTe = makeControlLabels(te.rows.rowWord, dist, seed);
-      const p = await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0, hyper).fit(Xtr, ctrlTr);
+      const p = await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0, hyper, opts.threads).fit(Xtr, ctrlTr);
       res.control = p.score(Xte, ctrlTe);
       // the task probe above was fitted at the same C (the problem is convex, so warm starts do not matter)
       res.selectivity = probe.score(Xte, te.rows.labels) - res.control;
@@ -139,7 +139,7 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
         Xs.set(Xtr.data.subarray(src * Xtr.cols, (src + 1) * Xtr.cols), dst * Xtr.cols);
         ys[dst] = tr.rows.labels[src];
       });
-      const m = await mdlOnlineCode({ data: Xs, rows: Xtr.rows, cols: Xtr.cols }, ys, K, (k) => makeProbe(opts.probe ?? 'logistic', k, opts.seed ?? 0, hyper ?? 1));
+      const m = await mdlOnlineCode({ data: Xs, rows: Xtr.rows, cols: Xtr.cols }, ys, K, (k) => makeProbe(opts.probe ?? 'logistic', k, opts.seed ?? 0, hyper ?? 1, opts.threads));
       res.mdl = { onlineBits: m.onlineBits, uniformBits: m.uniformBits, compression: m.compression };
     }
     res.seconds = (performance.now() - ls) / 1000;

@@ -5,6 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { FLOAT, INT64 } from '../engine/graph.js';
+import { defaultThreads } from '../util/threads.js';
 import type { ParamSpec, Tape, V } from './autodiff.js';
 
 export type Feed = Float32Array | BigInt64Array;
@@ -61,7 +62,7 @@ export class CompiledStep {
       extraNames.push(name);
     }
     const session = await ort.InferenceSession.create(g.toBytes(), {
-      intraOpNumThreads: opts.threads ?? 0,
+      intraOpNumThreads: opts.threads ?? defaultThreads(),
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',

@@ -11,7 +11,7 @@ import { maxSequenceTokens } from '../model/config.js';
 const { values } = parseArgs({ options: { model: { type: 'string' }, layers: { type: 'string' }, seq: { type: 'string', default: '64' }, repeats: { type: 'string', default: '5' }, threads: { type: 'string', default: '0' } } });
 const model = loadModel(values.model!);
 const layers = values.layers ? values.layers.split(',').map(Number) : undefined;
-const engine = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, threads: Number(values.threads) });
+const engine = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, threads: Number(values.threads) || undefined });
 const T = Math.min(Number(values.seq), maxSequenceTokens(model.arch)); // never past the position table
 const repeats = Number(values.repeats);
 const row = Array.from({ length: T }, (_, t) => 3 + ((t * 7919) % Math.max(1, model.arch.vocab - 3)));
