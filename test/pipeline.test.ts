@@ -25,6 +25,13 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
     const ps = b.methods.find((m) => m.method === 'probescale')!;
     assert.equal(ps.layers.length, b.keptLayers);
     assert.ok(ps.parameters <= b.allowed, 'within budget');
+    // every fixed baseline carries a paired comparison whose point estimate is the retention difference
+    for (const m of b.methods.filter((x) => x !== ps && !x.method.startsWith('random'))) {
+      const d = m.probescaleMinus!;
+      assert.ok(Math.abs(d.diff - (ps.retention - m.retention)) < 1e-9, `${m.method}: ${d.diff} vs ${ps.retention - m.retention}`);
+      assert.ok(d.lo <= d.diff + 1e-12 && d.diff <= d.hi + 1e-12, `${m.method}: CI [${d.lo}, ${d.hi}] holds ${d.diff}`);
+      if (m.layers.join() === ps.layers.join()) assert.ok(d.lo === 0 && d.hi === 0, 'same subset, no difference');
+    }
   }
   assert.equal(r.budgets[0].keptLayers, 2);
   assert.equal(r.budgets[1].keptLayers, 3);

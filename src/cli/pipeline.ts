@@ -63,6 +63,8 @@ export interface MethodResult {
   scores: SubsetScore['scores'];
   devRetention?: number;
   sd?: number;
+  /** ProbeScale's test retention minus this method's, paired bootstrap 95% CI; above = share of resamples > 0 */
+  probescaleMinus?: { diff: number; lo: number; hi: number; above: number };
 }
 
 export interface BudgetResult {
@@ -179,6 +181,11 @@ export async function runPipeline(opts: PipelineOptions) {
       const r = await ev.evaluate(c.layers, 'test');
       methods.push({ method: c.method, layers: c.layers, parameters: subsetCost(paramCosts, c.layers), retention: r.retention, scores: r.scores, devRetention: c.method === 'probescale' ? (winner === 'search' ? search.best.retention : addDev.retention) : undefined });
     }
+    // is the difference to each baseline larger than test-set noise? (paired: same resampled test units)
+    for (const m of methods.slice(1)) {
+      const c = ev.compare(chosen, m.layers, opts.bootstrap, opts.seed);
+      m.probescaleMinus = { diff: c.score, lo: c.lo, hi: c.hi, above: c.above };
+    }
     const rand: SubsetScore[] = [];
     for (let s = 0; s < opts.randomSeeds; s++) rand.push(await ev.evaluate(baselines.randomSubset(L, k, opts.seed * 1000 + s + 1), 'test'));
     const mean = rand.reduce((a, r) => a + r.retention, 0) / rand.length;
@@ -192,7 +199,12 @@ export async function runPipeline(opts: PipelineOptions) {
       search: { layers: search.best.layers, devRetention: search.best.retention, method: search.method, evaluated: search.evaluated },
       winner, methods,
     });
-    for (const m of methods) log(`  ${m.method.padEnd(18)} layers [${m.layers.join(',')}]  test retention ${(100 * m.retention).toFixed(1)}%${m.sd !== undefined ? ` ± ${(100 * m.sd).toFixed(1)}` : ''}`);
+    const pts = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
+    for (const m of methods) {
+      const d = m.probescaleMinus;
+      const vs = d ? `   probescale ${pts(d.diff)} pts [${pts(d.lo)}, ${pts(d.hi)}]${d.lo > 0 ? ' better' : d.hi < 0 ? ' worse' : ''}` : '';
+      log(`  ${m.method.padEnd(18)} layers [${m.layers.join(',')}]  test retention ${(100 * m.retention).toFixed(1)}%${m.sd !== undefined ? ` ± ${(100 * m.sd).toFixed(1)}` : ''}${vs}`);
+    }
   }
 
   // 2. write the chosen model of the first budget, with a trained head per task

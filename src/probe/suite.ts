@@ -98,7 +98,7 @@ export async function probeOneLayer(task: Task, train: { X: Matrix; y: Int32Arra
   const scorer = makeScorer(task, test.rows);
   const ci = bootstrapCI(scorer.units, scorer.forPredictions(pred), { B: opts.bootstrap ?? 1000, seed: opts.seed ?? 0 });
   const hyper = probe instanceof LogisticProbe ? probe.chosenC : probe instanceof RidgeProbe ? probe.chosenAlpha : undefined;
-  return { probe, pred, ci, hyper };
+  return { probe, pred, ci, hyper, scorer };
 }
 
 export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, opts: SuiteOptions): Promise<TaskResult> {

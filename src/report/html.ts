@@ -11,6 +11,7 @@ type Results = any;
 
 const esc = (s: unknown) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+const pts = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
 const num = (v: number) => v.toLocaleString('en-US');
 
 export async function renderReport(r: Results): Promise<string> {
@@ -29,8 +30,15 @@ export async function renderReport(r: Results): Promise<string> {
   const losses: string[] = [];
   for (const b of r.budgets) {
     const ps = b.methods.find((m: any) => m.method === 'probescale');
-    for (const m of b.methods) if (m !== ps && m.retention > ps.retention + 1e-9) losses.push(`budget ${esc(b.budget)}: ${esc(m.method)} ${pct(m.retention)} &gt; ProbeScale ${pct(ps.retention)}`);
+    for (const m of b.methods) {
+      if (m === ps || m.retention <= ps.retention + 1e-9) continue;
+      const d = m.probescaleMinus;
+      const sig = d ? (d.hi < 0 ? ' (beyond test noise: paired 95% CI of the difference excludes 0)' : ` (within test noise: paired 95% CI ${pts(d.lo)} to ${pts(d.hi)} points)`) : '';
+      losses.push(`budget ${esc(b.budget)}: ${esc(m.method)} ${pct(m.retention)} &gt; ProbeScale ${pct(ps.retention)}${sig}`);
+    }
   }
+  // baselines ProbeScale beat by more than test noise
+  const wins = r.budgets.flatMap((b: any) => b.methods.filter((m: any) => m.probescaleMinus && m.probescaleMinus.lo > 0).map((m: any) => `${esc(b.budget)}: ${esc(m.method)}`));
   const cells = r.budgets.reduce((n: number, b: any) => n + b.methods.length - 1, 0);
 
   const budgetRows = r.budgets
@@ -40,11 +48,11 @@ export async function renderReport(r: Results): Promise<string> {
 <p>Additive optimum (exact knapsack${b.additive.exact ? '' : ', gridded'}): layers [${b.additive.layers.join(', ')}], dev retention ${pct(b.additive.devRetention)}.
 Search over subnetworks (${esc(b.search.method)}, ${b.search.evaluated} run): layers [${b.search.layers.join(', ')}], dev retention ${pct(b.search.devRetention)}.
 Chosen: <b>${esc(b.winner)}</b>.</p>
-<table><tr><th>method</th><th>layers</th><th>parameters</th><th>test retention</th>${r.tasks.map((t: any) => `<th>${esc(t.name)} (${esc(t.metric)})</th>`).join('')}</tr>
+<table><tr><th>method</th><th>layers</th><th>parameters</th><th>test retention</th><th>ProbeScale minus this, points [paired 95% CI]</th>${r.tasks.map((t: any) => `<th>${esc(t.name)} (${esc(t.metric)})</th>`).join('')}</tr>
 ${methods
   .map(
     (m: any) =>
-      `<tr${m.method === 'probescale' ? ' class="ours"' : ''}><td>${esc(m.method)}</td><td>${m.layers.length ? `[${m.layers.join(', ')}]` : 'seeded'}</td><td>${num(m.parameters)}</td><td>${pct(m.retention)}${m.sd !== undefined ? ` ± ${pct(m.sd)}` : ''}</td>${r.tasks
+      `<tr${m.method === 'probescale' ? ' class="ours"' : ''}><td>${esc(m.method)}</td><td>${m.layers.length ? `[${m.layers.join(', ')}]` : 'seeded'}</td><td>${num(m.parameters)}</td><td>${pct(m.retention)}${m.sd !== undefined ? ` ± ${pct(m.sd)}` : ''}</td><td>${m.probescaleMinus ? `${pts(m.probescaleMinus.diff)} <span class="ci">[${pts(m.probescaleMinus.lo)}, ${pts(m.probescaleMinus.hi)}]</span>` : ''}</td>${r.tasks
         .map((t: any) => {
           const s = m.scores[t.name];
           return `<td>${s.score.toFixed(3)}${s.lo !== undefined ? ` <span class="ci">[${s.lo.toFixed(3)}, ${s.hi.toFixed(3)}]</span>` : ''}</td>`;
@@ -97,7 +105,8 @@ leave-one-budget-out mean absolute error: ${Object.entries(r.scaling.fit.heldOut
 ${r.scaling.for95 !== undefined ? `Predicted smallest size keeping 95%: <b>${pct(r.scaling.for95)}</b> of the parameters (check it with <code>probescale predict --target 0.95 --verify</code>).` : 'The fitted curve does not reach 95%.'}
 With ${r.scaling.fit.points.length} points the fit is indicative only${r.scaling.fit.ci ? '' : ' and too few for bootstrap confidence intervals (6 needed; run more budgets)'}.</p>${curveSvg}` : ''}
 <h2>Where ProbeScale did not win</h2>
-<p class="note">${losses.length ? `A baseline beat ProbeScale in ${losses.length} of ${cells} cells:<br>${losses.join('<br>')}` : `ProbeScale's retention was at least every baseline's in all ${cells} cells (ties count as not losing; see the tables for ties).`}</p>
+<p class="note">${losses.length ? `A baseline beat ProbeScale in ${losses.length} of ${cells} cells:<br>${losses.join('<br>')}` : `ProbeScale's retention was at least every baseline's in all ${cells} cells (ties count as not losing; see the tables for ties).`}
+<br>ProbeScale beat a baseline by more than test noise (paired bootstrap over test units, 95% CI of the difference above 0) in ${wins.length} of ${cells - r.budgets.length} comparisons${wins.length ? `: ${wins.join(', ')}` : ''} (random subsets are reported as mean ± sd and not tested).</p>
 <h2>Selection per budget</h2>
 ${budgetRows}
 <h2>Verification of the written model</h2>

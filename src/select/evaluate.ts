@@ -11,7 +11,8 @@ import { Engine } from '../engine/engine.js';
 import type { GraphOptions } from '../engine/family.js';
 import { splitFeatures, probeOneLayer, type SuiteOptions } from '../probe/suite.js';
 import { LogisticProbe } from '../probe/logistic.js';
-import { makeScorer } from '../probe/scoring.js';
+import { makeScorer, type Scorer } from '../probe/scoring.js';
+import { pairedBootstrapDiff, type Interval } from '../probe/bootstrap.js';
 
 export interface SubsetScore {
   layers: number[];
@@ -23,15 +24,38 @@ export interface SubsetScore {
 
 export interface Evaluator {
   evaluate(layers: number[], split: 'dev' | 'test', bridges?: GraphOptions['bridges']): Promise<SubsetScore>;
+  /**
+   * Test retention of subset `a` minus subset `b` with a paired bootstrap 95% CI (same resampled test units
+   * for both, per task); both must have been evaluated on test already. `above`: share of resamples > 0.
+   */
+  compare(a: number[], b: number[], B?: number, seed?: number): Interval & { above: number };
   /** number of distinct subnetworks run so far */
   runs: number;
 }
 
 export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Task[], weights: number[], opts: SuiteOptions, reference: () => Record<string, Record<'dev' | 'test', number>>): Evaluator {
   const cache = new Map<string, SubsetScore>();
+  // test predictions per subset and task, and the (subset-independent) test scorer per task, for compare()
+  const testPreds = new Map<string, Record<string, Int32Array>>();
+  const testScorers: Record<string, Scorer> = {};
   const wsum = weights.reduce((a, b) => a + b, 0);
   const ev: Evaluator = {
     runs: 0,
+    compare(a, b, B = 1000, seed = 0) {
+      const pa = testPreds.get(`test:${a.join(',')}:`);
+      const pb = testPreds.get(`test:${b.join(',')}:`);
+      if (!pa || !pb) throw new Error(`compare: evaluate [${a}] and [${b}] on test first`);
+      const ref = reference();
+      return pairedBootstrapDiff(
+        tasks.map((t, i) => {
+          const sc = testScorers[t.name];
+          const fa = sc.forPredictions(pa[t.name]);
+          const fb = sc.forPredictions(pb[t.name]);
+          return { units: sc.units, weight: weights[i] / wsum / ref[t.name].test, scoreA: fa, scoreB: fb };
+        }),
+        { B, seed },
+      );
+    },
     async evaluate(layers, split, bridges) {
       const key = `${split}:${layers.join(',')}:${bridges ? 'healed' : ''}`;
       const hit = cache.get(key);
@@ -48,8 +72,10 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
           scores[task.name] = { score: makeScorer(task, dv.rows).score(probe.predict(dv.features.load(0))) };
         } else {
           const te = await splitFeatures(engine, tok, task, 'test', { ...opts, progress: false });
-          const { ci } = await probeOneLayer(task, { X: tr.features.load(0), y: tr.rows.labels }, { X: dv.features.load(0), y: dv.rows.labels }, { X: te.features.load(0), rows: te.rows }, opts);
+          const { ci, pred, scorer } = await probeOneLayer(task, { X: tr.features.load(0), y: tr.rows.labels }, { X: dv.features.load(0), y: dv.rows.labels }, { X: te.features.load(0), rows: te.rows }, opts);
           scores[task.name] = { score: ci.score, lo: ci.lo, hi: ci.hi };
+          testScorers[task.name] ??= scorer;
+          testPreds.set(key, { ...testPreds.get(key), [task.name]: pred });
         }
       }
       await engine.release();

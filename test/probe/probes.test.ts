@@ -256,3 +256,22 @@ test('bootstrap scorer: per-unit statistics give the same score as recomputing t
     assert.ok(expected > 0.2 && expected < 0.95, `${c.metric}: a non-trivial score (${expected})`);
   }
 });
+
+test('paired bootstrap of a weighted difference: zero for identical systems, excludes 0 for a real gap, covers 0 for equal accuracy', async () => {
+  const { pairedBootstrapDiff } = await import('../../src/probe/bootstrap.js');
+  const r = mulberry32(3);
+  const n = 400;
+  const right = (p: number) => Int32Array.from({ length: n }, () => (r() < p ? 1 : 0));
+  const acc = (v: Int32Array) => (idx: Int32Array) => idx.reduce((s, i) => s + v[i], 0) / idx.length;
+  const a = right(0.8);
+  const same = pairedBootstrapDiff([{ units: n, weight: 1, scoreA: acc(a), scoreB: acc(a) }], { B: 300 });
+  assert.deepEqual([same.score, same.lo, same.hi], [0, 0, 0]);
+  const gap = pairedBootstrapDiff([{ units: n, weight: 1, scoreA: acc(a), scoreB: acc(right(0.5)) }], { B: 300 });
+  assert.ok(gap.lo > 0.15 && gap.hi < 0.45 && gap.above === 1, `gap ${gap.score} [${gap.lo}, ${gap.hi}]`);
+  // two tasks with separate test sets, weights applied: equal accuracy on one, a gap on the other
+  const b1 = Int32Array.from(a, (v, i) => (i < 200 ? v : 1 - v)); // same accuracy in expectation, different errors
+  const tie = pairedBootstrapDiff([{ units: n, weight: 1, scoreA: acc(right(0.7)), scoreB: acc(right(0.7)) }], { B: 300 });
+  assert.ok(tie.lo < 0 && tie.hi > 0, `tie [${tie.lo}, ${tie.hi}]`);
+  const two = pairedBootstrapDiff([{ units: n, weight: 0.5, scoreA: acc(a), scoreB: acc(a) }, { units: n, weight: 0.5, scoreA: acc(a), scoreB: acc(b1) }], { B: 300 });
+  assert.ok(Math.abs(two.score - 0.5 * (acc(a)(Int32Array.from({ length: n }, (_, i) => i)) - acc(b1)(Int32Array.from({ length: n }, (_, i) => i)))) < 1e-12);
+});
