@@ -22,8 +22,8 @@ export function register(program: Command): void {
     .command('demo')
     .description('run the whole pipeline on the embedded default models (stories260K, mini-gpt) and bundled tasks')
     .option('--out <dir>', 'output directory', 'out/demo')
-    .option('--max-train <n>', 'training sentences per task (default: 1000, 500 for mini-gpt)', intArg)
-    .option('--max-eval <n>', 'dev/test sentences per task (default: 400, 250 for mini-gpt)', intArg)
+    .option('--max-train <n>', 'training sentences per task (default: 1000)', intArg)
+    .option('--max-eval <n>', 'dev/test sentences per task (default: 400, 500 for mini-gpt)', intArg)
     .option('--only <stage>', 'run one stage: stories260K or mini-gpt')
     .action(async (o: { out: string; maxTrain?: number; maxEval?: number; only?: string }) => {
       type Stage = { name: string; model: string; out: string } & Pick<PipelineOptions, 'tasks' | 'budgets' | 'maxTrain' | 'maxEval' | 'searchEvals' | 'randomSeeds' | 'pooling'>;
@@ -31,7 +31,7 @@ export function register(program: Command): void {
         // a real pretrained model from llama2.c (5 layers)
         { name: 'stories260K', model: EMBEDDED_MODEL, out: o.out, tasks: 'upos,sst2,tense', budgets: '0.6,0.4,0.8', maxTrain: 1000, maxEval: 400, searchEvals: 40, randomSeeds: 5, pooling: 'mean' },
         // our own 12-layer test bed: enough depth for selection to matter; 12-layer subnetworks cost more per evaluation
-        { name: 'mini-gpt', model: MINI_GPT, out: join(o.out, 'mini-gpt'), tasks: 'deprel,tense,coordinv', budgets: '0.3,0.5', maxTrain: 500, maxEval: 250, searchEvals: 20, randomSeeds: 3, pooling: 'last' },
+        { name: 'mini-gpt', model: MINI_GPT, out: join(o.out, 'mini-gpt'), tasks: 'deprel,tense,coordinv', budgets: '0.3,0.5', maxTrain: 1000, maxEval: 500, searchEvals: 30, randomSeeds: 3, pooling: 'last' },
       ];
       if (o.only && !stages.some((s) => s.name === o.only)) throw new ProbescaleError(`unknown demo stage "${o.only}"`, { fix: `use one of: ${stages.map((s) => s.name).join(', ')}` });
       for (const stage of stages.filter((s) => !o.only || s.name === o.only)) {
