@@ -54,7 +54,9 @@ export async function compareGpt2Training(label: string, shape: Gpt2Shape, B: nu
 
   const first = await trainer.gradients(batch);
   const ours = flat(first.grads);
-  const r = spawnSync(PYTHON, [join(ROOT, 'bench', 'peers', 'torch_gpt2_train.py'), join(dir, 'gpt2-manifest.json'), String(threads)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  // torch's own OpenMP pool does the parallel work; OpenBLAS's second pool on the same 2 cores slowed the
+  // peer 1.7-2x (measured: 0.478 vs 0.283 s/step), so it is pinned to 1 thread, the peer's fastest setting
+  const r = spawnSync(PYTHON, [join(ROOT, 'bench', 'peers', 'torch_gpt2_train.py'), join(dir, 'gpt2-manifest.json'), String(threads)], { encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: '1' } });
   let torchStepS: number | null = null;
   let maxGradRelErr: number | null = null;
   let lossTorch: number | null = null;
