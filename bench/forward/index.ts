@@ -35,8 +35,7 @@ export async function runForwardBench(opts: { threads: number; iters: number; ba
     let torch: Record<string, number | string> | undefined;
     let note: string | undefined;
     try {
-      // OpenBLAS pinned to 1 thread: torch's OpenMP pool does the parallel work (two pools on 2 cores slowed the training peer 1.7x)
-      torch = runJson(PYTHON, [join(ROOT, 'bench', 'peers', 'torch_forward.py'), ...common], { OMP_NUM_THREADS: String(opts.threads), OPENBLAS_NUM_THREADS: '1' });
+      torch = runJson(PYTHON, [join(ROOT, 'bench', 'peers', 'torch_forward.py'), ...common], { OMP_NUM_THREADS: String(opts.threads) });
     } catch (err) {
       note = `PyTorch peer unavailable: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`;
     }

@@ -4,6 +4,8 @@
  */
 import { lbfgs } from './lbfgs.js';
 import { jsObjective, ortObjective, type SoftmaxObjective } from './softmax-objective.js';
+import { covarianceCholesky, preconditioned, toWeights } from './precondition.js';
+import { defaultThreads } from '../util/threads.js';
 import { accuracy, argmaxRows, Standardizer, type FitOptions, type Matrix, type Probe } from './types.js';
 
 export interface LogisticOptions {
@@ -14,6 +16,8 @@ export interface LogisticOptions {
   /** 'auto': onnxruntime for large problems, plain loops otherwise */
   backend?: 'auto' | 'js' | 'ort';
   threads?: number;
+  /** whiten (exactly, by a change of variables) when searching a C grid on large problems; default true */
+  precondition?: boolean;
 }
 
 export class LogisticProbe implements Probe {
@@ -41,33 +45,39 @@ export class LogisticProbe implements Probe {
     // the examples-along-columns layout costs one copy and saves time per evaluation: take it for a C grid
     // (hundreds of evaluations) or narrow features (cheap copy), not for one fit of wide features
     const transposed = grid.length > 1 || X.cols <= 128;
-    const objective: SoftmaxObjective = useOrt ? await ortObjective(X, y, K, this.opts.threads, this.std, transposed) : jsObjective(this.std.transform(X), y, K);
-    let params: Float64Array = new Float64Array((this.d + 1) * K);
-    let best = { acc: -1, params, C: grid[0], iterations: 0 };
+    const base: SoftmaxObjective = useOrt ? await ortObjective(X, y, K, this.opts.threads, this.std, transposed) : jsObjective(this.std.transform(X), y, K);
     const maxIter = this.opts.maxIter ?? 100;
     const gtol = this.opts.gtol ?? 1e-4;
     const search = !!fitOpts.dev && grid.length > 1;
+    // a C grid on large problems is solved in whitened coordinates (same model, same penalty; see
+    // precondition.ts). L-BFGS then works on V with W = L^{-T} V, and its stopping test applies to the
+    // gradient in V. Single fits (the scikit-learn comparison) keep plain coordinates and its stopping rule.
+    const L = search && useOrt && this.opts.precondition !== false ? await covarianceCholesky(X, this.std, this.opts.threads ?? defaultThreads()) : undefined;
+    const objective = L ? preconditioned(base, L, this.d, K) : base;
+    const weights = (v: Float64Array) => (L ? toWeights(v, L, this.d, K) : v);
+    let params: Float64Array = new Float64Array((this.d + 1) * K);
+    let best = { acc: -1, params, v: params, C: grid[0], iterations: 0 };
     try {
       // with a grid, each C is solved to a 10x looser tolerance (enough to rank C on dev), and only the chosen
       // C is then solved to full tolerance from there: about half the iterations at the same dev choice
       for (const C of fitOpts.dev ? grid : [grid[grid.length > 1 ? Math.floor(grid.length / 2) : 0]]) {
         const r = await lbfgs((p, g) => objective.evaluate(p, g, 1 / C), params, { maxIter, gtol: search ? 10 * gtol : gtol });
         params = r.x;
-        this.params = params;
+        this.params = weights(params);
         this.iterations += r.iterations;
         if (!fitOpts.dev) {
-          best = { acc: 0, params, C, iterations: r.iterations };
+          best = { acc: 0, params: this.params, v: params, C, iterations: r.iterations };
           break;
         }
         const acc = this.score(fitOpts.dev.X, fitOpts.dev.y);
         this.gridTrace.push({ C, devAccuracy: acc, iterations: r.iterations });
-        if (acc > best.acc) best = { acc, params: Float64Array.from(params), C, iterations: r.iterations };
+        if (acc > best.acc) best = { acc, params: this.params, v: Float64Array.from(params), C, iterations: r.iterations };
       }
       if (search) {
         const C = best.C;
-        const r = await lbfgs((p, g) => objective.evaluate(p, g, 1 / C), best.params, { maxIter, gtol });
+        const r = await lbfgs((p, g) => objective.evaluate(p, g, 1 / C), best.v, { maxIter, gtol });
         this.iterations += r.iterations;
-        best.params = r.x;
+        best.params = weights(r.x);
       }
     } finally {
       await objective.release();

@@ -275,3 +275,31 @@ test('paired bootstrap of a weighted difference: zero for identical systems, exc
   const two = pairedBootstrapDiff([{ units: n, weight: 0.5, scoreA: acc(a), scoreB: acc(a) }, { units: n, weight: 0.5, scoreA: acc(a), scoreB: acc(b1) }], { B: 300 });
   assert.ok(Math.abs(two.score - 0.5 * (acc(a)(Int32Array.from({ length: n }, (_, i) => i)) - acc(b1)(Int32Array.from({ length: n }, (_, i) => i)))) < 1e-12);
 });
+
+test('whitened coordinates (exact change of variables) reach the same probe as plain coordinates', async () => {
+  // correlated features (a shared factor + a duplicated column) make plain coordinates ill-conditioned
+  const r = mulberry32(11);
+  const n = 1500;
+  const d = 12;
+  const K = 4;
+  const data = new Float32Array(n * d);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const f = normal(r);
+    for (let c = 0; c < d; c++) data[i * d + c] = 3 * f + normal(r);
+    data[i * d + d - 1] = data[i * d]; // an exact duplicate: the covariance is singular without jitter
+    y[i] = (data[i * d + 1] - data[i * d + 2] > 0 ? 1 : 0) + (data[i * d + 3] > 0 ? 2 : 0);
+  }
+  const X = { data, rows: n, cols: d };
+  const dev = { X: { data: data.subarray(0, 300 * d), rows: 300, cols: d }, y: y.subarray(0, 300) };
+  const fit = (precondition: boolean) => new LogisticProbe(K, { backend: 'ort', precondition, C: [0.1, 1], gtol: 1e-6, maxIter: 2000, threads: 1 }).fit(X, y, { dev });
+  const [plain, white] = [await fit(false), await fit(true)];
+  assert.equal(plain.chosenC, white.chosenC);
+  const a = plain.exportLinear();
+  const b = white.exportLinear();
+  let diff = 0;
+  let norm = 0;
+  a.weight.forEach((v, i) => ((diff = Math.max(diff, Math.abs(v - b.weight[i]))), (norm = Math.max(norm, Math.abs(v)))));
+  assert.ok(diff < 1e-3 * norm, `max weight difference ${diff} (max |w| ${norm})`);
+  assert.ok(white.iterations < plain.iterations, `whitened ${white.iterations} vs plain ${plain.iterations} iterations`);
+});
