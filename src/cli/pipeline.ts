@@ -159,13 +159,8 @@ export async function runPipeline(opts: PipelineOptions) {
     log(`budget ${budget.text}: ${k} of ${L} layers fit`);
     const add = knapsack(relevance.aggregate, costs.perLayer, cap.forLayers);
     const addDev = await ev.evaluate(add.layers, 'dev');
-    const search = await searchSubset(ev, costs, cap.total, k, add.layers, opts.searchEvals);
-    const winner = search.best.retention > addDev.retention ? 'search' : 'additive';
-    const chosen = winner === 'search' ? search.best.layers : add.layers;
-
     if (!slebCache.has(k)) slebCache.set(k, (await slebSubset(model, calib, k, opts.threads)).layers);
-    const candidates: { method: string; layers: number[] }[] = [
-      { method: 'probescale', layers: chosen },
+    const heuristics: { method: string; layers: number[] }[] = [
       { method: 'drop-top', layers: baselines.dropTop(L, k) },
       { method: 'drop-bottom', layers: baselines.dropBottom(L, k) },
       { method: 'alternate', layers: baselines.alternate(L, k) },
@@ -175,6 +170,11 @@ export async function runPipeline(opts: PipelineOptions) {
       { method: 'truncate-best', layers: baselines.truncateAtBest(probes[0].layers.map((_, i) => probes.reduce((s, p, j) => s + weights[j] * p.layers[i].dev, 0)), k) },
       { method: 'sleb', layers: slebCache.get(k)! },
     ];
+    // the search starts from the best on dev of the additive optimum and every heuristic's subset
+    const search = await searchSubset(ev, costs, cap.total, k, [add.layers, ...heuristics.map((h) => h.layers)], opts.searchEvals);
+    const winner = search.best.retention > addDev.retention ? 'search' : 'additive';
+    const chosen = winner === 'search' ? search.best.layers : add.layers;
+    const candidates = [{ method: 'probescale', layers: chosen }, ...heuristics];
     const methods: MethodResult[] = [];
     for (const c of candidates) {
       if (c.layers.length === 0) continue;

@@ -1,8 +1,11 @@
 /**
  * Search over subsets scored by running them (evaluate.ts), because removing a layer changes every layer
  * after it and the additive relevance is only an estimate. All subsets of the affordable size are tried
- * when there are few; otherwise best-improvement local search (swap one kept layer for a dropped one)
- * starts from the additive optimum, within an evaluation budget.
+ * when there are few; otherwise first-improvement local search (swap one kept layer for a dropped one)
+ * from the best of several starting subsets on dev — the additive optimum and the heuristic baselines'
+ * subsets — within an evaluation budget. Starting from the best start means the chosen subset is at least
+ * as good on dev as every heuristic; first improvement (move at once) matters because one full swap
+ * neighbourhood (k (L - k) subsets, 32 for 4 of 12) can exceed the whole budget.
  */
 import type { Evaluator, SubsetScore } from './evaluate.js';
 import { subsetCost, type LayerCosts } from './costs.js';
@@ -28,7 +31,7 @@ export interface SearchResult {
   trace: { layers: number[]; retention: number }[];
 }
 
-export async function searchSubset(ev: Evaluator, costs: LayerCosts, totalBudget: number, k: number, start: number[], maxEvals = 40): Promise<SearchResult> {
+export async function searchSubset(ev: Evaluator, costs: LayerCosts, totalBudget: number, k: number, starts: number[][], maxEvals = 40): Promise<SearchResult> {
   const L = costs.perLayer.length;
   const fits = (s: number[]) => subsetCost(costs, s) <= totalBudget + 1e-9;
   const trace: SearchResult['trace'] = [];
@@ -46,22 +49,31 @@ export async function searchSubset(ev: Evaluator, costs: LayerCosts, totalBudget
     }
     return { best: best!, method: 'exhaustive', evaluated: trace.length, trace };
   }
-  let best = await score(start);
+  const seen = new Set<string>();
+  let best: SubsetScore | undefined;
+  for (const st of starts) {
+    const s = [...st].sort((a, b) => a - b);
+    if (s.length !== k || !fits(s) || seen.has(s.join())) continue;
+    seen.add(s.join());
+    const r = await score(s);
+    if (!best || r.retention > best.retention) best = r;
+  }
+  if (!best) throw new Error('searchSubset: no starting subset of the affordable size fits the budget');
   for (let improved = true; improved && trace.length < maxEvals; ) {
     improved = false;
-    let bestMove: SubsetScore | undefined;
-    for (const out of best.layers) {
-      for (let inn = 0; inn < L && trace.length < maxEvals; inn++) {
-        if (best.layers.includes(inn)) continue;
+    scan: for (const out of best.layers) {
+      for (let inn = 0; inn < L; inn++) {
+        if (trace.length >= maxEvals) break scan;
         const cand = [...best.layers.filter((x) => x !== out), inn].sort((a, b) => a - b);
-        if (!fits(cand)) continue;
+        if (best.layers.includes(inn) || !fits(cand) || seen.has(cand.join())) continue;
+        seen.add(cand.join());
         const r = await score(cand);
-        if (r.retention > (bestMove?.retention ?? best.retention)) bestMove = r;
+        if (r.retention > best.retention) {
+          best = r;
+          improved = true;
+          break scan;
+        }
       }
-    }
-    if (bestMove) {
-      best = bestMove;
-      improved = true;
     }
   }
   return { best, method: 'local', evaluated: trace.length, trace };

@@ -88,3 +88,36 @@ test('calibration geometry and SLEB on stories260K', async () => {
   assert.equal(sleb.trace.length, 2);
   assert.ok(sleb.trace[1].loss >= sleb.trace[0].loss - 0.5, 'loss grows (roughly) as layers go');
 });
+
+test('subset search: at least the best start on dev, within its evaluation budget, never the same subset twice', async () => {
+  const { searchSubset } = await import('../../src/select/search.js');
+  const L = 12;
+  const k = 4;
+  // a dev score with interactions: layer value plus a bonus for keeping neighbours together
+  const value = [0.1, 0.3, 0.2, 0.9, 0.1, 0.8, 0.2, 0.1, 0.7, 0.1, 0.2, 0.6];
+  const retention = (s: number[]) => s.reduce((a, l) => a + value[l], 0) + 0.05 * s.filter((l) => s.includes(l + 1)).length;
+  const calls: string[] = [];
+  const ev = {
+    runs: 0,
+    async evaluate(layers: number[]) {
+      calls.push(layers.join());
+      return { layers, scores: {}, retention: retention(layers) };
+    },
+    compare() {
+      throw new Error('unused');
+    },
+  };
+  const costs = { perLayer: new Array(L).fill(1), fixed: 0, unit: 'parameters' as const };
+  const starts = [[0, 1, 2, 3], [8, 9, 10, 11], [0, 4, 7, 11]];
+  const r = await searchSubset(ev, costs, k, k, starts, 25);
+  assert.equal(r.method, 'local');
+  assert.ok(r.evaluated <= 25 && calls.length === r.evaluated, `${r.evaluated} evaluations`);
+  assert.equal(new Set(calls).size, calls.length, 'no subset evaluated twice');
+  for (const s of starts) assert.ok(r.best.retention >= retention(s), `beats start [${s}]`);
+  // with room to finish, first-improvement swaps reach the optimum of this landscape: {3, 5, 8, 11}
+  const full = await searchSubset(ev, costs, k, k, [[0, 1, 2, 4]], 400); // < 495 subsets: local, not exhaustive
+  assert.equal(full.method, 'local');
+  assert.deepEqual(full.best.layers, [3, 5, 8, 11]);
+  // a start that does not fit the budget is skipped; no start at all that fits is an error
+  await assert.rejects(searchSubset(ev, costs, k, k, [[0, 1, 2, 3, 4]], 25), /no starting subset/);
+});
