@@ -44,9 +44,9 @@ export async function renderReport(r: Results): Promise<string> {
   const budgetRows = r.budgets
     .map((b: any) => {
       const methods = [...b.methods].sort((x: any, y: any) => y.retention - x.retention);
-      return `<h3>Budget ${esc(b.budget)} (${esc(b.kind)}): ${b.keptLayers} layers kept</h3>
+      return `<h3>Budget ${esc(b.budget)} (${esc(b.kind)}): ${b.keptLayers} layer${b.keptLayers === 1 ? '' : 's'} kept</h3>
 <p>Additive optimum (exact knapsack${b.additive.exact ? '' : ', gridded'}): layers [${b.additive.layers.join(', ')}], dev retention ${pct(b.additive.devRetention)}.
-Search over subnetworks (${esc(b.search.method)}, ${b.search.evaluated} run): layers [${b.search.layers.join(', ')}], dev retention ${pct(b.search.devRetention)}.
+Search over subnetworks (${esc(b.search.method)}, ${b.search.evaluated} subnetworks run): layers [${b.search.layers.join(', ')}], dev retention ${pct(b.search.devRetention)}.
 Chosen: <b>${esc(b.winner)}</b>.</p>
 <table><tr><th>method</th><th>layers</th><th>parameters</th><th>test retention</th><th>ProbeScale minus this, points [paired 95% CI]</th>${r.tasks.map((t: any) => `<th>${esc(t.name)} (${esc(t.metric)})</th>`).join('')}</tr>
 ${methods
