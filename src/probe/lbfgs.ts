@@ -10,6 +10,9 @@ export interface LbfgsOptions {
   memory?: number;
   /** stop when max |grad| <= gtol * max(1, |f|) (scikit-learn's lbfgs uses a projected-gradient test like this) */
   gtol?: number;
+  /** the size of a gradient for the gtol test (default max |g_i|); lets a reparametrized problem be stopped by
+   * the gradient in its original coordinates */
+  gradMax?: (g: Float64Array) => number;
   /** stop when the relative decrease of f is below ftol */
   ftol?: number;
 }
@@ -47,7 +50,8 @@ export async function lbfgs(f: Objective, x0: Float64Array, opts: LbfgsOptions =
   let iter = 0;
   for (; iter < maxIter; iter++) {
     let gmax = 0;
-    for (let i = 0; i < n; i++) gmax = Math.max(gmax, Math.abs(g[i]));
+    if (opts.gradMax) gmax = opts.gradMax(g);
+    else for (let i = 0; i < n; i++) gmax = Math.max(gmax, Math.abs(g[i]));
     if (gmax <= gtol * Math.max(1, Math.abs(fx))) {
       converged = true;
       break;

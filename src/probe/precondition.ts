@@ -80,3 +80,17 @@ export function preconditioned(objective: SoftmaxObjective, L: Float64Array, d: 
     release: () => objective.release(),
   };
 }
+
+/** max |dF/dW| from dF/dV = L^{-1} dF/dW, i.e. max |L g| (bias entries as they are): the stopping test in W. */
+export function weightGradMax(gv: Float64Array, L: Float64Array, d: number, K: number): number {
+  let m = 0;
+  for (let i = 0; i < d; i++) {
+    for (let k = 0; k < K; k++) {
+      let s = 0;
+      for (let j = 0; j <= i; j++) s += L[i * d + j] * gv[j * K + k];
+      m = Math.max(m, Math.abs(s));
+    }
+  }
+  for (let i = d * K; i < gv.length; i++) m = Math.max(m, Math.abs(gv[i]));
+  return m;
+}
