@@ -42,10 +42,7 @@ export class LogisticProbe implements Probe {
     // onnxruntime wins from about a thousand rows on (measured: 10x at 1,430 x 64 x 17); loops for tiny problems
     const useOrt = backend === 'ort' || (backend === 'auto' && X.rows * X.cols * K > 20_000);
     // the onnxruntime objective standardizes implicitly (no n x d copy); the loops get a standardized copy
-    // the examples-along-columns layout costs one copy and saves time per evaluation: take it for a C grid
-    // (hundreds of evaluations) or narrow features (cheap copy), not for one fit of wide features
-    const transposed = grid.length > 1 || X.cols <= 128;
-    const base: SoftmaxObjective = useOrt ? await ortObjective(X, y, K, this.opts.threads, this.std, transposed) : jsObjective(this.std.transform(X), y, K);
+    const base: SoftmaxObjective = useOrt ? await ortObjective(X, y, K, this.opts.threads, this.std) : jsObjective(this.std.transform(X), y, K);
     const maxIter = this.opts.maxIter ?? 100;
     const gtol = this.opts.gtol ?? 1e-4;
     const search = !!fitOpts.dev && grid.length > 1;
