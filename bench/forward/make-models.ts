@@ -23,16 +23,22 @@ function normals(n: number, std: number, seed: number): Float32Array {
   return out;
 }
 
+/** Named tensors for a random-init checkpoint: matrices N(0, 0.02) with one seed each (counting up), constant vectors. */
+function tensorMaker(firstSeed: number) {
+  let seed = firstSeed;
+  const t: Record<string, TensorToWrite> = {};
+  const mat = (name: string, shape: number[]) => (t[name] = { dtype: 'F32', shape, data: normals(shape.reduce((a, b) => a * b), 0.02, seed++) });
+  const vec = (name: string, n: number, value: number) => (t[name] = { dtype: 'F32', shape: [n], data: new Float32Array(n).fill(value) });
+  return { t, mat, vec };
+}
+
 export function makeBertBase(dir: string, layers = 12): string {
   if (existsSync(join(dir, 'model.safetensors'))) return dir;
   mkdirSync(dir, { recursive: true });
   const C = 768;
   const F = 3072;
   const V = 30522;
-  let seed = 1;
-  const t: Record<string, TensorToWrite> = {};
-  const mat = (name: string, shape: number[]) => (t[name] = { dtype: 'F32', shape, data: normals(shape.reduce((a, b) => a * b), 0.02, seed++) });
-  const vec = (name: string, n: number, value: number) => (t[name] = { dtype: 'F32', shape: [n], data: new Float32Array(n).fill(value) });
+  const { t, mat, vec } = tensorMaker(1);
   mat('embeddings.word_embeddings.weight', [V, C]);
   mat('embeddings.position_embeddings.weight', [512, C]);
   mat('embeddings.token_type_embeddings.weight', [2, C]);
@@ -78,10 +84,7 @@ export function makeGpt2Small(dir: string, tokenizerFrom: string): string {
   const V = 4096;
   const P = 128;
   const layers = 12;
-  let seed = 101;
-  const t: Record<string, TensorToWrite> = {};
-  const mat = (name: string, shape: number[]) => (t[name] = { dtype: 'F32', shape, data: normals(shape.reduce((a, b) => a * b), 0.02, seed++) });
-  const vec = (name: string, n: number, value: number) => (t[name] = { dtype: 'F32', shape: [n], data: new Float32Array(n).fill(value) });
+  const { t, mat, vec } = tensorMaker(101);
   mat('transformer.wte.weight', [V, C]);
   mat('transformer.wpe.weight', [P, C]);
   for (let l = 0; l < layers; l++) {

@@ -22,9 +22,15 @@ export function bootstrapCI(units: number, score: (idx: Int32Array) => number, o
     for (let i = 0; i < units; i++) idx[i] = Math.floor(rand() * units);
     samples[b] = score(idx);
   }
+  return { score: full, ...percentileInterval(samples, level) };
+}
+
+/** Percentile interval of bootstrap samples (sorts them in place). */
+function percentileInterval(samples: Float64Array, level: number): { lo: number; hi: number } {
+  const B = samples.length;
   samples.sort();
   const q = (p: number) => samples[Math.min(B - 1, Math.max(0, Math.floor(p * B)))];
-  return { score: full, lo: q((1 - level) / 2), hi: q(1 - (1 - level) / 2) };
+  return { lo: q((1 - level) / 2), hi: q(1 - (1 - level) / 2) };
 }
 
 /** One task of a paired comparison: both systems' scores on the same resampled test units. */
@@ -56,7 +62,5 @@ export function pairedBootstrapDiff(tasks: PairedTask[], opts: { B?: number; lev
     samples[b] = diff(idx);
   }
   const above = samples.reduce((n, v) => n + (v > 0 ? 1 : 0), 0) / B;
-  samples.sort();
-  const q = (p: number) => samples[Math.min(B - 1, Math.max(0, Math.floor(p * B)))];
-  return { score: full, lo: q((1 - level) / 2), hi: q(1 - (1 - level) / 2), above };
+  return { score: full, ...percentileInterval(samples, level), above };
 }

@@ -12,9 +12,9 @@ export interface Scorer {
   /** score of predictions `pred` (one per row) restricted to the given units (repeats allowed) */
   score(pred: Int32Array, units?: Int32Array): number;
   /**
-   * The same, for many unit subsets of one prediction vector (the bootstrap): each unit's sufficient
-   * statistics (correct/total, span counts, or confusion cells) are tallied once, so a resample costs
-   * O(units) instead of O(rows) with allocations.
+   * The same, for many unit subsets of one prediction vector (the bootstrap). For accuracy and span F1 each
+   * unit's sufficient statistics (correct/total, span counts) are tallied once, so a resample costs
+   * O(units); other metrics regather the resampled rows each time.
    */
   forPredictions(pred: Int32Array): (units?: Int32Array) => number;
 }
@@ -64,7 +64,7 @@ export function makeScorer(task: Task, tr: TaskRows): Scorer {
         return n ? c / n : 0;
       };
     }
-    // other metrics are functions of the confusion matrix: rebuild it from each unit's cells
+    // macro-F1, F1, MCC: regather the resampled units' rows and score them
     return (units = all) => {
       let n = 0;
       for (const u of units) n += unitRows[u].length;

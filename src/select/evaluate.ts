@@ -33,6 +33,9 @@ export interface Evaluator {
   runs: number;
 }
 
+/** Cache key of a subset's scores (and test predictions) for one split. */
+const subsetKey = (split: 'dev' | 'test', layers: number[], healed = false) => `${split}:${layers.join(',')}:${healed ? 'healed' : ''}`;
+
 export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Task[], weights: number[], opts: SuiteOptions, reference: () => Record<string, Record<'dev' | 'test', number>>): Evaluator {
   const cache = new Map<string, SubsetScore>();
   // test predictions per subset and task, and the (subset-independent) test scorer per task, for compare()
@@ -42,8 +45,8 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
   const ev: Evaluator = {
     runs: 0,
     compare(a, b, B = 1000, seed = 0) {
-      const pa = testPreds.get(`test:${a.join(',')}:`);
-      const pb = testPreds.get(`test:${b.join(',')}:`);
+      const pa = testPreds.get(subsetKey('test', a));
+      const pb = testPreds.get(subsetKey('test', b));
       if (!pa || !pb) throw new Error(`compare: evaluate [${a}] and [${b}] on test first`);
       const ref = reference();
       return pairedBootstrapDiff(
@@ -57,7 +60,7 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
       );
     },
     async evaluate(layers, split, bridges) {
-      const key = `${split}:${layers.join(',')}:${bridges ? 'healed' : ''}`;
+      const key = subsetKey(split, layers, !!bridges);
       const hit = cache.get(key);
       if (hit) return hit;
       ev.runs++;
