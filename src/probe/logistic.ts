@@ -1,10 +1,12 @@
 /**
  * Multinomial logistic regression probe, L2-regularized, fitted with L-BFGS on standardized features.
- * With a dev split, C is chosen from a grid (warm-starting each fit from the previous one) by dev accuracy.
+ * With a dev split, C is chosen from a grid by dev accuracy (each C warm-started from the previous one, on a
+ * random subset of the rows when there are many), then the chosen C is solved on every row to full tolerance.
  */
 import { lbfgs } from './lbfgs.js';
-import { jsObjective, ortObjective, type SoftmaxObjective } from './softmax-objective.js';
-import { covarianceCholesky, preconditioned, toWeights, weightGradMax } from './precondition.js';
+import { jsObjective, ortArgmax, ortObjective, type SoftmaxObjective } from './softmax-objective.js';
+import { covarianceCholesky, inverseTranspose, toWeights } from './precondition.js';
+import { mulberry32 } from './random.js';
 import { defaultThreads } from '../util/threads.js';
 import { accuracy, argmaxRows, Standardizer, type FitOptions, type Matrix, type Probe } from './types.js';
 
@@ -18,6 +20,9 @@ export interface LogisticOptions {
   threads?: number;
   /** whiten (exactly, by a change of variables) when searching a C grid on large problems; default true */
   precondition?: boolean;
+  /** rows the C grid is searched on (a seeded random subset when there are more; default 8,192) */
+  searchRows?: number;
+  seed?: number;
 }
 
 export class LogisticProbe implements Probe {
@@ -35,106 +40,144 @@ export class LogisticProbe implements Probe {
   async fit(X: Matrix, y: Int32Array, fitOpts: FitOptions = {}): Promise<this> {
     if (X.rows === 0) throw new Error('cannot fit a probe on zero examples');
     const K = this.numClasses;
+    const n = X.rows;
+    const d = (this.d = X.cols);
     this.std.fit(X);
-    this.d = X.cols;
     const grid = Array.isArray(this.opts.C) ? this.opts.C : [this.opts.C ?? (fitOpts.dev ? [0.01, 0.1, 1, 10] : 1)].flat();
-    const backend = this.opts.backend ?? 'auto';
-    // onnxruntime wins from about a thousand rows on (measured: 10x at 1,430 x 64 x 17); loops for tiny problems
-    const useOrt = backend === 'ort' || (backend === 'auto' && X.rows * X.cols * K > 20_000);
-    // the onnxruntime objective standardizes implicitly (no n x d copy); the loops get a standardized copy
-    const base: SoftmaxObjective = useOrt ? await ortObjective(X, y, K, this.opts.threads, this.std) : jsObjective(this.std.transform(X), y, K);
     const maxIter = this.opts.maxIter ?? 100;
     const gtol = this.opts.gtol ?? 1e-4;
+    const threads = this.opts.threads ?? defaultThreads();
     const search = !!fitOpts.dev && grid.length > 1;
+    // C is ranked on at most `searchRows` training rows, so the grid costs a fraction of the full solve that
+    // follows (on mini-gpt UPOS, 32k rows: 9.7 vs 11.2 s for 13 layers); the fitted probe is the full solve
+    const m = search ? Math.min(n, this.opts.searchRows ?? 8192) : n;
+    const sub = m < n ? sampleRows(X, y, m, mulberry32(this.opts.seed ?? 0)) : { X, y };
     // a C grid on large problems is solved in whitened coordinates (same model, same penalty; see
     // precondition.ts). L-BFGS then works on V with W = L^{-T} V, and its stopping test still applies to the
     // gradient in W (testing it in V took 24% more iterations on mini-gpt UPOS for the same probes). Single
-    // fits (the scikit-learn comparison) keep plain coordinates.
-    const L = search && useOrt && this.opts.precondition !== false ? await covarianceCholesky(X, this.std, this.opts.threads ?? defaultThreads()) : undefined;
-    const objective = L ? preconditioned(base, L, this.d, K) : base;
-    const weights = (v: Float64Array) => (L ? toWeights(v, L, this.d, K) : v);
-    const gradMax = L ? (g: Float64Array) => weightGradMax(g, L, this.d, K) : undefined;
-    let params: Float64Array = new Float64Array((this.d + 1) * K);
-    let best = { acc: -1, params, v: params, C: grid[0], iterations: 0 };
+    // fits (the scikit-learn comparison) keep plain coordinates. Any invertible L is exact, so the subsample's
+    // covariance serves the full solve too.
+    const L = search && this.useOrt(sub.X) && this.opts.precondition !== false ? await covarianceCholesky(sub.X, this.std, threads) : undefined;
+    const M = L && inverseTranspose(L, d);
+    const toW = (v: Float64Array) => (L ? toWeights(v, L, d, K) : v);
+    let v: Float64Array = new Float64Array((d + 1) * K);
+    let C = grid[grid.length > 1 ? Math.floor(grid.length / 2) : 0];
+    const full = await this.objective(X, y, threads, M);
     try {
-      // with a grid, each C is solved to a 10x looser tolerance (enough to rank C on dev), and only the chosen
-      // C is then solved to full tolerance from there: about half the iterations at the same dev choice
-      for (const C of fitOpts.dev ? grid : [grid[grid.length > 1 ? Math.floor(grid.length / 2) : 0]]) {
-        const r = await lbfgs((p, g) => objective.evaluate(p, g, 1 / C), params, { maxIter, gtol: search ? 10 * gtol : gtol, gradMax });
-        params = r.x;
-        this.params = weights(params);
-        this.iterations += r.iterations;
-        if (!fitOpts.dev) {
-          best = { acc: 0, params: this.params, v: params, C, iterations: r.iterations };
-          break;
-        }
-        const acc = this.score(fitOpts.dev.X, fitOpts.dev.y);
-        this.gridTrace.push({ C, devAccuracy: acc, iterations: r.iterations });
-        // r.x is a fresh array per solve, so keeping references is safe
-        if (acc > best.acc) best = { acc, params: this.params, v: params, C, iterations: r.iterations };
-      }
       if (search) {
-        const C = best.C;
-        const r = await lbfgs((p, g) => objective.evaluate(p, g, 1 / C), best.v, { maxIter, gtol, gradMax });
-        this.iterations += r.iterations;
-        best.params = weights(r.x);
+        const dev = fitOpts.dev!;
+        const objective = sub.X === X ? full : await this.objective(sub.X, sub.y, threads, M);
+        const scorer = this.useOrt(dev.X) ? await ortArgmax(dev.X, K, threads) : undefined;
+        try {
+          // each C solved to a 10x looser tolerance (enough to rank C on dev), warm-started from the previous
+          // one. The per-example penalty matches the full problem's: on m rows, C acts as C n / m.
+          let best = { acc: -1, v, C };
+          for (const c of grid) {
+            const r = await lbfgs((p, g) => objective.evaluate(p, g, m / (n * c)), v, { maxIter, gtol: 10 * gtol, gradMax: objective.gradMax });
+            v = r.x;
+            this.params = toW(v);
+            this.iterations += r.iterations;
+            const { weightT, bias } = this.folded();
+            const acc = scorer ? accuracy(dev.y, await scorer.predict(weightT, bias)) : this.score(dev.X, dev.y);
+            this.gridTrace.push({ C: c, devAccuracy: acc, iterations: r.iterations });
+            // r.x is a fresh array per solve, so keeping references is safe
+            if (acc > best.acc) best = { acc, v, C: c };
+          }
+          v = best.v;
+          C = best.C;
+        } finally {
+          if (objective !== full) await objective.release();
+          await scorer?.release();
+        }
       }
+      // the fitted probe: every training row, full tolerance, at the chosen C
+      const r = await lbfgs((p, g) => full.evaluate(p, g, 1 / C), v, { maxIter, gtol, gradMax: full.gradMax });
+      this.iterations += r.iterations;
+      this.params = toW(r.x);
     } finally {
-      await objective.release();
+      await full.release();
     }
-    this.params = best.params;
-    this.chosenC = best.C;
+    this.chosenC = C;
     return this;
+  }
+
+  /** onnxruntime wins from about a thousand rows on (measured: 10x at 1,430 x 64 x 17); loops for tiny problems */
+  private useOrt(X: Matrix): boolean {
+    const backend = this.opts.backend ?? 'auto';
+    return backend === 'ort' || (backend === 'auto' && X.rows * X.cols * this.numClasses > 20_000);
+  }
+
+  /** the onnxruntime objective standardizes implicitly (no n x d copy); the loops get a standardized copy */
+  private async objective(X: Matrix, y: Int32Array, threads: number, M?: Float64Array): Promise<SoftmaxObjective> {
+    const K = this.numClasses;
+    // M (whitening) is only ever computed for onnxruntime-sized problems
+    return this.useOrt(X) ? ortObjective(X, y, K, threads, this.std, M) : jsObjective(this.std.transform(X), y, K);
   }
 
   predictProba(X: Matrix): Float32Array {
     const K = this.numClasses;
-    const { rows, cols, data } = X;
-    const out = new Float32Array(rows * K);
-    const z = new Float64Array(K);
-    // standardization folded into the weights once (folded(), shared with exportLinear): the row loop is a plain
-    // affine map, ~2x faster than standardizing every element (measured, 6,430 x 128 x 17)
-    const { weight: W, bias } = this.folded();
-    for (let r = 0; r < rows; r++) {
-      for (let k = 0; k < K; k++) z[k] = bias[k];
-      const o = r * cols;
-      for (let c = 0; c < cols; c++) {
-        const xv = data[o + c];
-        const w = c * K;
-        for (let k = 0; k < K; k++) z[k] += xv * W[w + k];
-      }
+    const out = this.logits(X);
+    for (let r = 0; r < X.rows; r++) {
+      const o = r * K;
       let max = -Infinity;
-      for (let k = 0; k < K; k++) if (z[k] > max) max = z[k];
+      for (let k = 0; k < K; k++) if (out[o + k] > max) max = out[o + k];
       let sum = 0;
-      for (let k = 0; k < K; k++) sum += (z[k] = Math.exp(z[k] - max));
-      for (let k = 0; k < K; k++) out[r * K + k] = z[k] / sum;
+      for (let k = 0; k < K; k++) sum += out[o + k] = Math.exp(out[o + k] - max);
+      for (let k = 0; k < K; k++) out[o + k] /= sum;
     }
     return out;
   }
 
-  private foldedFor?: { params: Float64Array; weight: Float64Array; bias: Float64Array };
+  /** rows x K logits on raw features: one dot product per class over contiguous float32 rows (the weights are
+   * folded and transposed once), ~2x faster than accumulating all classes per feature (measured, 6,430 x 128) */
+  private logits(X: Matrix): Float32Array {
+    const K = this.numClasses;
+    const { rows, cols, data } = X;
+    const { weightT, bias } = this.folded();
+    const out = new Float32Array(rows * K);
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      for (let k = 0; k < K; k++) {
+        const w = k * cols;
+        let s0 = 0;
+        let s1 = 0;
+        let c = 0;
+        for (; c + 1 < cols; c += 2) {
+          s0 += data[o + c] * weightT[w + c];
+          s1 += data[o + c + 1] * weightT[w + c + 1];
+        }
+        if (c < cols) s0 += data[o + c] * weightT[w + c];
+        out[r * K + k] = bias[k] + s0 + s1;
+      }
+    }
+    return out;
+  }
 
-  /** Weights and bias on raw features, in Float64, cached for the current parameters. */
-  private folded(): { weight: Float64Array; bias: Float64Array } {
+  private foldedFor?: { params: Float64Array; weight: Float64Array; weightT: Float32Array; bias: Float64Array };
+
+  /** Weights and bias on raw features (W' = diag(scale) W, b' = b - mean' W'), cached for the current parameters. */
+  private folded(): { weight: Float64Array; weightT: Float32Array; bias: Float64Array } {
     if (this.foldedFor?.params === this.params) return this.foldedFor;
     const K = this.numClasses;
     const d = this.d;
     const weight = new Float64Array(d * K);
+    const weightT = new Float32Array(K * d);
     const bias = new Float64Array(K);
     for (let k = 0; k < K; k++) bias[k] = this.params[d * K + k];
     for (let c = 0; c < d; c++) {
       for (let k = 0; k < K; k++) {
         const w = this.params[c * K + k] * this.std.scale[c];
         weight[c * K + k] = w;
+        weightT[k * d + c] = w;
         bias[k] -= this.std.mean[c] * w;
       }
     }
-    this.foldedFor = { params: this.params, weight, bias };
+    this.foldedFor = { params: this.params, weight, weightT, bias };
     return this.foldedFor;
   }
 
   predict(X: Matrix): Int32Array {
-    return argmaxRows(this.predictProba(X), X.rows, this.numClasses);
+    return argmaxRows(this.logits(X), X.rows, this.numClasses);
   }
 
   score(X: Matrix, y: Int32Array): number {
@@ -146,4 +189,23 @@ export class LogisticProbe implements Probe {
     const { weight, bias } = this.folded();
     return { weight: Float32Array.from(weight), bias: Float32Array.from(bias), d: this.d, K: this.numClasses };
   }
+}
+
+/** m of the n rows, chosen at random, kept in their original order. */
+function sampleRows(X: Matrix, y: Int32Array, m: number, rand: () => number): { X: Matrix; y: Int32Array } {
+  const { rows: n, cols } = X;
+  const keep = new Uint8Array(n);
+  // Floyd's algorithm: m distinct indices in m draws
+  for (let j = n - m; j < n; j++) {
+    const t = Math.floor(rand() * (j + 1));
+    keep[keep[t] ? j : t] = 1;
+  }
+  const data = new Float32Array(m * cols);
+  const ys = new Int32Array(m);
+  for (let r = 0, o = 0; r < n; r++) {
+    if (!keep[r]) continue;
+    data.set(X.data.subarray(r * cols, (r + 1) * cols), o * cols);
+    ys[o++] = y[r];
+  }
+  return { X: { data, rows: m, cols }, y: ys };
 }

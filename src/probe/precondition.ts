@@ -9,7 +9,6 @@
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder, FLOAT } from '../engine/graph.js';
 import { cholesky } from '../util/linalg.js';
-import type { SoftmaxObjective } from './softmax-objective.js';
 import type { Matrix } from './types.js';
 
 /** Cholesky factor (row-major lower, d x d) of the standardized features' covariance, or undefined if singular. */
@@ -59,38 +58,23 @@ export function toWeights(v: Float64Array, L: Float64Array, d: number, K: number
   return w;
 }
 
-/** The objective in V: f(L^{-T} V), gradient L^{-1} (df/dW) by forward substitution. */
-export function preconditioned(objective: SoftmaxObjective, L: Float64Array, d: number, K: number): SoftmaxObjective {
-  return {
-    async evaluate(v, grad, invC) {
-      const f = await objective.evaluate(toWeights(v, L, d, K), grad, invC);
-      const acc = new Float64Array(K);
-      for (let i = 0; i < d; i++) {
-        for (let k = 0; k < K; k++) acc[k] = grad[i * K + k];
-        for (let j = 0; j < i; j++) {
-          const l = L[i * d + j];
-          if (l === 0) continue;
-          for (let k = 0; k < K; k++) acc[k] -= l * grad[j * K + k];
-        }
-        const inv = 1 / L[i * d + i];
-        for (let k = 0; k < K; k++) grad[i * K + k] = acc[k] * inv;
-      }
-      return f;
-    },
-    release: () => objective.release(),
-  };
-}
-
-/** max |dF/dW| from dF/dV = L^{-1} dF/dW, i.e. max |L g| (bias entries as they are): the stopping test in W. */
-export function weightGradMax(gv: Float64Array, L: Float64Array, d: number, K: number): number {
-  let m = 0;
+/** M = L^{-T} (row-major, upper triangular): the d x d matrix the objective graph applies as W = M V. */
+export function inverseTranspose(L: Float64Array, d: number): Float64Array {
+  // rows of L^{-1} by forward substitution: row_i = (e_i - sum_{k<i} L[i,k] row_k) / L[i,i], contiguous axpys
+  const inv = new Float64Array(d * d);
   for (let i = 0; i < d; i++) {
-    for (let k = 0; k < K; k++) {
-      let s = 0;
-      for (let j = 0; j <= i; j++) s += L[i * d + j] * gv[j * K + k];
-      m = Math.max(m, Math.abs(s));
+    const o = i * d;
+    inv[o + i] = 1;
+    for (let k = 0; k < i; k++) {
+      const a = L[o + k];
+      if (a === 0) continue;
+      const ok = k * d;
+      for (let j = 0; j <= k; j++) inv[o + j] -= a * inv[ok + j];
     }
+    const s = 1 / L[o + i];
+    for (let j = 0; j <= i; j++) inv[o + j] *= s;
   }
-  for (let i = d * K; i < gv.length; i++) m = Math.max(m, Math.abs(gv[i]));
-  return m;
+  const M = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j <= i; j++) M[j * d + i] = inv[i * d + j];
+  return M;
 }

@@ -7,12 +7,14 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { Matrix } from './types.js';
-import { GraphBuilder, FLOAT } from '../engine/graph.js';
+import { GraphBuilder, FLOAT, INT64 } from '../engine/graph.js';
 import { defaultThreads } from '../util/threads.js';
 
 export interface SoftmaxObjective {
   /** parameters: W [d, K] row-major, then b [K] */
   evaluate(params: Float64Array, grad: Float64Array, invC: number): Promise<number>;
+  /** the size of a gradient this objective returned, for the stopping test (default: max |g_i|) */
+  gradMax?(grad: Float64Array): number;
   release(): Promise<void>;
 }
 
@@ -62,61 +64,112 @@ function finish(params: Float64Array, grad: Float64Array, loss: number, n: numbe
 }
 
 /**
- * With `std`, X is raw and the parameters live in the standardized space x' = (x - mean) * scale: the
- * standardization is folded into the weights (W' = diag(scale) W, b' = b - (mean * scale) W) and out of the
- * gradient (dL/dW = diag(scale) (X^T R - mean gb^T)), so no standardized n x d copy is made
- * (allocating one cost ~60 ms at 20,000 x 256, measured).
+ * The objective on onnxruntime. X stays raw and in its own row layout; two optional transforms are folded into
+ * the graph so no n x d copy of X is ever made:
+ * - `std` (standardization x' = (x - mean) * scale): the parameters live in the standardized space, and the
+ *   graph uses W_raw = diag(scale) W, b_raw = b - mean^T W_raw (allocating a standardized copy cost ~60 ms
+ *   at 20,000 x 256, measured);
+ * - `M` (d x d, row-major; see precondition.ts): the parameters are V with W = M V, a change of variables that
+ *   keeps the model and its penalty ||W||^2 but conditions the problem; the gradient is M^T dF/dW. Done in
+ *   JS these two d^2 K products per evaluation cost more than the evaluation itself at d = 768 (measured).
+ * The loss, penalty and gradients are all computed in the graph; the JS side only transposes d x K values.
  */
-export async function ortObjective(X: Matrix, y: Int32Array, K: number, threads = defaultThreads(), std?: { mean: Float64Array; scale: Float64Array }): Promise<SoftmaxObjective> {
+export async function ortObjective(X: Matrix, y: Int32Array, K: number, threads = defaultThreads(), std?: { mean: Float64Array; scale: Float64Array }, M?: Float64Array): Promise<SoftmaxObjective> {
   const { rows: n, cols: d, data } = X;
   // Classes along the rows, examples along the columns: logits^T [K, n] = W^T X^T and dL/dW^T = R^T X, with
   // X in its own row layout. With K ~ 2-50 classes both products are then wide instead of skinny, which MLAS
   // runs faster per evaluation than X W and X^T R (measured 3.9 vs 5.3 ms at 20,000 x 256, 10.7 vs 12.9 at
-  // 20,000 x 768, 2.8 vs 4.6 at 33,144 x 64), and unlike an explicit transpose it needs no copy of X. X and
-  // the one-hot labels are run inputs, not initializers: embedding them in the model bytes cost ~0.4 s of
-  // serialization + parsing + constant folding per fit.
+  // 20,000 x 768, 2.8 vs 4.6 at 33,144 x 64). X and the one-hot labels are run inputs, not initializers:
+  // embedding them in the model bytes cost ~0.4 s of serialization + parsing + constant folding per fit.
   const g = new GraphBuilder('softmax_objective');
   const x = g.input('X', FLOAT, [n, d]);
   const yT = g.input('YT', FLOAT, [K, n]);
-  const wT = g.input('WT', FLOAT, [K, d]);
+  const vT = g.input('VT', FLOAT, [K, d]);
   const b = g.input('b', FLOAT, [K, 1]);
-  const logp = g.op('LogSoftmax', [g.op('Add', [g.op('Gemm', [wT, x], { transB: 1 }), b])], { axis: 0 });
-  g.output('loss', g.op('Neg', [g.op('ReduceSum', [g.op('Mul', [yT, logp])], { keepdims: 0 })]));
-  const resid = g.op('Sub', [g.op('Exp', [logp]), yT]);
-  g.output('gW', g.op('MatMul', [resid, x])); // [K, d]
-  g.output('gb', g.op('ReduceSum', [resid, g.constI64([1])], { keepdims: 0 }));
+  const lam = g.input('lam', FLOAT, [1]); // invC / n
+  const mean = Float32Array.from(std?.mean ?? new Float64Array(d));
+  const scale = Float32Array.from(std?.scale ?? new Float64Array(d).fill(1));
+  const meanCol = g.weight('mean_col', mean, [d, 1]);
+  const meanRow = g.weight('mean_row', mean, [1, d]);
+  const scaleRow = g.weight('scale_row', scale, [1, d]);
+  const mT = M ? g.weight('MT', Float32Array.from(transpose(M, d)), [d, d]) : undefined;
+  const mm = M ? g.weight('M', Float32Array.from(M), [d, d]) : undefined;
+  const wT = mT ? g.op('MatMul', [vT, mT]) : vT; // W^T = V^T M^T, standardized space
+  const wRawT = g.op('Mul', [wT, scaleRow]);
+  const bRaw = g.op('Sub', [b, g.op('MatMul', [wRawT, meanCol])]);
+  const logp = g.op('LogSoftmax', [g.op('Add', [g.op('Gemm', [wRawT, x], { transB: 1 }), bRaw])], { axis: 0 });
+  const invN = g.constF(1 / n);
+  // the two loss terms are added in float64 (fewer float32 roundings in f: the line search compares values of f)
+  g.output('nll', g.op('Neg', [g.op('ReduceSum', [g.op('Mul', [yT, logp])], { keepdims: 0 })]));
+  g.output('wsq', g.op('ReduceSumSquare', [wT], { keepdims: 0 }));
+  const resid = g.op('Mul', [g.op('Sub', [g.op('Exp', [logp]), yT]), invN]);
+  const gb = g.op('ReduceSum', [resid, g.constI64([1])], { keepdims: 1 }); // [K, 1]
+  // dF/dW^T (standardized space) = (R^T X - gb mean^T) diag(scale) + lam W^T
+  const gRawT = g.op('Sub', [g.op('MatMul', [resid, x]), g.op('MatMul', [gb, meanRow])]);
+  const gWT = g.op('Add', [g.op('Mul', [gRawT, scaleRow]), g.op('Mul', [wT, lam])]);
+  g.output('gb', g.op('Reshape', [gb, g.constI64([K])]));
+  // L-BFGS stops on the gradient in W even when it steps in V (testing it in V took 24% more iterations on
+  // mini-gpt UPOS for the same probes)
+  g.output('gWmax', g.op('ReduceMax', [g.op('Abs', [gWT])], { keepdims: 0 }));
+  g.output('gVT', mm ? g.op('MatMul', [gWT, mm]) : gWT); // dF/dV^T = dF/dW^T M
   const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
   const onehotT = new Float32Array(n * K);
   for (let r = 0; r < n; r++) onehotT[y[r] * n + r] = 1;
   const feedX = new ort.Tensor('float32', data, [n, d]);
   const feedY = new ort.Tensor('float32', onehotT, [K, n]);
-  const Wf = new Float32Array(d * K);
+  const Vf = new Float32Array(d * K);
   const bf = new Float32Array(K);
+  const gradMaxOf = new WeakMap<Float64Array, number>();
   return {
     async evaluate(params, grad, invC) {
-      // params: W [d, K] row-major, then b [K]; the graph takes W^T [K, d]
-      const bias = new Float64Array(K);
-      for (let k = 0; k < K; k++) bias[k] = params[d * K + k];
-      for (let c = 0; c < d; c++) {
-        const s = std ? std.scale[c] : 1;
-        const m = std ? std.mean[c] : 0;
-        for (let k = 0; k < K; k++) {
-          const w = params[c * K + k] * s;
-          Wf[k * d + c] = w;
-          bias[k] -= m * w;
-        }
+      // params: V [d, K] row-major, then b [K]; the graph takes V^T [K, d]
+      for (let c = 0; c < d; c++) for (let k = 0; k < K; k++) Vf[k * d + c] = params[c * K + k];
+      for (let k = 0; k < K; k++) bf[k] = params[d * K + k];
+      const out = await session.run({ X: feedX, YT: feedY, VT: new ort.Tensor('float32', Vf, [K, d]), b: new ort.Tensor('float32', bf, [K, 1]), lam: new ort.Tensor('float32', Float32Array.of(invC / n), [1]) });
+      const gV = out.gVT.data as Float32Array;
+      const gbias = out.gb.data as Float32Array;
+      for (let c = 0; c < d; c++) for (let k = 0; k < K; k++) grad[c * K + k] = gV[k * d + c];
+      let gmax = (out.gWmax.data as Float32Array)[0];
+      for (let k = 0; k < K; k++) {
+        grad[d * K + k] = gbias[k];
+        gmax = Math.max(gmax, Math.abs(gbias[k]));
       }
-      bf.set(bias);
-      const out = await session.run({ X: feedX, YT: feedY, WT: new ort.Tensor('float32', Wf, [K, d]), b: new ort.Tensor('float32', bf, [K, 1]) });
-      const gW = out.gW.data as Float32Array;
-      const gb = out.gb.data as Float32Array;
-      for (let c = 0; c < d; c++) {
-        const s = std ? std.scale[c] : 1;
-        const m = std ? std.mean[c] : 0;
-        for (let k = 0; k < K; k++) grad[c * K + k] = s * (gW[k * d + c] - m * gb[k]);
-      }
-      for (let k = 0; k < K; k++) grad[d * K + k] = gb[k];
-      return finish(params, grad, (out.loss.data as Float32Array)[0], n, d, K, invC);
+      gradMaxOf.set(grad, gmax);
+      return (out.nll.data as Float32Array)[0] / n + (0.5 * invC * (out.wsq.data as Float32Array)[0]) / n;
+    },
+    gradMax: (grad) => gradMaxOf.get(grad) ?? maxAbs(grad),
+    release: () => session.release(),
+  };
+}
+
+function transpose(a: Float64Array, d: number): Float64Array {
+  const t = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) t[j * d + i] = a[i * d + j];
+  return t;
+}
+
+function maxAbs(g: Float64Array): number {
+  let m = 0;
+  for (let i = 0; i < g.length; i++) m = Math.max(m, Math.abs(g[i]));
+  return m;
+}
+
+/** Class predictions argmax(x W + b) for a fixed X on onnxruntime, for scoring many weight settings on one dev
+ * set (in JS this cost ~0.2 s per call at 6,500 x 768 x 17, several times a fit). */
+export async function ortArgmax(X: Matrix, K: number, threads = defaultThreads()) {
+  const { rows: n, cols: d, data } = X;
+  const g = new GraphBuilder('linear_argmax');
+  const x = g.input('X', FLOAT, [n, d]);
+  const wT = g.input('WT', FLOAT, [K, d]);
+  const b = g.input('b', FLOAT, [1, K]);
+  g.output('pred', g.op('ArgMax', [g.op('Add', [g.op('Gemm', [x, wT], { transB: 1 }), b])], { axis: 1, keepdims: 0 }), INT64);
+  const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
+  const feedX = new ort.Tensor('float32', data, [n, d]);
+  return {
+    /** weightT: [K, d] row-major on raw features */
+    async predict(weightT: Float32Array, bias: ArrayLike<number>): Promise<Int32Array> {
+      const out = await session.run({ X: feedX, WT: new ort.Tensor('float32', weightT, [K, d]), b: new ort.Tensor('float32', Float32Array.from(bias), [1, K]) });
+      return Int32Array.from(out.pred.data as BigInt64Array, Number);
     },
     release: () => session.release(),
   };

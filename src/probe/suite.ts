@@ -112,11 +112,14 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
   const results: LayerResult[] = [];
   const t1 = performance.now();
   const wordLevel = task.kind === 'token';
+  // one buffer per split, refilled layer after layer (fresh multi-megabyte arrays cost page faults)
+  const reuse: { tr?: Float32Array; dv?: Float32Array; te?: Float32Array } = {};
   for (const l of layers) {
     const ls = performance.now();
-    const Xtr = tr.features.load(l);
-    const Xdv = dv.features.load(l);
-    const Xte = te.features.load(l);
+    const Xtr = tr.features.load(l, reuse.tr);
+    const Xdv = dv.features.load(l, reuse.dv);
+    const Xte = te.features.load(l, reuse.te);
+    Object.assign(reuse, { tr: Xtr.data, dv: Xdv.data, te: Xte.data });
     const { ci, hyper, probe } = await probeOneLayer(task, { X: Xtr, y: tr.rows.labels }, { X: Xdv, y: dv.rows.labels }, { X: Xte, rows: te.rows }, opts);
     const dev = makeScorer(task, dv.rows).score(probe.predict(Xdv));
     const res: LayerResult = { layer: l, dev, score: ci.score, lo: ci.lo, hi: ci.hi, hyper, seconds: 0 };

@@ -55,6 +55,9 @@ test('pooled rows equal hand-pooled engine outputs, for every layer; cache hit i
   const again = await extractFeatures(engine, seqs, rows, { cacheDir, label: 'test', batchSize: 3 });
   assert.equal(again.fromCache, true);
   for (let l = 0; l < set.layers; l++) assert.deepEqual(again.load(l).data, set.load(l).data);
+  // a reused buffer (bigger than needed, holding another layer) is overwritten with exactly this layer
+  const buf = new Float32Array(set.rows * set.cols + 7).fill(Number.NaN);
+  for (let l = set.layers - 1; l >= 0; l--) assert.deepEqual(again.load(l, buf).data, set.load(l).data);
   const other = await extractFeatures(engine, seqs.slice(0, 2), rows.slice(0, 2), { cacheDir, label: 'test' });
   assert.equal(other.fromCache, false, 'different inputs, different cache entry');
   rmSync(cacheDir, { recursive: true });
