@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { loadModel } from '../../src/model/checkpoint.js';
 import { Engine } from '../../src/engine/engine.js';
+import { peakRssMb } from '../../src/util/memory.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,6 +45,6 @@ console.log(
     outputs,
     seconds_per_batch: sec,
     tokens_per_s: (B * T) / sec,
-    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    peak_rss_mb: peakRssMb(),
   }),
 );

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { loadModel } from '../../src/model/checkpoint.js';
 import { Engine } from '../../src/engine/engine.js';
+import { peakRssMb } from '../../src/util/memory.js';
 import { extractFeatures, type RowSpec } from '../../src/features/extract.js';
 import { EMBEDDED_MODEL } from '../../src/cli/paths.js';
 
@@ -25,7 +26,7 @@ async function child(n: number): Promise<void> {
   const sec = (performance.now() - t0) / 1000;
   rmSync(dir, { recursive: true });
   const allLayersMb = (set.rows * set.cols * set.layers * 4) / 2 ** 20;
-  console.log(JSON.stringify({ sentences: n, layers: set.layers, seconds: sec, all_layers_features_mb: allLayersMb, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
+  console.log(JSON.stringify({ sentences: n, layers: set.layers, seconds: sec, all_layers_features_mb: allLayersMb, peak_rss_mb: peakRssMb() }));
 }
 
 export function runMemoryBench(n = 100_000): void {

@@ -8,7 +8,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder, FLOAT } from '../engine/graph.js';
-import { cholesky } from '../util/linalg.js';
+import { cholesky, dot } from '../util/linalg.js';
 import type { Matrix } from './types.js';
 
 /** Cholesky factor (row-major lower, d x d) of the standardized features' covariance, or undefined if singular. */
@@ -60,21 +60,13 @@ export function toWeights(v: Float64Array, L: Float64Array, d: number, K: number
 
 /** M = L^{-T} (row-major, upper triangular): the d x d matrix the objective graph applies as W = M V. */
 export function inverseTranspose(L: Float64Array, d: number): Float64Array {
-  // rows of L^{-1} by forward substitution: row_i = (e_i - sum_{k<i} L[i,k] row_k) / L[i,i], contiguous axpys
-  const inv = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    const o = i * d;
-    inv[o + i] = 1;
-    for (let k = 0; k < i; k++) {
-      const a = L[o + k];
-      if (a === 0) continue;
-      const ok = k * d;
-      for (let j = 0; j <= k; j++) inv[o + j] -= a * inv[ok + j];
-    }
-    const s = 1 / L[o + i];
-    for (let j = 0; j <= i; j++) inv[o + j] *= s;
-  }
+  // row j of M is column j of L^{-1}: the forward substitution L x = e_j, whose inner products run over
+  // contiguous rows of L and the x built so far
   const M = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let j = 0; j <= i; j++) M[j * d + i] = inv[i * d + j];
+  for (let j = 0; j < d; j++) {
+    const o = j * d;
+    M[o + j] = 1 / L[j * d + j];
+    for (let i = j + 1; i < d; i++) M[o + i] = -dot(L, i * d + j, M, o + j, i - j) / L[i * d + i];
+  }
   return M;
 }

@@ -7,6 +7,7 @@ import { loadModel } from '../model/checkpoint.js';
 import { Engine } from '../engine/engine.js';
 import { medianRunMs } from '../engine/timing.js';
 import { maxSequenceTokens } from '../model/config.js';
+import { peakRssMb } from '../util/memory.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, layers: { type: 'string' }, seq: { type: 'string', default: '64' }, repeats: { type: 'string', default: '5' }, threads: { type: 'string', default: '0' } } });
 const model = loadModel(values.model!);
@@ -20,4 +21,4 @@ const medianMs = (batch: number) => medianRunMs(engine, { inputIds: Array.from({
 
 const b1 = await medianMs(1);
 const b32 = await medianMs(32);
-console.log(JSON.stringify({ latency_ms_b1: b1, latency_ms_b32: b32, seq: T, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
+console.log(JSON.stringify({ latency_ms_b1: b1, latency_ms_b32: b32, seq: T, peak_rss_mb: peakRssMb() }));
