@@ -27,11 +27,20 @@ function f1For(m: Float64Array, K: number, k: number): number {
 
 /** Unweighted mean of per-class F1 over classes present in yTrue or yPred (sklearn's labels=None). */
 export function macroF1(yTrue: Int32Array, yPred: Int32Array, K: number): number {
-  const m = confusion(yTrue, yPred, K);
-  const present = new Set([...yTrue, ...yPred]);
+  return macroF1FromConfusion(confusion(yTrue, yPred, K), K);
+}
+
+function macroF1FromConfusion(m: Float64Array, K: number): number {
   let s = 0;
-  for (const k of present) s += f1For(m, K, k);
-  return present.size ? s / present.size : 0;
+  let present = 0;
+  for (let k = 0; k < K; k++) {
+    let seen = 0;
+    for (let j = 0; j < K; j++) seen += m[k * K + j] + m[j * K + k];
+    if (seen === 0) continue;
+    present++;
+    s += f1For(m, K, k);
+  }
+  return present ? s / present : 0;
 }
 
 /** F1 of the positive class (index `positive`, default 1). */
@@ -42,16 +51,20 @@ export function binaryF1(yTrue: Int32Array, yPred: Int32Array, positive = 1): nu
 
 /** Matthews correlation, multiclass (Gorodkin 2004), as sklearn.metrics.matthews_corrcoef. */
 export function mcc(yTrue: Int32Array, yPred: Int32Array, K: number): number {
-  const m = confusion(yTrue, yPred, K);
+  return mccFromConfusion(confusion(yTrue, yPred, K), K);
+}
+
+function mccFromConfusion(m: Float64Array, K: number): number {
   const t = new Float64Array(K);
   const p = new Float64Array(K);
   let c = 0;
-  const s = yTrue.length;
+  let s = 0;
   for (let i = 0; i < K; i++) {
     c += m[i * K + i];
     for (let j = 0; j < K; j++) {
       t[i] += m[i * K + j];
       p[j] += m[i * K + j];
+      s += m[i * K + j];
     }
   }
   let tp = 0;
@@ -67,15 +80,24 @@ export function mcc(yTrue: Int32Array, yPred: Int32Array, K: number): number {
 }
 
 export function scoreMetric(metric: MetricName, yTrue: Int32Array, yPred: Int32Array, K: number): number {
+  return metric === 'accuracy' ? accuracyScore(yTrue, yPred) : scoreConfusion(metric, confusion(yTrue, yPred, K), K);
+}
+
+/** A metric from a K x K confusion matrix (rows: true class, columns: predicted), e.g. summed over units. */
+export function scoreConfusion(metric: MetricName, m: Float64Array, K: number): number {
   switch (metric) {
-    case 'accuracy':
-      return accuracyScore(yTrue, yPred);
+    case 'accuracy': {
+      let c = 0;
+      let s = 0;
+      for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) (s += m[i * K + j]), (c += i === j ? m[i * K + j] : 0);
+      return s ? c / s : 0;
+    }
     case 'macro-f1':
-      return macroF1(yTrue, yPred, K);
+      return macroF1FromConfusion(m, K);
     case 'f1':
-      return binaryF1(yTrue, yPred);
+      return K > 1 ? f1For(m, K, 1) : 0;
     case 'mcc':
-      return mcc(yTrue, yPred, K);
+      return mccFromConfusion(m, K);
   }
 }
 

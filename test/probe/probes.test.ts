@@ -228,6 +228,8 @@ test('bootstrap scorer: per-unit statistics give the same score as recomputing t
     { kind: 'token', metric: 'span-f1', labels: ['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC'] },
     { kind: 'token', metric: 'macro-f1', labels: ['A', 'B', 'C'] },
     { kind: 'sentence', metric: 'mcc', labels: ['no', 'yes'] },
+    { kind: 'sentence', metric: 'f1', labels: ['no', 'yes'] },
+    { kind: 'edge', metric: 'mcc', labels: ['a', 'b', 'c', 'd'] },
   ] as const;
   for (const c of cases) {
     const rows = c.kind === 'sentence' ? 40 : rowSentence.length;
@@ -248,7 +250,7 @@ test('bootstrap scorer: per-unit statistics give the same score as recomputing t
       const idx = [...units].flatMap(byUnit);
       const yt = Int32Array.from(idx, (i) => labels[i]);
       const yp = Int32Array.from(idx, (i) => pred[i]);
-      expected = c.metric === 'accuracy' ? accuracyScore(yt, yp) : c.metric === 'mcc' ? mcc(yt, yp, K) : macroF1(yt, yp, K);
+      expected = c.metric === 'accuracy' ? accuracyScore(yt, yp) : c.metric === 'mcc' ? mcc(yt, yp, K) : c.metric === 'f1' ? binaryF1(yt, yp) : macroF1(yt, yp, K);
     }
     assert.ok(Math.abs(fast(units) - expected) < 1e-12, `${c.metric}: ${fast(units)} vs ${expected}`);
     assert.ok(expected > 0.2 && expected < 0.95, `${c.metric}: a non-trivial score (${expected})`);
