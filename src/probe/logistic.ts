@@ -50,7 +50,9 @@ export class LogisticProbe implements Probe {
     const threads = this.opts.threads ?? defaultThreads();
     const search = !!fitOpts.dev && grid.length > 1;
     // C is ranked on at most `searchRows` training rows, so the grid costs a fraction of the full solve that
-    // follows (on mini-gpt UPOS, 32k rows: 9.7 vs 11.2 s for 13 layers); the fitted probe is the full solve
+    // follows (on mini-gpt UPOS, 32k rows: 9.7 vs 11.2 s for 13 layers); the fitted probe is the full solve.
+    // A subset leans towards stronger regularization than all rows want: fine for a x10 grid (same test
+    // accuracy on mini-gpt UPOS), not for fine-grained C choices (bench/RESULTS.md).
     const m = search ? Math.min(n, this.opts.searchRows ?? 8192) : n;
     const sub = m < n ? sampleRows(X, y, m, mulberry32(this.opts.seed ?? 0)) : { X, y };
     // a C grid on large problems is solved in whitened coordinates (same model, same penalty; see
