@@ -87,6 +87,36 @@ test('softmax objective: gradient matches finite differences; onnxruntime backen
   g3.forEach((v, i) => assert.ok(Math.abs(v - g4[i]) < 1e-4, `d/dp${i}: ${v} vs ${g4[i]}`));
 });
 
+test('onnxruntime objective in changed variables W = M V: loss equals the loops at W, gradient is M^T dF/dW', async () => {
+  const { X, y } = planted(80, 6, 3, 3);
+  const d = 6;
+  const K = 3;
+  const r = mulberry32(17);
+  const raw = { ...X, data: X.data.map((v, i) => 4 * (i % d) + 2 * v) };
+  const std = new Standardizer().fit(raw);
+  const M = Float64Array.from({ length: d * d }, (_, i) => (i % (d + 1) === 0 ? 1 : 0) + 0.3 * normal(r));
+  const v = Float64Array.from({ length: (d + 1) * K }, () => normal(r) * 0.3);
+  // W = M V (weights), bias as is
+  const w = Float64Array.from(v);
+  for (let i = 0; i < d; i++) for (let k = 0; k < K; k++) w[i * K + k] = M.subarray(i * d, (i + 1) * d).reduce((s, m, j) => s + m * v[j * K + k], 0);
+  const gw = new Float64Array(v.length);
+  const fw = await jsObjective(std.transform(raw), y, K).evaluate(w, gw, 0.7);
+  const obj = await ortObjective(raw, y, K, 1, std, M);
+  const gv = new Float64Array(v.length);
+  const fv = await obj.evaluate(v, gv, 0.7);
+  await obj.release();
+  assert.ok(Math.abs(fw - fv) < 1e-5, `${fw} vs ${fv}`);
+  for (let j = 0; j < d; j++) {
+    for (let k = 0; k < K; k++) {
+      const expected = Array.from({ length: d }, (_, i) => M[i * d + j] * gw[i * K + k]).reduce((a, b) => a + b, 0);
+      assert.ok(Math.abs(gv[j * K + k] - expected) < 1e-4, `dF/dV[${j},${k}]: ${gv[j * K + k]} vs ${expected}`);
+    }
+  }
+  for (let k = 0; k < K; k++) assert.ok(Math.abs(gv[d * K + k] - gw[d * K + k]) < 1e-5);
+  // the stopping test sees the gradient in W
+  assert.ok(Math.abs(obj.gradMax!(gv) - Math.max(...gw.map(Math.abs))) < 1e-5);
+});
+
 test('logistic probe recovers a planted linear signal (both backends)', async () => {
   const { X, y, W } = planted(3000, 20, 3, 2);
   const tr = split(X, y, 0, 2000);
