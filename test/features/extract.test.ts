@@ -33,6 +33,7 @@ test('pooled rows equal hand-pooled engine outputs, for every layer; cache hit i
   const seqs = texts.map((t) => tok.encode(t));
   const rows: RowSpec[] = seqs.map((s, i) => ({ seq: i, ranges: [[0, s.length]] }));
   rows.push({ seq: 2, ranges: [[1, 2]] }); // first-token pooling of word 1
+  rows.push({ seq: 0, ranges: [[2, 4]] }); // a row of sequence 0 away from its other row: two writes in one batch
   const cacheDir = mkdtempSync(join(tmpdir(), 'ps-feat-'));
   const set = await extractFeatures(engine, seqs, rows, { cacheDir, label: 'test', batchSize: 2 });
   assert.equal(set.fromCache, false);
@@ -58,6 +59,14 @@ test('pooled rows equal hand-pooled engine outputs, for every layer; cache hit i
   // a reused buffer (bigger than needed, holding another layer) is overwritten with exactly this layer
   const buf = new Float32Array(set.rows * set.cols + 7).fill(Number.NaN);
   for (let l = set.layers - 1; l >= 0; l--) assert.deepEqual(again.load(l, buf).data, set.load(l).data);
+  // float16 storage: the same rows within half precision
+  const half = await extractFeatures(engine, seqs, rows, { cacheDir, label: 'test', batchSize: 2, dtype: 'f16' });
+  assert.equal(half.fromCache, false, 'f16 is its own cache entry');
+  for (let l = 0; l < set.layers; l++) {
+    const a = set.load(l).data;
+    const b = half.load(l).data;
+    a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) <= 1e-3 * Math.max(1, Math.abs(v)), `f16 layer ${l} [${i}]: ${b[i]} vs ${v}`));
+  }
   const other = await extractFeatures(engine, seqs.slice(0, 2), rows.slice(0, 2), { cacheDir, label: 'test' });
   assert.equal(other.fromCache, false, 'different inputs, different cache entry');
   rmSync(cacheDir, { recursive: true });
