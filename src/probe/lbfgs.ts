@@ -25,6 +25,13 @@ export interface LbfgsResult {
   converged: boolean;
 }
 
+/** max |g_i|: the default size of a gradient for the stopping test */
+export function maxAbs(g: Float64Array): number {
+  let m = 0;
+  for (let i = 0; i < g.length; i++) m = Math.max(m, Math.abs(g[i]));
+  return m;
+}
+
 const dot = (a: Float64Array, b: Float64Array) => {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
@@ -49,9 +56,7 @@ export async function lbfgs(f: Objective, x0: Float64Array, opts: LbfgsOptions =
   let converged = false;
   let iter = 0;
   for (; iter < maxIter; iter++) {
-    let gmax = 0;
-    if (opts.gradMax) gmax = opts.gradMax(g);
-    else for (let i = 0; i < n; i++) gmax = Math.max(gmax, Math.abs(g[i]));
+    const gmax = opts.gradMax ? opts.gradMax(g) : maxAbs(g);
     if (gmax <= gtol * Math.max(1, Math.abs(fx))) {
       converged = true;
       break;

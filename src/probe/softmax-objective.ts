@@ -9,9 +9,11 @@ import * as ort from 'onnxruntime-node';
 import type { Matrix } from './types.js';
 import { GraphBuilder, FLOAT, INT64 } from '../engine/graph.js';
 import { defaultThreads } from '../util/threads.js';
+import { transposeWeight } from '../engine/ops.js';
+import { maxAbs } from './lbfgs.js';
 
 export interface SoftmaxObjective {
-  /** parameters: W [d, K] row-major, then b [K] */
+  /** parameters: W [d, K] row-major (V, with W = M V, for a whitened onnxruntime objective), then b [K] */
   evaluate(params: Float64Array, grad: Float64Array, invC: number): Promise<number>;
   /** the size of a gradient this objective returned, for the stopping test (default: max |g_i|) */
   gradMax?(grad: Float64Array): number;
@@ -93,8 +95,9 @@ export async function ortObjective(X: Matrix, y: Int32Array, K: number, threads 
   const meanCol = g.weight('mean_col', mean, [d, 1]);
   const meanRow = g.weight('mean_row', mean, [1, d]);
   const scaleRow = g.weight('scale_row', scale, [1, d]);
-  const mT = M ? g.weight('MT', Float32Array.from(transpose(M, d)), [d, d]) : undefined;
-  const mm = M ? g.weight('M', Float32Array.from(M), [d, d]) : undefined;
+  const m32 = M && Float32Array.from(M);
+  const mT = m32 ? g.weight('MT', transposeWeight(m32, d, d), [d, d]) : undefined;
+  const mm = m32 ? g.weight('M', m32, [d, d]) : undefined;
   const wT = mT ? g.op('MatMul', [vT, mT]) : vT; // W^T = V^T M^T, standardized space
   const wRawT = g.op('Mul', [wT, scaleRow]);
   const bRaw = g.op('Sub', [b, g.op('MatMul', [wRawT, meanCol])]);
@@ -141,18 +144,6 @@ export async function ortObjective(X: Matrix, y: Int32Array, K: number, threads 
     gradMax: (grad) => gradMaxOf.get(grad) ?? maxAbs(grad),
     release: () => session.release(),
   };
-}
-
-function transpose(a: Float64Array, d: number): Float64Array {
-  const t = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) t[j * d + i] = a[i * d + j];
-  return t;
-}
-
-function maxAbs(g: Float64Array): number {
-  let m = 0;
-  for (let i = 0; i < g.length; i++) m = Math.max(m, Math.abs(g[i]));
-  return m;
 }
 
 /** Class predictions argmax(x W + b) for a fixed X on onnxruntime, for scoring many weight settings on one dev
