@@ -15,6 +15,15 @@ export interface LbfgsOptions {
   gradMax?: (g: Float64Array) => number;
   /** stop when the relative decrease of f is below ftol */
   ftol?: number;
+  /** curvature pairs (s, y) to start from instead of an empty memory, e.g. those of a solve of a similar
+   * problem (the same objective on a subset of the rows) */
+  curvature?: Curvature;
+}
+
+/** L-BFGS memory: steps s_k and gradient changes y_k, oldest first */
+export interface Curvature {
+  S: Float64Array[];
+  Y: Float64Array[];
 }
 
 export interface LbfgsResult {
@@ -23,6 +32,8 @@ export interface LbfgsResult {
   iterations: number;
   evaluations: number;
   converged: boolean;
+  /** the memory at the end, for a following solve of a similar problem */
+  curvature: Curvature;
 }
 
 /** max |g_i|: the default size of a gradient for the stopping test */
@@ -48,9 +59,9 @@ export async function lbfgs(f: Objective, x0: Float64Array, opts: LbfgsOptions =
   let g = new Float64Array(n);
   let fx = await f(x, g);
   let evaluations = 1;
-  const S: Float64Array[] = [];
-  const Y: Float64Array[] = [];
-  const rho: number[] = [];
+  const S: Float64Array[] = [...(opts.curvature?.S ?? [])].slice(-m);
+  const Y: Float64Array[] = [...(opts.curvature?.Y ?? [])].slice(-m);
+  const rho: number[] = S.map((s, k) => 1 / dot(s, Y[k]));
   const d = new Float64Array(n);
   const alpha = new Float64Array(m);
   let converged = false;
@@ -116,7 +127,7 @@ export async function lbfgs(f: Objective, x0: Float64Array, opts: LbfgsOptions =
       break;
     }
   }
-  return { x, f: fx, iterations: iter, evaluations, converged };
+  return { x, f: fx, iterations: iter, evaluations, converged, curvature: { S, Y } };
 }
 
 async function wolfeSearch(f: Objective, x: Float64Array<ArrayBuffer>, fx: number, g: Float64Array<ArrayBuffer>, d: Float64Array, dg0: number, step0: number) {

@@ -3,11 +3,13 @@
  * With a dev split, C is chosen from a grid by dev accuracy (each C warm-started from the previous one, on a
  * random subset of the rows when there are many), then the chosen C is solved on every row to full tolerance.
  */
-import { lbfgs } from './lbfgs.js';
+import { lbfgs, type Curvature } from './lbfgs.js';
 import { jsObjective, ortArgmax, ortObjective, type SoftmaxObjective } from './softmax-objective.js';
 import { covarianceCholesky, inverseTranspose, toWeights } from './precondition.js';
 import { mulberry32 } from './random.js';
 import { defaultThreads } from '../util/threads.js';
+import { ProbeSessions } from './sessions.js';
+import { columnMoments } from './moments.js';
 import { accuracy, argmaxRows, Standardizer, type FitOptions, type Matrix, type Probe } from './types.js';
 
 export interface LogisticOptions {
@@ -17,6 +19,7 @@ export interface LogisticOptions {
   gtol?: number;
   /** 'auto': onnxruntime for large problems, plain loops otherwise */
   backend?: 'auto' | 'js' | 'ort';
+  /** onnxruntime threads when the fit makes its own sessions (FitOptions.sessions brings its own) */
   threads?: number;
   /** whiten (exactly, by a change of variables) when searching a C grid on onnxruntime-sized problems; default:
    * when it pays (see whiteningPays) */
@@ -40,15 +43,26 @@ export class LogisticProbe implements Probe {
 
   async fit(X: Matrix, y: Int32Array, fitOpts: FitOptions = {}): Promise<this> {
     if (X.rows === 0) throw new Error('cannot fit a probe on zero examples');
+    const own = fitOpts.sessions ? undefined : new ProbeSessions(this.opts.threads ?? defaultThreads());
+    try {
+      return await this.fitWith(X, y, fitOpts.dev, fitOpts.sessions ?? own!);
+    } finally {
+      await own?.release();
+    }
+  }
+
+  private async fitWith(X: Matrix, y: Int32Array, dev: FitOptions['dev'], sessions: ProbeSessions): Promise<this> {
     const K = this.numClasses;
     const n = X.rows;
     const d = (this.d = X.cols);
-    this.std.fit(X);
-    const grid = Array.isArray(this.opts.C) ? this.opts.C : [this.opts.C ?? (fitOpts.dev ? [0.01, 0.1, 1, 10] : 1)].flat();
+    if (this.useOrt(X)) {
+      const { mean, variance } = await columnMoments(X, sessions);
+      this.std.setMoments(mean, variance);
+    } else this.std.fit(X);
+    const grid = Array.isArray(this.opts.C) ? this.opts.C : [this.opts.C ?? (dev ? [0.01, 0.1, 1, 10] : 1)].flat();
     const maxIter = this.opts.maxIter ?? 100;
     const gtol = this.opts.gtol ?? 1e-4;
-    const threads = this.opts.threads ?? defaultThreads();
-    const search = !!fitOpts.dev && grid.length > 1;
+    const search = !!dev && grid.length > 1;
     // C is ranked on at most `searchRows` training rows, so the grid costs a fraction of the full solve that
     // follows (on mini-gpt UPOS, 32k rows: 9.7 vs 11.2 s for 13 layers); the fitted probe is the full solve.
     // A subset leans towards stronger regularization than all rows want: fine for a x10 grid (same test
@@ -61,46 +75,46 @@ export class LogisticProbe implements Probe {
     // fits (the scikit-learn comparison) keep plain coordinates. Any invertible L is exact, so the subsample's
     // covariance serves the full solve too.
     const whiten = search && this.useOrt(sub.X) && (this.opts.precondition ?? whiteningPays(n, d, K));
-    const L = whiten ? await covarianceCholesky(sub.X, this.std, threads) : undefined;
+    const L = whiten ? await covarianceCholesky(sub.X, this.std, sessions) : undefined;
     const M = L && inverseTranspose(L, d);
     const toW = (v: Float64Array) => (L ? toWeights(v, L, d, K) : v);
     let v: Float64Array = new Float64Array((d + 1) * K);
     let C = grid[grid.length > 1 ? Math.floor(grid.length / 2) : 0];
-    const full = await this.objective(X, y, threads, M);
-    try {
-      if (search) {
-        const dev = fitOpts.dev!;
-        const objective = sub.X === X ? full : await this.objective(sub.X, sub.y, threads, M);
-        const scorer = this.useOrt(dev.X) ? await ortArgmax(dev.X, K, threads) : undefined;
-        try {
-          // each C solved to a 10x looser tolerance (enough to rank C on dev), warm-started from the previous
-          // one. The per-example penalty matches the full problem's: on m rows, C acts as C n / m.
-          let best = { acc: -1, v, C };
-          for (const c of grid) {
-            const r = await lbfgs((p, g) => objective.evaluate(p, g, m / (n * c)), v, { maxIter, gtol: 10 * gtol, gradMax: objective.gradMax });
-            v = r.x;
-            this.params = toW(v);
-            this.iterations += r.iterations;
-            const { weightT, bias } = this.folded();
-            const acc = scorer ? accuracy(dev.y, await scorer.predict(weightT, bias)) : this.score(dev.X, dev.y);
-            this.gridTrace.push({ C: c, devAccuracy: acc, iterations: r.iterations });
-            // r.x is a fresh array per solve, so keeping references is safe
-            if (acc > best.acc) best = { acc, v, C: c };
-          }
-          v = best.v;
-          C = best.C;
-        } finally {
-          if (objective !== full) await objective.release();
-          await scorer?.release();
+    const full = await this.objective(X, y, sessions, M);
+    let curvature: Curvature | undefined;
+    if (search) {
+      const objective = sub.X === X ? full : await this.objective(sub.X, sub.y, sessions, M);
+      const scorer = this.useOrt(dev.X) ? await ortArgmax(dev.X, K, sessions) : undefined;
+      // each C solved to a 10x looser tolerance (enough to rank C on dev), warm-started from the previous
+      // one. The per-example penalty matches the full problem's: on m rows, C acts as C n / m. So the subset's
+      // curvature pairs describe the full problem too, and seed the full solve's memory (GPT-2-small-shape
+      // UPOS layers: 35-39 -> 33-35 iterations).
+      let best = { acc: -1, v, C, curvature };
+      for (const c of grid) {
+        const r = await lbfgs((p, g) => objective.evaluate(p, g, m / (n * c)), v, { maxIter, gtol: 10 * gtol, gradMax: objective.gradMax });
+        this.iterations += r.iterations;
+        const prev = this.gridTrace.at(-1);
+        if (r.iterations === 0 && prev) {
+          // already within tolerance at this C (common for weak penalties): the same probe, the same dev score
+          this.gridTrace.push({ C: c, devAccuracy: prev.devAccuracy, iterations: 0 });
+          continue;
         }
+        v = r.x;
+        this.params = toW(v);
+        const { weightT, bias } = this.folded();
+        const acc = scorer ? accuracy(dev.y, await scorer.predict(weightT, bias)) : this.score(dev.X, dev.y);
+        this.gridTrace.push({ C: c, devAccuracy: acc, iterations: r.iterations });
+        // r.x is a fresh array per solve, so keeping references is safe
+        if (acc > best.acc) best = { acc, v, C: c, curvature: r.curvature };
       }
-      // the fitted probe: every training row, full tolerance, at the chosen C
-      const r = await lbfgs((p, g) => full.evaluate(p, g, 1 / C), v, { maxIter, gtol, gradMax: full.gradMax });
-      this.iterations += r.iterations;
-      this.params = toW(r.x);
-    } finally {
-      await full.release();
+      v = best.v;
+      C = best.C;
+      curvature = best.curvature;
     }
+    // the fitted probe: every training row, full tolerance, at the chosen C
+    const r = await lbfgs((p, g) => full.evaluate(p, g, 1 / C), v, { maxIter, gtol, gradMax: full.gradMax, curvature });
+    this.iterations += r.iterations;
+    this.params = toW(r.x);
     this.chosenC = C;
     return this;
   }
@@ -112,10 +126,10 @@ export class LogisticProbe implements Probe {
   }
 
   /** the onnxruntime objective standardizes implicitly (no n x d copy); the loops get a standardized copy */
-  private async objective(X: Matrix, y: Int32Array, threads: number, M?: Float64Array): Promise<SoftmaxObjective> {
+  private async objective(X: Matrix, y: Int32Array, sessions: ProbeSessions, M?: Float64Array): Promise<SoftmaxObjective> {
     const K = this.numClasses;
     // M (whitening) is only ever computed for onnxruntime-sized problems
-    return this.useOrt(X) ? ortObjective(X, y, K, threads, this.std, M) : jsObjective(this.std.transform(X), y, K);
+    return this.useOrt(X) ? ortObjective(X, y, K, sessions, this.std, M) : jsObjective(this.std.transform(X), y, K);
   }
 
   predictProba(X: Matrix): Float32Array {
@@ -201,6 +215,14 @@ export class LogisticProbe implements Probe {
 
   predict(X: Matrix): Int32Array {
     return argmaxRows(this.logits(X), X.rows, this.numClasses);
+  }
+
+  /** predict() on onnxruntime with a pooled session, for the large dev and test matrices a task's layers share
+   * (6,500 x 768 x 17: a few ms, against ~65 ms in JS); small inputs stay in JS */
+  async predictWith(X: Matrix, sessions: ProbeSessions): Promise<Int32Array> {
+    if (!this.useOrt(X)) return this.predict(X);
+    const { weightT, bias } = this.folded();
+    return (await ortArgmax(X, this.numClasses, sessions)).predict(weightT, bias);
   }
 
   score(X: Matrix, y: Int32Array): number {

@@ -10,33 +10,32 @@ import * as ort from 'onnxruntime-node';
 import { GraphBuilder, FLOAT } from '../engine/graph.js';
 import { cholesky, dot } from '../util/linalg.js';
 import type { Matrix } from './types.js';
+import type { ProbeSessions } from './sessions.js';
 
 /** Cholesky factor (row-major lower, d x d) of the standardized features' covariance, or undefined if singular. */
-export async function covarianceCholesky(X: Matrix, std: { mean: Float64Array; scale: Float64Array }, threads: number): Promise<Float64Array | undefined> {
+export async function covarianceCholesky(X: Matrix, std: { mean: Float64Array; scale: Float64Array }, sessions: ProbeSessions): Promise<Float64Array | undefined> {
   const { rows: n, cols: d } = X;
   // centred X^T X on onnxruntime (n d^2 multiply-adds: seconds in JS at d = 768, milliseconds in MLAS)
-  const g = new GraphBuilder('covariance');
-  const x = g.input('X', FLOAT, [n, d]);
-  const m = g.input('m', FLOAT, [1, d]);
-  const xc = g.op('Sub', [x, m]);
-  g.output('S', g.op('Gemm', [xc, xc], { transA: 1, alpha: 1 / n }));
-  const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
+  const session = await sessions.get(`covariance:${n}x${d}`, () => {
+    const g = new GraphBuilder('covariance');
+    const x = g.input('X', FLOAT, [n, d]);
+    const m = g.input('m', FLOAT, [1, d]);
+    const xc = g.op('Sub', [x, m]);
+    g.output('S', g.op('Gemm', [xc, xc], { transA: 1, alpha: 1 / n }));
+    return g.toBytes();
+  });
+  const out = await session.run({ X: new ort.Tensor('float32', X.data, [n, d]), m: new ort.Tensor('float32', Float32Array.from(std.mean), [1, d]) });
+  const raw = out.S.data as Float32Array;
+  const S = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) S[i * d + j] = raw[i * d + j] * std.scale[i] * std.scale[j];
+  // jitter: constant or duplicated dimensions make the covariance singular. 1e-2 of the unit variance also
+  // bounds how ill-conditioned the penalty becomes in V (measured on mini-gpt UPOS: 1,361 iterations with
+  // 1e-2, 1,852 with 1e-3, 1,277 with 1e-1 but slower overall, 2,395 unwhitened)
+  for (let i = 0; i < d; i++) S[i * d + i] += 1e-2;
   try {
-    const out = await session.run({ X: new ort.Tensor('float32', X.data, [n, d]), m: new ort.Tensor('float32', Float32Array.from(std.mean), [1, d]) });
-    const raw = out.S.data as Float32Array;
-    const S = new Float64Array(d * d);
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) S[i * d + j] = raw[i * d + j] * std.scale[i] * std.scale[j];
-    // jitter: constant or duplicated dimensions make the covariance singular. 1e-2 of the unit variance also
-    // bounds how ill-conditioned the penalty becomes in V (measured on mini-gpt UPOS: 1,361 iterations with
-    // 1e-2, 1,852 with 1e-3, 1,277 with 1e-1 but slower overall, 2,395 unwhitened)
-    for (let i = 0; i < d; i++) S[i * d + i] += 1e-2;
-    try {
-      return cholesky(S, d);
-    } catch {
-      return undefined;
-    }
-  } finally {
-    await session.release();
+    return cholesky(S, d);
+  } catch {
+    return undefined;
   }
 }
 

@@ -8,7 +8,7 @@
 import * as ort from 'onnxruntime-node';
 import type { Matrix } from './types.js';
 import { GraphBuilder, FLOAT, INT64 } from '../engine/graph.js';
-import { defaultThreads } from '../util/threads.js';
+import type { ProbeSessions } from './sessions.js';
 import { transposeWeight } from '../engine/ops.js';
 import { maxAbs } from './lbfgs.js';
 
@@ -76,9 +76,52 @@ function finish(params: Float64Array, grad: Float64Array, loss: number, n: numbe
  *   JS these two d^2 K products per evaluation cost about as much as the evaluation itself at d = 768 (a UPOS fit
  *   went from 4.5 to 3.0 s at the same ~72 evaluations when they moved into the graph).
  * The loss, penalty and gradients are all computed in the graph; the JS side only transposes d x K values.
+ * The session comes from `sessions`, keyed by shape, so the layers of a task share one.
  */
-export async function ortObjective(X: Matrix, y: Int32Array, K: number, threads = defaultThreads(), std?: { mean: Float64Array; scale: Float64Array }, M?: Float64Array): Promise<SoftmaxObjective> {
+export async function ortObjective(X: Matrix, y: Int32Array, K: number, sessions: ProbeSessions, std?: { mean: Float64Array; scale: Float64Array }, M?: Float64Array): Promise<SoftmaxObjective> {
   const { rows: n, cols: d, data } = X;
+  const whitened = !!M;
+  const session = await sessions.get(`softmax-objective:${n}x${d}x${K}:${whitened ? 'whitened' : 'plain'}`, () => objectiveGraph(n, d, K, whitened));
+  const onehotT = new Float32Array(n * K);
+  for (let r = 0; r < n; r++) onehotT[y[r] * n + r] = 1;
+  const fixed: Record<string, ort.Tensor> = {
+    X: new ort.Tensor('float32', data, [n, d]),
+    YT: new ort.Tensor('float32', onehotT, [K, n]),
+    mean: new ort.Tensor('float32', Float32Array.from(std?.mean ?? new Float64Array(d)), [1, d]),
+    scale: new ort.Tensor('float32', Float32Array.from(std?.scale ?? new Float64Array(d).fill(1)), [1, d]),
+  };
+  if (M) {
+    const m32 = Float32Array.from(M);
+    fixed.M = new ort.Tensor('float32', m32, [d, d]);
+    fixed.MT = new ort.Tensor('float32', transposeWeight(m32, d, d), [d, d]);
+  }
+  const Vf = new Float32Array(d * K);
+  const bf = new Float32Array(K);
+  const gradMaxOf = new WeakMap<Float64Array, number>();
+  return {
+    async evaluate(params, grad, invC) {
+      // params: V [d, K] row-major, then b [K]; the graph takes V^T [K, d]
+      for (let c = 0; c < d; c++) for (let k = 0; k < K; k++) Vf[k * d + c] = params[c * K + k];
+      for (let k = 0; k < K; k++) bf[k] = params[d * K + k];
+      const out = await session.run({ ...fixed, VT: new ort.Tensor('float32', Vf, [K, d]), b: new ort.Tensor('float32', bf, [K, 1]), lam: new ort.Tensor('float32', Float32Array.of(invC / n), [1]) });
+      const gV = out.gVT.data as Float32Array;
+      const gbias = out.gb.data as Float32Array;
+      for (let c = 0; c < d; c++) for (let k = 0; k < K; k++) grad[c * K + k] = gV[k * d + c];
+      let gmax = (out.gWmax.data as Float32Array)[0];
+      for (let k = 0; k < K; k++) {
+        grad[d * K + k] = gbias[k];
+        gmax = Math.max(gmax, Math.abs(gbias[k]));
+      }
+      gradMaxOf.set(grad, gmax);
+      return (out.nll.data as Float32Array)[0] / n + (0.5 * invC * (out.wsq.data as Float32Array)[0]) / n;
+    },
+    gradMax: (grad) => gradMaxOf.get(grad) ?? maxAbs(grad),
+    // the session belongs to the pool
+    release: async () => {},
+  };
+}
+
+function objectiveGraph(n: number, d: number, K: number, whitened: boolean): Uint8Array {
   // Classes along the rows, examples along the columns: logits^T [K, n] = W^T X^T and dL/dW^T = R^T X, with
   // X in its own row layout. With K ~ 2-50 classes both products are then wide instead of skinny, which MLAS
   // runs faster per evaluation than X W and X^T R (measured 3.9 vs 5.3 ms at 20,000 x 256, 10.7 vs 12.9 at
@@ -90,14 +133,11 @@ export async function ortObjective(X: Matrix, y: Int32Array, K: number, threads 
   const vT = g.input('VT', FLOAT, [K, d]);
   const b = g.input('b', FLOAT, [K, 1]);
   const lam = g.input('lam', FLOAT, [1]); // invC / n
-  const mean = Float32Array.from(std?.mean ?? new Float64Array(d));
-  const scale = Float32Array.from(std?.scale ?? new Float64Array(d).fill(1));
-  const meanCol = g.weight('mean_col', mean, [d, 1]);
-  const meanRow = g.weight('mean_row', mean, [1, d]);
-  const scaleRow = g.weight('scale_row', scale, [1, d]);
-  const m32 = M && Float32Array.from(M);
-  const mT = m32 ? g.weight('MT', transposeWeight(m32, d, d), [d, d]) : undefined;
-  const mm = m32 ? g.weight('M', m32, [d, d]) : undefined;
+  const meanRow = g.input('mean', FLOAT, [1, d]);
+  const scaleRow = g.input('scale', FLOAT, [1, d]);
+  const meanCol = g.op('Reshape', [meanRow, g.constI64([d, 1])]);
+  const mT = whitened ? g.input('MT', FLOAT, [d, d]) : undefined;
+  const mm = whitened ? g.input('M', FLOAT, [d, d]) : undefined;
   const wT = mT ? g.op('MatMul', [vT, mT]) : vT; // W^T = V^T M^T, standardized space
   const wRawT = g.op('Mul', [wT, scaleRow]);
   const bRaw = g.op('Sub', [b, g.op('MatMul', [wRawT, meanCol])]);
@@ -116,46 +156,21 @@ export async function ortObjective(X: Matrix, y: Int32Array, K: number, threads 
   // mini-gpt UPOS for the same probes)
   g.output('gWmax', g.op('ReduceMax', [g.op('Abs', [gWT])], { keepdims: 0 }));
   g.output('gVT', mm ? g.op('MatMul', [gWT, mm]) : gWT); // dF/dV^T = dF/dW^T M
-  const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
-  const onehotT = new Float32Array(n * K);
-  for (let r = 0; r < n; r++) onehotT[y[r] * n + r] = 1;
-  const feedX = new ort.Tensor('float32', data, [n, d]);
-  const feedY = new ort.Tensor('float32', onehotT, [K, n]);
-  const Vf = new Float32Array(d * K);
-  const bf = new Float32Array(K);
-  const gradMaxOf = new WeakMap<Float64Array, number>();
-  return {
-    async evaluate(params, grad, invC) {
-      // params: V [d, K] row-major, then b [K]; the graph takes V^T [K, d]
-      for (let c = 0; c < d; c++) for (let k = 0; k < K; k++) Vf[k * d + c] = params[c * K + k];
-      for (let k = 0; k < K; k++) bf[k] = params[d * K + k];
-      const out = await session.run({ X: feedX, YT: feedY, VT: new ort.Tensor('float32', Vf, [K, d]), b: new ort.Tensor('float32', bf, [K, 1]), lam: new ort.Tensor('float32', Float32Array.of(invC / n), [1]) });
-      const gV = out.gVT.data as Float32Array;
-      const gbias = out.gb.data as Float32Array;
-      for (let c = 0; c < d; c++) for (let k = 0; k < K; k++) grad[c * K + k] = gV[k * d + c];
-      let gmax = (out.gWmax.data as Float32Array)[0];
-      for (let k = 0; k < K; k++) {
-        grad[d * K + k] = gbias[k];
-        gmax = Math.max(gmax, Math.abs(gbias[k]));
-      }
-      gradMaxOf.set(grad, gmax);
-      return (out.nll.data as Float32Array)[0] / n + (0.5 * invC * (out.wsq.data as Float32Array)[0]) / n;
-    },
-    gradMax: (grad) => gradMaxOf.get(grad) ?? maxAbs(grad),
-    release: () => session.release(),
-  };
+  return g.toBytes();
 }
 
 /** Class predictions argmax(x W + b) for a fixed X on onnxruntime, for scoring many weight settings on one dev
  * set (in JS this cost ~0.2 s per call at 6,500 x 768 x 17, several times a fit). */
-export async function ortArgmax(X: Matrix, K: number, threads = defaultThreads()) {
+export async function ortArgmax(X: Matrix, K: number, sessions: ProbeSessions) {
   const { rows: n, cols: d, data } = X;
-  const g = new GraphBuilder('linear_argmax');
-  const x = g.input('X', FLOAT, [n, d]);
-  const wT = g.input('WT', FLOAT, [K, d]);
-  const b = g.input('b', FLOAT, [1, K]);
-  g.output('pred', g.op('ArgMax', [g.op('Add', [g.op('Gemm', [x, wT], { transB: 1 }), b])], { axis: 1, keepdims: 0 }), INT64);
-  const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
+  const session = await sessions.get(`linear-argmax:${n}x${d}x${K}`, () => {
+    const g = new GraphBuilder('linear_argmax');
+    const x = g.input('X', FLOAT, [n, d]);
+    const wT = g.input('WT', FLOAT, [K, d]);
+    const b = g.input('b', FLOAT, [1, K]);
+    g.output('pred', g.op('ArgMax', [g.op('Add', [g.op('Gemm', [x, wT], { transB: 1 }), b])], { axis: 1, keepdims: 0 }), INT64);
+    return g.toBytes();
+  });
   const feedX = new ort.Tensor('float32', data, [n, d]);
   return {
     /** weightT: [K, d] row-major on raw features */
@@ -163,6 +178,5 @@ export async function ortArgmax(X: Matrix, K: number, threads = defaultThreads()
       const out = await session.run({ X: feedX, WT: new ort.Tensor('float32', weightT, [K, d]), b: new ort.Tensor('float32', Float32Array.from(bias), [1, K]) });
       return Int32Array.from(out.pred.data as BigInt64Array, Number);
     },
-    release: () => session.release(),
   };
 }

@@ -20,7 +20,8 @@ import { bootstrapCI } from './bootstrap.js';
 import { summarizeLayers, type LayerSummary } from './layers.js';
 import { makeScorer } from './scoring.js';
 import { mulberry32, permutation } from './random.js';
-import type { Probe } from './types.js';
+import { accuracy, type Probe } from './types.js';
+import { ProbeSessions } from './sessions.js';
 
 export type ProbeKind = 'logistic' | 'ridge' | 'mlp';
 
@@ -90,11 +91,17 @@ export async function splitFeatures(engine: Engine, tok: TextTokenizer, task: Ta
   return { rows, features };
 }
 
-/** Fit on train (C on dev) and score on test for one feature layer. */
-export async function probeOneLayer(task: Task, train: { X: Matrix; y: Int32Array }, dev: { X: Matrix; y: Int32Array }, test: { X: Matrix; rows: TaskRows }, opts: Pick<SuiteOptions, 'probe' | 'bootstrap' | 'seed' | 'threads'>) {
+/** Class predictions; a logistic probe runs large inputs on a pooled onnxruntime session. */
+export async function predictRows(probe: Probe, X: Matrix, sessions?: ProbeSessions): Promise<Int32Array> {
+  return sessions && probe instanceof LogisticProbe ? probe.predictWith(X, sessions) : probe.predict(X);
+}
+
+/** Fit on train (C on dev) and score on test for one feature layer. `sessions`: onnxruntime sessions shared
+ * with the task's other layers (same shapes). */
+export async function probeOneLayer(task: Task, train: { X: Matrix; y: Int32Array }, dev: { X: Matrix; y: Int32Array }, test: { X: Matrix; rows: TaskRows }, opts: Pick<SuiteOptions, 'probe' | 'bootstrap' | 'seed' | 'threads'>, sessions?: ProbeSessions) {
   const K = task.labels.length;
-  const probe = await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0, undefined, opts.threads).fit(train.X, train.y, { dev });
-  const pred = probe.predict(test.X);
+  const probe = await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0, undefined, opts.threads).fit(train.X, train.y, { dev, sessions });
+  const pred = await predictRows(probe, test.X, sessions);
   const scorer = makeScorer(task, test.rows);
   const ci = bootstrapCI(scorer.units, scorer.forPredictions(pred), { B: opts.bootstrap ?? 1000, seed: opts.seed ?? 0 });
   const hyper = probe instanceof LogisticProbe ? probe.chosenC : probe instanceof RidgeProbe ? probe.chosenAlpha : undefined;
@@ -112,42 +119,48 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
   const results: LayerResult[] = [];
   const t1 = performance.now();
   const wordLevel = task.kind === 'token';
-  // one buffer per split, refilled layer after layer (fresh multi-megabyte arrays cost page faults)
+  // one buffer per split, refilled layer after layer (fresh multi-megabyte arrays cost page faults), and one
+  // set of onnxruntime sessions: every layer's matrices have the same shapes
   const reuse: { tr?: Float32Array; dv?: Float32Array; te?: Float32Array } = {};
-  for (const l of layers) {
-    const ls = performance.now();
-    const Xtr = tr.features.load(l, reuse.tr);
-    const Xdv = dv.features.load(l, reuse.dv);
-    const Xte = te.features.load(l, reuse.te);
-    Object.assign(reuse, { tr: Xtr.data, dv: Xdv.data, te: Xte.data });
-    const { ci, hyper, probe } = await probeOneLayer(task, { X: Xtr, y: tr.rows.labels }, { X: Xdv, y: dv.rows.labels }, { X: Xte, rows: te.rows }, opts);
-    const dev = makeScorer(task, dv.rows).score(probe.predict(Xdv));
-    const res: LayerResult = { layer: l, dev, score: ci.score, lo: ci.lo, hi: ci.hi, hyper, seconds: 0 };
-    if (opts.control && wordLevel) {
-      // same probe, same hyperparameters, labels replaced by a fixed random label per word type
-      const dist = labelDistribution(tr.rows.labels, K);
-      const seed = (opts.seed ?? 0) + 7;
-      const ctrlTr = makeControlLabels(tr.rows.rowWord, dist, seed);
-      const ctrlTe = makeControlLabels(te.rows.rowWord, dist, seed);
-      const p = await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0, hyper, opts.threads).fit(Xtr, ctrlTr);
-      res.control = p.score(Xte, ctrlTe);
-      // the task probe above was fitted at the same C (the problem is convex, so warm starts do not matter)
-      res.selectivity = probe.score(Xte, te.rows.labels) - res.control;
+  const sessions = new ProbeSessions(opts.threads);
+  try {
+    for (const l of layers) {
+      const ls = performance.now();
+      const Xtr = tr.features.load(l, reuse.tr);
+      const Xdv = dv.features.load(l, reuse.dv);
+      const Xte = te.features.load(l, reuse.te);
+      Object.assign(reuse, { tr: Xtr.data, dv: Xdv.data, te: Xte.data });
+      const { ci, hyper, probe, pred } = await probeOneLayer(task, { X: Xtr, y: tr.rows.labels }, { X: Xdv, y: dv.rows.labels }, { X: Xte, rows: te.rows }, opts, sessions);
+      const dev = makeScorer(task, dv.rows).score(await predictRows(probe, Xdv, sessions));
+      const res: LayerResult = { layer: l, dev, score: ci.score, lo: ci.lo, hi: ci.hi, hyper, seconds: 0 };
+      if (opts.control && wordLevel) {
+        // same probe, same hyperparameters, labels replaced by a fixed random label per word type
+        const dist = labelDistribution(tr.rows.labels, K);
+        const seed = (opts.seed ?? 0) + 7;
+        const ctrlTr = makeControlLabels(tr.rows.rowWord, dist, seed);
+        const ctrlTe = makeControlLabels(te.rows.rowWord, dist, seed);
+        const p = await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0, hyper, opts.threads).fit(Xtr, ctrlTr, { sessions });
+        res.control = accuracy(ctrlTe, await predictRows(p, Xte, sessions));
+        // the task probe above was fitted at the same C (the problem is convex, so warm starts do not matter)
+        res.selectivity = accuracy(te.rows.labels, pred) - res.control;
+      }
+      if (opts.mdl) {
+        const perm = permutation(Xtr.rows, mulberry32((opts.seed ?? 0) + 11));
+        const Xs = new Float32Array(Xtr.data.length);
+        const ys = new Int32Array(Xtr.rows);
+        perm.forEach((src, dst) => {
+          Xs.set(Xtr.data.subarray(src * Xtr.cols, (src + 1) * Xtr.cols), dst * Xtr.cols);
+          ys[dst] = tr.rows.labels[src];
+        });
+        const m = await mdlOnlineCode({ data: Xs, rows: Xtr.rows, cols: Xtr.cols }, ys, K, (k) => makeProbe(opts.probe ?? 'logistic', k, opts.seed ?? 0, hyper ?? 1, opts.threads));
+        res.mdl = { onlineBits: m.onlineBits, uniformBits: m.uniformBits, compression: m.compression };
+      }
+      res.seconds = (performance.now() - ls) / 1000;
+      results.push(res);
+      bar?.increment();
     }
-    if (opts.mdl) {
-      const perm = permutation(Xtr.rows, mulberry32((opts.seed ?? 0) + 11));
-      const Xs = new Float32Array(Xtr.data.length);
-      const ys = new Int32Array(Xtr.rows);
-      perm.forEach((src, dst) => {
-        Xs.set(Xtr.data.subarray(src * Xtr.cols, (src + 1) * Xtr.cols), dst * Xtr.cols);
-        ys[dst] = tr.rows.labels[src];
-      });
-      const m = await mdlOnlineCode({ data: Xs, rows: Xtr.rows, cols: Xtr.cols }, ys, K, (k) => makeProbe(opts.probe ?? 'logistic', k, opts.seed ?? 0, hyper ?? 1, opts.threads));
-      res.mdl = { onlineBits: m.onlineBits, uniformBits: m.uniformBits, compression: m.compression };
-    }
-    res.seconds = (performance.now() - ls) / 1000;
-    results.push(res);
-    bar?.increment();
+  } finally {
+    await sessions.release();
   }
   bar?.stop();
   return {

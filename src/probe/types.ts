@@ -1,10 +1,14 @@
 /** The one interface every probe shares (scikit-learn style). */
 import type { Matrix } from '../features/matrix.js';
+import type { ProbeSessions } from './sessions.js';
 export type { Matrix };
 
 export interface FitOptions {
   /** Held-out data used to choose the regularization strength (and to stop early). */
   dev?: { X: Matrix; y: Int32Array };
+  /** onnxruntime sessions to reuse across fits of the same shapes (their threads apply); default: a private
+   * pool released when the fit ends */
+  sessions?: ProbeSessions;
 }
 
 export interface Probe {
@@ -71,8 +75,15 @@ export class Standardizer {
       }
     }
     const n = rows || 1;
-    this.mean = s1.map((s, c) => shift[c] + s / n);
-    this.scale = s2.map((s, c) => 1 / (Math.sqrt(Math.max(0, s / n - (s1[c] / n) ** 2)) || 1));
+    return this.setMoments(
+      s1.map((s, c) => shift[c] + s / n),
+      s2.map((s, c) => s / n - (s1[c] / n) ** 2),
+    );
+  }
+  /** From column means and variances computed elsewhere (columnMoments); a constant column keeps scale 1. */
+  setMoments(mean: Float64Array, variance: Float64Array): this {
+    this.mean = mean;
+    this.scale = variance.map((v) => 1 / (Math.sqrt(Math.max(0, v)) || 1));
     return this;
   }
   transform(X: Matrix): Matrix {

@@ -6,6 +6,8 @@ import { RidgeProbe } from '../../src/probe/ridge.js';
 import { MlpProbe } from '../../src/probe/mlp.js';
 import { lbfgs } from '../../src/probe/lbfgs.js';
 import { jsObjective, ortObjective } from '../../src/probe/softmax-objective.js';
+import { ProbeSessions } from '../../src/probe/sessions.js';
+import { columnMoments } from '../../src/probe/moments.js';
 import { binaryF1, macroF1, mcc, spanF1, accuracyScore } from '../../src/probe/metrics.js';
 import { bootstrapCI } from '../../src/probe/bootstrap.js';
 import { makeControlLabels, labelDistribution } from '../../src/probe/control.js';
@@ -67,7 +69,9 @@ test('softmax objective: gradient matches finite differences; onnxruntime backen
     const num = ((await obj.evaluate(q, new Float64Array(18), 0.7)) - f0) / 1e-6;
     assert.ok(Math.abs(num - g[i]) < 1e-4, `d/dp${i}: ${num} vs ${g[i]}`);
   }
-  const ortObj = await ortObjective(X, y, 3, 1);
+  // one pooled session serves both onnxruntime objectives below (same shape, different standardization)
+  const pool = new ProbeSessions(1);
+  const ortObj = await ortObjective(X, y, 3, pool);
   const g2 = new Float64Array(18);
   const f1 = await ortObj.evaluate(p, g2, 0.7);
   assert.ok(Math.abs(f1 - f0) < 1e-5);
@@ -80,9 +84,9 @@ test('softmax objective: gradient matches finite differences; onnxruntime backen
   const g3 = new Float64Array(18);
   const g4 = new Float64Array(18);
   const f3 = await jsObjective(std.transform(raw), y, 3).evaluate(p, g3, 0.7);
-  const folded = await ortObjective(raw, y, 3, 1, std);
+  const folded = await ortObjective(raw, y, 3, pool, std);
   const f4 = await folded.evaluate(p, g4, 0.7);
-  await folded.release();
+  await pool.release();
   assert.ok(Math.abs(f3 - f4) < 1e-5, `${f3} vs ${f4}`);
   g3.forEach((v, i) => assert.ok(Math.abs(v - g4[i]) < 1e-4, `d/dp${i}: ${v} vs ${g4[i]}`));
 });
@@ -101,10 +105,11 @@ test('onnxruntime objective in changed variables W = M V: loss equals the loops 
   for (let i = 0; i < d; i++) for (let k = 0; k < K; k++) w[i * K + k] = M.subarray(i * d, (i + 1) * d).reduce((s, m, j) => s + m * v[j * K + k], 0);
   const gw = new Float64Array(v.length);
   const fw = await jsObjective(std.transform(raw), y, K).evaluate(w, gw, 0.7);
-  const obj = await ortObjective(raw, y, K, 1, std, M);
+  const pool = new ProbeSessions(1);
+  const obj = await ortObjective(raw, y, K, pool, std, M);
   const gv = new Float64Array(v.length);
   const fv = await obj.evaluate(v, gv, 0.7);
-  await obj.release();
+  await pool.release();
   assert.ok(Math.abs(fw - fv) < 1e-5, `${fw} vs ${fv}`);
   for (let j = 0; j < d; j++) {
     for (let k = 0; k < K; k++) {
@@ -354,4 +359,40 @@ test('C ranked on a row subset: the fitted probe is still the full-data optimum 
   let diff = 0;
   pa.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - pb[i]))));
   assert.ok(diff < 1e-3, `max probability difference ${diff}`);
+});
+
+test('column moments on onnxruntime match the float64 standardizer, also for large offsets', async () => {
+  const r = mulberry32(31);
+  const n = 3000;
+  const d = 7;
+  const data = Float32Array.from({ length: n * d }, (_, i) => 1000 * ((i % d) - 3) + (1 + (i % d)) * normal(r));
+  const X = { data, rows: n, cols: d };
+  const pool = new ProbeSessions(1);
+  const { mean, variance } = await columnMoments(X, pool);
+  await pool.release();
+  const ref = new Standardizer().fit(X);
+  const got = new Standardizer().setMoments(mean, variance);
+  for (let c = 0; c < d; c++) {
+    // float32 sums: offsets of 3,000 leave ~1e-2 absolute error in the mean, well below a standard deviation
+    assert.ok(Math.abs(got.mean[c] - ref.mean[c]) * ref.scale[c] < 1e-2, `mean[${c}] ${got.mean[c]} vs ${ref.mean[c]}`);
+    assert.ok(Math.abs(got.scale[c] / ref.scale[c] - 1) < 1e-4, `scale[${c}] ${got.scale[c]} vs ${ref.scale[c]}`);
+  }
+});
+
+test('fits sharing one session pool (a task\'s layers) equal fits with their own sessions', async () => {
+  const pool = new ProbeSessions(1);
+  for (const seed of [41, 42]) {
+    // two "layers": different features, same shapes, so the second fit reuses every session of the first
+    const { X, y } = planted(3000, 12, 4, seed, 0.2);
+    const dev = split(X, y, 0, 600);
+    const opts = { backend: 'ort' as const, C: [0.1, 1], threads: 1, searchRows: 1000 };
+    const own = await new LogisticProbe(4, opts).fit(X, y, { dev });
+    const shared = await new LogisticProbe(4, opts).fit(X, y, { dev, sessions: pool });
+    assert.equal(shared.chosenC, own.chosenC);
+    assert.deepEqual(shared.gridTrace, own.gridTrace);
+    assert.deepEqual(shared.exportLinear().weight, own.exportLinear().weight);
+    // predictions on onnxruntime agree with the JS loops
+    assert.deepEqual(await shared.predictWith(dev.X, pool), shared.predict(dev.X));
+  }
+  await pool.release();
 });
