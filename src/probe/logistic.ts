@@ -5,7 +5,7 @@
  */
 import { lbfgs, type Curvature } from './lbfgs.js';
 import { jsObjective, ortArgmax, ortObjective, type SoftmaxObjective } from './softmax-objective.js';
-import { covarianceCholesky, inverseTranspose, toWeights } from './precondition.js';
+import { whitening, toWeights, type Whitening } from './precondition.js';
 import { mulberry32 } from './random.js';
 import { defaultThreads } from '../util/threads.js';
 import { ProbeSessions } from './sessions.js';
@@ -70,14 +70,13 @@ export class LogisticProbe implements Probe {
     const m = search ? Math.min(n, this.opts.searchRows ?? 8192) : n;
     const sub = m < n ? sampleRows(X, y, m, mulberry32(this.opts.seed ?? 0)) : { X, y };
     // a C grid on large problems is solved in whitened coordinates (same model, same penalty; see
-    // precondition.ts). L-BFGS then works on V with W = L^{-T} V, and its stopping test still applies to the
+    // precondition.ts). L-BFGS then works on V with W = M V (M = L^{-T}), and its stopping test still applies to the
     // gradient in W (testing it in V took 24% more iterations on mini-gpt UPOS for the same probes). Single
-    // fits (the scikit-learn comparison) keep plain coordinates. Any invertible L is exact, so the subsample's
+    // fits (the scikit-learn comparison) keep plain coordinates. Any invertible M is exact, so the subsample's
     // covariance serves the full solve too.
-    const whiten = search && this.useOrt(sub.X) && (this.opts.precondition ?? whiteningPays(n, d, K));
-    const L = whiten ? await covarianceCholesky(sub.X, this.std, sessions) : undefined;
-    const M = L && inverseTranspose(L, d);
-    const toW = (v: Float64Array) => (L ? toWeights(v, L, d, K) : v);
+    const whiten = search && this.useOrt(sub.X) && (this.opts.precondition ?? whiteningPays(n, m, d, K));
+    const M = whiten ? await whitening(sub.X, this.std, sessions) : undefined;
+    const toW = (v: Float64Array) => (M ? toWeights(v, M.M, d, K) : v);
     let v: Float64Array = new Float64Array((d + 1) * K);
     let C = grid[grid.length > 1 ? Math.floor(grid.length / 2) : 0];
     const full = await this.objective(X, y, sessions, M);
@@ -126,7 +125,7 @@ export class LogisticProbe implements Probe {
   }
 
   /** the onnxruntime objective standardizes implicitly (no n x d copy); the loops get a standardized copy */
-  private async objective(X: Matrix, y: Int32Array, sessions: ProbeSessions, M?: Float64Array): Promise<SoftmaxObjective> {
+  private async objective(X: Matrix, y: Int32Array, sessions: ProbeSessions, M?: Whitening): Promise<SoftmaxObjective> {
     const K = this.numClasses;
     // M (whitening) is only ever computed for onnxruntime-sized problems
     return this.useOrt(X) ? ortObjective(X, y, K, sessions, this.std, M) : jsObjective(this.std.transform(X), y, K);
@@ -237,15 +236,15 @@ export class LogisticProbe implements Probe {
 }
 
 /**
- * Whitening pays when its one-off factorization (covariance Cholesky + triangular inverse, ~d^3/3 multiply-adds
- * in JS at ~0.5 G/s) costs less than the ~150 objective evaluations it typically saves (each ~1 ms + 4ndK
- * multiply-adds on onnxruntime at ~25 G/s). Measured: at hidden 128 it wins everywhere (sst2, 2,000 rows:
- * 12-20 vs 68-257 iterations, 2-3x faster); at hidden 768 with 2,000 rows and 2 classes plain coordinates
- * were faster (237-414 vs 350-569 ms per fit), on 33k rows x 17 classes whitening was.
+ * Whitening pays when its one-off cost (the covariance of the m search rows, m d^2 multiply-adds on
+ * onnxruntime at ~25 G/s, and the inverse Cholesky factor: 2d^3/3 in JS at ~1.5 G/s, d^3/6 from d = 256 on
+ * where the products move to onnxruntime) is below the ~150 objective evaluations it typically saves (each
+ * ~0.5 ms + 4ndK multiply-adds). Measured at hidden 768: sst2 (2,000 rows, 2 classes) 190 -> 22 iterations,
+ * 0.20 -> 0.15 s per fit; UPOS (33k rows, 17 classes) 180 -> 38 iterations from zero.
  */
-export function whiteningPays(n: number, d: number, K: number): boolean {
-  const factorSeconds = d ** 3 / 3 / 5e8;
-  const savedSeconds = 150 * (1e-3 + (4 * n * d * K) / 2.5e10);
+export function whiteningPays(n: number, m: number, d: number, K: number): boolean {
+  const factorSeconds = (m * d * d) / 2.5e10 + (d < 256 ? (2 * d ** 3) / 3 : d ** 3 / 6) / 1.5e9;
+  const savedSeconds = 150 * (5e-4 + (4 * n * d * K) / 2.5e10);
   return factorSeconds < savedSeconds;
 }
 

@@ -8,6 +8,7 @@ import { lbfgs } from '../../src/probe/lbfgs.js';
 import { jsObjective, ortObjective } from '../../src/probe/softmax-objective.js';
 import { ProbeSessions } from '../../src/probe/sessions.js';
 import { columnMoments } from '../../src/probe/moments.js';
+import { inverseCholesky } from '../../src/probe/precondition.js';
 import { binaryF1, macroF1, mcc, spanF1, accuracyScore } from '../../src/probe/metrics.js';
 import { bootstrapCI } from '../../src/probe/bootstrap.js';
 import { makeControlLabels, labelDistribution } from '../../src/probe/control.js';
@@ -98,7 +99,8 @@ test('onnxruntime objective in changed variables W = M V: loss equals the loops 
   const r = mulberry32(17);
   const raw = { ...X, data: X.data.map((v, i) => 4 * (i % d) + 2 * v) };
   const std = new Standardizer().fit(raw);
-  const M = Float64Array.from({ length: d * d }, (_, i) => (i % (d + 1) === 0 ? 1 : 0) + 0.3 * normal(r));
+  const M = Float32Array.from({ length: d * d }, (_, i) => (i % (d + 1) === 0 ? 1 : 0) + 0.3 * normal(r));
+  const MT = Float32Array.from({ length: d * d }, (_, i) => M[(i % d) * d + Math.floor(i / d)]);
   const v = Float64Array.from({ length: (d + 1) * K }, () => normal(r) * 0.3);
   // W = M V (weights), bias as is
   const w = Float64Array.from(v);
@@ -106,7 +108,7 @@ test('onnxruntime objective in changed variables W = M V: loss equals the loops 
   const gw = new Float64Array(v.length);
   const fw = await jsObjective(std.transform(raw), y, K).evaluate(w, gw, 0.7);
   const pool = new ProbeSessions(1);
-  const obj = await ortObjective(raw, y, K, pool, std, M);
+  const obj = await ortObjective(raw, y, K, pool, std, { M, MT });
   const gv = new Float64Array(v.length);
   const fv = await obj.evaluate(v, gv, 0.7);
   await pool.release();
@@ -393,6 +395,38 @@ test('fits sharing one session pool (a task\'s layers) equal fits with their own
     assert.deepEqual(shared.exportLinear().weight, own.exportLinear().weight);
     // predictions on onnxruntime agree with the JS loops
     assert.deepEqual(await shared.predictWith(dev.X, pool), shared.predict(dev.X));
+  }
+  await pool.release();
+});
+
+test('inverse Cholesky: L^{-1} S L^{-T} = I, L^{-1} lower triangular and M its transpose, in JS (small d) and in two blocks (d >= 256)', async () => {
+  const pool = new ProbeSessions(1);
+  for (const d of [40, 300]) {
+    // correlated columns plus jitter, as the whitening sees them
+    const r = mulberry32(d);
+    const n = 2 * d;
+    const A = Float64Array.from({ length: n * d }, () => normal(r));
+    for (let i = 0; i < n; i++) for (let c = 1; c < d; c++) A[i * d + c] += 0.8 * A[i * d + c - 1];
+    const S = new Float64Array(d * d);
+    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += A[k * d + i] * A[k * d + j];
+      S[i * d + j] = s / n + (i === j ? 1e-2 : 0);
+    }
+    const { M, MT: inv } = await inverseCholesky(S, d, pool);
+    let worst = 0;
+    for (let i = 0; i < d; i++) {
+      for (let j = i + 1; j < d; j++) assert.equal(inv[i * d + j], 0, `upper entry (${i}, ${j})`);
+      for (let j = 0; j < d; j++) assert.equal(M[j * d + i], inv[i * d + j], 'M is the transpose of L^-1');
+      for (let j = 0; j < d; j++) {
+        // (inv S inv^T)_ij
+        let s = 0;
+        for (let a = 0; a <= i; a++) for (let b = 0; b <= j; b++) s += inv[i * d + a] * S[a * d + b] * inv[j * d + b];
+        worst = Math.max(worst, Math.abs(s - (i === j ? 1 : 0)));
+      }
+    }
+    // float32 factors either way (as the objective graph uses them)
+    assert.ok(worst < 1e-4, `d = ${d}: max |L^-1 S L^-T - I| = ${worst}`);
   }
   await pool.release();
 });
