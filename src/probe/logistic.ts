@@ -9,7 +9,6 @@ import { whitening, toWeights, type Whitening } from './precondition.js';
 import { mulberry32 } from './random.js';
 import { defaultThreads } from '../util/threads.js';
 import { ProbeSessions } from './sessions.js';
-import { columnMoments } from './moments.js';
 import { accuracy, argmaxRows, Standardizer, type FitOptions, type Matrix, type Probe } from './types.js';
 
 export interface LogisticOptions {
@@ -55,10 +54,7 @@ export class LogisticProbe implements Probe {
     const K = this.numClasses;
     const n = X.rows;
     const d = (this.d = X.cols);
-    if (this.useOrt(X)) {
-      const { mean, variance } = await columnMoments(X, sessions);
-      this.std.setMoments(mean, variance);
-    } else this.std.fit(X);
+    this.std.fit(X);
     const grid = Array.isArray(this.opts.C) ? this.opts.C : [this.opts.C ?? (dev ? [0.01, 0.1, 1, 10] : 1)].flat();
     const maxIter = this.opts.maxIter ?? 100;
     const gtol = this.opts.gtol ?? 1e-4;

@@ -75,15 +75,8 @@ export class Standardizer {
       }
     }
     const n = rows || 1;
-    return this.setMoments(
-      s1.map((s, c) => shift[c] + s / n),
-      s2.map((s, c) => s / n - (s1[c] / n) ** 2),
-    );
-  }
-  /** From column means and variances computed elsewhere (columnMoments); a constant column keeps scale 1. */
-  setMoments(mean: Float64Array, variance: Float64Array): this {
-    this.mean = mean;
-    this.scale = variance.map((v) => 1 / (Math.sqrt(Math.max(0, v)) || 1));
+    this.mean = s1.map((s, c) => shift[c] + s / n);
+    this.scale = s2.map((s, c) => 1 / (Math.sqrt(Math.max(0, s / n - (s1[c] / n) ** 2)) || 1));
     return this;
   }
   transform(X: Matrix): Matrix {
