@@ -71,14 +71,14 @@ export class LogisticProbe implements Probe {
     // fits (the scikit-learn comparison) keep plain coordinates. Any invertible M is exact, so the subsample's
     // covariance serves the full solve too.
     const whiten = search && this.useOrt(sub.X) && (this.opts.precondition ?? whiteningPays(n, m, d, K));
-    const M = whiten ? await whitening(sub.X, this.std, sessions) : undefined;
-    const toW = (v: Float64Array) => (M ? toWeights(v, M.M, d, K) : v);
+    const white = whiten ? await whitening(sub.X, this.std, sessions) : undefined;
+    const toW = (v: Float64Array) => (white ? toWeights(v, white.M, d, K) : v);
     let v: Float64Array = new Float64Array((d + 1) * K);
     let C = grid[grid.length > 1 ? Math.floor(grid.length / 2) : 0];
-    const full = await this.objective(X, y, sessions, M);
+    const full = await this.objective(X, y, sessions, white);
     let curvature: Curvature | undefined;
     if (search) {
-      const objective = sub.X === X ? full : await this.objective(sub.X, sub.y, sessions, M);
+      const objective = sub.X === X ? full : await this.objective(sub.X, sub.y, sessions, white);
       const scorer = this.useOrt(dev.X) ? await ortArgmax(dev.X, K, sessions) : undefined;
       // each C solved to a 10x looser tolerance (enough to rank C on dev), warm-started from the previous
       // one. The per-example penalty matches the full problem's: on m rows, C acts as C n / m. So the subset's
@@ -121,10 +121,10 @@ export class LogisticProbe implements Probe {
   }
 
   /** the onnxruntime objective standardizes implicitly (no n x d copy); the loops get a standardized copy */
-  private async objective(X: Matrix, y: Int32Array, sessions: ProbeSessions, M?: Whitening): Promise<SoftmaxObjective> {
+  private async objective(X: Matrix, y: Int32Array, sessions: ProbeSessions, white?: Whitening): Promise<SoftmaxObjective> {
     const K = this.numClasses;
-    // M (whitening) is only ever computed for onnxruntime-sized problems
-    return this.useOrt(X) ? ortObjective(X, y, K, sessions, this.std, M) : jsObjective(this.std.transform(X), y, K);
+    // the whitening is only ever computed for onnxruntime-sized problems
+    return this.useOrt(X) ? ortObjective(X, y, K, sessions, this.std, white) : jsObjective(this.std.transform(X), y, K);
   }
 
   predictProba(X: Matrix): Float32Array {
