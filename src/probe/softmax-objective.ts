@@ -17,7 +17,6 @@ export interface SoftmaxObjective {
   evaluate(params: Float64Array, grad: Float64Array, invC: number): Promise<number>;
   /** the size of a gradient this objective returned, for the stopping test (default: max |g_i|) */
   gradMax?(grad: Float64Array): number;
-  release(): Promise<void>;
 }
 
 export function jsObjective(X: Matrix, y: Int32Array, K: number): SoftmaxObjective {
@@ -53,7 +52,6 @@ export function jsObjective(X: Matrix, y: Int32Array, K: number): SoftmaxObjecti
       }
       return finish(params, grad, loss, n, d, K, invC);
     },
-    async release() {},
   };
 }
 
@@ -76,7 +74,8 @@ function finish(params: Float64Array, grad: Float64Array, loss: number, n: numbe
  *   JS these two d^2 K products per evaluation cost about as much as the evaluation itself at d = 768 (a UPOS fit
  *   went from 4.5 to 3.0 s at the same ~72 evaluations when they moved into the graph).
  * The loss, penalty and gradients are all computed in the graph; the JS side only transposes d x K values.
- * The session comes from `sessions`, keyed by shape, so the layers of a task share one.
+ * The session comes from `sessions`, keyed by shape, so the layers of a task share one; the pool's owner
+ * releases it.
  */
 export async function ortObjective(X: Matrix, y: Int32Array, K: number, sessions: ProbeSessions, std?: { mean: Float64Array; scale: Float64Array }, white?: Whitening): Promise<SoftmaxObjective> {
   const { rows: n, cols: d, data } = X;
@@ -116,8 +115,6 @@ export async function ortObjective(X: Matrix, y: Int32Array, K: number, sessions
       return nll / n + (0.5 * invC * (out.wsq.data as Float32Array)[0]) / n;
     },
     gradMax: (grad) => gradMaxOf.get(grad) ?? maxAbs(grad),
-    // the session belongs to the pool
-    release: async () => {},
   };
 }
 

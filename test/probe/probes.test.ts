@@ -76,7 +76,6 @@ test('softmax objective: gradient matches finite differences; onnxruntime backen
   const f1 = await ortObj.evaluate(p, g2, 0.7);
   assert.ok(Math.abs(f1 - f0) < 1e-5);
   g.forEach((v, i) => assert.ok(Math.abs(v - g2[i]) < 1e-5));
-  await ortObj.release();
   // standardization folded into the onnxruntime objective = the loops on a standardized copy, even for raw
   // features far from zero mean and unit scale (as hidden states with large-offset dimensions are)
   const raw = { ...X, data: X.data.map((v, i) => 30 * ((i % 5) - 2) + 5 * v) };
