@@ -64,8 +64,8 @@ function finish(params: Float64Array, grad: Float64Array, loss: number, n: numbe
 }
 
 /**
- * The objective on onnxruntime. X stays raw and in its own row layout; two optional transforms are folded into
- * the graph so no n x d copy of X is ever made:
+ * The objective on onnxruntime. X stays raw; two optional transforms are folded into the graph so no
+ * standardized or whitened n x d copy of X is ever made:
  * - `std` (standardization x' = (x - mean) * scale): the parameters live in the standardized space, and the
  *   graph uses W_raw = diag(scale) W, b_raw = b - mean^T W_raw (allocating a standardized copy cost ~60 ms
  *   at 20,000 x 256, measured);
@@ -73,21 +73,24 @@ function finish(params: Float64Array, grad: Float64Array, loss: number, n: numbe
  *   keeps the model and its penalty ||W||^2 but conditions the problem; the gradient is M^T dF/dW. Done in
  *   JS these two d^2 K products per evaluation cost about as much as the evaluation itself at d = 768 (a UPOS fit
  *   went from 4.5 to 3.0 s at the same ~72 evaluations when they moved into the graph).
- * The loss, penalty and gradients are all computed in the graph; the JS side only transposes d x K values.
- * The session comes from `sessions`, keyed by shape, so the layers of a task share one; the pool's owner
- * releases it.
+ * The graph also takes X^T with a row of ones under it (built once per objective into a buffer of the pool),
+ * so that both large products read their n-long operand in place; see objectiveGraph.
+ * The loss, penalty and gradients are all computed in the graph. The session comes from `sessions`, keyed by
+ * shape, so the layers of a task share one; the pool's owner releases it.
  */
 export async function ortObjective(X: Matrix, y: Int32Array, K: number, sessions: ProbeSessions, std?: { mean: Float64Array; scale: Float64Array }, white?: Whitening): Promise<SoftmaxObjective> {
   const { rows: n, cols: d, data } = X;
   const whitened = !!white;
   const session = await sessions.get(`softmax-objective:${n}x${d}x${K}:${whitened ? 'whitened' : 'plain'}`, () => objectiveGraph(n, d, K, whitened));
-  const onehotT = new Float32Array(n * K);
-  for (let r = 0; r < n; r++) onehotT[y[r] * n + r] = 1;
+  const onehot = new Float32Array(n * K);
+  for (let r = 0; r < n; r++) onehot[r * K + y[r]] = 1;
   const fixed: Record<string, ort.Tensor> = {
     X: new ort.Tensor('float32', data, [n, d]),
-    YT: new ort.Tensor('float32', onehotT, [K, n]),
+    XT1: new ort.Tensor('float32', transposeWithOnes(X, sessions.scratch(`XT1:${n}x${d}`, (d + 1) * n)), [d + 1, n]),
+    Y: new ort.Tensor('float32', onehot, [n, K]),
+    yIndex: new ort.Tensor('int64', BigInt64Array.from(y, BigInt), [n, 1]),
     mean: new ort.Tensor('float32', Float32Array.from(std?.mean ?? new Float64Array(d)), [1, d]),
-    scale: new ort.Tensor('float32', Float32Array.from(std?.scale ?? new Float64Array(d).fill(1)), [1, d]),
+    scale: new ort.Tensor('float32', Float32Array.from(std?.scale ?? new Float64Array(d).fill(1)), [d, 1]),
   };
   if (white) {
     fixed.M = new ort.Tensor('float32', white.M, [d, d]);
@@ -98,68 +101,96 @@ export async function ortObjective(X: Matrix, y: Int32Array, K: number, sessions
   const gradMaxOf = new WeakMap<Float64Array, number>();
   return {
     async evaluate(params, grad, invC) {
-      // params: V [d, K] row-major, then b [K]; the graph takes V^T [K, d]
-      for (let c = 0; c < d; c++) for (let k = 0; k < K; k++) Vf[k * d + c] = params[c * K + k];
-      for (let k = 0; k < K; k++) bf[k] = params[d * K + k];
-      const out = await session.run({ ...fixed, VT: new ort.Tensor('float32', Vf, [K, d]), b: new ort.Tensor('float32', bf, [K, 1]), lam: new ort.Tensor('float32', Float32Array.of(invC / n), [1]) });
-      const gV = out.gVT.data as Float32Array;
+      // params: V [d, K] row-major, then b [K], the graph's own layout
+      Vf.set(params.subarray(0, d * K));
+      bf.set(params.subarray(d * K));
+      const out = await session.run({ ...fixed, V: new ort.Tensor('float32', Vf, [d, K]), b: new ort.Tensor('float32', bf, [1, K]), lam: new ort.Tensor('float32', Float32Array.of(invC / n), [1]) });
+      grad.set(out.gV.data as Float32Array);
       const gbias = out.gb.data as Float32Array;
-      for (let c = 0; c < d; c++) for (let k = 0; k < K; k++) grad[c * K + k] = gV[k * d + c];
       let gmax = (out.gWmax.data as Float32Array)[0];
       for (let k = 0; k < K; k++) {
         grad[d * K + k] = gbias[k];
         gmax = Math.max(gmax, Math.abs(gbias[k]));
       }
       gradMaxOf.set(grad, gmax);
-      const nll = (out.logZ.data as Float32Array)[0] - (out.zy.data as Float32Array)[0];
+      const logpy = out.logpy.data as Float32Array;
+      let nll = 0;
+      for (let r = 0; r < n; r++) nll -= logpy[r];
       return nll / n + (0.5 * invC * (out.wsq.data as Float32Array)[0]) / n;
     },
     gradMax: (grad) => gradMaxOf.get(grad) ?? maxAbs(grad),
   };
 }
 
+/** X^T [d, n] with a row of ones appended ([d + 1, n], row-major) into `out`. In 128 x 128 tiles, four rows
+ * at a time, so both sides stay in cache: 45 ms at 33,124 x 768 (onnxruntime's Transpose took 370 ms). The
+ * ones row makes the gradient product also return the bias gradient (the column sums of the residual, which
+ * a ReduceSum over the n rows computed 3x slower). */
+export function transposeWithOnes(X: Matrix, out: Float32Array): Float32Array {
+  const { rows: n, cols: d, data } = X;
+  const B = 128;
+  for (let r0 = 0; r0 < n; r0 += B) {
+    const r1 = Math.min(n, r0 + B);
+    for (let c0 = 0; c0 < d; c0 += B) {
+      const c1 = Math.min(d, c0 + B);
+      let r = r0;
+      for (; r + 3 < r1; r += 4) {
+        const a = r * d;
+        for (let c = c0; c < c1; c++) {
+          const o = c * n + r;
+          out[o] = data[a + c];
+          out[o + 1] = data[a + d + c];
+          out[o + 2] = data[a + 2 * d + c];
+          out[o + 3] = data[a + 3 * d + c];
+        }
+      }
+      for (; r < r1; r++) for (let c = c0; c < c1; c++) out[c * n + r] = data[r * d + c];
+    }
+  }
+  out.fill(1, d * n, (d + 1) * n);
+  return out;
+}
+
 function objectiveGraph(n: number, d: number, K: number, whitened: boolean): Uint8Array {
-  // Classes along the rows, examples along the columns: logits^T [K, n] = W^T X^T and dL/dW^T = R^T X, with
-  // X in its own row layout. With K ~ 2-50 classes both products are then wide instead of skinny, which MLAS
-  // runs faster per evaluation than X W and X^T R (measured 3.9 vs 5.3 ms at 20,000 x 256, 10.7 vs 12.9 at
-  // 20,000 x 768, 2.8 vs 4.6 at 33,144 x 64). X and the one-hot labels are run inputs, not initializers:
-  // embedding them in the model bytes cost ~0.4 s of serialization + parsing + constant folding per fit.
+  // Examples along the rows: logits [n, K] = X W and dL/dW = X^T R. MLAS packs the right-hand operand of a
+  // product on every call and reads the left one in place, so X (for the logits) and X^T (for the gradient)
+  // both go on the left and only the small W and R are packed: per evaluation 22 -> 15 ms at 33,124 x 768 x 17,
+  // 4.8 -> 3.5 ms at x 128, 3.4 -> 2.6 ms at x 64 (measured against classes-along-rows products, which packed
+  // all of X twice). The softmax runs along the contiguous last axis, where LogSoftmax has a fast kernel.
+  // X, X^T and the one-hot labels are run inputs, not initializers: embedding them in the model bytes cost
+  // ~0.4 s of serialization + parsing + constant folding per fit.
   const g = new GraphBuilder('softmax_objective');
   const x = g.input('X', FLOAT, [n, d]);
-  const yT = g.input('YT', FLOAT, [K, n]);
-  const vT = g.input('VT', FLOAT, [K, d]);
-  const b = g.input('b', FLOAT, [K, 1]);
+  const xT1 = g.input('XT1', FLOAT, [d + 1, n]);
+  const y = g.input('Y', FLOAT, [n, K]);
+  const v = g.input('V', FLOAT, [d, K]);
+  const b = g.input('b', FLOAT, [1, K]);
   const lam = g.input('lam', FLOAT, [1]); // invC / n
   const meanRow = g.input('mean', FLOAT, [1, d]);
-  const scaleRow = g.input('scale', FLOAT, [1, d]);
-  const meanCol = g.op('Reshape', [meanRow, g.constI64([d, 1])]);
-  const mT = whitened ? g.input('MT', FLOAT, [d, d]) : undefined;
+  const scaleCol = g.input('scale', FLOAT, [d, 1]);
   const mm = whitened ? g.input('M', FLOAT, [d, d]) : undefined;
-  const wT = mT ? g.op('MatMul', [vT, mT]) : vT; // W^T = V^T M^T, standardized space
-  const wRawT = g.op('Mul', [wT, scaleRow]);
-  const bRaw = g.op('Sub', [b, g.op('MatMul', [wRawT, meanCol])]);
-  const logits = g.op('Add', [g.op('Gemm', [wRawT, x], { transB: 1 }), bRaw]);
-  // softmax over the classes written out: ONNX LogSoftmax on axis 0 of this layout transposes internally, and
-  // exp(logp) was a second Exp over K x n (measured 4.9 -> 4.3 ms per evaluation at 33,124 x 128 x 17)
-  const classes = g.constI64([0]);
-  const z = g.op('Sub', [logits, g.op('ReduceMax', [logits, classes], { keepdims: 1 })]);
-  const e = g.op('Exp', [z]);
-  const sumE = g.op('ReduceSum', [e, classes], { keepdims: 1 });
-  // nll = sum_i (log sum_k e_ik - z_i,y_i): both sums (and the penalty) are combined in float64 in evaluate(),
-  // since summing them in float32 stopped fits early (the line search compares values of f)
-  g.output('logZ', g.op('ReduceSum', [g.op('Log', [sumE])], { keepdims: 0 }));
-  g.output('zy', g.op('ReduceSum', [g.op('Mul', [yT, z])], { keepdims: 0 }));
-  g.output('wsq', g.op('ReduceSumSquare', [wT], { keepdims: 0 }));
-  const resid = g.op('Mul', [g.op('Sub', [g.op('Div', [e, sumE]), yT]), g.constF(1 / n)]);
-  const gb = g.op('ReduceSum', [resid, g.constI64([1])], { keepdims: 1 }); // [K, 1]
-  // dF/dW^T (standardized space) = (R^T X - gb mean^T) diag(scale) + lam W^T
-  const gRawT = g.op('Sub', [g.op('MatMul', [resid, x]), g.op('MatMul', [gb, meanRow])]);
-  const gWT = g.op('Add', [g.op('Mul', [gRawT, scaleRow]), g.op('Mul', [wT, lam])]);
-  g.output('gb', g.op('Reshape', [gb, g.constI64([K])]));
+  const mT = whitened ? g.input('MT', FLOAT, [d, d]) : undefined;
+  const w = mm ? g.op('MatMul', [mm, v]) : v; // W = M V, standardized space
+  const wRaw = g.op('Mul', [w, scaleCol]);
+  const bRaw = g.op('Sub', [b, g.op('MatMul', [meanRow, wRaw])]);
+  const logp = g.op('LogSoftmax', [g.op('Add', [g.op('MatMul', [x, wRaw]), bRaw])], { axis: 1 });
+  // log p_i,y_i per row, summed in float64 in evaluate(): the line search compares values of f, and a float32
+  // sum over the rows stopped tightly-toleranced fits early (77 instead of 86 iterations, weights off by 1e-3)
+  g.output('logpy', g.op('GatherElements', [logp, g.input('yIndex', INT64, [n, 1])], { axis: 1 }));
+  g.output('wsq', g.op('ReduceSumSquare', [w], { keepdims: 0 }));
+  // [X^T; 1] (P - Y) / n: the raw-space weight gradient over the bias gradient
+  const g1 = g.op('Mul', [g.op('MatMul', [xT1, g.op('Sub', [g.op('Exp', [logp]), y])]), g.constF(1 / n)]);
+  const rows = g.constI64([0]);
+  const gb = g.op('Slice', [g1, g.constI64([d]), g.constI64([d + 1]), rows]); // [1, K]
+  // dF/dW (standardized space) = diag(scale) (X^T R - mean gb) + lam W
+  const meanCol = g.op('Reshape', [meanRow, g.constI64([d, 1])]);
+  const gRaw = g.op('Sub', [g.op('Slice', [g1, g.constI64([0]), g.constI64([d]), rows]), g.op('MatMul', [meanCol, gb])]);
+  const gW = g.op('Add', [g.op('Mul', [gRaw, scaleCol]), g.op('Mul', [w, lam])]);
+  g.output('gb', gb);
   // L-BFGS stops on the gradient in W even when it steps in V (testing it in V took 24% more iterations on
   // mini-gpt UPOS for the same probes)
-  g.output('gWmax', g.op('ReduceMax', [g.op('Abs', [gWT])], { keepdims: 0 }));
-  g.output('gVT', mm ? g.op('MatMul', [gWT, mm]) : gWT); // dF/dV^T = dF/dW^T M
+  g.output('gWmax', g.op('ReduceMax', [g.op('Abs', [gW])], { keepdims: 0 }));
+  g.output('gV', mT ? g.op('MatMul', [mT, gW]) : gW); // dF/dV = M^T dF/dW
   return g.toBytes();
 }
 

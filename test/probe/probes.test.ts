@@ -5,7 +5,7 @@ import { LogisticProbe } from '../../src/probe/logistic.js';
 import { RidgeProbe } from '../../src/probe/ridge.js';
 import { MlpProbe } from '../../src/probe/mlp.js';
 import { lbfgs } from '../../src/probe/lbfgs.js';
-import { jsObjective, ortObjective } from '../../src/probe/softmax-objective.js';
+import { jsObjective, ortObjective, transposeWithOnes } from '../../src/probe/softmax-objective.js';
 import { ProbeSessions } from '../../src/probe/sessions.js';
 import { inverseCholesky } from '../../src/probe/precondition.js';
 import { binaryF1, macroF1, mcc, spanF1, accuracyScore } from '../../src/probe/metrics.js';
@@ -88,6 +88,17 @@ test('softmax objective: gradient matches finite differences; onnxruntime backen
   await pool.release();
   assert.ok(Math.abs(f3 - f4) < 1e-5, `${f3} vs ${f4}`);
   g3.forEach((v, i) => assert.ok(Math.abs(v - g4[i]) < 1e-4, `d/dp${i}: ${v} vs ${g4[i]}`));
+});
+
+test('transposeWithOnes: X^T over a row of ones, across tile edges and leftover rows', () => {
+  for (const [n, d] of [[1, 1], [7, 3], [131, 130], [260, 5]]) {
+    const X = { data: Float32Array.from({ length: n * d }, (_, i) => i + 1), rows: n, cols: d };
+    const out = transposeWithOnes(X, new Float32Array((d + 1) * n).fill(-1));
+    for (let r = 0; r < n; r++) {
+      for (let c = 0; c < d; c++) assert.equal(out[c * n + r], X.data[r * d + c], `${n}x${d} at (${r}, ${c})`);
+      assert.equal(out[d * n + r], 1);
+    }
+  }
 });
 
 test('onnxruntime objective in changed variables W = M V: loss equals the loops at W, gradient is M^T dF/dW', async () => {
