@@ -1,7 +1,7 @@
 /**
  * Benchmark models, made on the fly (never committed): a random-init BERT-base-shaped encoder
- * (12 layers, hidden 768, 12 heads, FFN 3072, vocab 30522), a GPT-2-small-shaped decoder with a real
- * tokenizer, and stories260K converted to HF layout.
+ * (12 layers, hidden 768, 12 heads, FFN 3072, vocab 30522), RoBERTa-base- and GPT-2-small-shaped models
+ * with real tokenizers, and stories260K converted to HF layout.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,16 +35,45 @@ function tensorMaker(firstSeed: number) {
 export function makeBertBase(dir: string, layers = 12): string {
   if (existsSync(join(dir, 'model.safetensors'))) return dir;
   mkdirSync(dir, { recursive: true });
-  const C = 768;
-  const F = 3072;
-  const V = 30522;
-  const { t, mat, vec } = tensorMaker(1);
-  mat('embeddings.word_embeddings.weight', [V, C]);
-  mat('embeddings.position_embeddings.weight', [512, C]);
-  mat('embeddings.token_type_embeddings.weight', [2, C]);
+  const shape = { C: 768, F: 3072, V: 30522, positions: 512, types: 2, layers };
+  writeSafetensors(join(dir, 'model.safetensors'), encoderTensors(shape, 1), { format: 'pt' });
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ architectures: ['BertModel'], model_type: 'bert', hidden_size: shape.C, num_hidden_layers: layers, num_attention_heads: 12, intermediate_size: shape.F, vocab_size: shape.V, max_position_embeddings: shape.positions, type_vocab_size: shape.types, layer_norm_eps: 1e-12, hidden_act: 'gelu' }, null, 2),
+  );
+  return dir;
+}
+
+/**
+ * A random-init RoBERTa-base-shaped encoder (12 layers, hidden 768, 12 heads, FFN 3072, 128 tokens) with
+ * mini-roberta's 4,096-token BPE, so it can read the bundled task text: the encoder counterpart of
+ * makeGpt2Small.
+ */
+export function makeRobertaBase(dir: string, tokenizerFrom: string): string {
+  if (existsSync(join(dir, 'model.safetensors'))) return dir;
+  mkdirSync(dir, { recursive: true });
+  const config = JSON.parse(readFileSync(join(tokenizerFrom, 'config.json'), 'utf8')) as Record<string, unknown>;
+  // RoBERTa numbers positions from pad_token_id + 1, so 128 tokens need 130 position rows
+  const shape = { C: 768, F: 3072, V: config.vocab_size as number, positions: 130, types: 1, layers: 12 };
+  writeSafetensors(join(dir, 'model.safetensors'), encoderTensors(shape, 201), { format: 'pt' });
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ ...config, architectures: ['RobertaModel'], hidden_size: shape.C, num_hidden_layers: shape.layers, num_attention_heads: 12, intermediate_size: shape.F, max_position_embeddings: shape.positions }, null, 2),
+  );
+  copyFileSync(join(tokenizerFrom, 'tokenizer.json'), join(dir, 'tokenizer.json'));
+  return dir;
+}
+
+/** BERT/RoBERTa encoder weights under their Hugging Face base-model names. */
+function encoderTensors(s: { C: number; F: number; V: number; positions: number; types: number; layers: number }, seed: number): Record<string, TensorToWrite> {
+  const { C, F } = s;
+  const { t, mat, vec } = tensorMaker(seed);
+  mat('embeddings.word_embeddings.weight', [s.V, C]);
+  mat('embeddings.position_embeddings.weight', [s.positions, C]);
+  mat('embeddings.token_type_embeddings.weight', [s.types, C]);
   vec('embeddings.LayerNorm.weight', C, 1);
   vec('embeddings.LayerNorm.bias', C, 0);
-  for (let l = 0; l < layers; l++) {
+  for (let l = 0; l < s.layers; l++) {
     const L = `encoder.layer.${l}`;
     for (const n of ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense']) {
       mat(`${L}.${n}.weight`, [C, C]);
@@ -59,12 +88,7 @@ export function makeBertBase(dir: string, layers = 12): string {
     vec(`${L}.output.LayerNorm.weight`, C, 1);
     vec(`${L}.output.LayerNorm.bias`, C, 0);
   }
-  writeSafetensors(join(dir, 'model.safetensors'), t, { format: 'pt' });
-  writeFileSync(
-    join(dir, 'config.json'),
-    JSON.stringify({ architectures: ['BertModel'], model_type: 'bert', hidden_size: C, num_hidden_layers: layers, num_attention_heads: 12, intermediate_size: F, vocab_size: V, max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu' }, null, 2),
-  );
-  return dir;
+  return t;
 }
 
 export async function makeStories(dir: string): Promise<string> {

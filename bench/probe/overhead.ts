@@ -1,7 +1,8 @@
 /**
  * What a probing run costs beyond the forward passes it needs: (features + probes) / features, for N tasks,
- * with feature extraction timed separately (the cache starts empty). Measured on three model sizes, because
- * the ratio depends on how expensive a forward pass is per token relative to a probe fit per layer.
+ * with feature extraction timed separately (the cache starts empty). Measured on three model sizes (at the
+ * largest a decoder and an encoder), because the ratio depends on how expensive a forward pass is per token
+ * relative to a probe fit per layer.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,8 +11,8 @@ import { loadModel } from '../../src/model/checkpoint.js';
 import { Engine } from '../../src/engine/engine.js';
 import { loadTask } from '../../src/data/builtin.js';
 import { probeTask } from '../../src/probe/suite.js';
-import { EMBEDDED_MODEL, MINI_GPT } from '../../src/cli/paths.js';
-import { makeGpt2Small } from '../forward/make-models.js';
+import { EMBEDDED_MODEL, MINI_GPT, MINI_ROBERTA } from '../../src/cli/paths.js';
+import { makeGpt2Small, makeRobertaBase } from '../forward/make-models.js';
 import { cacheDir as benchCache } from '../util.js';
 
 export async function runProbingOverhead(threads = 2, quick = false): Promise<void> {
@@ -21,7 +22,12 @@ export async function runProbingOverhead(threads = 2, quick = false): Promise<vo
   const models = [
     { name: 'stories260K (5 layers, hidden 64)', dir: EMBEDDED_MODEL },
     { name: 'mini-gpt (12 layers, hidden 128)', dir: MINI_GPT },
-    ...(quick ? [] : [{ name: 'GPT-2-small shape (random init, 12 layers, hidden 768)', dir: makeGpt2Small(join(benchCache(), 'gpt2-small-random'), MINI_GPT) }]),
+    ...(quick
+      ? []
+      : [
+          { name: 'GPT-2-small shape (random init, 12 layers, hidden 768)', dir: makeGpt2Small(join(benchCache(), 'gpt2-small-random'), MINI_GPT) },
+          { name: 'RoBERTa-base shape (random init, 12 layers, hidden 768)', dir: makeRobertaBase(join(benchCache(), 'roberta-base-random'), MINI_ROBERTA) },
+        ]),
   ];
   console.log(`## Probing run overhead (${names.join(', ')}; ${maxTrain} train / ${maxEval} eval units; logistic probes, C on dev, 1,000 bootstrap resamples; ${threads} threads)\n`);
   console.log('| model | representations | forward passes s | probes s | whole run / forward passes |');

@@ -64,7 +64,7 @@ export class LogisticProbe implements Probe {
     // A subset leans towards stronger regularization than all rows want: fine for a x10 grid (same test
     // accuracy on mini-gpt UPOS), not for fine-grained C choices (bench/RESULTS.md).
     const m = search ? Math.min(n, this.opts.searchRows ?? 8192) : n;
-    const sub = m < n ? sampleRows(X, y, m, mulberry32(this.opts.seed ?? 0)) : { X, y };
+    const sub = m < n ? sampleRows(X, y, m, mulberry32(this.opts.seed ?? 0), sessions.scratch(`search-rows:${m}x${d}`, m * d)) : { X, y };
     // a C grid on large problems is solved in whitened coordinates (same model, same penalty; see
     // precondition.ts). L-BFGS then works on V with W = M V (M = L^{-T}), and its stopping test still applies to the
     // gradient in W (testing it in V took 24% more iterations on mini-gpt UPOS for the same probes). Single
@@ -244,8 +244,8 @@ export function whiteningPays(n: number, m: number, d: number, K: number): boole
   return factorSeconds < savedSeconds;
 }
 
-/** m of the n rows, chosen at random, kept in their original order. */
-function sampleRows(X: Matrix, y: Int32Array, m: number, rand: () => number): { X: Matrix; y: Int32Array } {
+/** m of the n rows, chosen at random, kept in their original order; the rows are copied into `data`. */
+function sampleRows(X: Matrix, y: Int32Array, m: number, rand: () => number, data: Float32Array): { X: Matrix; y: Int32Array } {
   const { rows: n, cols } = X;
   const keep = new Uint8Array(n);
   // Floyd's algorithm: m distinct indices in m draws
@@ -253,7 +253,6 @@ function sampleRows(X: Matrix, y: Int32Array, m: number, rand: () => number): { 
     const t = Math.floor(rand() * (j + 1));
     keep[keep[t] ? j : t] = 1;
   }
-  const data = new Float32Array(m * cols);
   const ys = new Int32Array(m);
   for (let r = 0, o = 0; r < n; r++) {
     if (!keep[r]) continue;
