@@ -64,7 +64,7 @@ export class LogisticProbe implements Probe {
     // A subset leans towards stronger regularization than all rows want: fine for a x10 grid (same test
     // accuracy on mini-gpt UPOS), not for fine-grained C choices (bench/RESULTS.md).
     const m = search ? Math.min(n, this.opts.searchRows ?? 8192) : n;
-    const sub = m < n ? sampleRows(X, y, m, mulberry32(this.opts.seed ?? 0), sessions.scratch(`search-rows:${m}x${d}`, m * d)) : { X, y };
+    const sub = m < n ? sampleRows(X, y, m, mulberry32(this.opts.seed ?? 0), sessions.scratch('search-rows', m * d)) : { X, y };
     // a C grid on large problems is solved in whitened coordinates (same model, same penalty; see
     // precondition.ts). L-BFGS then works on V with W = M V (M = L^{-T}), and its stopping test still applies to the
     // gradient in W (testing it in V took 24% more iterations on mini-gpt UPOS for the same probes). Single
@@ -78,7 +78,7 @@ export class LogisticProbe implements Probe {
     const full = await this.objective(X, y, sessions, white);
     let curvature: Curvature | undefined;
     if (search) {
-      const objective = sub.X === X ? full : await this.objective(sub.X, sub.y, sessions, white);
+      const objective = sub.X === X ? full : await this.objective(sub.X, sub.y, sessions, white, 'search-objective');
       const scorer = this.useOrt(dev.X) ? await ortArgmax(dev.X, K, sessions) : undefined;
       // each C solved to a 10x looser tolerance (enough to rank C on dev), warm-started from the previous
       // one. The per-example penalty matches the full problem's: on m rows, C acts as C n / m. So the subset's
@@ -121,10 +121,10 @@ export class LogisticProbe implements Probe {
   }
 
   /** the onnxruntime objective standardizes implicitly (no n x d copy); the loops get a standardized copy */
-  private async objective(X: Matrix, y: Int32Array, sessions: ProbeSessions, white?: Whitening): Promise<SoftmaxObjective> {
+  private async objective(X: Matrix, y: Int32Array, sessions: ProbeSessions, white?: Whitening, scratchKey?: string): Promise<SoftmaxObjective> {
     const K = this.numClasses;
     // the whitening is only ever computed for onnxruntime-sized problems
-    return this.useOrt(X) ? ortObjective(X, y, K, sessions, this.std, white) : jsObjective(this.std.transform(X), y, K);
+    return this.useOrt(X) ? ortObjective(X, y, K, sessions, this.std, white, scratchKey) : jsObjective(this.std.transform(X), y, K);
   }
 
   predictProba(X: Matrix): Float32Array {

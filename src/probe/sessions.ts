@@ -4,7 +4,7 @@
  * per task instead of once per layer. Per layer at hidden 768 (33k UPOS tokens) the four sessions a fit made
  * cost ~0.15 s to create and their first runs ~0.15 s more (arena growth, measured), ~15% of the layer's fit.
  * Graphs take all data (features, labels, whitening, standardization) as run inputs, so a session holds no
- * layer's numbers; the pool also lends scratch arrays of the task's shapes (see scratch()). The owner releases
+ * layer's numbers; the pool also lends scratch arrays (see scratch()). The owner releases
  * the pool; a fit without one makes a private pool and releases it.
  */
 import * as ort from 'onnxruntime-node';
@@ -30,14 +30,15 @@ export class ProbeSessions {
 
   private readonly buffers = new Map<string, Float32Array>();
 
-  /** A float32 array of `length` for `key`, the same one on every call with that key: a task's layers refill
-   * their per-layer copies (e.g. the transposed features) instead of allocating them (fresh multi-megabyte
-   * arrays cost first-touch page faults, ~0.3 s per 100 MB on this VM). Its contents belong to the last
-   * caller, so fits sharing a pool must run one after another (as a task's layers do). */
+  /** A float32 array of `length` for `key` (a role, such as "the objective's transposed features"): a view of
+   * one buffer per key, grown when a longer one is asked for. A task's layers, and the growing blocks of an MDL
+   * code, refill it instead of allocating their own (fresh multi-megabyte arrays cost first-touch page faults,
+   * ~0.3 s per 100 MB on this VM). Its contents belong to the last caller, so fits sharing a pool must run one
+   * after another (as a task's layers do). */
   scratch(key: string, length: number): Float32Array {
     let b = this.buffers.get(key);
-    if (!b || b.length !== length) this.buffers.set(key, (b = new Float32Array(length)));
-    return b;
+    if (!b || b.length < length) this.buffers.set(key, (b = new Float32Array(length)));
+    return b.length === length ? b : b.subarray(0, length);
   }
 
   async release(): Promise<void> {

@@ -73,12 +73,13 @@ function finish(params: Float64Array, grad: Float64Array, loss: number, n: numbe
  *   keeps the model and its penalty ||W||^2 but conditions the problem; the gradient is M^T dF/dW. Done in
  *   JS these two d^2 K products per evaluation cost about as much as the evaluation itself at d = 768 (a UPOS fit
  *   went from 4.5 to 3.0 s at the same ~72 evaluations when they moved into the graph).
- * The graph also takes X^T with a row of ones under it (built once per objective into a buffer of the pool),
- * so that both large products read their n-long operand in place; see objectiveGraph.
+ * The graph also takes X^T with a row of ones under it, so that both large products read their n-long operand
+ * in place (see objectiveGraph). It is built once per objective into the pool's `scratchKey` buffer, which
+ * later objectives with the same key overwrite; objectives in use at the same time need different keys.
  * The loss, penalty and gradients are all computed in the graph. The session comes from `sessions`, keyed by
  * shape, so the layers of a task share one; the pool's owner releases it.
  */
-export async function ortObjective(X: Matrix, y: Int32Array, K: number, sessions: ProbeSessions, std?: { mean: Float64Array; scale: Float64Array }, white?: Whitening): Promise<SoftmaxObjective> {
+export async function ortObjective(X: Matrix, y: Int32Array, K: number, sessions: ProbeSessions, std?: { mean: Float64Array; scale: Float64Array }, white?: Whitening, scratchKey = 'objective'): Promise<SoftmaxObjective> {
   const { rows: n, cols: d, data } = X;
   const whitened = !!white;
   const session = await sessions.get(`softmax-objective:${n}x${d}x${K}:${whitened ? 'whitened' : 'plain'}`, () => objectiveGraph(n, d, K, whitened));
@@ -86,7 +87,7 @@ export async function ortObjective(X: Matrix, y: Int32Array, K: number, sessions
   for (let r = 0; r < n; r++) onehot[r * K + y[r]] = 1;
   const fixed: Record<string, ort.Tensor> = {
     X: new ort.Tensor('float32', data, [n, d]),
-    XT1: new ort.Tensor('float32', transposeWithOnes(X, sessions.scratch(`XT1:${n}x${d}`, (d + 1) * n)), [d + 1, n]),
+    XT1: new ort.Tensor('float32', transposeWithOnes(X, sessions.scratch(`${scratchKey}:XT1`, (d + 1) * n)), [d + 1, n]),
     Y: new ort.Tensor('float32', onehot, [n, K]),
     yIndex: new ort.Tensor('int64', BigInt64Array.from(y, BigInt), [n, 1]),
     mean: new ort.Tensor('float32', Float32Array.from(std?.mean ?? new Float64Array(d)), [1, d]),

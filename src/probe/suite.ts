@@ -146,13 +146,13 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
       }
       if (opts.mdl) {
         const perm = permutation(Xtr.rows, mulberry32((opts.seed ?? 0) + 11));
-        const Xs = new Float32Array(Xtr.data.length);
+        const Xs = sessions.scratch('mdl-rows', Xtr.data.length);
         const ys = new Int32Array(Xtr.rows);
         perm.forEach((src, dst) => {
           Xs.set(Xtr.data.subarray(src * Xtr.cols, (src + 1) * Xtr.cols), dst * Xtr.cols);
           ys[dst] = tr.rows.labels[src];
         });
-        const m = await mdlOnlineCode({ data: Xs, rows: Xtr.rows, cols: Xtr.cols }, ys, K, (k) => makeProbe(opts.probe ?? 'logistic', k, opts.seed ?? 0, hyper ?? 1, opts.threads));
+        const m = await mdlOnlineCode({ data: Xs, rows: Xtr.rows, cols: Xtr.cols }, ys, K, (k) => makeProbe(opts.probe ?? 'logistic', k, opts.seed ?? 0, hyper ?? 1, opts.threads), undefined, { sessions });
         res.mdl = { onlineBits: m.onlineBits, uniformBits: m.uniformBits, compression: m.compression };
       }
       res.seconds = (performance.now() - ls) / 1000;
