@@ -221,6 +221,7 @@ export async function runPipeline(opts: PipelineOptions) {
     log(`healing bridges: dev retention ${(100 * healed.retention).toFixed(1)}% with, ${(100 * plain.retention).toFixed(1)}% without -> ${healing.used ? 'kept' : 'dropped'}`);
     if (!healing.used) bridges = undefined;
   }
+  await ev.release();
   const headTensors: Record<string, TensorToWrite> = {};
   const headInfo: Record<string, unknown> = {};
   const sub = await Engine.create(model, { layers: keep, hiddenStates: 'last', logits: false, bridges, threads: opts.threads });

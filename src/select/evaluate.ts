@@ -9,7 +9,8 @@ import type { TextTokenizer } from '../model/tokenizer.js';
 import type { Task } from '../data/types.js';
 import { Engine } from '../engine/engine.js';
 import type { GraphOptions } from '../engine/family.js';
-import { splitFeatures, probeOneLayer, type SuiteOptions } from '../probe/suite.js';
+import { splitFeatures, probeOneLayer, predictRows, type SuiteOptions } from '../probe/suite.js';
+import { ProbeSessions } from '../probe/sessions.js';
 import { LogisticProbe } from '../probe/logistic.js';
 import { makeScorer, type Scorer } from '../probe/scoring.js';
 import { pairedBootstrapDiff, type Interval } from '../probe/bootstrap.js';
@@ -31,6 +32,8 @@ export interface Evaluator {
   compare(a: number[], b: number[], B?: number, seed?: number): Interval & { above: number };
   /** number of distinct subnetworks run so far */
   runs: number;
+  /** frees the probe sessions kept for later evaluations */
+  release(): Promise<void>;
 }
 
 /** Cache key of a subset's scores (and test predictions) for one split. */
@@ -42,8 +45,16 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
   const testPreds = new Map<string, Record<string, Int32Array>>();
   const testScorers: Record<string, Scorer> = {};
   const wsum = weights.reduce((a, b) => a + b, 0);
+  // one probe session pool per task: every subset gives that task's probes the same matrix shapes (the
+  // final representation's width, the task's rows), so the graphs and buffers are built once, not per subset
+  const pools = new Map<string, ProbeSessions>();
+  const poolFor = (task: Task) => pools.get(task.name) ?? pools.set(task.name, new ProbeSessions(opts.threads)).get(task.name)!;
   const ev: Evaluator = {
     runs: 0,
+    async release() {
+      for (const p of pools.values()) await p.release();
+      pools.clear();
+    },
     compare(a, b, B = 1000, seed = 0) {
       const pa = testPreds.get(subsetKey('test', a));
       const pb = testPreds.get(subsetKey('test', b));
@@ -71,11 +82,11 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
         const dv = await splitFeatures(engine, tok, task, 'dev', { ...opts, progress: false });
         if (split === 'dev') {
           // selection: fixed regularization, scored on dev (test stays unseen until reporting)
-          const probe = await new LogisticProbe(task.labels.length, { C: 1 }).fit(tr.features.load(0), tr.rows.labels);
-          scores[task.name] = { score: makeScorer(task, dv.rows).score(probe.predict(dv.features.load(0))) };
+          const probe = await new LogisticProbe(task.labels.length, { C: 1 }).fit(tr.features.load(0), tr.rows.labels, { sessions: poolFor(task) });
+          scores[task.name] = { score: makeScorer(task, dv.rows).score(await predictRows(probe, dv.features.load(0), poolFor(task))) };
         } else {
           const te = await splitFeatures(engine, tok, task, 'test', { ...opts, progress: false });
-          const { ci, pred, scorer } = await probeOneLayer(task, { X: tr.features.load(0), y: tr.rows.labels }, { X: dv.features.load(0), y: dv.rows.labels }, { X: te.features.load(0), rows: te.rows }, opts);
+          const { ci, pred, scorer } = await probeOneLayer(task, { X: tr.features.load(0), y: tr.rows.labels }, { X: dv.features.load(0), y: dv.rows.labels }, { X: te.features.load(0), rows: te.rows }, opts, poolFor(task));
           scores[task.name] = { score: ci.score, lo: ci.lo, hi: ci.hi };
           testScorers[task.name] ??= scorer;
           testPreds.set(key, { ...testPreds.get(key), [task.name]: pred });

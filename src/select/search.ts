@@ -31,7 +31,7 @@ export interface SearchResult {
   trace: { layers: number[]; retention: number }[];
 }
 
-export async function searchSubset(ev: Evaluator, costs: LayerCosts, totalBudget: number, k: number, starts: number[][], maxEvals = 40): Promise<SearchResult> {
+export async function searchSubset(ev: Pick<Evaluator, 'evaluate'>, costs: LayerCosts, totalBudget: number, k: number, starts: number[][], maxEvals = 40): Promise<SearchResult> {
   const L = costs.perLayer.length;
   const fits = (s: number[]) => subsetCost(costs, s) <= totalBudget + 1e-9;
   const trace: SearchResult['trace'] = [];
