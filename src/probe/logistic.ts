@@ -44,13 +44,14 @@ export class LogisticProbe implements Probe {
     if (X.rows === 0) throw new Error('cannot fit a probe on zero examples');
     const own = fitOpts.sessions ? undefined : new ProbeSessions(this.opts.threads ?? defaultThreads());
     try {
-      return await this.fitWith(X, y, fitOpts.dev, fitOpts.sessions ?? own!);
+      return await this.fitWith(X, y, fitOpts.dev, fitOpts.sessions ?? own!, !own);
     } finally {
       await own?.release();
     }
   }
 
-  private async fitWith(X: Matrix, y: Int32Array, dev: FitOptions['dev'], sessions: ProbeSessions): Promise<this> {
+  /** `shared`: the pool serves later fits too, so copies of X kept in its buffers get reused */
+  private async fitWith(X: Matrix, y: Int32Array, dev: FitOptions['dev'], sessions: ProbeSessions, shared: boolean): Promise<this> {
     const K = this.numClasses;
     const n = X.rows;
     const d = (this.d = X.cols);
@@ -75,10 +76,10 @@ export class LogisticProbe implements Probe {
     const toW = (v: Float64Array) => (white ? toWeights(v, white.M, d, K) : v);
     let v: Float64Array = new Float64Array((d + 1) * K);
     let C = grid[grid.length > 1 ? Math.floor(grid.length / 2) : 0];
-    const full = await this.objective(X, y, sessions, white);
+    const full = await this.objective(X, y, sessions, white, shared ? 'objective:XT1' : undefined);
     let curvature: Curvature | undefined;
     if (search) {
-      const objective = sub.X === X ? full : await this.objective(sub.X, sub.y, sessions, white, 'search-objective');
+      const objective = sub.X === X ? full : await this.objective(sub.X, sub.y, sessions, white, shared ? 'search-objective:XT1' : undefined);
       const scorer = this.useOrt(dev.X) ? await ortArgmax(dev.X, K, sessions) : undefined;
       // each C solved to a 10x looser tolerance (enough to rank C on dev), warm-started from the previous
       // one. The per-example penalty matches the full problem's: on m rows, C acts as C n / m. So the subset's
@@ -121,10 +122,11 @@ export class LogisticProbe implements Probe {
   }
 
   /** the onnxruntime objective standardizes implicitly (no n x d copy); the loops get a standardized copy */
-  private async objective(X: Matrix, y: Int32Array, sessions: ProbeSessions, white?: Whitening, scratchKey?: string): Promise<SoftmaxObjective> {
+  /** `transposeInto`: the pool buffer for the onnxruntime objective's copy of X^T (none: X is read transposed in place) */
+  private async objective(X: Matrix, y: Int32Array, sessions: ProbeSessions, white?: Whitening, transposeInto?: string): Promise<SoftmaxObjective> {
     const K = this.numClasses;
     // the whitening is only ever computed for onnxruntime-sized problems
-    return this.useOrt(X) ? ortObjective(X, y, K, sessions, this.std, white, scratchKey) : jsObjective(this.std.transform(X), y, K);
+    return this.useOrt(X) ? ortObjective(X, y, K, sessions, this.std, white, transposeInto) : jsObjective(this.std.transform(X), y, K);
   }
 
   predictProba(X: Matrix): Float32Array {

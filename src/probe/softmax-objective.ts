@@ -73,26 +73,30 @@ function finish(params: Float64Array, grad: Float64Array, loss: number, n: numbe
  *   keeps the model and its penalty ||W||^2 but conditions the problem; the gradient is M^T dF/dW. Done in
  *   JS these two d^2 K products per evaluation cost about as much as the evaluation itself at d = 768 (a UPOS fit
  *   went from 4.5 to 3.0 s at the same ~72 evaluations when they moved into the graph).
- * The graph also takes X^T with a row of ones under it, so that both large products read their n-long operand
- * in place (see objectiveGraph). It is built once per objective into the pool's `scratchKey` buffer, which
- * later objectives with the same key overwrite; objectives in use at the same time need different keys.
+ * With `transposeInto` (a scratch key of the pool) the graph also takes X^T with a row of ones under it, so
+ * that both large products read their n-long operand in place (see objectiveGraph). It is built into the
+ * pool's buffer of that key, which later objectives with the same key overwrite (objectives in use at the same
+ * time need different keys). Worth it when the pool outlives the objective, so the buffer is refilled rather
+ * than allocated: a one-off fit paid more for a fresh n x d copy (first-touch page faults) than it saved
+ * (20,000 x 768, 17 iterations: 0.55 s with the copy, 0.40 s reading X transposed in place).
  * The loss, penalty and gradients are all computed in the graph. The session comes from `sessions`, keyed by
  * shape, so the layers of a task share one; the pool's owner releases it.
  */
-export async function ortObjective(X: Matrix, y: Int32Array, K: number, sessions: ProbeSessions, std?: { mean: Float64Array; scale: Float64Array }, white?: Whitening, scratchKey = 'objective'): Promise<SoftmaxObjective> {
+export async function ortObjective(X: Matrix, y: Int32Array, K: number, sessions: ProbeSessions, std?: { mean: Float64Array; scale: Float64Array }, white?: Whitening, transposeInto?: string): Promise<SoftmaxObjective> {
   const { rows: n, cols: d, data } = X;
   const whitened = !!white;
-  const session = await sessions.get(`softmax-objective:${n}x${d}x${K}:${whitened ? 'whitened' : 'plain'}`, () => objectiveGraph(n, d, K, whitened));
+  const transposed = transposeInto !== undefined;
+  const session = await sessions.get(`softmax-objective:${n}x${d}x${K}:${whitened ? 'whitened' : 'plain'}:${transposed ? 'transposed' : 'in-place'}`, () => objectiveGraph(n, d, K, whitened, transposed));
   const onehot = new Float32Array(n * K);
   for (let r = 0; r < n; r++) onehot[r * K + y[r]] = 1;
   const fixed: Record<string, ort.Tensor> = {
     X: new ort.Tensor('float32', data, [n, d]),
-    XT1: new ort.Tensor('float32', transposeWithOnes(X, sessions.scratch(`${scratchKey}:XT1`, (d + 1) * n)), [d + 1, n]),
     Y: new ort.Tensor('float32', onehot, [n, K]),
     yIndex: new ort.Tensor('int64', BigInt64Array.from(y, BigInt), [n, 1]),
     mean: new ort.Tensor('float32', Float32Array.from(std?.mean ?? new Float64Array(d)), [1, d]),
     scale: new ort.Tensor('float32', Float32Array.from(std?.scale ?? new Float64Array(d).fill(1)), [d, 1]),
   };
+  if (transposed) fixed.XT1 = new ort.Tensor('float32', transposeWithOnes(X, sessions.scratch(transposeInto, (d + 1) * n)), [d + 1, n]);
   if (white) {
     fixed.M = new ort.Tensor('float32', white.M, [d, d]);
     fixed.MT = new ort.Tensor('float32', white.MT, [d, d]);
@@ -152,17 +156,18 @@ export function transposeWithOnes(X: Matrix, out: Float32Array): Float32Array {
   return out;
 }
 
-function objectiveGraph(n: number, d: number, K: number, whitened: boolean): Uint8Array {
+function objectiveGraph(n: number, d: number, K: number, whitened: boolean, transposed: boolean): Uint8Array {
   // Examples along the rows: logits [n, K] = X W and dL/dW = X^T R. MLAS packs the right-hand operand of a
-  // product on every call and reads the left one in place, so X (for the logits) and X^T (for the gradient)
-  // both go on the left and only the small W and R are packed: per evaluation 22 -> 15 ms at 33,124 x 768 x 17,
-  // 4.8 -> 3.5 ms at x 128, 3.4 -> 2.6 ms at x 64 (measured against classes-along-rows products, which packed
-  // all of X twice). The softmax runs along the contiguous last axis, where LogSoftmax has a fast kernel.
+  // product on every call and reads the left one in place, so X (for the logits) and, when given, X^T (for the
+  // gradient) go on the left and only the small W and R are packed: per evaluation 22 -> 15 ms at
+  // 33,124 x 768 x 17, 4.8 -> 3.5 ms at x 128, 3.4 -> 2.6 ms at x 64 (measured against classes-along-rows
+  // products, which packed all of X twice). Without X^T the gradient is Gemm(transA) on X: the products cost
+  // 5.5 + 11 ms at 33,124 x 768 x 17 against 5.5 + 5.1 with X^T and 14 + 8.3 classes along the rows. The
+  // softmax runs along the contiguous last axis, where LogSoftmax has a fast kernel.
   // X, X^T and the one-hot labels are run inputs, not initializers: embedding them in the model bytes cost
   // ~0.4 s of serialization + parsing + constant folding per fit.
   const g = new GraphBuilder('softmax_objective');
   const x = g.input('X', FLOAT, [n, d]);
-  const xT1 = g.input('XT1', FLOAT, [d + 1, n]);
   const y = g.input('Y', FLOAT, [n, K]);
   const v = g.input('V', FLOAT, [d, K]);
   const b = g.input('b', FLOAT, [1, K]);
@@ -179,13 +184,24 @@ function objectiveGraph(n: number, d: number, K: number, whitened: boolean): Uin
   // sum over the rows stopped tightly-toleranced fits early (77 instead of 86 iterations, weights off by 1e-3)
   g.output('logpy', g.op('GatherElements', [logp, g.input('yIndex', INT64, [n, 1])], { axis: 1 }));
   g.output('wsq', g.op('ReduceSumSquare', [w], { keepdims: 0 }));
-  // [X^T; 1] (P - Y) / n: the raw-space weight gradient over the bias gradient
-  const g1 = g.op('Mul', [g.op('MatMul', [xT1, g.op('Sub', [g.op('Exp', [logp]), y])]), g.constF(1 / n)]);
-  const rows = g.constI64([0]);
-  const gb = g.op('Slice', [g1, g.constI64([d]), g.constI64([d + 1]), rows]); // [1, K]
+  const resid = g.op('Sub', [g.op('Exp', [logp]), y]);
+  const invN = g.constF(1 / n);
+  let gRawX: string; // X^T R / n
+  let gb: string; // bias gradient, 1^T R / n, [1, K]
+  if (transposed) {
+    // [X^T; 1] R / n: the raw-space weight gradient over the bias gradient (a ReduceSum over the n rows for
+    // the latter took 3x as long as the ones row adds to the product)
+    const g1 = g.op('Mul', [g.op('MatMul', [g.input('XT1', FLOAT, [d + 1, n]), resid]), invN]);
+    const rows = g.constI64([0]);
+    gRawX = g.op('Slice', [g1, g.constI64([0]), g.constI64([d]), rows]);
+    gb = g.op('Slice', [g1, g.constI64([d]), g.constI64([d + 1]), rows]);
+  } else {
+    gRawX = g.op('Gemm', [x, resid], { transA: 1, alpha: { float: 1 / n } });
+    gb = g.op('Mul', [g.op('ReduceSum', [resid, g.constI64([0])], { keepdims: 1 }), invN]);
+  }
   // dF/dW (standardized space) = diag(scale) (X^T R - mean gb) + lam W
   const meanCol = g.op('Reshape', [meanRow, g.constI64([d, 1])]);
-  const gRaw = g.op('Sub', [g.op('Slice', [g1, g.constI64([0]), g.constI64([d]), rows]), g.op('MatMul', [meanCol, gb])]);
+  const gRaw = g.op('Sub', [gRawX, g.op('MatMul', [meanCol, gb])]);
   const gW = g.op('Add', [g.op('Mul', [gRaw, scaleCol]), g.op('Mul', [w, lam])]);
   g.output('gb', gb);
   // L-BFGS stops on the gradient in W even when it steps in V (testing it in V took 24% more iterations on

@@ -69,25 +69,28 @@ test('softmax objective: gradient matches finite differences; onnxruntime backen
     const num = ((await obj.evaluate(q, new Float64Array(18), 0.7)) - f0) / 1e-6;
     assert.ok(Math.abs(num - g[i]) < 1e-4, `d/dp${i}: ${num} vs ${g[i]}`);
   }
-  // one pooled session serves both onnxruntime objectives below (same shape, different standardization)
+  // one pooled session per graph variant serves both onnxruntime objectives below (same shape, different
+  // standardization); X read transposed in place, or through a copy of X^T kept in the pool
   const pool = new ProbeSessions(1);
-  const ortObj = await ortObjective(X, y, 3, pool);
-  const g2 = new Float64Array(18);
-  const f1 = await ortObj.evaluate(p, g2, 0.7);
-  assert.ok(Math.abs(f1 - f0) < 1e-5);
-  g.forEach((v, i) => assert.ok(Math.abs(v - g2[i]) < 1e-5));
-  // standardization folded into the onnxruntime objective = the loops on a standardized copy, even for raw
-  // features far from zero mean and unit scale (as hidden states with large-offset dimensions are)
   const raw = { ...X, data: X.data.map((v, i) => 30 * ((i % 5) - 2) + 5 * v) };
   const std = new Standardizer().fit(raw);
   const g3 = new Float64Array(18);
-  const g4 = new Float64Array(18);
   const f3 = await jsObjective(std.transform(raw), y, 3).evaluate(p, g3, 0.7);
-  const folded = await ortObjective(raw, y, 3, pool, std);
-  const f4 = await folded.evaluate(p, g4, 0.7);
+  for (const transposeInto of [undefined, 'xt']) {
+    const ortObj = await ortObjective(X, y, 3, pool, undefined, undefined, transposeInto);
+    const g2 = new Float64Array(18);
+    const f1 = await ortObj.evaluate(p, g2, 0.7);
+    assert.ok(Math.abs(f1 - f0) < 1e-5);
+    g.forEach((v, i) => assert.ok(Math.abs(v - g2[i]) < 1e-5, `${transposeInto}: d/dp${i}: ${v} vs ${g2[i]}`));
+    // standardization folded into the onnxruntime objective = the loops on a standardized copy, even for raw
+    // features far from zero mean and unit scale (as hidden states with large-offset dimensions are)
+    const g4 = new Float64Array(18);
+    const folded = await ortObjective(raw, y, 3, pool, std, undefined, transposeInto);
+    const f4 = await folded.evaluate(p, g4, 0.7);
+    assert.ok(Math.abs(f3 - f4) < 1e-5, `${f3} vs ${f4}`);
+    g3.forEach((v, i) => assert.ok(Math.abs(v - g4[i]) < 1e-4, `${transposeInto}: d/dp${i}: ${v} vs ${g4[i]}`));
+  }
   await pool.release();
-  assert.ok(Math.abs(f3 - f4) < 1e-5, `${f3} vs ${f4}`);
-  g3.forEach((v, i) => assert.ok(Math.abs(v - g4[i]) < 1e-4, `d/dp${i}: ${v} vs ${g4[i]}`));
 });
 
 test('transposeWithOnes: X^T over a row of ones, across tile edges and leftover rows', () => {
@@ -117,20 +120,22 @@ test('onnxruntime objective in changed variables W = M V: loss equals the loops 
   const gw = new Float64Array(v.length);
   const fw = await jsObjective(std.transform(raw), y, K).evaluate(w, gw, 0.7);
   const pool = new ProbeSessions(1);
-  const obj = await ortObjective(raw, y, K, pool, std, { M, MT });
-  const gv = new Float64Array(v.length);
-  const fv = await obj.evaluate(v, gv, 0.7);
-  await pool.release();
-  assert.ok(Math.abs(fw - fv) < 1e-5, `${fw} vs ${fv}`);
-  for (let j = 0; j < d; j++) {
-    for (let k = 0; k < K; k++) {
-      const expected = Array.from({ length: d }, (_, i) => M[i * d + j] * gw[i * K + k]).reduce((a, b) => a + b, 0);
-      assert.ok(Math.abs(gv[j * K + k] - expected) < 1e-4, `dF/dV[${j},${k}]: ${gv[j * K + k]} vs ${expected}`);
+  for (const transposeInto of [undefined, 'xt']) {
+    const obj = await ortObjective(raw, y, K, pool, std, { M, MT }, transposeInto);
+    const gv = new Float64Array(v.length);
+    const fv = await obj.evaluate(v, gv, 0.7);
+    assert.ok(Math.abs(fw - fv) < 1e-5, `${fw} vs ${fv}`);
+    for (let j = 0; j < d; j++) {
+      for (let k = 0; k < K; k++) {
+        const expected = Array.from({ length: d }, (_, i) => M[i * d + j] * gw[i * K + k]).reduce((a, b) => a + b, 0);
+        assert.ok(Math.abs(gv[j * K + k] - expected) < 1e-4, `${transposeInto}: dF/dV[${j},${k}]: ${gv[j * K + k]} vs ${expected}`);
+      }
     }
+    for (let k = 0; k < K; k++) assert.ok(Math.abs(gv[d * K + k] - gw[d * K + k]) < 1e-5);
+    // the stopping test sees the gradient in W
+    assert.ok(Math.abs(obj.gradMax!(gv) - Math.max(...gw.map(Math.abs))) < 1e-5);
   }
-  for (let k = 0; k < K; k++) assert.ok(Math.abs(gv[d * K + k] - gw[d * K + k]) < 1e-5);
-  // the stopping test sees the gradient in W
-  assert.ok(Math.abs(obj.gradMax!(gv) - Math.max(...gw.map(Math.abs))) < 1e-5);
+  await pool.release();
 });
 
 test('logistic probe recovers a planted linear signal (both backends)', async () => {
@@ -372,14 +377,18 @@ test('C ranked on a row subset: the fitted probe is still the full-data optimum 
   assert.ok(diff < 1e-3, `max probability difference ${diff}`);
 });
 
-test('fits sharing one session pool (a task\'s layers) equal fits with their own sessions', async () => {
+test('fits sharing one session pool (a task\'s layers) equal fits with a fresh pool', async () => {
   const pool = new ProbeSessions(1);
   for (const seed of [41, 42]) {
-    // two "layers": different features, same shapes, so the second fit reuses every session of the first
+    // two "layers": different features, same shapes, so the second fit reuses every session and buffer of the
+    // first; a fresh pool gives the same graphs (a fit without any pool reads X in place: same optimum, other
+    // float32 rounding)
     const { X, y } = planted(3000, 12, 4, seed, 0.2);
     const dev = split(X, y, 0, 600);
     const opts = { backend: 'ort' as const, C: [0.1, 1], threads: 1, searchRows: 1000 };
-    const own = await new LogisticProbe(4, opts).fit(X, y, { dev });
+    const fresh = new ProbeSessions(1);
+    const own = await new LogisticProbe(4, opts).fit(X, y, { dev, sessions: fresh });
+    await fresh.release();
     const shared = await new LogisticProbe(4, opts).fit(X, y, { dev, sessions: pool });
     assert.equal(shared.chosenC, own.chosenC);
     assert.deepEqual(shared.gridTrace, own.gridTrace);
