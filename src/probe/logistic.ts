@@ -121,8 +121,9 @@ export class LogisticProbe implements Probe {
     return backend === 'ort' || (backend === 'auto' && X.rows * X.cols * this.numClasses > 20_000);
   }
 
-  /** the onnxruntime objective standardizes implicitly (no n x d copy); the loops get a standardized copy */
-  /** `transposeInto`: the pool buffer for the onnxruntime objective's copy of X^T (none: X is read transposed in place) */
+  /** The onnxruntime objective standardizes implicitly (no standardized copy); the loops get a standardized
+   * copy. `transposeInto`: the pool buffer for the onnxruntime objective's copy of X^T (none: X is read
+   * transposed in place). */
   private async objective(X: Matrix, y: Int32Array, sessions: ProbeSessions, white?: Whitening, transposeInto?: string): Promise<SoftmaxObjective> {
     const K = this.numClasses;
     // the whitening is only ever computed for onnxruntime-sized problems
