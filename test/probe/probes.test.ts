@@ -396,7 +396,29 @@ test('fits sharing one session pool (a task\'s layers) equal fits with a fresh p
     // predictions on onnxruntime agree with the JS loops
     assert.deepEqual(await shared.predictWith(dev.X, pool), shared.predict(dev.X));
   }
+  // a smaller problem after them (as MDL blocks and smaller tasks are) fills views of the pool's larger buffers
+  const { X, y } = planted(1700, 12, 4, 43, 0.2);
+  const opts = { backend: 'ort' as const, C: 1, threads: 1 };
+  const fresh = new ProbeSessions(1);
+  const own = await new LogisticProbe(4, opts).fit(X, y, { sessions: fresh });
+  await fresh.release();
+  const shared = await new LogisticProbe(4, opts).fit(X, y, { sessions: pool });
+  assert.deepEqual(shared.exportLinear().weight, own.exportLinear().weight);
   await pool.release();
+});
+
+test('session pool scratch: one buffer per key, grown on demand, smaller requests get views of it', () => {
+  const pool = new ProbeSessions(1);
+  const a = pool.scratch('k', 10);
+  a.fill(7);
+  const b = pool.scratch('k', 4);
+  assert.equal(b.length, 4);
+  assert.equal(b.buffer, a.buffer, 'a view of the same memory');
+  assert.equal(pool.scratch('k', 10), a);
+  const c = pool.scratch('k', 20);
+  assert.equal(c.length, 20);
+  assert.notEqual(c.buffer, a.buffer, 'grown');
+  assert.notEqual(pool.scratch('other', 4).buffer, c.buffer, 'keys do not share');
 });
 
 test('inverse Cholesky: L^{-1} S L^{-T} = I, L^{-1} lower triangular and M its transpose, in JS (small d) and in two blocks (d >= 256)', async () => {
