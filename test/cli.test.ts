@@ -46,6 +46,8 @@ test('probescale probe writes a task x layer table with CIs, selectivity and MDL
   const r = run('probe', '--model', join(ROOT, 'models', 'stories260K', 'stories260K.bin'), '--tasks', 'upos,tense', '--out', tmp, '--max-train', '40', '--max-eval', '20', '--control', '--mdl', '--bootstrap', '100', '--threads', '1');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /upos \(accuracy; train\/dev\/test rows \d+\/\d+\/\d+; best layer \d/);
+  // a fresh output directory, so a fresh feature cache: the ratio to the forward passes is printed
+  assert.match(r.stdout, /^time: features [\d.]+ s, probes [\d.]+ s \(whole run [\d.]+x the forward passes\)$/m);
   const j = JSON.parse(readFileSync(join(tmp, 'probe.json'), 'utf8')) as { results: { task: string; layers: { layer: number; score: number; lo: number; hi: number; selectivity?: number; mdl?: { compression: number } }[] }[] };
   assert.deepEqual(j.results.map((t) => t.task), ['upos', 'tense']);
   for (const t of j.results) {

@@ -63,6 +63,8 @@ export interface TaskResult {
   layers: LayerResult[];
   summary: LayerSummary;
   featureSeconds: number;
+  /** some split's features were read from the cache (featureSeconds then times reads, not only forward passes) */
+  featuresFromCache: boolean;
   probeSeconds: number;
 }
 
@@ -172,6 +174,7 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
     layers: results,
     summary: summarizeLayers(results.map((r) => r.score)),
     featureSeconds,
+    featuresFromCache: [tr, dv, te].some((s) => s.features.fromCache),
     probeSeconds: (performance.now() - t1) / 1000,
   };
 }

@@ -37,6 +37,13 @@ export function formatProbeTable(results: TaskResult[]): string {
       lines.push(s);
     });
   }
+  // what the probes cost on top of the forward passes they need (only meaningful when no split came from the
+  // feature cache: then the first number times reads)
+  const features = results.reduce((a, r) => a + r.featureSeconds, 0);
+  const probes = results.reduce((a, r) => a + r.probeSeconds, 0);
+  const cached = results.some((r) => r.featuresFromCache);
+  const ratio = cached ? 'features partly or wholly read from the cache' : `whole run ${((features + probes) / Math.max(features, 1e-9)).toFixed(2)}x the forward passes`;
+  lines.push(`time: features ${features.toFixed(1)} s, probes ${probes.toFixed(1)} s (${ratio})`);
   return lines.join('\n');
 }
 
