@@ -110,6 +110,13 @@ export async function probeOneLayer(task: Task, train: { X: Matrix; y: Int32Arra
   return { probe, pred, ci, hyper, scorer };
 }
 
+/** Control-task labels for the train and test rows: one random label per word type, drawn from the training
+ * label distribution (Hewitt & Liang), the same map for both splits. */
+function controlLabels(train: TaskRows, test: TaskRows, K: number, seed: number): { train: Int32Array; test: Int32Array } {
+  const dist = labelDistribution(train.labels, K);
+  return { train: makeControlLabels(train.rowWord, dist, seed), test: makeControlLabels(test.rowWord, dist, seed) };
+}
+
 export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, opts: SuiteOptions): Promise<TaskResult> {
   const t0 = performance.now();
   const [tr, dv, te] = [await splitFeatures(engine, tok, task, 'train', opts), await splitFeatures(engine, tok, task, 'dev', opts), await splitFeatures(engine, tok, task, 'test', opts)];
@@ -120,7 +127,11 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
   bar?.start(layers.length, 0);
   const results: LayerResult[] = [];
   const t1 = performance.now();
-  const wordLevel = task.kind === 'token';
+  // control labels (a fixed random label per word type) and the MDL row order depend on the task, not the
+  // layer: made once
+  const control = opts.control && task.kind === 'token' ? controlLabels(tr.rows, te.rows, K, (opts.seed ?? 0) + 7) : undefined;
+  const mdlOrder = opts.mdl ? permutation(tr.rows.labels.length, mulberry32((opts.seed ?? 0) + 11)) : undefined;
+  const mdlLabels = mdlOrder && Int32Array.from(mdlOrder, (src) => tr.rows.labels[src]);
   // one buffer per split, refilled layer after layer (fresh multi-megabyte arrays cost page faults), and one
   // set of onnxruntime sessions: every layer's matrices have the same shapes
   const reuse: { tr?: Float32Array; dv?: Float32Array; te?: Float32Array } = {};
@@ -135,26 +146,17 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
       const { ci, hyper, probe, pred } = await probeOneLayer(task, { X: Xtr, y: tr.rows.labels }, { X: Xdv, y: dv.rows.labels }, { X: Xte, rows: te.rows }, opts, sessions);
       const dev = makeScorer(task, dv.rows).score(await predictRows(probe, Xdv, sessions));
       const res: LayerResult = { layer: l, dev, score: ci.score, lo: ci.lo, hi: ci.hi, hyper, seconds: 0 };
-      if (opts.control && wordLevel) {
+      if (control) {
         // same probe, same hyperparameters, labels replaced by a fixed random label per word type
-        const dist = labelDistribution(tr.rows.labels, K);
-        const seed = (opts.seed ?? 0) + 7;
-        const ctrlTr = makeControlLabels(tr.rows.rowWord, dist, seed);
-        const ctrlTe = makeControlLabels(te.rows.rowWord, dist, seed);
-        const p = await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0, hyper, opts.threads).fit(Xtr, ctrlTr, { sessions });
-        res.control = accuracy(ctrlTe, await predictRows(p, Xte, sessions));
+        const p = await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0, hyper, opts.threads).fit(Xtr, control.train, { sessions });
+        res.control = accuracy(control.test, await predictRows(p, Xte, sessions));
         // the task probe above was fitted at the same C (the problem is convex, so warm starts do not matter)
         res.selectivity = accuracy(te.rows.labels, pred) - res.control;
       }
-      if (opts.mdl) {
-        const perm = permutation(Xtr.rows, mulberry32((opts.seed ?? 0) + 11));
+      if (mdlOrder && mdlLabels) {
         const Xs = sessions.scratch('mdl-rows', Xtr.data.length);
-        const ys = new Int32Array(Xtr.rows);
-        perm.forEach((src, dst) => {
-          Xs.set(Xtr.data.subarray(src * Xtr.cols, (src + 1) * Xtr.cols), dst * Xtr.cols);
-          ys[dst] = tr.rows.labels[src];
-        });
-        const m = await mdlOnlineCode({ data: Xs, rows: Xtr.rows, cols: Xtr.cols }, ys, K, (k) => makeProbe(opts.probe ?? 'logistic', k, opts.seed ?? 0, hyper ?? 1, opts.threads), undefined, { sessions });
+        mdlOrder.forEach((src, dst) => Xs.set(Xtr.data.subarray(src * Xtr.cols, (src + 1) * Xtr.cols), dst * Xtr.cols));
+        const m = await mdlOnlineCode({ data: Xs, rows: Xtr.rows, cols: Xtr.cols }, mdlLabels, K, (k) => makeProbe(opts.probe ?? 'logistic', k, opts.seed ?? 0, hyper ?? 1, opts.threads), undefined, { sessions });
         res.mdl = { onlineBits: m.onlineBits, uniformBits: m.uniformBits, compression: m.compression };
       }
       res.seconds = (performance.now() - ls) / 1000;
