@@ -110,6 +110,15 @@ export async function probeOneLayer(task: Task, train: { X: Matrix; y: Int32Arra
   return { probe, pred, ci, hyper, scorer };
 }
 
+/** What a probing run over these tasks cost: feature seconds, probe seconds, and the whole run over the forward
+ * passes it needs (the issue's 1.15x budget), which only means that when no split came from the feature cache. */
+export function probingTime(results: TaskResult[]): { featureSeconds: number; probeSeconds: number; overForward?: number } {
+  const featureSeconds = results.reduce((a, r) => a + r.featureSeconds, 0);
+  const probeSeconds = results.reduce((a, r) => a + r.probeSeconds, 0);
+  const overForward = results.some((r) => r.featuresFromCache) ? undefined : (featureSeconds + probeSeconds) / Math.max(featureSeconds, 1e-9);
+  return { featureSeconds, probeSeconds, overForward };
+}
+
 /** Control-task labels for the train and test rows: one random label per word type, drawn from the training
  * label distribution (Hewitt & Liang), the same map for both splits. */
 function controlLabels(train: TaskRows, test: TaskRows, K: number, seed: number): { train: Int32Array; test: Int32Array } {

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { join } from 'node:path';
 import { loadModel } from '../../model/checkpoint.js';
 import { Engine } from '../../engine/engine.js';
-import { probeTask, type ProbeKind, type TaskResult } from '../../probe/suite.js';
+import { probeTask, probingTime, type ProbeKind, type TaskResult } from '../../probe/suite.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { intArg } from '../parse.js';
 import { resolveTasks } from '../tasks.js';
@@ -37,13 +37,9 @@ export function formatProbeTable(results: TaskResult[]): string {
       lines.push(s);
     });
   }
-  // what the probes cost on top of the forward passes they need (only meaningful when no split came from the
-  // feature cache: then the first number times reads)
-  const features = results.reduce((a, r) => a + r.featureSeconds, 0);
-  const probes = results.reduce((a, r) => a + r.probeSeconds, 0);
-  const cached = results.some((r) => r.featuresFromCache);
-  const ratio = cached ? 'features partly or wholly read from the cache' : `whole run ${((features + probes) / Math.max(features, 1e-9)).toFixed(2)}x the forward passes`;
-  lines.push(`time: features ${features.toFixed(1)} s, probes ${probes.toFixed(1)} s (${ratio})`);
+  const t = probingTime(results);
+  const ratio = t.overForward === undefined ? 'features partly or wholly read from the cache' : `whole run ${t.overForward.toFixed(2)}x the forward passes`;
+  lines.push(`time: features ${t.featureSeconds.toFixed(1)} s, probes ${t.probeSeconds.toFixed(1)} s (${ratio})`);
   return lines.join('\n');
 }
 
