@@ -12,7 +12,7 @@ import { bucketMatrix } from '../model/t5-buckets.js';
 import { maxSequenceTokens } from '../model/config.js';
 import { ProbescaleError } from '../util/errors.js';
 import { defaultThreads } from '../util/threads.js';
-import { FAMILY_BUILDERS } from './families/index.js';
+import { FAMILIES } from './families/index.js';
 import type { FeedName, GraphOptions } from './family.js';
 import { t5HasDecoder } from './families/t5.js';
 
@@ -67,7 +67,7 @@ export class Engine {
     if (opts.externalData ?? model.weights.parameterCount() * 4 > EXTERNAL_DATA_BYTES) {
       const dir = mkdtempSync(join(tmpdir(), 'probescale-graph-'));
       try {
-        const built = FAMILY_BUILDERS[arch.family](arch, model.weights, options, join(dir, 'weights.bin'));
+        const built = FAMILIES[arch.family].build(arch, model.weights, options, join(dir, 'weights.bin'));
         writeFileSync(join(dir, 'model.onnx'), built.bytes);
         // without the memory arena a large model's activations are returned to the system between runs
         const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), { ...sessionOptions, enableCpuMemArena: false });
@@ -76,7 +76,7 @@ export class Engine {
         rmSync(dir, { recursive: true, force: true });
       }
     }
-    const built = FAMILY_BUILDERS[arch.family](arch, model.weights, options);
+    const built = FAMILIES[arch.family].build(arch, model.weights, options);
     const session = await ort.InferenceSession.create(built.bytes, sessionOptions);
     return new Engine(model, options, built.outputs, built.feeds, session);
   }
@@ -105,7 +105,7 @@ export class Engine {
           feeds[name] = batch.tokenTypeIds ? tensorI64(padRows(batch.tokenTypeIds, 0)) : new ort.Tensor('int64', new BigInt64Array(B * T), [B, T]);
           break;
         case 'position_ids':
-          feeds[name] = new ort.Tensor('int64', positionIds(arch.family, ids.data, B, T, arch.padTokenId ?? 1), [B, T]);
+          feeds[name] = new ort.Tensor('int64', FAMILIES[arch.family].positionIds(ids.data, mask.data, B, T, arch), [B, T]);
           break;
         case 'position_buckets':
           feeds[name] = new ort.Tensor('int64', bucketMatrix(T, T, true, arch.t5!.buckets, arch.t5!.maxDistance), [T, T]);
@@ -187,25 +187,4 @@ function maskFromLengths(rows: number[][], dims: [number, number]): I64 {
     for (let t = 0; t < r.length; t++) data[b * dims[1] + t] = 1n;
   });
   return { data, dims };
-}
-
-/**
- * Position ids: 0..T-1 for BERT, GPT-2 and Llama (right padding); RoBERTa counts only non-pad tokens,
- * starting at padding_idx + 1, and gives pads padding_idx (create_position_ids_from_input_ids).
- */
-function positionIds(family: string, ids: BigInt64Array, B: number, T: number, pad: number): BigInt64Array {
-  const out = new BigInt64Array(B * T);
-  for (let b = 0; b < B; b++) {
-    let count = 0;
-    for (let t = 0; t < T; t++) {
-      if (family === 'roberta') {
-        const isTok = ids[b * T + t] !== BigInt(pad);
-        if (isTok) count++;
-        out[b * T + t] = BigInt(isTok ? count + pad : pad);
-      } else {
-        out[b * T + t] = BigInt(t);
-      }
-    }
-  }
-  return out;
 }

@@ -5,7 +5,8 @@
  */
 import type { LoadedModel } from '../model/checkpoint.js';
 import { numel } from '../model/safetensors.js';
-import { layerOf } from '../model/layer-names.js';
+import { FAMILIES } from '../engine/families/index.js';
+import { specLayerOf } from '../engine/family.js';
 
 export interface LayerCosts {
   /** Cost of each layer 0..L-1, in the budget's unit. */
@@ -15,18 +16,14 @@ export interface LayerCosts {
   unit: 'parameters' | 'flops/token' | 'ms/batch';
 }
 
-/** Tensors a kept layer subset still needs although they sit under a layer's prefix (T5's shared position bias). */
-function sharedAcrossLayers(name: string): boolean {
-  return name.includes('relative_attention_bias');
-}
-
 export function parameterCosts(model: LoadedModel): LayerCosts {
   const L = model.arch.layers;
   const perLayer = new Array<number>(L).fill(0);
   let fixed = 0;
+  const spec = FAMILIES[model.arch.family];
   for (const name of model.weights.names()) {
     const n = numel(model.weights.get(name).shape);
-    const l = sharedAcrossLayers(name) ? -1 : layerOf(model.arch.family, name);
+    const l = spec.sharedAcrossLayers(name) ? -1 : specLayerOf(spec, name);
     if (l >= 0) perLayer[l] += n;
     else fixed += n;
   }

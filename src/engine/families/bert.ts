@@ -2,13 +2,15 @@
  * BERT and RoBERTa: post-LN encoder.
  *   x = LN(word[ids] + pos[position_ids] + type[token_type_ids])
  *   per layer: x = LN(x + Attn(x)); x = LN(x + W2 gelu(W1 x))
- * RoBERTa differs only in names, position ids (computed by the runner) and the MLM head's names.
+ * RoBERTa differs only in names, position ids and the MLM head's names (its spec: roberta.ts).
  */
 import type { ArchConfig } from '../../model/config.js';
+import { act, num, optNum, specialIds, type Raw } from '../../model/config-fields.js';
+import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, layerNorm, linear, mergeHeads, paddingBias, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, type BuiltGraph, type GraphOptions } from '../family.js';
+import { bridge, publishStack, renumberedSubset, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 
 /** nn.Linear [out, in] -> MatMul [in, out], optionally scaled (folds attention's 1/sqrt(D) into the query). */
 export function linearWeights(g: GraphBuilder, w: WeightStore, name: string, out: number, inp: number, scale = 1, withBias = true) {
@@ -90,3 +92,56 @@ export function buildBert(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
   }
   return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids', 'token_type_ids'], outputs };
 }
+
+/** BERT config (BertConfig defaults); RoBERTa and its relatives reuse it with their own defaults. */
+export function parseBertLike(raw: Raw, path: string, family: 'bert' | 'roberta', dflt: { vocab: number; pad: number }): ArchConfig {
+  const hidden = num(raw, 'hidden_size', 768, path);
+  const heads = num(raw, 'num_attention_heads', 12, path);
+  if (raw.position_embedding_type && raw.position_embedding_type !== 'absolute') {
+    throw new ProbescaleError(`position_embedding_type "${raw.position_embedding_type}" is not supported (only "absolute")`, { file: path });
+  }
+  return {
+    ...specialIds(raw), family, hidden, heads, kvHeads: heads, headDim: hidden / heads,
+    layers: num(raw, 'num_hidden_layers', 12, path),
+    intermediate: num(raw, 'intermediate_size', 3072, path),
+    vocab: num(raw, 'vocab_size', dflt.vocab, path),
+    maxPositions: num(raw, 'max_position_embeddings', 512, path),
+    eps: num(raw, 'layer_norm_eps', 1e-12, path),
+    activation: act(raw, 'hidden_act', 'gelu', path),
+    typeVocab: num(raw, 'type_vocab_size', 2, path),
+    padTokenId: optNum(raw, 'pad_token_id') ?? dflt.pad,
+    causal: false, tieEmbeddings: raw.tie_word_embeddings !== false,
+  };
+}
+
+/** Tensors of the BERT-style encoder body (after the "bert."/"roberta." prefix). */
+export const BERT_BODY_TENSORS: readonly RegExp[] = [
+  /^embeddings\.(word_embeddings|position_embeddings|token_type_embeddings)\.weight$/,
+  /^embeddings\.LayerNorm\.(weight|bias)$/,
+  /^embeddings\.position_ids$/, // a buffer some checkpoints store
+  /^encoder\.layer\.\d+\.attention\.self\.(query|key|value)\.(weight|bias)$/,
+  /^encoder\.layer\.\d+\.(attention\.output|output)\.(dense|LayerNorm)\.(weight|bias)$/,
+  /^encoder\.layer\.\d+\.intermediate\.dense\.(weight|bias)$/,
+  /^pooler\.dense\.(weight|bias)$/, // NSP/classification pooler: stored, not used
+];
+
+export const bert: FamilySpec = {
+  modelTypes: ['bert'],
+  parseConfig: (raw, path) => parseBertLike(raw, path, 'bert', { vocab: 30522, pad: 0 }),
+  prefixes: ['bert.', ''],
+  anchor: 'embeddings.word_embeddings.weight',
+  tensors: [
+    ...BERT_BODY_TENSORS,
+    /^cls\.predictions\.(bias|decoder\.weight|decoder\.bias)$/,
+    /^cls\.predictions\.transform\.(dense|LayerNorm)\.(weight|bias)$/,
+    /^cls\.seq_relationship\.(weight|bias)$/, // next-sentence head: stored, not used
+  ],
+  layerPattern: /^((?:bert\.)?encoder\.layer\.)(\d+)(\..*)$/,
+  layerCountKey: 'num_hidden_layers',
+  sharedAcrossLayers: () => false,
+  vocabTensors: ['embeddings.word_embeddings.weight', 'cls.predictions.bias', 'cls.predictions.decoder.weight', 'cls.predictions.decoder.bias'],
+  positionIds: sequentialPositions,
+  maxSequenceTokens: (arch) => arch.maxPositions,
+  build: buildBert,
+  writeSubset: renumberedSubset,
+};

@@ -1,14 +1,15 @@
+/**
+ * The family registry: one FamilySpec per family (see FamilySpec in ../family.ts). A Record over Family, so
+ * adding a name to Family without a spec, or a spec without a field, does not compile.
+ */
 import type { Family } from '../../model/config.js';
-import type { FamilyBuilder } from '../family.js';
-import { buildBert } from './bert.js';
-import { buildGpt2 } from './gpt2.js';
-import { buildLlama } from './llama.js';
-import { buildT5 } from './t5.js';
+import type { FamilyBuilder, FamilySpec } from '../family.js';
+import { bert } from './bert.js';
+import { roberta } from './roberta.js';
+import { gpt2 } from './gpt2.js';
+import { llama } from './llama.js';
+import { t5 } from './t5.js';
 
-export const FAMILY_BUILDERS: Record<Family, FamilyBuilder> = {
-  bert: buildBert,
-  roberta: buildBert,
-  gpt2: buildGpt2,
-  llama: buildLlama,
-  t5: buildT5,
-};
+export const FAMILIES: Record<Family, FamilySpec> = { bert, roberta, gpt2, llama, t5 };
+
+export const FAMILY_BUILDERS = Object.fromEntries(Object.entries(FAMILIES).map(([f, s]) => [f, s.build])) as Record<Family, FamilyBuilder>;

@@ -6,10 +6,12 @@
  *   final norm; logits = lm_head(x) (or embed_tokens^T when tied)
  */
 import type { ArchConfig } from '../../model/config.js';
+import { act, num, optNum, specialIds } from '../../model/config-fields.js';
+import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { attend, causalPaddingBias, linear, mergeHeads, repeatKv, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, type BuiltGraph, type GraphOptions } from '../family.js';
+import { bridge, publishStack, renumberedSubset, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { linearWeights, vector } from './bert.js';
 
 /**
@@ -85,3 +87,45 @@ export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions,
   }
   return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs };
 }
+
+export const llama: FamilySpec = {
+  modelTypes: ['llama'],
+  parseConfig(raw, path) {
+    const hidden = num(raw, 'hidden_size', 4096, path);
+    const heads = num(raw, 'num_attention_heads', 32, path);
+    if (raw.rope_scaling) throw new ProbescaleError('rope_scaling is not supported yet', { file: path, fix: 'remove rope_scaling or use a model without it' });
+    if (raw.attention_bias === true || raw.mlp_bias === true) throw new ProbescaleError('Llama with attention_bias/mlp_bias is not supported', { file: path });
+    return {
+      ...specialIds(raw), family: 'llama', hidden, heads,
+      kvHeads: num(raw, 'num_key_value_heads', heads, path),
+      headDim: optNum(raw, 'head_dim') ?? hidden / heads,
+      layers: num(raw, 'num_hidden_layers', 32, path),
+      intermediate: num(raw, 'intermediate_size', 11008, path),
+      vocab: num(raw, 'vocab_size', 32000, path),
+      maxPositions: num(raw, 'max_position_embeddings', 2048, path),
+      eps: num(raw, 'rms_norm_eps', 1e-6, path),
+      activation: act(raw, 'hidden_act', 'silu', path),
+      ropeTheta: num(raw, 'rope_theta', 10000, path),
+      causal: true, tieEmbeddings: raw.tie_word_embeddings === true,
+    };
+  },
+  prefixes: ['model.', ''],
+  anchor: 'embed_tokens.weight',
+  tensors: [
+    /^embed_tokens\.weight$/,
+    /^norm\.weight$/,
+    /^layers\.\d+\.(input_layernorm|post_attention_layernorm)\.weight$/,
+    /^layers\.\d+\.self_attn\.(q_proj|k_proj|v_proj|o_proj)\.weight$/,
+    /^layers\.\d+\.mlp\.(gate_proj|up_proj|down_proj)\.weight$/,
+    /^layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/, // buffer older checkpoints store; recomputed from rope_theta
+    /^lm_head\.weight$/,
+  ],
+  layerPattern: /^((?:model\.)?layers\.)(\d+)(\..*)$/,
+  layerCountKey: 'num_hidden_layers',
+  sharedAcrossLayers: () => false,
+  vocabTensors: ['embed_tokens.weight', 'lm_head.weight'],
+  positionIds: sequentialPositions,
+  maxSequenceTokens: (arch) => arch.maxPositions,
+  build: buildLlama,
+  writeSubset: renumberedSubset,
+};
