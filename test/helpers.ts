@@ -5,6 +5,7 @@ import { readSafetensors, toFloat32 } from '../src/model/safetensors.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FIXTURES = join(ROOT, 'test', 'fixtures', 'hf-tiny');
+export const ZOO_FIXTURES = join(ROOT, 'test', 'fixtures', 'hf-zoo');
 export const STORIES = join(ROOT, 'models', 'stories260K');
 
 export function readGolden(path: string): Map<string, { data: Float32Array; shape: number[] }> {

@@ -10,7 +10,7 @@ import { ProbescaleError } from '../util/errors.js';
 import { FAMILIES } from '../engine/families/index.js';
 
 /** Every family probescale loads; each has one spec in src/engine/families/<family>.ts (FAMILIES). */
-export type Family = 'bert' | 'roberta' | 'gpt2' | 'llama' | 't5';
+export type Family = 'bert' | 'roberta' | 'gpt2' | 'llama' | 't5' | 'qwen2' | 'mistral' | 'gemma' | 'gemma2' | 'phi3';
 
 export type Activation = 'gelu' | 'gelu_new' | 'relu' | 'silu';
 
@@ -34,12 +34,34 @@ export interface ArchConfig {
   eosTokenId?: number;
   typeVocab?: number;
   ropeTheta?: number;
+  /** Rotary dims per head when only part of each head rotates (GPT-NeoX rotary_pct, Phi partial_rotary_factor). */
+  rotaryDim?: number;
+  /** Llama 3.x rope_scaling (rope_type "llama3"). */
+  ropeScaling?: { factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+  /** What a Llama-shaped decoder (Qwen2, Mistral, Gemma, Gemma 2, Phi-3) does differently; see families/llama.ts. */
+  llama?: LlamaVariant;
   t5?: { decoderLayers: number; gated: boolean; buckets: number; maxDistance: number; encoderOnly: boolean };
   /** The config.json as read. */
   raw: Record<string, unknown>;
 }
 
 type Raw = Record<string, unknown>;
+
+export interface LlamaVariant {
+  /** Biases on q/k/v (Qwen2, Llama attention_bias), on o (Llama attention_bias), on the MLP (Llama mlp_bias). */
+  qkvBias: boolean;
+  oBias: boolean;
+  mlpBias: boolean;
+  /** Phi-3: one qkv_proj [(H + 2 KV) D, C] and one gate_up_proj [2 F, C]. */
+  fused: boolean;
+  /** Gemma: RMSNorm multiplies by (1 + weight); embeddings scaled by sqrt(hidden_size). */
+  gemmaNorm: boolean;
+  embedScale: number;
+  /** Sliding-window attention (Mistral, Gemma 2): a query sees its last `window` keys; sliding[l] for layer l. */
+  slidingWindow?: { window: number; sliding: boolean[] };
+  /** Gemma 2: norms after attention and around the MLP, logit soft-capping, query scale. */
+  gemma2?: { attnSoftcap?: number; finalSoftcap?: number; queryScale: number };
+}
 
 /** Longest token sequence the position table allows (RoBERTa's positions start at padding_idx + 1). */
 export function maxSequenceTokens(arch: ArchConfig): number {

@@ -9,7 +9,12 @@ import { roberta } from './roberta.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
 import { t5 } from './t5.js';
+import { qwen2 } from './qwen2.js';
+import { mistral } from './mistral.js';
+import { gemma } from './gemma.js';
+import { gemma2 } from './gemma2.js';
+import { phi3 } from './phi3.js';
 
-export const FAMILIES: Record<Family, FamilySpec> = { bert, roberta, gpt2, llama, t5 };
+export const FAMILIES: Record<Family, FamilySpec> = { bert, roberta, gpt2, llama, t5, qwen2, mistral, gemma, gemma2, phi3 };
 
 export const FAMILY_BUILDERS = Object.fromEntries(Object.entries(FAMILIES).map(([f, s]) => [f, s.build])) as Record<Family, FamilyBuilder>;
