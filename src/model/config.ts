@@ -10,7 +10,7 @@ import { ProbescaleError } from '../util/errors.js';
 import { FAMILIES } from '../engine/families/index.js';
 
 /** Every family probescale loads; each has one spec in src/engine/families/<family>.ts (FAMILIES). */
-export type Family = 'bert' | 'roberta' | 'gpt2' | 'llama' | 't5' | 'qwen2' | 'mistral' | 'gemma' | 'gemma2' | 'phi3';
+export type Family = 'bert' | 'roberta' | 'gpt2' | 'llama' | 't5' | 'qwen2' | 'mistral' | 'gemma' | 'gemma2' | 'phi3' | 'gpt-neox' | 'opt' | 'distilbert' | 'electra';
 
 export type Activation = 'gelu' | 'gelu_new' | 'relu' | 'silu';
 
@@ -33,11 +33,17 @@ export interface ArchConfig {
   bosTokenId?: number;
   eosTokenId?: number;
   typeVocab?: number;
+  /** Width of the embedding tables when it differs from hidden (ELECTRA, ALBERT embedding_size). */
+  embeddingSize?: number;
   ropeTheta?: number;
   /** Rotary dims per head when only part of each head rotates (GPT-NeoX rotary_pct, Phi partial_rotary_factor). */
   rotaryDim?: number;
   /** Llama 3.x rope_scaling (rope_type "llama3"). */
   ropeScaling?: { factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+  /** GPT-NeoX: parallel residual (x + attn + mlp) and biases on attention. */
+  gptNeox?: { parallelResidual: boolean; attentionBias: boolean };
+  /** OPT: pre- or post-LN blocks, final norm present, word_embed_proj_dim projections. */
+  opt?: { preNorm: boolean; finalNorm: boolean; embedDim: number; bias: boolean };
   /** What a Llama-shaped decoder (Qwen2, Mistral, Gemma, Gemma 2, Phi-3) does differently; see families/llama.ts. */
   llama?: LlamaVariant;
   t5?: { decoderLayers: number; gated: boolean; buckets: number; maxDistance: number; encoderOnly: boolean };

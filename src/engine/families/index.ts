@@ -14,7 +14,11 @@ import { mistral } from './mistral.js';
 import { gemma } from './gemma.js';
 import { gemma2 } from './gemma2.js';
 import { phi3 } from './phi3.js';
+import { gptNeox } from './gpt-neox.js';
+import { opt } from './opt.js';
+import { distilbert } from './distilbert.js';
+import { electra } from './electra.js';
 
-export const FAMILIES: Record<Family, FamilySpec> = { bert, roberta, gpt2, llama, t5, qwen2, mistral, gemma, gemma2, phi3 };
+export const FAMILIES: Record<Family, FamilySpec> = { bert, roberta, gpt2, llama, t5, qwen2, mistral, gemma, gemma2, phi3, 'gpt-neox': gptNeox, opt, distilbert, electra };
 
 export const FAMILY_BUILDERS = Object.fromEntries(Object.entries(FAMILIES).map(([f, s]) => [f, s.build])) as Record<Family, FamilyBuilder>;

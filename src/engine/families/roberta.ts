@@ -3,7 +3,7 @@
  * positions: non-pad tokens count from padding_idx + 1, pads get padding_idx
  * (create_position_ids_from_input_ids), so the table serves max_position_embeddings - padding_idx - 1 tokens.
  */
-import { BERT_BODY_TENSORS, buildBert, parseBertLike } from './bert.js';
+import { BERT_BODY_TENSORS, BERT_LAYOUT, buildBertEncoder, parseBertLike } from './bert.js';
 import { renumberedSubset, type FamilySpec, type PositionRule } from '../family.js';
 
 export const robertaPositions: PositionRule = (ids, _mask, B, T, arch) => {
@@ -21,7 +21,7 @@ export const robertaPositions: PositionRule = (ids, _mask, B, T, arch) => {
 };
 
 export const roberta: FamilySpec = {
-  modelTypes: ['roberta'],
+  modelTypes: ['roberta', 'xlm-roberta'], // XLM-RoBERTa: the same math and names
   parseConfig: (raw, path) => parseBertLike(raw, path, 'roberta', { vocab: 50265, pad: 1 }),
   prefixes: ['roberta.', ''],
   anchor: 'embeddings.word_embeddings.weight',
@@ -32,6 +32,10 @@ export const roberta: FamilySpec = {
   vocabTensors: ['embeddings.word_embeddings.weight', 'lm_head.bias', 'lm_head.decoder.weight', 'lm_head.decoder.bias'],
   positionIds: robertaPositions,
   maxSequenceTokens: (arch) => arch.maxPositions - ((arch.padTokenId ?? 1) + 1),
-  build: buildBert,
+  build: buildBertEncoder({
+    ...BERT_LAYOUT,
+    prefixes: ['roberta.', ''],
+    head: { dense: 'lm_head.dense', norm: 'lm_head.layer_norm', decoder: 'lm_head.decoder.weight', bias: 'lm_head.bias' },
+  }),
   writeSubset: renumberedSubset,
 };
