@@ -108,7 +108,7 @@ export class Engine {
           feeds[name] = new ort.Tensor('int64', FAMILIES[arch.family].positionIds(ids.data, mask.data, B, T, arch), [B, T]);
           break;
         case 'position_buckets':
-          feeds[name] = new ort.Tensor('int64', bucketMatrix(T, T, true, arch.t5!.buckets, arch.t5!.maxDistance), [T, T]);
+          feeds[name] = new ort.Tensor('int64', bucketMatrix(T, T, true, (arch.t5 ?? arch.positionBuckets!).buckets, (arch.t5 ?? arch.positionBuckets!).maxDistance), [T, T]);
           break;
         case 'decoder_input_ids':
         case 'decoder_attention_mask':

@@ -10,7 +10,7 @@ import { ProbescaleError } from '../util/errors.js';
 import { FAMILIES } from '../engine/families/index.js';
 
 /** Every family probescale loads; each has one spec in src/engine/families/<family>.ts (FAMILIES). */
-export type Family = 'bert' | 'roberta' | 'gpt2' | 'llama' | 't5' | 'qwen2' | 'mistral' | 'gemma' | 'gemma2' | 'phi3' | 'gpt-neox' | 'opt' | 'distilbert' | 'electra';
+export type Family = 'bert' | 'roberta' | 'gpt2' | 'llama' | 't5' | 'qwen2' | 'mistral' | 'gemma' | 'gemma2' | 'phi3' | 'gpt-neox' | 'opt' | 'distilbert' | 'electra' | 'phi' | 'mpnet';
 
 export type Activation = 'gelu' | 'gelu_new' | 'relu' | 'silu';
 
@@ -33,6 +33,8 @@ export interface ArchConfig {
   bosTokenId?: number;
   eosTokenId?: number;
   typeVocab?: number;
+  /** Relative position buckets shared by all layers (MPNet; T5 keeps its own in t5), bidirectional. */
+  positionBuckets?: { buckets: number; maxDistance: number };
   /** Width of the embedding tables when it differs from hidden (ELECTRA, ALBERT embedding_size). */
   embeddingSize?: number;
   ropeTheta?: number;

@@ -40,6 +40,8 @@ export interface BertLayout {
   /** absent: no token types (DistilBERT) */
   tokenType?: string;
   embedNorm: string;
+  /** MPNet: one relative position bias table [buckets, heads] (after the prefix) added to every layer's scores. */
+  relativeBias?: string;
   /** ELECTRA: embedding_size -> hidden_size projection after the embedding LayerNorm (when E != C). */
   project?: string;
   /** Per-layer names under `${layerRoot}.${l}.` */
@@ -86,7 +88,15 @@ export function buildBertEncoder(layout: BertLayout) {
     }
     const embedded = x;
 
-    const bias = paddingBias(g, mask);
+    let bias = paddingBias(g, mask);
+    if (layout.relativeBias) {
+      const nb = arch.positionBuckets!.buckets;
+      const buckets = g.input('position_buckets', INT64, ['seq', 'seq']);
+      feeds.push('position_buckets');
+      const table = g.weight(P + layout.relativeBias, w.body(layout.relativeBias, [nb, arch.heads]).data, [nb, arch.heads]);
+      const rel = g.op('Unsqueeze', [g.op('Transpose', [g.op('Gather', [table, buckets])], { perm: [2, 0, 1] }), g.constI64([0])]); // [1, H, T, T]
+      bias = g.op('Add', [rel, bias]);
+    }
     const scale = 1 / Math.sqrt(arch.headDim);
     const layerOutputs: string[] = [];
     for (const [j, l] of opts.layers.entries()) {

@@ -18,7 +18,9 @@ import { gptNeox } from './gpt-neox.js';
 import { opt } from './opt.js';
 import { distilbert } from './distilbert.js';
 import { electra } from './electra.js';
+import { phi } from './phi.js';
+import { mpnet } from './mpnet.js';
 
-export const FAMILIES: Record<Family, FamilySpec> = { bert, roberta, gpt2, llama, t5, qwen2, mistral, gemma, gemma2, phi3, 'gpt-neox': gptNeox, opt, distilbert, electra };
+export const FAMILIES: Record<Family, FamilySpec> = { bert, roberta, gpt2, llama, t5, qwen2, mistral, gemma, gemma2, phi3, 'gpt-neox': gptNeox, opt, distilbert, electra, phi, mpnet };
 
 export const FAMILY_BUILDERS = Object.fromEntries(Object.entries(FAMILIES).map(([f, s]) => [f, s.build])) as Record<Family, FamilyBuilder>;
