@@ -81,6 +81,8 @@ export function publishStack(
  * field when a family is added. Names are Hugging Face's canonical parameter names.
  */
 export interface FamilySpec {
+  /** For `probescale info --families`: the stack it is, what it does differently, its parity fixture. */
+  about: { kind: 'encoder' | 'decoder' | 'encoder-decoder'; notes: string; fixture: string };
   /** config.json model_type values this family accepts. */
   modelTypes: readonly string[];
   /** config.json -> ArchConfig, absent fields taking the transformers config class's default. */

@@ -174,6 +174,7 @@ export const BERT_BODY_TENSORS: readonly RegExp[] = [
 ];
 
 export const bert: FamilySpec = {
+  about: { kind: 'encoder', notes: 'post-LN, MLM head', fixture: 'hf-tiny/bert' },
   modelTypes: ['bert'],
   parseConfig: (raw, path) => parseBertLike(raw, path, 'bert', { vocab: 30522, pad: 0 }),
   prefixes: ['bert.', ''],

@@ -9,6 +9,7 @@ import { renumberedSubset, sequentialPositions, type FamilySpec } from '../famil
 import { buildBertEncoder } from './bert.js';
 
 export const distilbert: FamilySpec = {
+  about: { kind: 'encoder', notes: 'BERT block, own names, no token types', fixture: 'hf-zoo/distilbert' },
   modelTypes: ['distilbert'],
   parseConfig(raw, path) {
     const hidden = num(raw, 'dim', 768, path);

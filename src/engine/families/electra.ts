@@ -8,6 +8,7 @@ import { renumberedSubset, sequentialPositions, type FamilySpec } from '../famil
 import { BERT_BODY_TENSORS, BERT_LAYOUT, buildBertEncoder, parseBertLike } from './bert.js';
 
 export const electra: FamilySpec = {
+  about: { kind: 'encoder', notes: 'embedding projection, generator MLM head', fixture: 'hf-zoo/electra' },
   modelTypes: ['electra'],
   parseConfig(raw, path) {
     const arch = parseBertLike(raw, path, 'electra', { vocab: 30522, pad: 0, hidden: 256, heads: 4, intermediate: 1024 });

@@ -7,6 +7,7 @@ import type { FamilySpec } from '../family.js';
 import { LLAMA_LIKE, llamaTensors, parseLlamaLike } from './llama.js';
 
 export const gemma: FamilySpec = {
+  about: { kind: 'decoder', notes: '(1+w) RMSNorm, sqrt(d) embedding scale, own head_dim', fixture: 'hf-zoo/gemma' },
   ...LLAMA_LIKE,
   modelTypes: ['gemma'],
   parseConfig(raw, path) {

@@ -8,6 +8,7 @@ import { renumberedSubset, type FamilySpec } from '../family.js';
 import { LLAMA_LIKE, llamaTensors, parseLlamaLike } from './llama.js';
 
 export const gemma2: FamilySpec = {
+  about: { kind: 'decoder', notes: 'Gemma + 4 norms/layer, soft-capping, sliding window on even layers', fixture: 'hf-zoo/gemma2' },
   ...LLAMA_LIKE,
   modelTypes: ['gemma2'],
   parseConfig(raw, path) {

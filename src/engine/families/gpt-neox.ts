@@ -94,6 +94,7 @@ export function buildGptNeox(arch: ArchConfig, w: WeightStore, opts: GraphOption
 }
 
 export const gptNeox: FamilySpec = {
+  about: { kind: 'decoder', notes: 'Pythia: fused per-head qkv, partial rotary, parallel residual', fixture: 'hf-zoo/pythia' },
   modelTypes: ['gpt_neox'],
   parseConfig(raw, path) {
     const hidden = num(raw, 'hidden_size', 6144, path);

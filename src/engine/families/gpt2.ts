@@ -79,6 +79,7 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
 }
 
 export const gpt2: FamilySpec = {
+  about: { kind: 'decoder', notes: 'Conv1D weights, tied head', fixture: 'hf-tiny/gpt2' },
   modelTypes: ['gpt2'],
   parseConfig(raw, path) {
     const hidden = num(raw, 'n_embd', 768, path);

@@ -234,6 +234,7 @@ export const LLAMA_LIKE = {
 } satisfies Partial<FamilySpec>;
 
 export const llama: FamilySpec = {
+  about: { kind: 'decoder', notes: 'RMSNorm, RoPE (+ Llama 3 rope_scaling), GQA, SwiGLU', fixture: 'hf-tiny/llama, hf-zoo/llama3-rope' },
   ...LLAMA_LIKE,
   modelTypes: ['llama'],
   parseConfig(raw, path) {

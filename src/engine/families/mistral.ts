@@ -4,6 +4,7 @@ import type { FamilySpec } from '../family.js';
 import { LLAMA_LIKE, llamaTensors, parseLlamaLike } from './llama.js';
 
 export const mistral: FamilySpec = {
+  about: { kind: 'decoder', notes: 'Llama + sliding window', fixture: 'hf-zoo/mistral' },
   ...LLAMA_LIKE,
   modelTypes: ['mistral'],
   parseConfig(raw, path) {

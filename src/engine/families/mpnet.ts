@@ -11,6 +11,7 @@ import { BERT_LAYOUT, buildBertEncoder, parseBertLike } from './bert.js';
 import { robertaPositions } from './roberta.js';
 
 export const mpnet: FamilySpec = {
+  about: { kind: 'encoder', notes: 'one relative position bias for all layers', fixture: 'hf-zoo/mpnet' },
   modelTypes: ['mpnet'],
   parseConfig(raw, path) {
     const arch = parseBertLike(raw, path, 'mpnet', { vocab: 30527, pad: 1 });

@@ -68,6 +68,7 @@ export function buildPhi(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
 }
 
 export const phi: FamilySpec = {
+  about: { kind: 'decoder', notes: 'parallel block, partial rotary, biases', fixture: 'hf-zoo/phi' },
   modelTypes: ['phi'],
   parseConfig(raw, path) {
     const hidden = num(raw, 'hidden_size', 2048, path);

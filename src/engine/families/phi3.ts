@@ -4,6 +4,7 @@ import type { FamilySpec } from '../family.js';
 import { LLAMA_LIKE, parseLlamaLike } from './llama.js';
 
 export const phi3: FamilySpec = {
+  about: { kind: 'decoder', notes: 'Llama with fused qkv and gate_up', fixture: 'hf-zoo/phi3' },
   ...LLAMA_LIKE,
   modelTypes: ['phi3'],
   parseConfig(raw, path) {

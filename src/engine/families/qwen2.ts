@@ -4,6 +4,7 @@ import type { FamilySpec } from '../family.js';
 import { LLAMA_LIKE, llamaTensors, parseLlamaLike } from './llama.js';
 
 export const qwen2: FamilySpec = {
+  about: { kind: 'decoder', notes: 'Llama + q/k/v biases', fixture: 'hf-zoo/qwen2' },
   ...LLAMA_LIKE,
   modelTypes: ['qwen2'],
   parseConfig(raw, path) {

@@ -21,6 +21,7 @@ export const robertaPositions: PositionRule = (ids, _mask, B, T, arch) => {
 };
 
 export const roberta: FamilySpec = {
+  about: { kind: 'encoder', notes: 'positions from padding_idx + 1; xlm-roberta is the same', fixture: 'hf-tiny/roberta, hf-zoo/xlm-roberta' },
   modelTypes: ['roberta', 'xlm-roberta'], // XLM-RoBERTa: the same math and names
   parseConfig: (raw, path) => parseBertLike(raw, path, 'roberta', { vocab: 50265, pad: 1 }),
   prefixes: ['roberta.', ''],

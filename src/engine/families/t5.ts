@@ -120,6 +120,7 @@ export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions, ex
 }
 
 export const t5: FamilySpec = {
+  about: { kind: 'encoder-decoder', notes: 'encoder blocks selectable, decoder kept whole; relative buckets', fixture: 'hf-tiny/t5, t5-encoder, t5-gated' },
   modelTypes: ['t5'],
   parseConfig(raw, path) {
     const ffProj = (raw.feed_forward_proj as string | undefined) ?? 'relu';
