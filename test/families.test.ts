@@ -14,7 +14,10 @@ import { parameterCosts } from '../src/select/costs.js';
 import { subnetwork } from '../src/compress/materialize.js';
 import { readSafetensors, toFloat32, writeSafetensors, type TensorToWrite } from '../src/model/safetensors.js';
 import { ProbescaleError } from '../src/util/errors.js';
-import { FIXTURES, ZOO_FIXTURES } from './helpers.js';
+import { FIXTURES, ZOO_FIXTURES, readGolden } from './helpers.js';
+import { readInputs } from '../src/engine/inputs.js';
+import { Engine } from '../src/engine/engine.js';
+import { argmax, greedyGenerate } from '../src/engine/generate.js';
 
 const fixtureDirs = [FIXTURES, ZOO_FIXTURES].flatMap((root) => (JSON.parse(readFileSync(join(root, 'index.json'), 'utf8')) as { fixtures: string[] }).fixtures.map((f) => join(root, f)));
 
@@ -60,3 +63,22 @@ test('a stored tensor the family spec does not claim fails the load, naming it a
   assert.throws(() => loadModel(dir), (err: unknown) => err instanceof ProbescaleError && /model\.layers\.0\.mlp\.extra_proj\.weight/.test(err.message) && /model\.safetensors/.test(err.message));
   rmSync(join(dir, '..'), { recursive: true });
 });
+
+for (const dir of fixtureDirs) {
+  const name = dir.split('/').slice(-2).join('/');
+  if (!loadModel(dir).arch.causal) continue;
+  test(`${name}: greedy generation's first token is the argmax of Hugging Face's logits for that prefix`, async () => {
+    const model = loadModel(dir);
+    const batch = readInputs(join(dir, 'inputs.json'));
+    const logits = readGolden(join(dir, 'golden.safetensors')).get('logits')!;
+    const V = logits.shape[2];
+    const T = logits.shape[1];
+    const prefix = batch.inputIds[0].slice(0, 4);
+    const want = argmax(logits.data, 3 * V, V); // row 0, position 3: causal, so it saw only the prefix
+    const engine = await Engine.create(model, { hiddenStates: 'last', threads: 1 });
+    const out = await greedyGenerate(engine, prefix, 6);
+    await engine.release();
+    assert.equal(out[4], want, `${name}: first generated token`);
+    assert.ok(out.length === 7 && T >= 4);
+  });
+}

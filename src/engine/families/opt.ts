@@ -86,7 +86,7 @@ export function buildOpt(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
 }
 
 export const opt: FamilySpec = {
-  about: { kind: 'decoder', notes: 'learned positions offset 2, pre-LN (post-LN 350m)', fixture: 'hf-zoo/opt' },
+  about: { kind: 'decoder', notes: 'learned positions offset 2, pre-LN (the post-LN / projection path of 350m has no fixture)', fixture: 'hf-zoo/opt' },
   modelTypes: ['opt'],
   parseConfig(raw, path) {
     const hidden = num(raw, 'hidden_size', 768, path);
