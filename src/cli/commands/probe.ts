@@ -45,7 +45,7 @@ export function formatProbeTable(results: TaskResult[]): string {
 
 export async function runProbe(opts: ProbeCliOptions): Promise<TaskResult[]> {
   const model = loadModel(opts.model);
-  const tok = model.tokenizer();
+  const tok = await model.tokenizer();
   const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed });
   const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads });
   const results: TaskResult[] = [];
