@@ -39,14 +39,17 @@ for (const dir of fixtureDirs) {
     const spec = FAMILIES[model.arch.family];
     const costs = parameterCosts(model);
     assert.equal(costs.perLayer.length, model.arch.layers);
-    for (const [l, c] of costs.perLayer.entries()) assert.ok(c > 0, `layer ${l} counted no parameters`);
+    const applied = spec.appliedParameters(spec, model.arch, model.weights);
+    for (const [l, c] of applied.entries()) assert.ok(c > 0, `layer ${l} applies no parameters`);
     assert.equal(costs.fixed + costs.perLayer.reduce((a, b) => a + b, 0), model.weights.parameterCount());
+    const shared = costs.perLayer.every((c) => c === 0); // ALBERT: one stored layer applied at every depth
+    if (!shared) for (const [l, c] of costs.perLayer.entries()) assert.equal(c, applied[l], `layer ${l}: stored = applied`);
     // keep the last layer only: it is written as layer 0, and nothing of the other layers survives
     const last = model.arch.layers - 1;
     const sub = subnetwork(model, [last]);
     assert.equal(sub.config[spec.layerCountKey], 1);
     const layersWritten = new Set(Object.keys(sub.tensors).map((n) => specLayerOf(spec, n)).filter((l) => l >= 0));
-    assert.deepEqual([...layersWritten], [0]);
+    assert.deepEqual([...layersWritten], shared ? [] : [0]);
     const perLayerWritten = Object.entries(sub.tensors).filter(([n]) => specLayerOf(spec, n) === 0 && !spec.sharedAcrossLayers(n)).reduce((s, [, t]) => s + t.data.length, 0);
     assert.equal(perLayerWritten, costs.perLayer[last]);
   });

@@ -102,6 +102,11 @@ export interface FamilySpec {
   layerCountKey: string;
   /** Tensors under a layer's name that every kept subset still needs (T5's position bias in block 0). */
   sharedAcrossLayers(name: string): boolean;
+  /**
+   * Weights each layer applies to a token (for FLOPs): the parameters stored under it (storedPerLayer),
+   * except where layers share weights (ALBERT applies one stored layer many times).
+   */
+  appliedParameters(spec: FamilySpec, arch: ArchConfig, w: WeightStore): number[];
   /** Tensors indexed by token id (after the prefix, or full names for heads), trimmed with the vocabulary. */
   vocabTensors: readonly string[];
   /** Position ids fed to the graph (when it asks for 'position_ids'). */
@@ -128,6 +133,16 @@ export const sequentialPositions: PositionRule = (_ids, _mask, B, T) => {
   for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) out[b * T + t] = BigInt(t);
   return out;
 };
+
+/** Parameters stored under each layer's name (shared-across-layers tensors excluded). */
+export function storedPerLayer(spec: FamilySpec, arch: ArchConfig, w: WeightStore): number[] {
+  const perLayer = new Array<number>(arch.layers).fill(0);
+  for (const name of w.names()) {
+    const l = spec.sharedAcrossLayers(name) ? -1 : specLayerOf(spec, name);
+    if (l >= 0 && l < arch.layers) perLayer[l] += w.get(name).shape.reduce((a, b) => a * b, 1);
+  }
+  return perLayer;
+}
 
 /** The layer a tensor belongs to under this spec, or -1 (embeddings, norms, heads). */
 export function specLayerOf(spec: FamilySpec, name: string): number {

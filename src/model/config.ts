@@ -10,7 +10,7 @@ import { ProbescaleError } from '../util/errors.js';
 import { FAMILIES } from '../engine/families/index.js';
 
 /** Every family probescale loads; each has one spec in src/engine/families/<family>.ts (FAMILIES). */
-export type Family = 'bert' | 'roberta' | 'gpt2' | 'llama' | 't5' | 'qwen2' | 'mistral' | 'gemma' | 'gemma2' | 'phi3' | 'gpt-neox' | 'opt' | 'distilbert' | 'electra' | 'phi' | 'mpnet';
+export type Family = 'bert' | 'roberta' | 'gpt2' | 'llama' | 't5' | 'qwen2' | 'mistral' | 'gemma' | 'gemma2' | 'phi3' | 'gpt-neox' | 'opt' | 'distilbert' | 'electra' | 'phi' | 'mpnet' | 'albert';
 
 export type Activation = 'gelu' | 'gelu_new' | 'relu' | 'silu';
 

@@ -36,10 +36,11 @@ export function parameterCosts(model: LoadedModel): LayerCosts {
  * at a reference sequence length T. The fixed part is the head (LM head or a task head of `headOutputs`).
  */
 export function flopCosts(model: LoadedModel, refLength: number, headOutputs?: number): LayerCosts {
-  const p = parameterCosts(model);
   const a = model.arch;
+  const spec = FAMILIES[a.family];
   const attn = 4 * refLength * a.heads * a.headDim;
-  const perLayer = p.perLayer.map((n) => 2 * n + attn);
+  // the weights a layer applies, which for shared layers (ALBERT) are not the ones stored under it
+  const perLayer = spec.appliedParameters(spec, a, model.weights).map((n) => 2 * n + attn);
   const fixed = 2 * a.hidden * (headOutputs ?? a.vocab);
   return { perLayer, fixed, unit: 'flops/token' };
 }

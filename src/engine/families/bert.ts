@@ -11,7 +11,7 @@ import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, layerNorm, linear, mergeHeads, paddingBias, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, renumberedSubset, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
+import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
 
 /** nn.Linear [out, in] -> MatMul [in, out], optionally scaled (folds attention's 1/sqrt(D) into the query). */
 export function linearWeights(g: GraphBuilder, w: WeightStore, name: string, out: number, inp: number, scale = 1, withBias = true) {
@@ -44,8 +44,9 @@ export interface BertLayout {
   relativeBias?: string;
   /** ELECTRA: embedding_size -> hidden_size projection after the embedding LayerNorm (when E != C). */
   project?: string;
-  /** Per-layer names under `${layerRoot}.${l}.` */
+  /** Per-layer names under `${layerRoot}.${l}.`, or under layerName(l) when layers share weights (ALBERT) */
   layerRoot: string;
+  layerName?: (l: number) => string;
   q: string; k: string; v: string; o: string; attnNorm: string; ffIn: string; ffOut: string; outNorm: string;
   /** MLM head: dense (C -> E) -> act -> LayerNorm -> decoder (tied to `word` when absent) + bias */
   head?: { dense: string; norm: string; decoder: string; bias: string; act?: 'gelu' };
@@ -82,7 +83,7 @@ export function buildBertEncoder(layout: BertLayout) {
       x = g.op('Add', [x, g.op('Gather', [emb(layout.tokenType, arch.typeVocab ?? 2), types])]);
     }
     x = ln(x, P + layout.embedNorm, E);
-    if (layout.project && E !== C) {
+    if (layout.project && w.has(`${P}${layout.project}.weight`)) {
       const pr = linearWeights(g, w, P + layout.project, C, E);
       x = linear(g, x, pr.w, pr.b);
     }
@@ -101,7 +102,7 @@ export function buildBertEncoder(layout: BertLayout) {
     const layerOutputs: string[] = [];
     for (const [j, l] of opts.layers.entries()) {
       x = bridge(g, x, opts, j, C);
-      const L = `${P}${layout.layerRoot}.${l}`;
+      const L = P + (layout.layerName ? layout.layerName(l) : `${layout.layerRoot}.${l}`);
       const q = linearWeights(g, w, `${L}.${layout.q}`, C, C, scale);
       const k = linearWeights(g, w, `${L}.${layout.k}`, C, C);
       const v = linearWeights(g, w, `${L}.${layout.v}`, C, C);
@@ -193,4 +194,5 @@ export const bert: FamilySpec = {
   maxSequenceTokens: (arch) => arch.maxPositions,
   build: buildBert,
   writeSubset: renumberedSubset,
+  appliedParameters: storedPerLayer,
 };

@@ -5,7 +5,7 @@
  * Sinusoidal position tables (sinusoidal_pos_embds) are stored like learned ones, so both load the same way.
  */
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
-import { renumberedSubset, sequentialPositions, type FamilySpec } from '../family.js';
+import { renumberedSubset, storedPerLayer, sequentialPositions, type FamilySpec } from '../family.js';
 import { buildBertEncoder } from './bert.js';
 
 export const distilbert: FamilySpec = {
@@ -51,4 +51,5 @@ export const distilbert: FamilySpec = {
     head: { dense: 'vocab_transform', norm: 'vocab_layer_norm', decoder: 'vocab_projector.weight', bias: 'vocab_projector.bias' },
   }),
   writeSubset: renumberedSubset,
+  appliedParameters: storedPerLayer,
 };

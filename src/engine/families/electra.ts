@@ -4,7 +4,7 @@
  * head maps back to E: generator_predictions (dense C -> E, gelu, LayerNorm) -> generator_lm_head (tied).
  */
 import { optNum } from '../../model/config-fields.js';
-import { renumberedSubset, sequentialPositions, type FamilySpec } from '../family.js';
+import { renumberedSubset, storedPerLayer, sequentialPositions, type FamilySpec } from '../family.js';
 import { BERT_BODY_TENSORS, BERT_LAYOUT, buildBertEncoder, parseBertLike } from './bert.js';
 
 export const electra: FamilySpec = {
@@ -36,4 +36,5 @@ export const electra: FamilySpec = {
     head: { dense: 'generator_predictions.dense', norm: 'generator_predictions.LayerNorm', decoder: 'generator_lm_head.weight', bias: 'generator_lm_head.bias', act: 'gelu' },
   }),
   writeSubset: renumberedSubset,
+  appliedParameters: storedPerLayer,
 };

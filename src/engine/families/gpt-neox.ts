@@ -13,7 +13,7 @@ import type { WeightStore } from '../../model/weights.js';
 import { ProbescaleError } from '../../util/errors.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, causalPaddingBias, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, renumberedSubset, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
+import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { linearWeights, vector } from './bert.js';
 import { applyRotary, inverseFrequencies, rotaryTables } from './llama.js';
 
@@ -135,4 +135,5 @@ export const gptNeox: FamilySpec = {
   maxSequenceTokens: (arch) => arch.maxPositions,
   build: buildGptNeox,
   writeSubset: renumberedSubset,
+  appliedParameters: storedPerLayer,
 };

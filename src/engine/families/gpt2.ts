@@ -10,7 +10,7 @@ import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, causalPaddingBias, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, renumberedSubset, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
+import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { vector } from './bert.js';
 
 function conv1d(g: GraphBuilder, w: WeightStore, name: string, inp: number, out: number) {
@@ -115,4 +115,5 @@ export const gpt2: FamilySpec = {
   maxSequenceTokens: (arch) => arch.maxPositions,
   build: buildGpt2,
   writeSubset: renumberedSubset,
+  appliedParameters: storedPerLayer,
 };

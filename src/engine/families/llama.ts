@@ -19,7 +19,7 @@ import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, attendScores, causalPaddingBias, linear, mergeHeads, repeatKv, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, renumberedSubset, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
+import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { linearWeights, vector } from './bert.js';
 
 /**
@@ -231,6 +231,7 @@ export const LLAMA_LIKE = {
   maxSequenceTokens: (arch: ArchConfig) => arch.maxPositions,
   build: buildLlama,
   writeSubset: renumberedSubset,
+  appliedParameters: storedPerLayer,
 } satisfies Partial<FamilySpec>;
 
 export const llama: FamilySpec = {

@@ -6,7 +6,7 @@
  * The table is outside the layers, so any kept subset keeps it (fixed cost).
  */
 import { num } from '../../model/config-fields.js';
-import { renumberedSubset, type FamilySpec } from '../family.js';
+import { renumberedSubset, storedPerLayer, type FamilySpec } from '../family.js';
 import { BERT_LAYOUT, buildBertEncoder, parseBertLike } from './bert.js';
 import { robertaPositions } from './roberta.js';
 
@@ -45,4 +45,5 @@ export const mpnet: FamilySpec = {
     head: { dense: 'lm_head.dense', norm: 'lm_head.layer_norm', decoder: 'lm_head.decoder.weight', bias: 'lm_head.bias' },
   }),
   writeSubset: renumberedSubset,
+  appliedParameters: storedPerLayer,
 };

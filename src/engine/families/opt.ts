@@ -12,7 +12,7 @@ import type { WeightStore } from '../../model/weights.js';
 import { ProbescaleError } from '../../util/errors.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, causalPaddingBias, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, renumberedSubset, type BuiltGraph, type FamilySpec, type GraphOptions, type PositionRule } from '../family.js';
+import { bridge, publishStack, renumberedSubset, storedPerLayer, type BuiltGraph, type FamilySpec, type GraphOptions, type PositionRule } from '../family.js';
 import { linearWeights, vector } from './bert.js';
 
 /** OPTLearnedPositionalEmbedding: cumsum of the mask, minus 1, plus the offset 2. */
@@ -124,4 +124,5 @@ export const opt: FamilySpec = {
   maxSequenceTokens: (arch) => arch.maxPositions,
   build: buildOpt,
   writeSubset: renumberedSubset,
+  appliedParameters: storedPerLayer,
 };

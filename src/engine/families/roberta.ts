@@ -4,7 +4,7 @@
  * (create_position_ids_from_input_ids), so the table serves max_position_embeddings - padding_idx - 1 tokens.
  */
 import { BERT_BODY_TENSORS, BERT_LAYOUT, buildBertEncoder, parseBertLike } from './bert.js';
-import { renumberedSubset, type FamilySpec, type PositionRule } from '../family.js';
+import { renumberedSubset, storedPerLayer, type FamilySpec, type PositionRule } from '../family.js';
 
 export const robertaPositions: PositionRule = (ids, _mask, B, T, arch) => {
   const pad = BigInt(arch.padTokenId ?? 1);
@@ -39,4 +39,5 @@ export const roberta: FamilySpec = {
     head: { dense: 'lm_head.dense', norm: 'lm_head.layer_norm', decoder: 'lm_head.decoder.weight', bias: 'lm_head.bias' },
   }),
   writeSubset: renumberedSubset,
+  appliedParameters: storedPerLayer,
 };

@@ -11,7 +11,7 @@ import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, causalPaddingBias, linear, mergeHeads, paddingBias, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, renumberedSubset, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
+import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
 import { linearWeights, vector } from './bert.js';
 
 export function t5HasDecoder(arch: ArchConfig, w: WeightStore): boolean {
@@ -171,4 +171,5 @@ export const t5: FamilySpec = {
   maxSequenceTokens: () => Number.POSITIVE_INFINITY,
   build: buildT5,
   writeSubset: renumberedSubset,
+  appliedParameters: storedPerLayer,
 };
