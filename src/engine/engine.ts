@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LoadedModel } from '../model/checkpoint.js';
 import { bucketMatrix } from '../model/t5-buckets.js';
+import { debertaRelativePositions } from '../model/deberta-buckets.js';
 import { maxSequenceTokens } from '../model/config.js';
 import { ProbescaleError } from '../util/errors.js';
 import { checkThreads, defaultThreads } from '../util/threads.js';
@@ -109,6 +110,9 @@ export class Engine {
           break;
         case 'position_buckets':
           feeds[name] = new ort.Tensor('int64', bucketMatrix(T, T, true, (arch.t5 ?? arch.positionBuckets!).buckets, (arch.t5 ?? arch.positionBuckets!).maxDistance), [T, T]);
+          break;
+        case 'relative_positions':
+          feeds[name] = new ort.Tensor('int64', debertaRelativePositions(T, arch.deberta!.buckets, arch.deberta!.maxRelative), [T, T]);
           break;
         case 'decoder_input_ids':
         case 'decoder_attention_mask':

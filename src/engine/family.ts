@@ -32,6 +32,7 @@ export type FeedName =
   | 'position_ids'
   | 'token_type_ids'
   | 'position_buckets'
+  | 'relative_positions'
   | 'decoder_input_ids'
   | 'decoder_attention_mask'
   | 'decoder_position_buckets';

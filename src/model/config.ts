@@ -10,7 +10,7 @@ import { ProbescaleError } from '../util/errors.js';
 import { FAMILIES } from '../engine/families/index.js';
 
 /** Every family probescale loads; each has one spec in src/engine/families/<family>.ts (FAMILIES). */
-export type Family = 'bert' | 'roberta' | 'gpt2' | 'llama' | 't5' | 'qwen2' | 'mistral' | 'gemma' | 'gemma2' | 'phi3' | 'gpt-neox' | 'opt' | 'distilbert' | 'electra' | 'phi' | 'mpnet' | 'albert';
+export type Family = 'bert' | 'roberta' | 'gpt2' | 'llama' | 't5' | 'qwen2' | 'mistral' | 'gemma' | 'gemma2' | 'phi3' | 'gpt-neox' | 'opt' | 'distilbert' | 'electra' | 'phi' | 'mpnet' | 'albert' | 'deberta-v2';
 
 export type Activation = 'gelu' | 'gelu_new' | 'relu' | 'silu';
 
@@ -35,6 +35,8 @@ export interface ArchConfig {
   typeVocab?: number;
   /** Relative position buckets shared by all layers (MPNet; T5 keeps its own in t5), bidirectional. */
   positionBuckets?: { buckets: number; maxDistance: number };
+  /** DeBERTa-v2/v3 disentangled attention: log buckets, span of the relative table, which terms. */
+  deberta?: { buckets: number; maxRelative: number; span: number; c2p: boolean; p2c: boolean; shareAttKey: boolean; positionBiasedInput: boolean };
   /** Width of the embedding tables when it differs from hidden (ELECTRA, ALBERT embedding_size). */
   embeddingSize?: number;
   ropeTheta?: number;

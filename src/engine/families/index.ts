@@ -21,7 +21,8 @@ import { electra } from './electra.js';
 import { phi } from './phi.js';
 import { mpnet } from './mpnet.js';
 import { albert } from './albert.js';
+import { deberta } from './deberta.js';
 
-export const FAMILIES: Record<Family, FamilySpec> = { bert, roberta, gpt2, llama, t5, qwen2, mistral, gemma, gemma2, phi3, 'gpt-neox': gptNeox, opt, distilbert, electra, phi, mpnet, albert };
+export const FAMILIES: Record<Family, FamilySpec> = { bert, roberta, gpt2, llama, t5, qwen2, mistral, gemma, gemma2, phi3, 'gpt-neox': gptNeox, opt, distilbert, electra, phi, mpnet, albert, 'deberta-v2': deberta };
 
 export const FAMILY_BUILDERS = Object.fromEntries(Object.entries(FAMILIES).map(([f, s]) => [f, s.build])) as Record<Family, FamilyBuilder>;
