@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import type { LoadedModel } from '../model/checkpoint.js';
 import { writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
 import { FAMILIES } from '../engine/families/index.js';
+import { t5HasDecoder } from '../engine/families/t5.js';
 import { WeightStore } from '../model/weights.js';
 import { parseConfig } from '../model/config.js';
 import { writeDirAtomic } from '../util/atomic.js';
@@ -67,7 +68,7 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
   // The ONNX graph is built from the written tensors, exactly as the loader will see them.
   const arch = parseConfig(config, join(outDir, 'config.json'));
   const store = WeightStore.fromTensors(Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, { data: t.data as Float32Array, shape: t.shape }])), outDir);
-  const graph = FAMILIES[arch.family].build(arch, store, { layers: layers.map((_, j) => j), decoderLayers: arch.t5 ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true, bridges: extra.bridges });
+  const graph = FAMILIES[arch.family].build(arch, store, { layers: layers.map((_, j) => j), decoderLayers: arch.t5 && t5HasDecoder(arch, store) ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true, bridges: extra.bridges });
   const srcDir = existsSync(join(model.source, 'config.json')) ? model.source : dirname(model.source);
   await writeDirAtomic(outDir, (tmp) => {
     writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', producer: 'probescale' });

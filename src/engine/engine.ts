@@ -23,6 +23,7 @@ export const EXTERNAL_DATA_BYTES = 64 * 2 ** 20;
 export interface EngineOptions {
   /** Original layer indices to run, in order (default: all). */
   layers?: number[];
+  /** T5: decoder layers to run (default: all when logits are asked for, none otherwise). */
   decoderLayers?: number[];
   hiddenStates?: 'all' | 'last';
   logits?: boolean;
@@ -60,7 +61,9 @@ export class Engine {
   static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
     const arch = model.arch;
     const layers = validateLayers(opts.layers ?? range(arch.layers), arch.layers, 'layers', model.source);
-    const decoderLayers = arch.t5 ? validateLayers(opts.decoderLayers ?? range(arch.t5.decoderLayers), arch.t5.decoderLayers, 'decoder layers', model.source) : [];
+    // T5's decoder runs when its logits or decoder layers are asked for; probing reads the encoder alone
+    const withDecoder = !!arch.t5 && t5HasDecoder(arch, model.weights) && (opts.decoderLayers !== undefined || (opts.logits ?? true));
+    const decoderLayers = withDecoder ? validateLayers(opts.decoderLayers ?? range(arch.t5!.decoderLayers), arch.t5!.decoderLayers, 'decoder layers', model.source) : [];
     const options: GraphOptions = { layers, decoderLayers, hiddenStates: opts.hiddenStates ?? 'all', logits: opts.logits ?? true, bridges: opts.bridges ?? storedBridges(model) };
     const sessionOptions: ort.InferenceSession.SessionOptions = { intraOpNumThreads: checkThreads(opts.threads) ?? defaultThreads(), interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
     // Large models stream their weights to a temporary external-data file while the graph is built:
@@ -83,7 +86,7 @@ export class Engine {
   }
 
   get hasDecoder(): boolean {
-    return this.model.arch.family === 't5' && t5HasDecoder(this.model.arch, this.model.weights);
+    return this.options.decoderLayers.length > 0;
   }
 
   async run(batch: Batch): Promise<Record<string, OutputTensor>> {

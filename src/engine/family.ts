@@ -6,7 +6,7 @@ import { GraphBuilder, FLOAT } from './graph.js';
 export interface GraphOptions {
   /** Original indices of the (encoder) layers to run, in order; a model without layers 3 and 7 simply omits them. */
   layers: number[];
-  /** T5 encoder-decoder: decoder layers to run. */
+  /** T5 encoder-decoder: decoder layers to run; none = the encoder alone. */
   decoderLayers: number[];
   /** Publish every hidden state ("all") or only the last one ("last"). */
   hiddenStates: 'all' | 'last';

@@ -1,7 +1,7 @@
 /**
  * What each transformer layer costs, and what is always paid (embeddings, final norm, head).
- * Parameters are counted from the checkpoint itself (every tensor under a layer's prefix), so the count is
- * exact for any family; FLOPs per token follow from the same matrices plus attention over a reference length.
+ * Parameters are counted from the checkpoint itself (every tensor under a layer's prefix, and the rest that a
+ * written subset carries: the family spec's writeSubset), so the count is exact for any family; FLOPs per token follow from the same matrices plus attention over a reference length.
  */
 import type { LoadedModel } from '../model/checkpoint.js';
 import { numel } from '../model/safetensors.js';
@@ -21,11 +21,13 @@ export function parameterCosts(model: LoadedModel): LayerCosts {
   const perLayer = new Array<number>(L).fill(0);
   let fixed = 0;
   const spec = FAMILIES[model.arch.family];
+  // counted as written: what a written subset carries besides its layers (T5 writes its encoder alone)
+  const written = new Set(Object.keys(spec.writeSubset(spec, model.arch, model.weights, L > 0 ? [0] : []).tensors));
   for (const name of model.weights.names()) {
     const n = numel(model.weights.get(name).shape);
     const l = spec.sharedAcrossLayers(name) ? -1 : specLayerOf(spec, name);
     if (l >= 0) perLayer[l] += n;
-    else fixed += n;
+    else if (written.has(name)) fixed += n;
   }
   // A tied LM head is stored once (as the embedding); count it once.
   return { perLayer, fixed, unit: 'parameters' };

@@ -58,7 +58,7 @@ function feedForward(g: GraphBuilder, w: WeightStore, name: string, arch: ArchCo
 
 export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string): BuiltGraph {
   const C = arch.hidden;
-  const withDecoder = t5HasDecoder(arch, w);
+  const withDecoder = t5HasDecoder(arch, w) && opts.decoderLayers.length > 0;
   const g = new GraphBuilder(withDecoder ? 't5' : 't5-encoder', external);
   const shared = w.get('shared.weight', [arch.vocab, C]);
   const embed = g.weight('shared.weight', shared.data, [arch.vocab, C]);
@@ -120,7 +120,7 @@ export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions, ex
 }
 
 export const t5: FamilySpec = {
-  about: { kind: 'encoder-decoder', notes: 'encoder blocks selectable, decoder kept whole; relative buckets', fixture: 'hf-tiny/t5, t5-encoder, t5-gated' },
+  about: { kind: 'encoder-decoder', notes: 'encoder blocks selectable; a written subset is the encoder alone (T5EncoderModel); relative buckets', fixture: 'hf-tiny/t5, t5-encoder, t5-gated' },
   modelTypes: ['t5'],
   parseConfig(raw, path) {
     const ffProj = (raw.feed_forward_proj as string | undefined) ?? 'relu';
@@ -170,6 +170,13 @@ export const t5: FamilySpec = {
   positionIds: sequentialPositions, // unused: T5 reads relative buckets (position_buckets)
   maxSequenceTokens: () => Number.POSITIVE_INFINITY,
   build: buildT5,
-  writeSubset: renumberedSubset,
+  // probescale probes T5's encoder, so a written subset is that encoder alone (T5EncoderModel): the decoder
+  // and LM head are not written, and parameter costs count what is written
+  writeSubset(spec, arch, w, layers) {
+    const out = renumberedSubset(spec, arch, w, layers);
+    for (const name of Object.keys(out.tensors)) if (name.startsWith('decoder.') || name === 'lm_head.weight') delete out.tensors[name];
+    out.config.architectures = ['T5EncoderModel'];
+    return out;
+  },
   appliedParameters: storedPerLayer,
 };
