@@ -29,7 +29,7 @@ export function register(program: Command): void {
   program
     .command('info')
     .description('print the architecture and parameter count of a checkpoint, or (--families) what each model family supports')
-    .option('--model <path>', 'Hugging Face model directory or llama2.c .bin')
+    .option('--model <path>', 'Hugging Face model directory, or a llama2.c .bin (or the folder holding it)')
     .option('--families', 'list the model families probescale loads and what each supports')
     .action((opts: { model?: string; families?: boolean }) => {
       if (opts.families) {
