@@ -14,7 +14,7 @@ import { maxSequenceTokens } from '../model/config.js';
 import { ProbescaleError } from '../util/errors.js';
 import { checkThreads, defaultThreads } from '../util/threads.js';
 import { FAMILIES } from './families/index.js';
-import type { FeedName, GraphOptions } from './family.js';
+import type { BuiltGraph, FeedName, GraphOptions } from './family.js';
 import { t5HasDecoder } from './families/t5.js';
 
 /** Above this many weight bytes, graphs are built with external data (see Engine.create). */
@@ -33,7 +33,12 @@ export interface EngineOptions {
   bridges?: GraphOptions['bridges'];
   /** Build with an external-data file (default: when the weights exceed EXTERNAL_DATA_BYTES). */
   externalData?: boolean;
+  /** Causal LMs: build the key/value-cache graph (Batch.past in, present.{j}.key/value out). */
+  kvCache?: boolean;
 }
+
+/** A key/value cache: the present.{j}.key/value outputs of the previous run, [batch, kv_heads, seq, head_dim]. */
+export type KvCache = Record<string, OutputTensor>;
 
 /** A right-padded batch; ids as number[][] (ragged rows are padded) or a flat BigInt64Array + dims. */
 export interface Batch {
@@ -42,6 +47,11 @@ export interface Batch {
   tokenTypeIds?: number[][];
   decoderInputIds?: number[][];
   decoderAttentionMask?: number[][];
+  /**
+   * Key/value-cache engines: the previous run's present.* outputs (none on the first run). inputIds are the
+   * new tokens only; attentionMask, when given, covers past + new positions.
+   */
+  past?: KvCache;
 }
 
 export interface OutputTensor {
@@ -56,6 +66,8 @@ export class Engine {
     readonly outputNames: string[],
     private readonly feeds: FeedName[],
     private readonly session: ort.InferenceSession,
+    /** Set for key/value-cache engines (EngineOptions.kvCache). */
+    readonly cache?: BuiltGraph['cache'],
   ) {}
 
   static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
@@ -64,7 +76,8 @@ export class Engine {
     // T5's decoder runs when its logits or decoder layers are asked for; probing reads the encoder alone
     const withDecoder = !!arch.t5 && t5HasDecoder(arch, model.weights) && (opts.decoderLayers !== undefined || (opts.logits ?? true));
     const decoderLayers = withDecoder ? validateLayers(opts.decoderLayers ?? range(arch.t5!.decoderLayers), arch.t5!.decoderLayers, 'decoder layers', model.source) : [];
-    const options: GraphOptions = { layers, decoderLayers, hiddenStates: opts.hiddenStates ?? 'all', logits: opts.logits ?? true, bridges: opts.bridges ?? storedBridges(model) };
+    if (opts.kvCache && !FAMILIES[arch.family].kvCache) throw new ProbescaleError(`${arch.family} has no key/value-cache graph (supported: ${Object.entries(FAMILIES).filter(([, s]) => s.kvCache).map(([f]) => f).join(', ')})`, { file: model.source });
+    const options: GraphOptions = { layers, decoderLayers, hiddenStates: opts.hiddenStates ?? 'all', logits: opts.logits ?? true, bridges: opts.bridges ?? storedBridges(model), kvCache: opts.kvCache };
     const sessionOptions: ort.InferenceSession.SessionOptions = { intraOpNumThreads: checkThreads(opts.threads) ?? defaultThreads(), interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
     // Large models stream their weights to a temporary external-data file while the graph is built:
     // no transposed copies and no protobuf holding them sit in memory next to onnxruntime's own copy.
@@ -75,14 +88,14 @@ export class Engine {
         writeFileSync(join(dir, 'model.onnx'), built.bytes);
         // without the memory arena a large model's activations are returned to the system between runs
         const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), { ...sessionOptions, enableCpuMemArena: false });
-        return new Engine(model, options, built.outputs, built.feeds, session);
+        return new Engine(model, options, built.outputs, built.feeds, session, checkCache(built, options, model.source));
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     }
     const built = FAMILIES[arch.family].build(arch, model.weights, options);
     const session = await ort.InferenceSession.create(built.bytes, sessionOptions);
-    return new Engine(model, options, built.outputs, built.feeds, session);
+    return new Engine(model, options, built.outputs, built.feeds, session, checkCache(built, options, model.source));
   }
 
   get hasDecoder(): boolean {
@@ -92,11 +105,16 @@ export class Engine {
   async run(batch: Batch): Promise<Record<string, OutputTensor>> {
     const arch = this.model.arch;
     const ids = padRows(batch.inputIds, arch.padTokenId ?? 0);
-    const mask = batch.attentionMask ? padRows(batch.attentionMask, 0) : maskFromLengths(batch.inputIds, ids.dims);
-    const feeds: Record<string, ort.Tensor> = {};
     const [B, T] = ids.dims;
+    const pastLength = this.cache ? pastLengthOf(batch.past, B, this.cache) : 0;
+    if (batch.past && !this.cache) throw new ProbescaleError('this engine was built without a key/value cache: create it with { kvCache: true } to pass past');
+    // with a cache the mask covers past + new positions (right padding in the new tokens only)
+    const S = pastLength + T;
+    const mask = batch.attentionMask ? padRows(batch.attentionMask, 0) : maskFromLengths(batch.inputIds.map((r) => ({ length: pastLength + r.length })), [B, S]);
+    if (mask.dims[1] !== S) throw new ProbescaleError(`attention_mask has ${mask.dims[1]} positions, expected ${S} (${pastLength} cached + ${T} new)`);
+    const feeds: Record<string, ort.Tensor> = {};
     const limit = maxSequenceTokens(arch);
-    if (T > limit) throw new ProbescaleError(`a sequence of ${T} tokens is longer than this model's ${limit} positions`, { file: this.model.source, fix: `truncate inputs to ${limit} tokens` });
+    if (S > limit) throw new ProbescaleError(`a sequence of ${T} tokens is longer than this model's ${limit} positions`, { file: this.model.source, fix: `truncate inputs to ${limit} tokens` });
     for (const name of this.feeds) {
       switch (name) {
         case 'input_ids':
@@ -108,9 +126,14 @@ export class Engine {
         case 'token_type_ids':
           feeds[name] = batch.tokenTypeIds ? tensorI64(padRows(batch.tokenTypeIds, 0)) : new ort.Tensor('int64', new BigInt64Array(B * T), [B, T]);
           break;
-        case 'position_ids':
-          feeds[name] = new ort.Tensor('int64', FAMILIES[arch.family].positionIds(ids.data, mask.data, B, T, arch), [B, T]);
+        case 'position_ids': {
+          // the rule over all S positions (only sequential rules have a cache), keeping the new tokens' columns
+          const all = FAMILIES[arch.family].positionIds(this.cache ? new BigInt64Array(B * S) : ids.data, mask.data, B, S, arch);
+          const pos = new BigInt64Array(B * T);
+          for (let b = 0; b < B; b++) pos.set(all.subarray(b * S + pastLength, (b + 1) * S), b * T);
+          feeds[name] = new ort.Tensor('int64', pos, [B, T]);
           break;
+        }
         case 'position_buckets':
           feeds[name] = new ort.Tensor('int64', bucketMatrix(T, T, true, (arch.t5 ?? arch.positionBuckets!).buckets, (arch.t5 ?? arch.positionBuckets!).maxDistance), [T, T]);
           break;
@@ -130,6 +153,14 @@ export class Engine {
         }
       }
     }
+    if (this.cache) {
+      for (let j = 0; j < this.cache.layers; j++) {
+        for (const kind of ['key', 'value']) {
+          const p = batch.past?.[`present.${j}.${kind}`];
+          feeds[`past_key_values.${j}.${kind}`] = p ? new ort.Tensor('float32', p.data, p.dims) : new ort.Tensor('float32', new Float32Array(0), [B, this.cache.kvHeads, 0, this.cache.headDim]);
+        }
+      }
+    }
     const results = await this.session.run(feeds);
     const out: Record<string, OutputTensor> = {};
     for (const name of this.outputNames) {
@@ -142,6 +173,26 @@ export class Engine {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+function checkCache(built: BuiltGraph, options: GraphOptions, source: string): BuiltGraph['cache'] {
+  if (options.kvCache && !built.cache) throw new ProbescaleError('the graph builder ignored the key/value-cache request', { file: source });
+  return built.cache;
+}
+
+/** Cached positions in `past` (0 when none), checking every layer's tensors agree. */
+function pastLengthOf(past: KvCache | undefined, B: number, cache: NonNullable<BuiltGraph['cache']>): number {
+  if (!past) return 0;
+  let len = -1;
+  for (let j = 0; j < cache.layers; j++) {
+    for (const kind of ['key', 'value']) {
+      const t = past[`present.${j}.${kind}`];
+      const want = [B, cache.kvHeads, len < 0 ? (t?.dims[2] ?? -1) : len, cache.headDim];
+      if (!t || t.dims.length !== 4 || t.dims.some((d, i) => d !== want[i])) throw new ProbescaleError(`past present.${j}.${kind} has shape [${t?.dims ?? 'missing'}], expected [${want}]`, { fix: "pass the previous run's outputs as past" });
+      len = t.dims[2];
+    }
+  }
+  return len;
 }
 
 /** Bridges written by compress/heal into a checkpoint: config.probescale.bridges lists their positions. */
@@ -188,7 +239,7 @@ function padRows(rows: number[][], pad: number): I64 {
   return { data, dims: [rows.length, T] };
 }
 
-function maskFromLengths(rows: number[][], dims: [number, number]): I64 {
+function maskFromLengths(rows: { length: number }[], dims: [number, number]): I64 {
   const data = new BigInt64Array(dims[0] * dims[1]);
   rows.forEach((r, b) => {
     for (let t = 0; t < r.length; t++) data[b * dims[1] + t] = 1n;

@@ -17,6 +17,12 @@ export interface GraphOptions {
    * the final norm). Each stands in for a run of removed layers (compress/heal.ts). W is [C, C] (in, out).
    */
   bridges?: Record<number, { weight: Float32Array; bias: Float32Array }>;
+  /**
+   * Causal LMs: take past_key_values.{j}.key/value and return present.{j}.key/value (j = kept-layer
+   * position), with attention_mask covering past + new tokens. A builder that cannot leaves BuiltGraph.cache
+   * unset and the engine refuses.
+   */
+  kvCache?: boolean;
 }
 
 /** Apply the bridge that stands before kept layer j, if any. */
@@ -41,6 +47,8 @@ export interface BuiltGraph {
   bytes: Uint8Array;
   feeds: FeedName[];
   outputs: string[];
+  /** Set when the graph was built with a key/value cache (GraphOptions.kvCache). */
+  cache?: { layers: number; kvHeads: number; headDim: number };
 }
 
 /** `external`: stream weights to this external-data file (see GraphBuilder.useExternalData). */
@@ -61,8 +69,9 @@ export function publishStack(
   lastName = `${prefix}last_hidden_state`,
 ): string[] {
   const names: string[] = [];
+  const seq = prefix === 'decoder_' ? 'decoder_sequence_length' : 'sequence_length';
   const out = (name: string, value: string) => {
-    g.output(name, value, FLOAT);
+    g.output(name, value, FLOAT, ['batch_size', seq, 'hidden_size']);
     names.push(name);
   };
   if (mode === 'all') {
@@ -116,6 +125,8 @@ export interface FamilySpec {
   maxSequenceTokens(arch: ArchConfig): number;
   /** The ONNX graph. */
   build: FamilyBuilder;
+  /** Whether build honours GraphOptions.kvCache (past_key_values in, present out): causal LMs whose positions are sequential. */
+  kvCache: boolean;
   /** Tensors of a kept layer subset (renumbered 0..k-1) and the config.json to write with them. */
   writeSubset(spec: FamilySpec, arch: ArchConfig, w: WeightStore, layers: number[]): SubsetWrite;
 }

@@ -2,7 +2,7 @@
  * Building blocks shared by the model families, written with plain ONNX ops so the math stays visible.
  * Shapes in comments: B batch, T sequence, C model width, H heads, D head size.
  */
-import { GraphBuilder } from './graph.js';
+import { FLOAT, GraphBuilder } from './graph.js';
 
 /** torch.finfo(float32).min: Hugging Face's additive mask value. */
 export const FINFO_MIN = -3.4028234663852886e38;
@@ -106,6 +106,38 @@ export function causalPaddingBias(g: GraphBuilder, mask: string, window?: number
   if (window !== undefined) lower = g.op('Sub', [lower, g.op('Trilu', [ones, g.constI64([-window], [])], { upper: 0 })]); // minus j <= i - window
   const allowed = g.op('Mul', [lower, g.op('Unsqueeze', [m, g.constI64([1, 2])])]); // [B, 1, T, T]
   return maskToBias(g, allowed);
+}
+
+/**
+ * Padding + causal with a key/value cache: the T queries (input_ids) are the last T of the S positions the
+ * mask covers (S = past + T), so query i sees key j when j <= i + S - T (and, with a sliding `window`,
+ * j > i + S - T - window) and the mask marks j as a token: [B, 1, T, S].
+ */
+export function cachedCausalBias(g: GraphBuilder, mask: string, ids: string, window?: number): string {
+  const m = g.op('Cast', [mask], { to: 1 });
+  const S = g.op('Slice', [g.op('Shape', [mask]), g.constI64([1]), g.constI64([2])]); // [S]
+  const T = g.op('Slice', [g.op('Shape', [ids]), g.constI64([1]), g.constI64([2])]); // [T]
+  const ones = g.op('ConstantOfShape', [g.op('Concat', [T, S], { axis: 0 })], { value: { tensor: { dataType: 1, dims: [1], floatData: [1] } } });
+  const offset = g.op('Squeeze', [g.op('Sub', [S, T]), g.constI64([0])]); // scalar S - T
+  let lower = g.op('Trilu', [ones, offset], { upper: 0 });
+  if (window !== undefined) lower = g.op('Sub', [lower, g.op('Trilu', [ones, g.op('Sub', [offset, g.constI64([window], [])])], { upper: 0 })]);
+  return maskToBias(g, g.op('Mul', [lower, g.op('Unsqueeze', [m, g.constI64([1, 2])])]));
+}
+
+/**
+ * One layer's key/value cache, in the Hugging Face / Optimum / transformers.js naming and layout:
+ * input past_key_values.{j}.key|value and output present.{j}.key|value, [batch, kv_heads, seq, head_dim]
+ * (keys after rotary). Returns the keys/values attention reads: past followed by this call's.
+ */
+export function withCache(g: GraphBuilder, j: number, k: string, v: string, kvHeads: number, headDim: number): { k: string; v: string } {
+  const out: Record<'key' | 'value', string> = { key: k, value: v };
+  for (const kind of ['key', 'value'] as const) {
+    const past = g.input(`past_key_values.${j}.${kind}`, FLOAT, ['batch_size', kvHeads, 'past_sequence_length', headDim]);
+    const present = g.op('Concat', [past, out[kind]], { axis: 2 });
+    g.output(`present.${j}.${kind}`, present, FLOAT, ['batch_size', kvHeads, 'total_sequence_length', headDim]);
+    out[kind] = present;
+  }
+  return { k: out.key, v: out.value };
 }
 
 function maskToBias(g: GraphBuilder, allowed: string): string {

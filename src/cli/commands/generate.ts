@@ -2,13 +2,14 @@
 import type { Command } from 'commander';
 import { loadModel } from '../../model/checkpoint.js';
 import { Engine } from '../../engine/engine.js';
+import { FAMILIES } from '../../engine/families/index.js';
 import { greedyGenerate } from '../../engine/generate.js';
 import { intListArg, positiveIntArg } from '../parse.js';
 
 export function register(program: Command): void {
   program
     .command('generate')
-    .description('greedy text generation (temperature 0) with a causal LM (Llama, GPT-2)')
+    .description('greedy text generation (temperature 0) with a causal LM, one token per step through a key/value cache')
     .requiredOption('--model <path>', 'Hugging Face model directory, or a llama2.c .bin (or the folder holding it)')
     .requiredOption('--prompt <text>', 'prompt text')
     .option('--steps <n>', 'positions to run, prompt included (as llama2.c run.c)', positiveIntArg, 64)
@@ -17,7 +18,8 @@ export function register(program: Command): void {
     .action(async (opts: { model: string; prompt: string; steps: number; layers?: number[]; tokenizer?: string }) => {
       const model = loadModel(opts.model, { tokenizerPath: opts.tokenizer });
       const tok = await model.tokenizer();
-      const engine = await Engine.create(model, { layers: opts.layers, hiddenStates: 'last' });
+      // one token per step through the key/value cache where the family has one
+      const engine = await Engine.create(model, { layers: opts.layers, hiddenStates: 'last', kvCache: FAMILIES[model.arch.family].kvCache });
       const bos = model.arch.bosTokenId;
       const ids = await greedyGenerate(engine, tok.encode(opts.prompt), opts.steps, bos === undefined ? [] : [bos]);
       console.log(tok.decode(ids));

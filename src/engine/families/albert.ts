@@ -49,6 +49,7 @@ export const albert: FamilySpec = {
   vocabTensors: ['embeddings.word_embeddings.weight', 'predictions.bias', 'predictions.decoder.weight', 'predictions.decoder.bias'],
   positionIds: sequentialPositions,
   maxSequenceTokens: (arch) => arch.maxPositions,
+  kvCache: false,
   build: buildBertEncoder({
     ...BERT_LAYOUT,
     prefixes: ['albert.', ''],

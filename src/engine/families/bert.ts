@@ -9,7 +9,7 @@ import type { ArchConfig, Family } from '../../model/config.js';
 import { act, num, optNum, specialIds, type Raw } from '../../model/config-fields.js';
 import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
-import { GraphBuilder, INT64 } from '../graph.js';
+import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, layerNorm, linear, mergeHeads, paddingBias, splitHeads, transposeWeight } from '../ops.js';
 import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
 
@@ -133,7 +133,7 @@ export function buildBertEncoder(layout: BertLayout) {
       h = ln(h, head.norm, E);
       const dec = w.has(head.decoder) ? w.get(head.decoder, [arch.vocab, E]) : w.body(layout.word, [arch.vocab, E]);
       const decT = g.weight('lm_decoder.T', transposeWeight(dec.data, arch.vocab, E), [E, arch.vocab]);
-      g.output('logits', g.op('Add', [g.op('MatMul', [h, decT]), vector(g, w, head.bias, arch.vocab)]));
+      g.output('logits', g.op('Add', [g.op('MatMul', [h, decT]), vector(g, w, head.bias, arch.vocab)]), FLOAT, ['batch_size', 'sequence_length', 'vocab_size']);
       outputs.push('logits');
     }
     return { bytes: g.toBytes(), feeds, outputs };
@@ -192,6 +192,7 @@ export const bert: FamilySpec = {
   vocabTensors: ['embeddings.word_embeddings.weight', 'cls.predictions.bias', 'cls.predictions.decoder.weight', 'cls.predictions.decoder.bias'],
   positionIds: sequentialPositions,
   maxSequenceTokens: (arch) => arch.maxPositions,
+  kvCache: false,
   build: buildBert,
   writeSubset: renumberedSubset,
   appliedParameters: storedPerLayer,

@@ -13,7 +13,7 @@ import type { ArchConfig } from '../../model/config.js';
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { ProbescaleError } from '../../util/errors.js';
-import { GraphBuilder, INT64 } from '../graph.js';
+import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
 import { activation, layerNorm, linear, mergeHeads, paddingBias, splitHeads, transposeWeight } from '../ops.js';
 import { bridge, publishStack, renumberedSubset, sequentialPositions, storedPerLayer, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
 import { linearWeights, vector } from './bert.js';
@@ -110,7 +110,7 @@ export function buildDeberta(arch: ArchConfig, w: WeightStore, opts: GraphOption
     const dn = linearWeights(g, w, 'cls.predictions.transform.dense', E, C);
     const h = ln(activation(g, linear(g, x, dn.w, dn.b), arch.activation), 'cls.predictions.transform.LayerNorm', E);
     const dec = w.has('cls.predictions.decoder.weight') ? w.get('cls.predictions.decoder.weight', [arch.vocab, E]) : w.body('embeddings.word_embeddings.weight', [arch.vocab, E]);
-    g.output('logits', g.op('Add', [g.op('MatMul', [h, g.weight('lm_decoder.T', transposeWeight(dec.data, arch.vocab, E), [E, arch.vocab])]), vector(g, w, 'cls.predictions.bias', arch.vocab)]));
+    g.output('logits', g.op('Add', [g.op('MatMul', [h, g.weight('lm_decoder.T', transposeWeight(dec.data, arch.vocab, E), [E, arch.vocab])]), vector(g, w, 'cls.predictions.bias', arch.vocab)]), FLOAT, ['batch_size', 'sequence_length', 'vocab_size']);
     outputs.push('logits');
   }
   return { bytes: g.toBytes(), feeds, outputs };
@@ -173,6 +173,7 @@ export const deberta: FamilySpec = {
   vocabTensors: ['embeddings.word_embeddings.weight', 'cls.predictions.bias', 'cls.predictions.decoder.weight', 'cls.predictions.decoder.bias'],
   positionIds: sequentialPositions,
   maxSequenceTokens: (arch) => (arch.deberta!.positionBiasedInput ? arch.maxPositions : Number.POSITIVE_INFINITY),
+  kvCache: false,
   build: buildDeberta,
   writeSubset: renumberedSubset,
 };

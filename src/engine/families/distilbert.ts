@@ -43,6 +43,7 @@ export const distilbert: FamilySpec = {
   vocabTensors: ['embeddings.word_embeddings.weight', 'vocab_projector.weight', 'vocab_projector.bias'],
   positionIds: sequentialPositions,
   maxSequenceTokens: (arch) => arch.maxPositions,
+  kvCache: false,
   build: buildBertEncoder({
     prefixes: ['distilbert.', ''], word: 'embeddings.word_embeddings.weight', position: 'embeddings.position_embeddings.weight',
     embedNorm: 'embeddings.LayerNorm', layerRoot: 'transformer.layer',

@@ -29,6 +29,7 @@ export const electra: FamilySpec = {
   vocabTensors: ['embeddings.word_embeddings.weight', 'generator_lm_head.weight', 'generator_lm_head.bias'],
   positionIds: sequentialPositions,
   maxSequenceTokens: (arch) => arch.maxPositions,
+  kvCache: false,
   build: buildBertEncoder({
     ...BERT_LAYOUT,
     prefixes: ['electra.', ''],

@@ -11,8 +11,8 @@ import type { ArchConfig } from '../../model/config.js';
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { ProbescaleError } from '../../util/errors.js';
-import { GraphBuilder, INT64 } from '../graph.js';
-import { activation, attend, causalPaddingBias, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
+import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
+import { activation, attend, cachedCausalBias, causalPaddingBias, withCache, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
 import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { linearWeights, vector } from './bert.js';
 import { applyRotary, inverseFrequencies, rotaryTables } from './llama.js';
@@ -47,13 +47,14 @@ export function buildGptNeox(arch: ArchConfig, w: WeightStore, opts: GraphOption
   const neox = arch.gptNeox!;
   const g = new GraphBuilder('gpt-neox', external);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
-  const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
+  const cache = opts.kvCache === true;
+  const mask = g.input('attention_mask', INT64, ['batch', cache ? 'total_seq' : 'seq']);
   const pos = g.input('position_ids', INT64, ['batch', 'seq']);
   const ln = (x: string, name: string) => layerNorm(g, x, vector(g, w, `${name}.weight`, C), vector(g, w, `${name}.bias`, C), arch.eps);
 
   let x = g.op('Gather', [g.weight(`${P}embed_in.weight`, w.body('embed_in.weight', [arch.vocab, C]).data, [arch.vocab, C]), ids]);
   const embedded = x;
-  const bias = causalPaddingBias(g, mask);
+  const bias = cache ? cachedCausalBias(g, mask, ids) : causalPaddingBias(g, mask);
   const R = arch.rotaryDim ?? D;
   const { cos, sin } = rotaryTables(g, pos, inverseFrequencies(R, arch.ropeTheta ?? 10000, arch.ropeScaling));
   const layerOutputs: string[] = [];
@@ -63,13 +64,9 @@ export function buildGptNeox(arch: ArchConfig, w: WeightStore, opts: GraphOption
     const h = ln(x, `${L}.input_layernorm`);
     const [q, k, v] = splitQkv(g, w, `${L}.attention.query_key_value`, C, H, D, 1 / Math.sqrt(D), neox.attentionBias);
     const o = linearWeights(g, w, `${L}.attention.dense`, C, C, 1, neox.attentionBias);
-    const ctx = attend(
-      g,
-      applyRotary(g, splitHeads(g, linear(g, h, q.w, q.b), H, D), cos, sin, D, R),
-      applyRotary(g, splitHeads(g, linear(g, h, k.w, k.b), H, D), cos, sin, D, R),
-      splitHeads(g, linear(g, h, v.w, v.b), H, D),
-      bias,
-    );
+    let kv = { k: applyRotary(g, splitHeads(g, linear(g, h, k.w, k.b), H, D), cos, sin, D, R), v: splitHeads(g, linear(g, h, v.w, v.b), H, D) };
+    if (cache) kv = withCache(g, j, kv.k, kv.v, H, D);
+    const ctx = attend(g, applyRotary(g, splitHeads(g, linear(g, h, q.w, q.b), H, D), cos, sin, D, R), kv.k, kv.v, bias);
     const attnOut = linear(g, mergeHeads(g, ctx, H, D), o.w, o.b);
     const up = linearWeights(g, w, `${L}.mlp.dense_h_to_4h`, F, C);
     const down = linearWeights(g, w, `${L}.mlp.dense_4h_to_h`, C, F);
@@ -87,10 +84,11 @@ export function buildGptNeox(arch: ArchConfig, w: WeightStore, opts: GraphOption
   const outputs = publishStack(g, '', embedded, layerOutputs, final, opts.hiddenStates);
   if (opts.logits) {
     const head = arch.tieEmbeddings ? w.body('embed_in.weight', [arch.vocab, C]) : w.get('embed_out.weight', [arch.vocab, C]);
-    g.output('logits', g.op('MatMul', [final, g.weight('embed_out.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]));
+    g.output('logits', g.op('MatMul', [final, g.weight('embed_out.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]), FLOAT, ['batch_size', 'sequence_length', 'vocab_size']);
     outputs.push('logits');
   }
-  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs };
+  if (cache) outputs.push(...opts.layers.flatMap((_, j) => [`present.${j}.key`, `present.${j}.value`]));
+  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs, cache: cache ? { layers: opts.layers.length, kvHeads: H, headDim: D } : undefined };
 }
 
 export const gptNeox: FamilySpec = {
@@ -133,6 +131,7 @@ export const gptNeox: FamilySpec = {
   vocabTensors: ['embed_in.weight', 'embed_out.weight'],
   positionIds: sequentialPositions,
   maxSequenceTokens: (arch) => arch.maxPositions,
+  kvCache: true,
   build: buildGptNeox,
   writeSubset: renumberedSubset,
   appliedParameters: storedPerLayer,

@@ -8,8 +8,8 @@ import type { ArchConfig } from '../../model/config.js';
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
-import { GraphBuilder, INT64 } from '../graph.js';
-import { activation, attend, causalPaddingBias, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
+import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
+import { activation, attend, cachedCausalBias, causalPaddingBias, withCache, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
 import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { vector } from './bert.js';
 
@@ -35,7 +35,8 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
   const C = arch.hidden;
   const g = new GraphBuilder('gpt2', external);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
-  const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
+  const cache = opts.kvCache === true;
+  const mask = g.input('attention_mask', INT64, ['batch', cache ? 'total_seq' : 'seq']);
   const pos = g.input('position_ids', INT64, ['batch', 'seq']);
 
   const wte = w.body('wte.weight', [arch.vocab, C]);
@@ -43,7 +44,7 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
   x = g.op('Add', [x, g.op('Gather', [g.weight(`${P}wpe.weight`, w.body('wpe.weight', [arch.maxPositions, C]).data, [arch.maxPositions, C]), pos])]);
   const embedded = x;
 
-  const bias = causalPaddingBias(g, mask);
+  const bias = cache ? cachedCausalBias(g, mask, ids) : causalPaddingBias(g, mask);
   const scale = 1 / Math.sqrt(arch.headDim);
   const layerOutputs: string[] = [];
   for (const [j, l] of opts.layers.entries()) {
@@ -52,13 +53,9 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
     const h = layerNorm(g, x, vector(g, w, `${L}.ln_1.weight`, C), vector(g, w, `${L}.ln_1.bias`, C), arch.eps);
     const qkv = qkvWeights(g, w, `${L}.attn.c_attn`, C, scale);
     const [q, k, v] = g.opN('Split', [linear(g, h, qkv.w, qkv.b), g.constI64([C, C, C])], 3, { axis: -1 });
-    const ctx = attend(
-      g,
-      splitHeads(g, q, arch.heads, arch.headDim),
-      splitHeads(g, k, arch.heads, arch.headDim),
-      splitHeads(g, v, arch.heads, arch.headDim),
-      bias,
-    );
+    let kv = { k: splitHeads(g, k, arch.heads, arch.headDim), v: splitHeads(g, v, arch.heads, arch.headDim) };
+    if (cache) kv = withCache(g, j, kv.k, kv.v, arch.heads, arch.headDim);
+    const ctx = attend(g, splitHeads(g, q, arch.heads, arch.headDim), kv.k, kv.v, bias);
     const proj = conv1d(g, w, `${L}.attn.c_proj`, C, C);
     x = g.op('Add', [x, linear(g, mergeHeads(g, ctx, arch.heads, arch.headDim), proj.w, proj.b)]);
     const m = layerNorm(g, x, vector(g, w, `${L}.ln_2.weight`, C), vector(g, w, `${L}.ln_2.bias`, C), arch.eps);
@@ -72,10 +69,11 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
   const outputs = publishStack(g, '', embedded, layerOutputs, final, opts.hiddenStates);
   if (opts.logits) {
     const head = w.has('lm_head.weight') && !arch.tieEmbeddings ? w.get('lm_head.weight', [arch.vocab, C]) : wte;
-    g.output('logits', g.op('MatMul', [final, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]));
+    g.output('logits', g.op('MatMul', [final, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]), FLOAT, ['batch_size', 'sequence_length', 'vocab_size']);
     outputs.push('logits');
   }
-  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs };
+  if (cache) outputs.push(...opts.layers.flatMap((_, j) => [`present.${j}.key`, `present.${j}.value`]));
+  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs, cache: cache ? { layers: opts.layers.length, kvHeads: arch.heads, headDim: arch.headDim } : undefined };
 }
 
 export const gpt2: FamilySpec = {
@@ -113,6 +111,7 @@ export const gpt2: FamilySpec = {
   vocabTensors: ['wte.weight', 'lm_head.weight'],
   positionIds: sequentialPositions,
   maxSequenceTokens: (arch) => arch.maxPositions,
+  kvCache: true,
   build: buildGpt2,
   writeSubset: renumberedSubset,
   appliedParameters: storedPerLayer,

@@ -17,8 +17,8 @@ import type { ArchConfig, Family, LlamaVariant } from '../../model/config.js';
 import { act, num, optNum, specialIds, type Raw } from '../../model/config-fields.js';
 import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
-import { GraphBuilder, INT64 } from '../graph.js';
-import { activation, attend, attendScores, causalPaddingBias, linear, mergeHeads, repeatKv, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
+import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
+import { activation, attend, attendScores, cachedCausalBias, causalPaddingBias, withCache, linear, mergeHeads, repeatKv, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
 import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { linearWeights, vector } from './bert.js';
 
@@ -99,7 +99,8 @@ export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions,
   if (H % KV !== 0) throw new Error(`num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
   const g = new GraphBuilder(arch.family, external);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
-  const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
+  const cache = opts.kvCache === true;
+  const mask = g.input('attention_mask', INT64, ['batch', cache ? 'total_seq' : 'seq']);
   const pos = g.input('position_ids', INT64, ['batch', 'seq']);
   // Gemma's (1 + w) RMSNorm: the offset is added to the stored weight once, here
   const norm = (x: string, name: string) => {
@@ -111,8 +112,9 @@ export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions,
   let x = g.op('Gather', [g.weight(`${P}embed_tokens.weight`, embed.data, [arch.vocab, C]), ids]);
   if (V.embedScale !== 1) x = g.op('Mul', [x, g.constF(V.embedScale)]);
   const embedded = x;
-  const bias = causalPaddingBias(g, mask);
-  const slidingBias = V.slidingWindow ? causalPaddingBias(g, mask, V.slidingWindow.window) : bias;
+  const causalBias = (window?: number) => (cache ? cachedCausalBias(g, mask, ids, window) : causalPaddingBias(g, mask, window));
+  const bias = causalBias();
+  const slidingBias = V.slidingWindow ? causalBias(V.slidingWindow.window) : bias;
   const R = arch.rotaryDim ?? D;
   const { cos, sin } = rotaryTables(g, pos, inverseFrequencies(R, arch.ropeTheta ?? 10000, arch.ropeScaling));
   const scale = V.gemma2 ? V.gemma2.queryScale : 1 / Math.sqrt(D);
@@ -136,8 +138,10 @@ export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions,
     const [q, k, v] = qkv;
     const o = linearWeights(g, w, `${L}.self_attn.o_proj`, C, H * D, 1, V.oBias);
     const qh = applyRotary(g, splitHeads(g, linear(g, h, q.w, q.b), H, D), cos, sin, D, R);
-    const kh = repeatKv(g, applyRotary(g, splitHeads(g, linear(g, h, k.w, k.b), KV, D), cos, sin, D, R), KV, H / KV, D);
-    const vh = repeatKv(g, splitHeads(g, linear(g, h, v.w, v.b), KV, D), KV, H / KV, D);
+    let kv = { k: applyRotary(g, splitHeads(g, linear(g, h, k.w, k.b), KV, D), cos, sin, D, R), v: splitHeads(g, linear(g, h, v.w, v.b), KV, D) };
+    if (cache) kv = withCache(g, j, kv.k, kv.v, KV, D);
+    const kh = repeatKv(g, kv.k, KV, H / KV, D);
+    const vh = repeatKv(g, kv.v, KV, H / KV, D);
     const layerBias = V.slidingWindow?.sliding[l] ? slidingBias : bias;
     const cap = V.gemma2?.attnSoftcap;
     const ctx = cap ? attendScores(g, qh, kh, vh, layerBias, (s) => softcap(g, s, cap)) : attend(g, qh, kh, vh, layerBias);
@@ -162,10 +166,11 @@ export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions,
     const head = arch.tieEmbeddings ? embed : w.get('lm_head.weight', [arch.vocab, C]);
     let logits = g.op('MatMul', [final, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]);
     if (V.gemma2?.finalSoftcap) logits = softcap(g, logits, V.gemma2.finalSoftcap);
-    g.output('logits', logits);
+    g.output('logits', logits, FLOAT, ['batch_size', 'sequence_length', 'vocab_size']);
     outputs.push('logits');
   }
-  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs };
+  if (cache) outputs.push(...opts.layers.flatMap((_, j) => [`present.${j}.key`, `present.${j}.value`]));
+  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs, cache: cache ? { layers: opts.layers.length, kvHeads: KV, headDim: D } : undefined };
 }
 
 /** Tensors of a Llama-shaped decoder (after "model."), with the extra names a variant stores. */
@@ -229,6 +234,7 @@ export const LLAMA_LIKE = {
   vocabTensors: ['embed_tokens.weight', 'lm_head.weight'],
   positionIds: sequentialPositions,
   maxSequenceTokens: (arch: ArchConfig) => arch.maxPositions,
+  kvCache: true,
   build: buildLlama,
   writeSubset: renumberedSubset,
   appliedParameters: storedPerLayer,

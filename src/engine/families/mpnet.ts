@@ -36,6 +36,7 @@ export const mpnet: FamilySpec = {
   vocabTensors: ['embeddings.word_embeddings.weight', 'lm_head.bias', 'lm_head.decoder.weight', 'lm_head.decoder.bias'],
   positionIds: robertaPositions,
   maxSequenceTokens: (arch) => arch.maxPositions - ((arch.padTokenId ?? 1) + 1),
+  kvCache: false,
   build: buildBertEncoder({
     ...BERT_LAYOUT,
     prefixes: ['mpnet.', ''],

@@ -10,7 +10,7 @@ import type { ArchConfig } from '../../model/config.js';
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { ProbescaleError } from '../../util/errors.js';
-import { GraphBuilder, INT64 } from '../graph.js';
+import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, causalPaddingBias, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
 import { bridge, publishStack, renumberedSubset, storedPerLayer, type BuiltGraph, type FamilySpec, type GraphOptions, type PositionRule } from '../family.js';
 import { linearWeights, vector } from './bert.js';
@@ -79,7 +79,7 @@ export function buildOpt(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
   const outputs = publishStack(g, '', embedded, layerOutputs, final, opts.hiddenStates);
   if (opts.logits) {
     const head = arch.tieEmbeddings ? embed : w.get('lm_head.weight', [arch.vocab, E]);
-    g.output('logits', g.op('MatMul', [final, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, E), [E, arch.vocab])]));
+    g.output('logits', g.op('MatMul', [final, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, E), [E, arch.vocab])]), FLOAT, ['batch_size', 'sequence_length', 'vocab_size']);
     outputs.push('logits');
   }
   return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs };
@@ -122,6 +122,7 @@ export const opt: FamilySpec = {
   vocabTensors: ['decoder.embed_tokens.weight', 'lm_head.weight'],
   positionIds: optPositions,
   maxSequenceTokens: (arch) => arch.maxPositions,
+  kvCache: false,
   build: buildOpt,
   writeSubset: renumberedSubset,
   appliedParameters: storedPerLayer,

@@ -8,8 +8,8 @@ import type { ArchConfig } from '../../model/config.js';
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { ProbescaleError } from '../../util/errors.js';
-import { GraphBuilder, INT64 } from '../graph.js';
-import { activation, attend, causalPaddingBias, layerNorm, linear, mergeHeads, repeatKv, splitHeads, transposeWeight } from '../ops.js';
+import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
+import { activation, attend, cachedCausalBias, causalPaddingBias, withCache, layerNorm, linear, mergeHeads, repeatKv, splitHeads, transposeWeight } from '../ops.js';
 import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { linearWeights, vector } from './bert.js';
 import { applyRotary, inverseFrequencies, rotaryTables } from './llama.js';
@@ -25,14 +25,15 @@ export function buildPhi(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
   if (H % KV !== 0) throw new Error(`num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
   const g = new GraphBuilder('phi', external);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
-  const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
+  const cache = opts.kvCache === true;
+  const mask = g.input('attention_mask', INT64, ['batch', cache ? 'total_seq' : 'seq']);
   const pos = g.input('position_ids', INT64, ['batch', 'seq']);
   const ln = (x: string, name: string) => layerNorm(g, x, vector(g, w, `${name}.weight`, C), vector(g, w, `${name}.bias`, C), arch.eps);
 
   const embed = w.body('embed_tokens.weight', [arch.vocab, C]);
   let x = g.op('Gather', [g.weight(`${P}embed_tokens.weight`, embed.data, [arch.vocab, C]), ids]);
   const embedded = x;
-  const bias = causalPaddingBias(g, mask);
+  const bias = cache ? cachedCausalBias(g, mask, ids) : causalPaddingBias(g, mask);
   const R = arch.rotaryDim ?? D;
   const { cos, sin } = rotaryTables(g, pos, inverseFrequencies(R, arch.ropeTheta ?? 10000, arch.ropeScaling));
   const layerOutputs: string[] = [];
@@ -45,8 +46,10 @@ export function buildPhi(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
     const v = linearWeights(g, w, `${L}.self_attn.v_proj`, KV * D, C);
     const o = linearWeights(g, w, `${L}.self_attn.dense`, C, H * D);
     const qh = applyRotary(g, splitHeads(g, linear(g, h, q.w, q.b), H, D), cos, sin, D, R);
-    const kh = repeatKv(g, applyRotary(g, splitHeads(g, linear(g, h, k.w, k.b), KV, D), cos, sin, D, R), KV, H / KV, D);
-    const vh = repeatKv(g, splitHeads(g, linear(g, h, v.w, v.b), KV, D), KV, H / KV, D);
+    let kv = { k: applyRotary(g, splitHeads(g, linear(g, h, k.w, k.b), KV, D), cos, sin, D, R), v: splitHeads(g, linear(g, h, v.w, v.b), KV, D) };
+    if (cache) kv = withCache(g, j, kv.k, kv.v, KV, D);
+    const kh = repeatKv(g, kv.k, KV, H / KV, D);
+    const vh = repeatKv(g, kv.v, KV, H / KV, D);
     const attnOut = linear(g, mergeHeads(g, attend(g, qh, kh, vh, bias), H, D), o.w, o.b);
     const fc1 = linearWeights(g, w, `${L}.mlp.fc1`, F, C);
     const fc2 = linearWeights(g, w, `${L}.mlp.fc2`, C, F);
@@ -61,10 +64,11 @@ export function buildPhi(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
     const head = arch.tieEmbeddings ? embed : w.get('lm_head.weight', [arch.vocab, C]);
     let logits = g.op('MatMul', [final, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]);
     if (w.has('lm_head.bias')) logits = g.op('Add', [logits, vector(g, w, 'lm_head.bias', arch.vocab)]);
-    g.output('logits', logits);
+    g.output('logits', logits, FLOAT, ['batch_size', 'sequence_length', 'vocab_size']);
     outputs.push('logits');
   }
-  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs };
+  if (cache) outputs.push(...opts.layers.flatMap((_, j) => [`present.${j}.key`, `present.${j}.value`]));
+  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs, cache: cache ? { layers: opts.layers.length, kvHeads: KV, headDim: D } : undefined };
 }
 
 export const phi: FamilySpec = {
@@ -106,6 +110,7 @@ export const phi: FamilySpec = {
   vocabTensors: ['embed_tokens.weight', 'lm_head.weight', 'lm_head.bias'],
   positionIds: sequentialPositions,
   maxSequenceTokens: (arch) => arch.maxPositions,
+  kvCache: true,
   build: buildPhi,
   writeSubset: renumberedSubset,
   appliedParameters: storedPerLayer,

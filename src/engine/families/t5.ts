@@ -9,7 +9,7 @@
 import type { ArchConfig } from '../../model/config.js';
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
-import { GraphBuilder, INT64 } from '../graph.js';
+import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, causalPaddingBias, linear, mergeHeads, paddingBias, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
 import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
 import { linearWeights, vector } from './bert.js';
@@ -113,7 +113,7 @@ export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions, ex
     // Tied embeddings: the decoder output is rescaled by d_model^-0.5 before the shared projection.
     const head = arch.tieEmbeddings ? shared : w.get('lm_head.weight', [arch.vocab, C]);
     const hIn = arch.tieEmbeddings ? g.op('Mul', [dec, g.constF(Math.pow(C, -0.5))]) : dec;
-    g.output('logits', g.op('MatMul', [hIn, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]));
+    g.output('logits', g.op('MatMul', [hIn, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]), FLOAT, ['batch_size', 'decoder_sequence_length', 'vocab_size']);
     outputs.push('logits');
   }
   return { bytes: g.toBytes(), feeds, outputs };
@@ -169,6 +169,7 @@ export const t5: FamilySpec = {
   vocabTensors: ['shared.weight', 'encoder.embed_tokens.weight', 'decoder.embed_tokens.weight', 'lm_head.weight'],
   positionIds: sequentialPositions, // unused: T5 reads relative buckets (position_buckets)
   maxSequenceTokens: () => Number.POSITIVE_INFINITY,
+  kvCache: false,
   build: buildT5,
   // probescale probes T5's encoder, so a written subset is that encoder alone (T5EncoderModel): the decoder
   // and LM head are not written, and parameter costs count what is written
