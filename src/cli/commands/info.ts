@@ -16,7 +16,7 @@ export function familiesTable(): string {
     s.about.kind,
     s.about.fixture,
     s.about.kind === 'encoder-decoder' ? 'encoder-only' : 'yes',
-    s.about.kind === 'decoder' ? 'yes' : 'no',
+    s.about.kind !== 'decoder' ? 'no' : s.kvCache ? 'yes, kv-cache' : 'yes, no cache',
     s.about.notes,
   ]);
   const head = ['family', 'model_type', 'kind', 'HF parity fixture', 'probe/run/write/ONNX/trim/verify', 'generate', 'notes'];
