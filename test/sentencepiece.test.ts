@@ -156,7 +156,7 @@ test('ALBERT text preprocessing (model_type albert, or tokenizer_config flags): 
 test('a Hugging Face folder with only a SentencePiece tokenizer.model loads it (converted stories260K)', async () => {
   const dir = join(tmp(), 'hf');
   await convertLlama2c(join(STORIES, 'stories260K.bin'), dir);
-  unlinkSync(join(dir, 'tokenizer.bin')); // convert copies both; keep only the SentencePiece file
+  for (const f of ['tokenizer.bin', 'tokenizer.json', 'tokenizer_config.json']) unlinkSync(join(dir, f)); // keep only the SentencePiece file
   const model = loadModel(dir);
   const tok = await model.tokenizer();
   assert.equal(tok.kind, 'sentencepiece');

@@ -23,6 +23,7 @@ import { makeEvaluator, type SubsetScore } from '../select/evaluate.js';
 import { searchSubset } from '../select/search.js';
 import * as baselines from '../select/baselines.js';
 import { layerGeometry, slebSubset } from '../select/calibration.js';
+import { describeCompatibility } from '../compress/hf-files.js';
 import { materialize } from '../compress/materialize.js';
 import { fitBridges } from '../compress/heal.js';
 import { measureModel, type Measurement } from '../verify/measure.js';
@@ -234,6 +235,7 @@ export async function runPipeline(opts: PipelineOptions) {
   const modelDir = join(opts.out, 'model');
   const written = await materialize(model, keep, modelDir, { head: headTensors, headInfo: { tasks: headInfo }, bridges, vocab: used ? { used, specials: [0, 1, 2, 3].filter((i) => i < model.arch.vocab) } : undefined, overwrite: opts.overwrite });
   log(`wrote ${modelDir}: layers [${keep.join(',')}], ${written.parameters.toLocaleString()} parameters (backbone${bridges ? ' + healing bridges' : ''}; task heads in head.safetensors)`);
+  log(`  ${describeCompatibility(written.compat)}`);
 
   // 3. verify the written model: load it back, apply the stored heads on test, measure cost
   const verification = await verifyWritten(modelDir, tasks, reference, probes, suite, headTensors);
@@ -265,7 +267,7 @@ export async function runPipeline(opts: PipelineOptions) {
     parameters: { full: fullParams, perLayer: paramCosts.perLayer, fixed: paramCosts.fixed },
     budgets: results,
     scaling,
-    compressed: { dir: modelDir, layers: keep, healed: !!bridges, healing, vocabTrimmed: !!used, parameters: written.parameters, verification, measured },
+    compressed: { dir: modelDir, compat: written.compat, layers: keep, healed: !!bridges, healing, vocabTrimmed: !!used, parameters: written.parameters, verification, measured },
     seconds: (performance.now() - t0) / 1000,
   };
   writeFileAtomic(join(opts.out, 'results.json'), JSON.stringify(out, null, 2) + '\n');

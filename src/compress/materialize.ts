@@ -1,10 +1,12 @@
 /**
  * Write a kept-layer subnetwork as a standalone Hugging Face checkpoint: layers renumbered 0..k-1,
- * canonical names kept, config layer count updated, tokenizer files copied, plus the ONNX graph the engine
- * runs for it. How the subset is written is the family spec's writeSubset (T5's position table, kept in
+ * canonical names kept, config layer count updated, tokenizer files (tokenizer.json + tokenizer_config.json,
+ * built from the llama2.c vocabulary for a llama2.c source; renumbered with a trimmed vocabulary, see
+ * hf-files.ts), generation_config.json for causal LMs, plus the ONNX graph in the transformers.js layout
+ * (onnx/model.onnx; causal LMs with past_key_values/present where the family has a cache graph). How the subset is written is the family spec's writeSubset (T5's position table, kept in
  * block 0, moves to the new block 0 when block 0 is dropped). The directory appears whole or not at all.
  */
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LoadedModel } from '../model/checkpoint.js';
 import { writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
@@ -15,15 +17,30 @@ import { parseConfig } from '../model/config.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { ProbescaleError } from '../util/errors.js';
 import { findLlama2cTokenizer } from '../model/llama2c.js';
+import { Llama2cTokenizer } from '../model/llama2c-tokenizer.js';
+import { llama2cToHf } from '../model/hf-tokenizer.js';
+import { HEALED_MODEL_TYPE } from '../model/config.js';
 import { trimVocabulary, type VocabMap } from './vocab.js';
 import type { Bridges } from './heal.js';
+import { canTrimTokenizer, generationConfig, remapConfigIds, tokenizerSpecials, trimTokenizerConfig, trimTokenizerJson, type HfCompatibility } from './hf-files.js';
 
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.bin', 'tokenizer.model', 'vocab.txt'];
+/** Tokenizer files other than tokenizer.json / tokenizer_config.json: copied as they are unless the vocabulary was renumbered. */
+const OTHER_TOKENIZER_FILES = ['special_tokens_map.json', 'tokenizer.bin', 'tokenizer.model', 'vocab.txt', 'merges.txt', 'vocab.json'];
+/** Files that spell ids in the original numbering: dropped when tokenizer.json carries the trimmed ids. */
+const ID_FILES = new Set(['tokenizer.bin', 'tokenizer.model', 'vocab.txt', 'merges.txt', 'vocab.json']);
 
 export interface MaterializeResult {
   dir: string;
   parameters: number;
   tensors: number;
+  /** Which tools load what was written. */
+  compat: HfCompatibility;
+}
+
+type Json = Record<string, unknown>;
+
+function readJsonIf(path: string): Json | undefined {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Json) : undefined;
 }
 
 /** Tensors and config of the subnetwork, in memory (the family spec's writeSubset). */
@@ -39,6 +56,8 @@ export interface MaterializeOptions {
   vocab?: { used: Iterable<number>; specials: number[] };
   /** Healing bridges (compress/heal.ts), keyed by the kept-layer position they precede. */
   bridges?: Bridges;
+  /** llama2.c tokenizer of a .bin source (default: the one beside it) */
+  llama2cTokenizer?: string;
   /** replace outDir even if it holds files probescale did not write (the user's --overwrite) */
   overwrite?: boolean;
 }
@@ -46,14 +65,41 @@ export interface MaterializeOptions {
 export async function materialize(model: LoadedModel, layers: number[], outDir: string, extra: MaterializeOptions = {}): Promise<MaterializeResult> {
   if (layers.length === 0) throw new ProbescaleError('cannot write a model with no layers', { fix: 'raise the budget so at least one layer fits' });
   const sub = subnetwork(model, layers);
-  const config = sub.config;
+  let config: Json = sub.config;
   let tensors = sub.tensors;
+  const notes: string[] = [];
+  const srcDir = existsSync(join(model.source, 'config.json')) ? model.source : dirname(model.source);
+  // the Hugging Face tokenizer: the source's, or built from a llama2.c vocabulary
+  let tokJson = readJsonIf(join(srcDir, 'tokenizer.json'));
+  let tokConfig = readJsonIf(join(srcDir, 'tokenizer_config.json'));
+  const llama2cTok = model.source.endsWith('.bin') ? (extra.llama2cTokenizer ?? findLlama2cTokenizer(model.source)) : existsSync(join(srcDir, 'tokenizer.bin')) ? join(srcDir, 'tokenizer.bin') : undefined;
+  if (!tokJson && llama2cTok) {
+    const hf = llama2cToHf(Llama2cTokenizer.fromFile(llama2cTok, model.arch.vocab), model.arch.maxPositions);
+    tokJson = hf.tokenizer;
+    tokConfig = hf.config;
+  }
   let vocabMap: VocabMap | undefined;
+  let tokenizerRenumbered = false;
   if (extra.vocab) {
-    const trimmed = trimVocabulary(model, tensors, extra.vocab.used, extra.vocab.specials);
+    const found = tokenizerSpecials(tokJson);
+    const configIds = ['bos_token_id', 'eos_token_id', 'pad_token_id', 'decoder_start_token_id'].map((k) => config[k]).filter((v): v is number => typeof v === 'number');
+    // the unknown token first: removed pieces map to it
+    const specials = [...(found.unk !== undefined ? [found.unk] : []), ...extra.vocab.specials, ...found.specials, ...configIds];
+    const trimmed = trimVocabulary(model, tensors, extra.vocab.used, specials);
     tensors = trimmed.tensors;
     vocabMap = trimmed.map;
-    config.vocab_size = trimmed.map.kept.length;
+    if (found.unk === undefined) notes.push(`no unknown token: removed pieces map to id 0 (${tokJson ? 'first special token' : 'see vocab_map.json'})`);
+    config = remapConfigIds({ ...config, vocab_size: trimmed.map.kept.length }, trimmed.map);
+    if (tokJson && canTrimTokenizer(tokJson)) {
+      tokJson = trimTokenizerJson(tokJson, trimmed.map);
+      if (tokConfig) tokConfig = trimTokenizerConfig(tokConfig, trimmed.map);
+      tokenizerRenumbered = true;
+      vocabMap.tokenizer = 'tokenizer.json';
+    } else {
+      // a Unigram (or no) tokenizer.json cannot give several pieces one id: only probescale's loader remaps
+      if (tokJson) notes.push(`tokenizer.json (${(tokJson.model as Json).type}) cannot be renumbered: not written; probescale remaps ids through vocab_map.json`);
+      tokJson = undefined;
+    }
   }
   const bridgePositions = Object.keys(extra.bridges ?? {}).map(Number);
   for (const j of bridgePositions) {
@@ -62,24 +108,68 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
     tensors[`probescale.bridge.${j}.weight`] = { dtype: 'F32', shape: [C, C], data: b.weight };
     tensors[`probescale.bridge.${j}.bias`] = { dtype: 'F32', shape: [C], data: b.bias };
   }
+  const sourceType = model.arch.raw.model_type === HEALED_MODEL_TYPE ? (model.arch.raw.probescale as Json).model_type : model.arch.raw.model_type;
   config.probescale = { source: model.source, kept_layers: layers, original_layers: model.arch.layers, bridges: bridgePositions };
+  if (bridgePositions.length) {
+    // Hugging Face has no class for the bridges: a model_type it does not know makes from_pretrained refuse the
+    // folder instead of loading the layers without them (a different model, with only a warning)
+    config.model_type = HEALED_MODEL_TYPE;
+    config.architectures = [`ProbescaleHealed${((model.arch.raw.architectures as string[] | undefined)?.[0]) ?? String(sourceType)}`];
+    (config.probescale as Json).model_type = sourceType;
+    notes.push(`healed: config.json says model_type "${HEALED_MODEL_TYPE}" so Hugging Face refuses it; probescale and onnxruntime (onnx/model.onnx) run it with its bridges`);
+  }
   let parameters = 0;
   for (const t of Object.values(tensors)) parameters += t.data.length;
   // The ONNX graph is built from the written tensors, exactly as the loader will see them.
   const arch = parseConfig(config, join(outDir, 'config.json'));
+  const spec = FAMILIES[arch.family];
   const store = WeightStore.fromTensors(Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, { data: t.data as Float32Array, shape: t.shape }])), outDir);
-  const graph = FAMILIES[arch.family].build(arch, store, { layers: layers.map((_, j) => j), decoderLayers: arch.t5 && t5HasDecoder(arch, store) ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true, bridges: extra.bridges });
-  const srcDir = existsSync(join(model.source, 'config.json')) ? model.source : dirname(model.source);
+  const kvCache = arch.causal && spec.kvCache;
+  const graph = spec.build(arch, store, { layers: layers.map((_, j) => j), decoderLayers: arch.t5 && t5HasDecoder(arch, store) ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true, bridges: extra.bridges, kvCache });
+  if (arch.causal && !kvCache) notes.push(`onnx/model.onnx has no key/value cache (${arch.family}): transformers.js generation is not supported`);
+  if (arch.t5) notes.push('T5: onnx/model.onnx is probescale\'s single graph, not transformers.js\'s encoder_model/decoder_model split');
+  const writeGenConfig = arch.causal;
   await writeDirAtomic(outDir, (tmp) => {
     writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', producer: 'probescale' });
     writeFileSync(join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-    writeFileSync(join(tmp, 'model.onnx'), graph.bytes);
-    for (const f of TOKENIZER_FILES) if (existsSync(join(srcDir, f))) copyFileSync(join(srcDir, f), join(tmp, f));
-    const llama2cTok = model.source.endsWith('.bin') ? findLlama2cTokenizer(model.source) : undefined;
-    if (llama2cTok) copyFileSync(llama2cTok, join(tmp, 'tokenizer.bin')); // llama2.c source: canonical name
+    if (writeGenConfig) writeFileSync(join(tmp, 'generation_config.json'), JSON.stringify(generationConfig(config), null, 2) + '\n');
+    mkdirSync(join(tmp, 'onnx'));
+    writeFileSync(join(tmp, 'onnx', 'model.onnx'), graph.bytes);
+    if (tokJson) writeFileSync(join(tmp, 'tokenizer.json'), JSON.stringify(tokJson) + '\n');
+    // tokenizer_config.json: the source's (renumbered with tokenizer.json), or a minimal one beside tokenizer.json
+    if (tokConfig || tokJson) writeFileSync(join(tmp, 'tokenizer_config.json'), JSON.stringify(tokConfig ?? { model_max_length: model.arch.maxPositions }, null, 2) + '\n');
+    for (const f of OTHER_TOKENIZER_FILES) {
+      if (tokenizerRenumbered && ID_FILES.has(f)) continue;
+      if (existsSync(join(srcDir, f))) copyFileSync(join(srcDir, f), join(tmp, f));
+    }
+    if (llama2cTok && !tokenizerRenumbered) copyFileSync(llama2cTok, join(tmp, 'tokenizer.bin')); // llama2.c source: canonical name
     if (vocabMap) writeFileSync(join(tmp, 'vocab_map.json'), JSON.stringify(vocabMap) + '\n');
     if (extra.head) writeSafetensors(join(tmp, 'head.safetensors'), extra.head, { producer: 'probescale' });
-    if (extra.headInfo) writeFileSync(join(tmp, 'head.json'), JSON.stringify(extra.headInfo, null, 2) + '\n');
+    if (extra.headInfo) writeFileSync(join(tmp, 'head.json'), JSON.stringify(withFeatureNote(extra.headInfo, arch.causal, !!arch.t5), null, 2) + '\n');
   }, { overwrite: extra.overwrite, what: `probescale compressed model of ${model.source}` });
-  return { dir: outDir, parameters, tensors: Object.keys(tensors).length };
+  const healed = bridgePositions.length > 0;
+  const compat: HfCompatibility = {
+    transformers: !healed && (tokJson !== undefined || !vocabMap),
+    transformersJs: !healed && !arch.t5 && (!arch.causal || kvCache) && tokJson !== undefined,
+    tokenizer: tokJson !== undefined,
+    notes,
+  };
+  return { dir: outDir, parameters, tensors: Object.keys(tensors).length, compat };
+}
+
+/**
+ * head.json says which tensor the heads read: the written model's last_hidden_state (Hugging Face
+ * `outputs.last_hidden_state`, = hidden_states[-1]: after the final norm in pre-norm models), pooled per task
+ * as each task's `input` says (last token for decoders run with --pooling last).
+ */
+function withFeatureNote(info: unknown, causal: boolean, t5: boolean): unknown {
+  if (!info || typeof info !== 'object') return info;
+  return {
+    features: {
+      hidden_state: t5 ? 'encoder last_hidden_state (T5EncoderModel output, after the final RMSNorm)' : 'last_hidden_state (= hidden_states[-1]; after the final norm in pre-norm models)',
+      model: causal ? 'the written decoder run on the whole sentence (no cache)' : 'the written encoder',
+      pooling: 'per task: see tasks.<name>.input (token tasks: first sub-token of each word)',
+    },
+    ...(info as Json),
+  };
 }

@@ -1,8 +1,9 @@
 /**
  * Vocabulary trimming (TextPruner-style): keep only the embedding rows of tokens the task data uses
- * (plus special tokens). The tokenizer itself is kept; `vocab_map.json` lists the kept original ids in
- * their new order and the loader remaps ids through it (unknown ids -> the first kept special, normally
- * UNK/pad), so text tokenizes consistently with the trimmed matrices.
+ * (plus special tokens, the first of them the unknown token). `vocab_map.json` lists the kept original ids in
+ * their new order; tokenizer.json is rewritten in the new ids (compress/hf-files.ts), else the loader remaps
+ * ids through the map (removed ids -> the first kept special), so text tokenizes consistently with the
+ * trimmed matrices.
  */
 import type { LoadedModel } from '../model/checkpoint.js';
 import type { TensorToWrite } from '../model/safetensors.js';
@@ -11,8 +12,10 @@ import { FAMILIES } from '../engine/families/index.js';
 export interface VocabMap {
   /** kept[newId] = original id */
   kept: number[];
-  /** new id used for any original id that was trimmed */
+  /** new id used for any original id that was trimmed (the unknown token when the tokenizer has one) */
   fallback: number;
+  /** set when tokenizer.json was rewritten in the new ids (the loader then applies no remap) */
+  tokenizer?: 'tokenizer.json';
 }
 
 /** Tensors indexed by token id (the family spec's vocabTensors), bare or under one of its prefixes. */

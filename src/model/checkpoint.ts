@@ -88,13 +88,15 @@ function llama2cInDir(dir: string): string | undefined {
 }
 
 /**
- * A vocabulary-trimmed model keeps its original tokenizer plus vocab_map.json (kept original ids in new
- * order); ids are remapped on the way in and out so text and matrices stay consistent.
+ * A vocabulary-trimmed model has vocab_map.json (kept original ids in new order) and either a tokenizer.json
+ * rewritten in the new ids, or its original tokenizer, whose ids are remapped on the way in and out.
  */
 function withVocabMap(tok: TextTokenizer, dir: string): TextTokenizer {
   const mapPath = join(dir, 'vocab_map.json');
   if (!existsSync(mapPath)) return tok;
-  const map = JSON.parse(readFileSync(mapPath, 'utf8')) as { kept: number[]; fallback: number };
+  const map = JSON.parse(readFileSync(mapPath, 'utf8')) as { kept: number[]; fallback: number; tokenizer?: string };
+  // tokenizer.json rewritten in the trimmed ids by compress/hf-files.ts: already consistent
+  if (map.tokenizer === 'tokenizer.json' && tok.kind === 'hf') return { kind: tok.kind, vocabSize: map.kept.length, encode: (t, o) => tok.encode(t, o), decode: (ids) => tok.decode(ids), idToToken: (j) => tok.idToToken(j) };
   const inv = new Map(map.kept.map((orig, j) => [orig, j]));
   return {
     kind: tok.kind,

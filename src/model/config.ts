@@ -83,8 +83,12 @@ export const SUPPORTED_MODEL_TYPES: Record<string, Family> = Object.fromEntries(
   (Object.keys(FAMILIES) as Family[]).flatMap((f) => FAMILIES[f].modelTypes.map((t) => [t, f])),
 );
 
+/** model_type of a healed checkpoint (compress/heal.ts): Hugging Face has no class for its bridges, so it refuses the folder. */
+export const HEALED_MODEL_TYPE = 'probescale-healed';
+
 export function parseConfig(raw: Raw, path = 'config.json'): ArchConfig {
-  const modelType = raw.model_type;
+  // a healed checkpoint names its base family under probescale.model_type
+  const modelType = raw.model_type === HEALED_MODEL_TYPE ? (raw.probescale as { model_type?: unknown } | undefined)?.model_type : raw.model_type;
   const family = typeof modelType === 'string' ? SUPPORTED_MODEL_TYPES[modelType] : undefined;
   if (!family) {
     throw new ProbescaleError(

@@ -13,6 +13,7 @@ import { parseConfig } from './config.js';
 import { WeightStore, type Tensor } from './weights.js';
 import { writeSafetensors } from './safetensors.js';
 import { Llama2cTokenizer } from './llama2c-tokenizer.js';
+import { llama2cToHf } from './hf-tokenizer.js';
 import type { LoadedModel } from './checkpoint.js';
 import { createHash } from 'node:crypto';
 
@@ -164,8 +165,12 @@ export async function convertLlama2c(binPath: string, outDir: string, tokenizerP
     );
     writeFileSync(join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
     if (tp) {
-      Llama2cTokenizer.fromFile(tp, header.vocab); // validate before copying
+      const tok = Llama2cTokenizer.fromFile(tp, header.vocab); // validate before copying
       copyFileSync(tp, join(tmp, 'tokenizer.bin'));
+      // the same vocabulary as a Hugging Face tokenizer, for AutoTokenizer / transformers.js
+      const hf = llama2cToHf(tok, header.seqLen);
+      writeFileSync(join(tmp, 'tokenizer.json'), JSON.stringify(hf.tokenizer) + '\n');
+      writeFileSync(join(tmp, 'tokenizer_config.json'), JSON.stringify(hf.config, null, 2) + '\n');
       const spm = tp.replace(/\.bin$/, '.model');
       if (existsSync(spm)) copyFileSync(spm, join(tmp, 'tokenizer.model'));
     }
