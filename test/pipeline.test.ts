@@ -36,7 +36,7 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
   assert.equal(r.budgets[0].keptLayers, 2);
   assert.equal(r.budgets[1].keptLayers, 3);
   // the written model: smaller, healed, trimmed, heads stored; verification ran on it
-  assert.ok(existsSync(join(out, 'model', 'model.onnx')) && existsSync(join(out, 'model', 'head.safetensors')) && existsSync(join(out, 'model', 'vocab_map.json')));
+  assert.ok(existsSync(join(out, 'model', 'onnx', 'model.onnx')) && existsSync(join(out, 'model', 'head.safetensors')) && existsSync(join(out, 'model', 'vocab_map.json')));
   assert.ok(r.compressed.parameters < r.parameters.full);
   assert.ok(r.compressed.measured.compressed.parameters < r.compressed.measured.full.parameters);
   for (const t of ['upos', 'trec']) assert.ok(r.compressed.verification[t].score > 0, t);

@@ -67,7 +67,7 @@ for (const src of dirs) {
     await eng.release();
     const mask = origIds.map((row) => Array.from({ length: 5 }, (_, t) => (t < row.length ? 1 : 0)));
     assert.ok(compareMasked(got.data, want.data, want.dims, mask, 1e-5, 1e-5).withinTolerance, 'written model = kept layers of the original');
-    const session = await ort.InferenceSession.create(join(out, 'model', 'model.onnx'));
+    const session = await ort.InferenceSession.create(join(out, 'model', 'onnx', 'model.onnx'));
     assert.ok(session.outputNames.includes('last_hidden_state'), 'standalone ONNX graph loads');
     await session.release();
     rmSync(tmp, { recursive: true });

@@ -4,10 +4,13 @@
  * marked so that Hugging Face refuses it instead of silently dropping its bridges, and a note of which
  * outputs each tool can load.
  *
- * Trimming keeps the original segmentation (what the probes and heads were evaluated on) and only renumbers:
- * in tokenizer.json every kept piece gets its new id and every removed piece the unknown token's id (BPE and
- * WordPiece vocabularies are piece -> id maps, so several pieces may share an id, and merges stay valid). Kept
- * pieces are listed after removed ones so id -> piece (decoding) reads the kept piece.
+ * Trimming renumbers tokenizer.json: every kept piece gets its new id and every removed piece the unknown
+ * token's id (vocabularies are piece -> id maps, so several pieces may share one; kept pieces are listed after
+ * removed ones so id -> piece reads the kept piece). WordPiece keeps its segmentation exactly. BPE keeps only
+ * the merges whose two parts and result are all kept, and the kept set is closed over the merges that build
+ * each kept piece (bpeClosure), so text made of kept pieces segments exactly as before, in Rust tokenizers
+ * (merges keyed by id pairs, which shared ids would corrupt) and in transformers.js alike; a removed piece
+ * comes out as smaller kept pieces, and characters that are not kept as the unknown token.
  */
 import type { VocabMap } from './vocab.js';
 
@@ -31,6 +34,42 @@ export function canTrimTokenizer(tokenizer: Json): boolean {
   return type === 'BPE' || type === 'WordPiece' || type === 'WordLevel';
 }
 
+function mergePairs(model: Json): [string, string][] {
+  return ((model.merges ?? []) as (string | [string, string])[]).map((m) => (Array.isArray(m) ? m : (m.split(' ', 2) as [string, string])));
+}
+
+/**
+ * Ids of every piece the BPE merges pass through while building the given pieces (running the merges on each
+ * piece's characters alone gives its derivation: a final piece's span never merged across its edges).
+ */
+export function bpeClosure(tokenizer: Json | undefined, ids: Iterable<number>): number[] {
+  const model = tokenizer?.model as Json | undefined;
+  if (!model || model.type !== 'BPE' || Array.isArray(model.vocab)) return [...ids];
+  const vocab = model.vocab as Record<string, number>;
+  const piece = new Map(Object.entries(vocab).map(([p, id]) => [id, p]));
+  const rank = new Map(mergePairs(model).map(([a, b], i) => [`${a}\u0000${b}`, i]));
+  const out = new Set<number>();
+  for (const id of ids) {
+    out.add(id);
+    const p = piece.get(id);
+    if (p === undefined || /^<0x[0-9A-F]{2}>$/.test(p)) continue;
+    const parts = [...p];
+    for (const c of parts) if (c in vocab) out.add(vocab[c]);
+    for (;;) {
+      let best = -1;
+      let bestRank = Infinity;
+      for (let i = 0; i + 1 < parts.length; i++) {
+        const r = rank.get(`${parts[i]}\u0000${parts[i + 1]}`);
+        if (r !== undefined && r < bestRank) [best, bestRank] = [i, r];
+      }
+      if (best < 0) break;
+      parts.splice(best, 2, parts[best] + parts[best + 1]);
+      if (parts[best] in vocab) out.add(vocab[parts[best]]);
+    }
+  }
+  return [...out];
+}
+
 function remapId(inv: Map<number, number>, map: VocabMap, id: number): number {
   return inv.get(id) ?? map.fallback;
 }
@@ -48,7 +87,13 @@ export function trimTokenizerJson(tokenizer: Json, map: VocabMap): Json {
   }
   kept.sort((a, b) => a[1] - b[1]);
   const out = structuredClone(tokenizer);
-  (out.model as Json).vocab = Object.fromEntries([...removed, ...kept]);
+  const outModel = out.model as Json;
+  outModel.vocab = Object.fromEntries([...removed, ...kept]);
+  if (outModel.type === 'BPE') {
+    const keptPieces = new Set(kept.map(([p]) => p));
+    outModel.merges = mergePairs(tokenizer.model as Json).filter(([a, b]) => keptPieces.has(a) && keptPieces.has(b) && keptPieces.has(a + b));
+    outModel.fuse_unk = false; // one unknown id per character, in every implementation
+  }
   out.added_tokens = ((tokenizer.added_tokens ?? []) as { id: number }[]).filter((t) => inv.has(t.id)).map((t) => ({ ...t, id: inv.get(t.id)! }));
   out.post_processor = remapProcessor(tokenizer.post_processor as Json | null, (id) => remapId(inv, map, id));
   return out;

@@ -22,7 +22,7 @@ import { llama2cToHf } from '../model/hf-tokenizer.js';
 import { HEALED_MODEL_TYPE } from '../model/config.js';
 import { trimVocabulary, type VocabMap } from './vocab.js';
 import type { Bridges } from './heal.js';
-import { canTrimTokenizer, generationConfig, remapConfigIds, tokenizerSpecials, trimTokenizerConfig, trimTokenizerJson, type HfCompatibility } from './hf-files.js';
+import { bpeClosure, canTrimTokenizer, generationConfig, remapConfigIds, tokenizerSpecials, trimTokenizerConfig, trimTokenizerJson, type HfCompatibility } from './hf-files.js';
 
 /** Tokenizer files other than tokenizer.json / tokenizer_config.json: copied as they are unless the vocabulary was renumbered. */
 const OTHER_TOKENIZER_FILES = ['special_tokens_map.json', 'tokenizer.bin', 'tokenizer.model', 'vocab.txt', 'merges.txt', 'vocab.json'];
@@ -85,12 +85,14 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
     const configIds = ['bos_token_id', 'eos_token_id', 'pad_token_id', 'decoder_start_token_id'].map((k) => config[k]).filter((v): v is number => typeof v === 'number');
     // the unknown token first: removed pieces map to it
     const specials = [...(found.unk !== undefined ? [found.unk] : []), ...extra.vocab.specials, ...found.specials, ...configIds];
-    const trimmed = trimVocabulary(model, tensors, extra.vocab.used, specials);
+    // BPE: keep every piece the merges pass through on the way to a kept piece (hf-files.ts)
+    const canRenumber = tokJson !== undefined && canTrimTokenizer(tokJson);
+    const trimmed = trimVocabulary(model, tensors, canRenumber ? bpeClosure(tokJson, extra.vocab.used) : extra.vocab.used, specials);
     tensors = trimmed.tensors;
     vocabMap = trimmed.map;
     if (found.unk === undefined) notes.push(`no unknown token: removed pieces map to id 0 (${tokJson ? 'first special token' : 'see vocab_map.json'})`);
     config = remapConfigIds({ ...config, vocab_size: trimmed.map.kept.length }, trimmed.map);
-    if (tokJson && canTrimTokenizer(tokJson)) {
+    if (tokJson && canRenumber) {
       tokJson = trimTokenizerJson(tokJson, trimmed.map);
       if (tokConfig) tokConfig = trimTokenizerConfig(tokConfig, trimmed.map);
       tokenizerRenumbered = true;
