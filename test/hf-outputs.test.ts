@@ -1,13 +1,13 @@
 /**
  * What probescale writes loads as-is in transformers.js (@huggingface/transformers, offline, local folders):
  * plain, vocabulary-trimmed and healed outputs of stories260K (llama2.c -> HF Llama, SentencePiece-style BPE
- * tokenizer built from its vocabulary) and mini-gpt (GPT-2, byte-level BPE). Token ids, features
+ * tokenizer built from its vocabulary), mini-gpt (GPT-2, byte-level BPE) and the encoder fixtures. Token ids, features
  * (last_hidden_state) and greedy generation through the exported key/value cache are compared with
  * probescale's own.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { gunzipSync } from 'node:zlib';
@@ -18,7 +18,7 @@ import { materialize } from '../src/compress/materialize.js';
 import { fitBridges } from '../src/compress/heal.js';
 import { Engine } from '../src/engine/engine.js';
 import { greedyGenerate } from '../src/engine/generate.js';
-import { ROOT, STORIES } from './helpers.js';
+import { FIXTURES, ROOT, STORIES, writeCharTokenizer } from './helpers.js';
 
 env.allowRemoteModels = false; // nothing may come from the network: the folders are local paths
 env.localModelPath = '';
@@ -181,4 +181,26 @@ test('mini-gpt (GPT-2, byte-level BPE): plain and trimmed outputs match probesca
   assert.ok(oids.includes(map.fallback) && oids.every((j) => j < map.kept.length));
   assert.equal(srcTok.idToToken(map.kept[map.fallback]), '<unk>');
   await compareGeneration(model, tok.encode(PROMPT), trimmed, 8);
+});
+
+test('encoders (BERT, RoBERTa, DistilBERT, ELECTRA, ALBERT, XLM-R): transformers.js AutoModel gives probescale\'s last_hidden_state; MPNet/DeBERTa flagged', async () => {
+  const cases = ['hf-tiny/bert', 'hf-tiny/roberta', 'hf-zoo/distilbert', 'hf-zoo/electra', 'hf-zoo/albert', 'hf-zoo/xlm-roberta', 'hf-zoo/mpnet', 'hf-zoo/deberta-v3'];
+  for (const f of cases) {
+    const input = out(`${f.replace('/', '-')}-in`);
+    cpSync(join(FIXTURES, '..', f), input, { recursive: true });
+    writeCharTokenizer(input);
+    const src = loadModel(input);
+    const dir = out(`${f.replace('/', '-')}-out`);
+    const res = await materialize(src, [0, src.arch.layers - 1], dir, { vocab: { used: (await src.tokenizer()).encode('hello world, a test.'), specials: [] } });
+    const supported = !/mpnet|deberta/.test(f);
+    assert.equal(res.compat.transformersJs, supported, `${f}: ${res.compat.notes}`);
+    if (!supported) {
+      assert.match(res.compat.notes.join(), /does not feed/);
+      continue;
+    }
+    const { model, tok } = await ours(dir);
+    // the input sentence has removed pieces (trimmed vocabulary) and padding-sensitive positions (RoBERTa)
+    const tokenizer = await compareFeatures(model, tok.encode('hello world, a quiz!'), dir);
+    assert.deepEqual(Array.from(tokenizer.encode('hello world, a quiz!')), tok.encode('hello world, a quiz!'), f);
+  }
 });

@@ -12,6 +12,8 @@ import type { LoadedModel } from '../model/checkpoint.js';
 import { writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
 import { FAMILIES } from '../engine/families/index.js';
 import { t5HasDecoder } from '../engine/families/t5.js';
+import { robertaPositions } from '../engine/families/roberta.js';
+import { sequentialPositions } from '../engine/family.js';
 import { WeightStore } from '../model/weights.js';
 import { parseConfig } from '../model/config.js';
 import { writeDirAtomic } from '../util/atomic.js';
@@ -83,14 +85,15 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
   if (extra.vocab) {
     const found = tokenizerSpecials(tokJson);
     const configIds = ['bos_token_id', 'eos_token_id', 'pad_token_id', 'decoder_start_token_id'].map((k) => config[k]).filter((v): v is number => typeof v === 'number');
-    // the unknown token first: removed pieces map to it
-    const specials = [...(found.unk !== undefined ? [found.unk] : []), ...extra.vocab.specials, ...found.specials, ...configIds];
+    // RoBERTa-style positions count from pad_token_id: keep every id up to it in place
+    const padIds = FAMILIES[model.arch.family].positionIds === robertaPositions && model.arch.padTokenId !== undefined ? Array.from({ length: model.arch.padTokenId + 1 }, (_, i) => i) : [];
+    const specials = [...(found.unk !== undefined ? [found.unk] : []), ...extra.vocab.specials, ...found.specials, ...configIds, ...padIds];
     // BPE: keep every piece the merges pass through on the way to a kept piece (hf-files.ts)
     const canRenumber = tokJson !== undefined && canTrimTokenizer(tokJson);
-    const trimmed = trimVocabulary(model, tensors, canRenumber ? bpeClosure(tokJson, extra.vocab.used) : extra.vocab.used, specials);
+    const trimmed = trimVocabulary(model, tensors, canRenumber ? bpeClosure(tokJson, extra.vocab.used) : extra.vocab.used, specials, found.unk);
     tensors = trimmed.tensors;
     vocabMap = trimmed.map;
-    if (found.unk === undefined) notes.push(`no unknown token: removed pieces map to id 0 (${tokJson ? 'first special token' : 'see vocab_map.json'})`);
+    if (found.unk === undefined) notes.push(`no unknown token: removed pieces map to new id 0 (original id ${trimmed.map.kept[0]})`);
     config = remapConfigIds({ ...config, vocab_size: trimmed.map.kept.length }, trimmed.map);
     if (tokJson && canRenumber) {
       tokJson = trimTokenizerJson(tokJson, trimmed.map);
@@ -127,7 +130,12 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
   const spec = FAMILIES[arch.family];
   const store = WeightStore.fromTensors(Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, { data: t.data as Float32Array, shape: t.shape }])), outDir);
   const kvCache = arch.causal && spec.kvCache;
-  const graph = spec.build(arch, store, { layers: layers.map((_, j) => j), decoderLayers: arch.t5 && t5HasDecoder(arch, store) ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true, bridges: extra.bridges, kvCache });
+  // encoders compute their positions in the graph: transformers.js feeds only input_ids/attention_mask/token_type_ids
+  const positionsInGraph = arch.causal ? undefined : spec.positionIds === robertaPositions ? 'padding-offset' : spec.positionIds === sequentialPositions ? 'sequential' : undefined;
+  const graph = spec.build(arch, store, { layers: layers.map((_, j) => j), decoderLayers: arch.t5 && t5HasDecoder(arch, store) ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true, bridges: extra.bridges, kvCache, positionsInGraph });
+  // inputs transformers.js feeds: ids, mask, token types; decoders also positions and the cache
+  const foreignFeeds = graph.feeds.filter((f) => !['input_ids', 'attention_mask', 'token_type_ids', ...(kvCache ? ['position_ids'] : [])].includes(f));
+  if (foreignFeeds.length && !arch.t5) notes.push(`onnx/model.onnx also takes ${foreignFeeds.join(', ')}, which transformers.js does not feed`);
   if (arch.causal && !kvCache) notes.push(`onnx/model.onnx has no key/value cache (${arch.family}): transformers.js generation is not supported`);
   if (arch.t5) notes.push('T5: onnx/model.onnx is probescale\'s single graph, not transformers.js\'s encoder_model/decoder_model split');
   const writeGenConfig = arch.causal;
@@ -152,7 +160,7 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
   const healed = bridgePositions.length > 0;
   const compat: HfCompatibility = {
     transformers: !healed && (tokJson !== undefined || !vocabMap),
-    transformersJs: !healed && !arch.t5 && (!arch.causal || kvCache) && tokJson !== undefined,
+    transformersJs: !healed && !arch.t5 && (!arch.causal || kvCache) && foreignFeeds.length === 0 && tokJson !== undefined,
     tokenizer: tokJson !== undefined,
     notes,
   };

@@ -25,9 +25,13 @@ export function vocabTensors(model: LoadedModel): string[] {
   return [...new Set(spec.vocabTensors.flatMap((n) => ['', ...spec.prefixes].map((p) => p + n)))].filter((n) => names.has(n));
 }
 
-export function trimVocabulary(model: LoadedModel, tensors: Record<string, TensorToWrite>, used: Iterable<number>, specials: number[]): { tensors: Record<string, TensorToWrite>; map: VocabMap; removed: number } {
+/**
+ * Specials come first in ascending order, so ids below the first non-special keep their number (RoBERTa's
+ * positions count from pad_token_id); removed ids map to `unk` when it is given and kept, else to new id 0.
+ */
+export function trimVocabulary(model: LoadedModel, tensors: Record<string, TensorToWrite>, used: Iterable<number>, specials: number[], unk?: number): { tensors: Record<string, TensorToWrite>; map: VocabMap; removed: number } {
   const keep = [...new Set([...specials, ...used])].filter((id) => id >= 0 && id < model.arch.vocab);
-  const specialsFirst = [...new Set(specials.filter((s) => s >= 0 && s < model.arch.vocab))];
+  const specialsFirst = [...new Set(specials.filter((s) => s >= 0 && s < model.arch.vocab))].sort((a, b) => a - b);
   const kept = [...specialsFirst, ...keep.filter((id) => !specialsFirst.includes(id)).sort((a, b) => a - b)];
   const rowNames = new Set(vocabTensors(model));
   const out: Record<string, TensorToWrite> = {};
@@ -44,7 +48,8 @@ export function trimVocabulary(model: LoadedModel, tensors: Record<string, Tenso
     removed += (t.shape[0] - kept.length) * width;
     out[name] = { dtype: 'F32', shape: [kept.length, ...t.shape.slice(1)], data };
   }
-  return { tensors: out, map: { kept, fallback: 0 }, removed };
+  const fallback = unk === undefined ? -1 : kept.indexOf(unk);
+  return { tensors: out, map: { kept, fallback: fallback >= 0 ? fallback : 0 }, removed };
 }
 
 /** Original -> trimmed id lookup. */

@@ -23,6 +23,12 @@ export interface GraphOptions {
    * unset and the engine refuses.
    */
   kvCache?: boolean;
+  /**
+   * Compute position ids inside the graph instead of taking a position_ids input (exported encoders: the
+   * runtimes that load them feed only input_ids / attention_mask / token_type_ids). 'padding-offset' is
+   * RoBERTa's rule: count of non-pad tokens so far + pad id, pad itself at pad id.
+   */
+  positionsInGraph?: 'sequential' | 'padding-offset';
 }
 
 /** Apply the bridge that stands before kept layer j, if any. */

@@ -7,6 +7,17 @@ import { FLOAT, GraphBuilder } from './graph.js';
 /** torch.finfo(float32).min: Hugging Face's additive mask value. */
 export const FINFO_MIN = -3.4028234663852886e38;
 
+/** Position ids [B, T] from input_ids in the graph (GraphOptions.positionsInGraph): 0..T-1, or RoBERTa's padding-offset count. */
+export function positionsFromIds(g: GraphBuilder, ids: string, kind: 'sequential' | 'padding-offset', pad: number): string {
+  const axis = g.constI64([1], []);
+  if (kind === 'sequential') {
+    const ones = g.op('Add', [g.op('Mul', [ids, g.constI64([0], [])]), g.constI64([1], [])]);
+    return g.op('Sub', [g.op('CumSum', [ones, axis]), g.constI64([1], [])]);
+  }
+  const isTok = g.op('Cast', [g.op('Not', [g.op('Equal', [ids, g.constI64([pad], [])])])], { to: 7 });
+  return g.op('Add', [g.op('Mul', [g.op('CumSum', [isTok, axis]), isTok]), g.constI64([pad], [])]);
+}
+
 /** Transpose an nn.Linear weight [out, in] to the [in, out] layout MatMul wants. */
 export function transposeWeight(w: Float32Array, out: number, inp: number): Float32Array {
   const t = new Float32Array(w.length);

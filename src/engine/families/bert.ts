@@ -10,7 +10,7 @@ import { act, num, optNum, specialIds, type Raw } from '../../model/config-field
 import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
 import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
-import { activation, attend, layerNorm, linear, mergeHeads, paddingBias, splitHeads, transposeWeight } from '../ops.js';
+import { activation, attend, layerNorm, linear, mergeHeads, paddingBias, splitHeads, transposeWeight, positionsFromIds } from '../ops.js';
 import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
 
 /** nn.Linear [out, in] -> MatMul [in, out], optionally scaled (folds attention's 1/sqrt(D) into the query). */
@@ -69,8 +69,8 @@ export function buildBertEncoder(layout: BertLayout) {
     const g = new GraphBuilder(arch.family, external);
     const ids = g.input('input_ids', INT64, ['batch', 'seq']);
     const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
-    const pos = g.input('position_ids', INT64, ['batch', 'seq']);
-    const feeds: FeedName[] = ['input_ids', 'attention_mask', 'position_ids'];
+    const pos = opts.positionsInGraph ? positionsFromIds(g, ids, opts.positionsInGraph, arch.padTokenId ?? 1) : g.input('position_ids', INT64, ['batch', 'seq']);
+    const feeds: FeedName[] = opts.positionsInGraph ? ['input_ids', 'attention_mask'] : ['input_ids', 'attention_mask', 'position_ids'];
     const ln = (x: string, name: string, n = C) => layerNorm(g, x, vector(g, w, `${name}.weight`, n), vector(g, w, `${name}.bias`, n), arch.eps);
 
     const emb = (name: string, rows: number) => g.weight(P + name, w.body(name, [rows, E]).data, [rows, E]);
