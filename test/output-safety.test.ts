@@ -116,7 +116,7 @@ test('run: --out under /proc and --threads 9999 fail at once; a failed run leave
   assert.equal(r.status, 2);
   assert.ok(Date.now() - t0 < 30_000);
   r = cli('run', '--model', BIN, '--tasks', 'sst2,nosuchtask', '--out', join(root, 'b'));
-  assert.equal(r.status, 1);
+  assert.equal(r.status, 2, 'an unknown task name is a usage error');
   r = cli('run', '--model', BIN, '--tasks', 'sst2', '--budget', '0.01', '--out', join(root, 'c'));
   assert.equal(r.status, 1);
   assert.deepEqual(readdirSync(root), [], 'nothing created');

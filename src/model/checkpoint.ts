@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ProbescaleError } from '../util/errors.js';
 import { readConfig, type ArchConfig } from './config.js';
 import { WeightStore } from './weights.js';
+import { checkStoredLayers } from './validate.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 import { isLlama2cCheckpoint, loadLlama2c } from './llama2c.js';
 
@@ -30,6 +31,7 @@ export function loadModel(path: string, opts: { tokenizerPath?: string } = {}): 
   }
   const arch = readConfig(path);
   const weights = WeightStore.fromDir(path);
+  checkStoredLayers(arch, weights.names(), weights.source);
   let tok: TextTokenizer | undefined;
   let hash: string | undefined;
   return {

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProbescaleError } from '../util/errors.js';
+import { checkArch } from './validate.js';
 
 export type Family = 'bert' | 'roberta' | 'gpt2' | 'llama' | 't5';
 export const SUPPORTED_MODEL_TYPES: Record<string, Family> = {
@@ -74,6 +75,13 @@ function act(raw: Raw, key: string, dflt: string, path: string): Activation {
 }
 
 export function parseConfig(raw: Raw, path = 'config.json'): ArchConfig {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ProbescaleError(`config.json must be a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`, { file: path, fix: 'use the config.json saved with the model' });
+  const arch = parseFamilyConfig(raw, path);
+  checkArch(arch, path); // validate/checkArch: sizes, heads, eps
+  return arch;
+}
+
+function parseFamilyConfig(raw: Raw, path: string): ArchConfig {
   const modelType = raw.model_type;
   const family = typeof modelType === 'string' ? SUPPORTED_MODEL_TYPES[modelType] : undefined;
   if (!family) {
