@@ -27,7 +27,7 @@ function deadPid(): number {
 }
 
 test('feature cache: a damaged meta.json or layer file is detected and rebuilt; dead processes\' temp folders are removed', async () => {
-  const tok = model.tokenizer();
+  const tok = await model.tokenizer();
   const engine = await Engine.create(model, { threads: 1, logits: false });
   const seqs = ['Tom ran.', 'The cat sat.'].map((t) => tok.encode(t));
   const rows: RowSpec[] = seqs.map((s, i) => ({ seq: i, ranges: [[0, s.length]] }));
@@ -59,8 +59,8 @@ test('feature cache: a damaged meta.json or layer file is detected and rebuilt; 
   rmSync(cacheDir2, { recursive: true });
 });
 
-test('token task: a sentence longer than the positions is scored in windows, every word a row', () => {
-  const tok = model.tokenizer();
+test('token task: a sentence longer than the positions is scored in windows, every word a row', async () => {
+  const tok = await model.tokenizer();
   const words = Array.from({ length: 60 }, (_, i) => ['the', 'cat', 'sat', 'on', 'a', 'mat'][i % 6]);
   const task: Task = { name: 'tags', kind: 'token', labels: ['A', 'B'], metric: 'accuracy', description: '', source: 'test', splits: { train: [], dev: [], test: [{ words, labels: words.map((_, i) => (i % 2 ? 'A' : 'B')) }, { words: ['Tom', 'ran'], labels: ['A', 'B'] }] } };
   const r = taskRows(task, task.splits.test, tok, { maxTokens: 16 });
