@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ROOT, STORIES } from './helpers.js';
 import { OUTPUT_MARKER, checkCanCreate, mkdirp, outputState, writeDirAtomic } from '../src/util/atomic.js';
-import { ProbescaleError } from '../src/util/errors.js';
+import { ProbescaleError, fsError } from '../src/util/errors.js';
 
 const CLI = join(ROOT, 'src', 'cli', 'main.ts');
 const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -70,6 +70,17 @@ test('writeDirAtomic: an error while filling keeps the previous output intact', 
   assert.equal(readFileSync(join(dir, 'new.txt'), 'utf8'), 'new');
   assert.deepEqual(readdirSync(root), ['out']);
   rmSync(root, { recursive: true });
+});
+
+test('a full disk (ENOSPC) is a one-line error naming the path', { skip: !existsSync('/dev/full') }, () => {
+  let err: unknown;
+  try {
+    writeFileSync('/dev/full', 'x'.repeat(100));
+  } catch (e) {
+    err = fsError(e, '/dev/full', 'write the file');
+  }
+  assert.ok(err instanceof ProbescaleError);
+  assert.match((err as Error).message, /^\/dev\/full: could not write the file: no space left on the device \(ENOSPC\)\n  fix: free disk space/);
 });
 
 test('mkdirp and checkCanCreate fail fast under /proc instead of spinning', { skip: !existsSync('/proc/self') }, () => {

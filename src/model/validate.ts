@@ -10,7 +10,8 @@ const FIX_CONFIG = 'use the config.json saved with these weights';
 
 /** The normalized config must describe a buildable model (positive integer sizes, divisible heads, eps > 0). */
 export function checkArch(a: ArchConfig, path: string): void {
-  const ints: [string, number][] = [['hidden size', a.hidden], ['num_hidden_layers (layers)', a.layers], ['attention heads', a.heads], ['key/value heads', a.kvHeads], ['head dim', a.headDim], ['intermediate size', a.intermediate], ['vocab_size', a.vocab], ['max positions', a.maxPositions]];
+  // T5's relative positions have no table: maxPositions is Infinity there
+  const ints: [string, number][] = [['hidden size', a.hidden], ['num_hidden_layers (layers)', a.layers], ['attention heads', a.heads], ['key/value heads', a.kvHeads], ['head dim', a.headDim], ['intermediate size', a.intermediate], ['vocab_size', a.vocab], ['max positions', a.maxPositions === Infinity ? 1 : a.maxPositions]];
   for (const [what, v] of ints) {
     if (!Number.isInteger(v) || v < 1) throw new ProbescaleError(`${what} must be a positive integer, got ${v}`, { file: path, fix: FIX_CONFIG });
   }

@@ -26,9 +26,10 @@ export function register(program: Command): void {
     .requiredOption('--target <r>', 'target retention, e.g. 0.95', Number)
     .option('--verify', 'run selection + compression at the predicted budget and measure retention')
     .option('--out <dir>', 'output directory for --verify', 'out/predict')
+    .option('--overwrite', 'with --verify: write into --out even if it holds files probescale did not write')
     .option('--max-train <n>', 'as in the run being verified', positiveIntArg)
     .option('--max-eval <n>', 'as in the run being verified', positiveIntArg)
-    .action(async (o: { results: string; target: number; verify?: boolean; out: string; maxTrain?: number; maxEval?: number }) => {
+    .action(async (o: { results: string; target: number; verify?: boolean; out: string; maxTrain?: number; maxEval?: number; overwrite?: boolean }) => {
       if (!existsSync(o.results)) throw new ProbescaleError('results file not found', { file: o.results });
       if (!(o.target > 0 && o.target <= 1.5)) throw new UsageError(`--target must be a retention like 0.95, got ${o.target}`);
       const r = readRunResults(o.results);
@@ -54,7 +55,7 @@ export function register(program: Command): void {
       if (budget > x) console.log(`the predicted budget holds no layer; verifying at the smallest feasible one, ${budget.toFixed(4)}`);
       const res = await runPipeline({
         model: r.model, tasks: r.tasks.map((t) => t.name).join(','), weights: r.tasks.map((t) => t.weight).join(','), budgets: (Math.ceil(budget * 1e4) / 1e4).toFixed(4),
-        out: o.out, maxTrain: o.maxTrain, maxEval: o.maxEval, seed: 0, searchEvals: 40, randomSeeds: 5, bootstrap: 1000, log: () => {},
+        out: o.out, overwrite: o.overwrite, maxTrain: o.maxTrain, maxEval: o.maxEval, seed: 0, searchEvals: 40, randomSeeds: 5, bootstrap: 1000, log: () => {},
       });
       const kept = res.budgets[0].methods[0];
       const xKept = kept.parameters / r.parameters.full;
