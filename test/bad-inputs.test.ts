@@ -207,7 +207,8 @@ const CASES: Case[] = [
   // --- command line ---
   { name: 'unknown command', args: () => ['frobnicate'], code: 2, message: "unknown command 'frobnicate'" },
   { name: 'unknown option', args: () => ['info', '--model', BIN, '--colour'], code: 2, message: "unknown option '--colour'" },
-  { name: 'missing required option', args: () => ['info'], code: 2, message: "required option '--model <path>' not specified" },
+  { name: 'missing required option', args: () => ['forward', '--model', LLAMA], code: 2, message: "required option '--inputs <file>' not specified" },
+  { name: 'info without --model or --families', args: () => ['info'], code: 2, message: 'info needs --model or --families' },
   { name: 'pretrain unknown test bed', args: (d) => ['pretrain', '--model', 'mini-bert', '--out', join(d, 'models')], code: 1, message: 'unknown test bed "mini-bert"' },
   { name: 'demo unknown stage', args: (d) => ['demo', '--only', 'gpt5', '--out', join(d, 'out')], code: 1, message: 'unknown demo stage "gpt5"' },
 ];
