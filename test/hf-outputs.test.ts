@@ -204,3 +204,18 @@ test('encoders (BERT, RoBERTa, DistilBERT, ELECTRA, ALBERT, XLM-R): transformers
     assert.deepEqual(Array.from(tokenizer.encode('hello world, a quiz!')), tok.encode('hello world, a quiz!'), f);
   }
 });
+
+test('every causal family: transformers.js AutoModelForCausalLM.generate through the exported cache gives probescale\'s greedy ids', async () => {
+  const cases = ['hf-tiny/gpt2', 'hf-tiny/llama', 'hf-zoo/llama3-rope', 'hf-zoo/qwen2', 'hf-zoo/mistral', 'hf-zoo/gemma', 'hf-zoo/gemma2', 'hf-zoo/phi3', 'hf-zoo/pythia', 'hf-zoo/phi', 'hf-zoo/opt'];
+  for (const f of cases) {
+    const input = out(`${f.replace('/', '-')}-dec-in`);
+    cpSync(join(FIXTURES, '..', f), input, { recursive: true });
+    writeCharTokenizer(input);
+    const src = loadModel(input);
+    const dir = out(`${f.replace('/', '-')}-dec-out`);
+    const res = await materialize(src, [0, src.arch.layers - 1], dir);
+    assert.ok(res.compat.transformersJs, `${f}: ${res.compat.notes}`);
+    // 12 new tokens: past Mistral's (6) and Gemma 2's (8) sliding windows
+    await compareGeneration(loadModel(dir), [5, 6, 7], dir, 12);
+  }
+});

@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { loadModel } from '../../model/checkpoint.js';
 import { materialize } from '../../compress/materialize.js';
 import { describeCompatibility } from '../../compress/hf-files.js';
+import { existsSync } from 'node:fs';
 import { checkReplaceable } from '../../util/atomic.js';
+import { ProbescaleError } from '../../util/errors.js';
 
 export function register(program: Command): void {
   program
@@ -15,6 +17,7 @@ export function register(program: Command): void {
     .option('--tokenizer <file>', 'llama2.c tokenizer .bin (default: tokenizer.bin or the one tok*.bin beside the checkpoint)')
     .action(async (opts: { from: string; out: string; tokenizer?: string; overwrite?: boolean }) => {
       checkReplaceable(opts.out, { overwrite: opts.overwrite }); // before reading anything: fail fast
+      if (!existsSync(opts.from)) throw new ProbescaleError('no such file', { file: opts.from, fix: 'pass the llama2.c checkpoint (.bin) to convert' });
       const model = loadModel(opts.from, { tokenizerPath: opts.tokenizer });
       // every layer, written as materialize writes a compressed model: the same files, the same checks
       const res = await materialize(model, Array.from({ length: model.arch.layers }, (_, i) => i), opts.out, { overwrite: opts.overwrite, llama2cTokenizer: opts.tokenizer });

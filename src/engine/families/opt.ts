@@ -11,7 +11,7 @@ import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { ProbescaleError } from '../../util/errors.js';
 import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
-import { activation, attend, causalPaddingBias, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
+import { activation, attend, cachedCausalBias, causalPaddingBias, withCache, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
 import { bridge, publishStack, renumberedSubset, storedPerLayer, type BuiltGraph, type FamilySpec, type GraphOptions, type PositionRule } from '../family.js';
 import { linearWeights, vector } from './bert.js';
 
@@ -40,8 +40,10 @@ export function buildOpt(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
   const F = arch.intermediate;
   const g = new GraphBuilder('opt', external);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
-  const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
-  const pos = g.input('position_ids', INT64, ['batch', 'seq']);
+  const cache = opts.kvCache === true;
+  const mask = g.input('attention_mask', INT64, ['batch', cache ? 'total_seq' : 'seq']);
+  // with a cache the positions come from the whole mask, in the graph (so every runtime gets OPT's rule)
+  const pos = cache ? cachedOptPositions(g, ids, mask) : g.input('position_ids', INT64, ['batch', 'seq']);
   const ln = (x: string, name: string) => layerNorm(g, x, vector(g, w, `${name}.weight`, C), vector(g, w, `${name}.bias`, C), arch.eps);
 
   const embed = w.get(`${P}embed_tokens.weight`, [arch.vocab, E]);
@@ -50,7 +52,7 @@ export function buildOpt(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
   const posTable = g.weight(`${P}embed_positions.weight`, w.get(`${P}embed_positions.weight`, [arch.maxPositions + 2, C]).data, [arch.maxPositions + 2, C]);
   x = g.op('Add', [x, g.op('Gather', [posTable, pos])]);
   const embedded = x;
-  const bias = causalPaddingBias(g, mask);
+  const bias = cache ? cachedCausalBias(g, mask, ids) : causalPaddingBias(g, mask);
   const layerOutputs: string[] = [];
   for (const [j, l] of opts.layers.entries()) {
     x = bridge(g, x, opts, j, C);
@@ -61,8 +63,11 @@ export function buildOpt(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
     const out = linearWeights(g, w, `${L}.self_attn.out_proj`, C, C, 1, o.bias);
     const fc1 = linearWeights(g, w, `${L}.fc1`, F, C, 1, o.bias);
     const fc2 = linearWeights(g, w, `${L}.fc2`, C, F, 1, o.bias);
-    const attn = (h: string) =>
-      linear(g, mergeHeads(g, attend(g, splitHeads(g, linear(g, h, q.w, q.b), H, D), splitHeads(g, linear(g, h, k.w, k.b), H, D), splitHeads(g, linear(g, h, v.w, v.b), H, D), bias), H, D), out.w, out.b);
+    const attn = (h: string) => {
+      let kv = { k: splitHeads(g, linear(g, h, k.w, k.b), H, D), v: splitHeads(g, linear(g, h, v.w, v.b), H, D) };
+      if (cache) kv = withCache(g, j, kv.k, kv.v, H, D);
+      return linear(g, mergeHeads(g, attend(g, splitHeads(g, linear(g, h, q.w, q.b), H, D), kv.k, kv.v, bias), H, D), out.w, out.b);
+    };
     const mlp = (h: string) => linear(g, activation(g, linear(g, h, fc1.w, fc1.b), arch.activation), fc2.w, fc2.b);
     if (o.preNorm) {
       x = g.op('Add', [x, attn(ln(x, `${L}.self_attn_layer_norm`))]);
@@ -82,7 +87,16 @@ export function buildOpt(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
     g.output('logits', g.op('MatMul', [final, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, E), [E, arch.vocab])]), FLOAT, ['batch_size', 'sequence_length', 'vocab_size']);
     outputs.push('logits');
   }
-  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs };
+  if (cache) outputs.push(...opts.layers.flatMap((_, j) => [`present.${j}.key`, `present.${j}.value`]));
+  return { bytes: g.toBytes(), feeds: cache ? ['input_ids', 'attention_mask'] : ['input_ids', 'attention_mask', 'position_ids'], outputs, cache: cache ? { layers: opts.layers.length, kvHeads: H, headDim: D } : undefined };
+}
+
+/** optPositions in the graph over the whole mask [B, S], keeping the last T (new) columns: cumsum(mask) * mask + 1. */
+function cachedOptPositions(g: GraphBuilder, ids: string, mask: string): string {
+  const full = g.op('Add', [g.op('Mul', [g.op('CumSum', [mask, g.constI64([1], [])]), mask]), g.constI64([1], [])]);
+  const S = g.op('Slice', [g.op('Shape', [mask]), g.constI64([1]), g.constI64([2])]);
+  const T = g.op('Slice', [g.op('Shape', [ids]), g.constI64([1]), g.constI64([2])]);
+  return g.op('Slice', [full, g.op('Sub', [S, T]), S, g.constI64([1])]);
 }
 
 export const opt: FamilySpec = {
@@ -122,7 +136,7 @@ export const opt: FamilySpec = {
   vocabTensors: ['decoder.embed_tokens.weight', 'lm_head.weight'],
   positionIds: optPositions,
   maxSequenceTokens: (arch) => arch.maxPositions,
-  kvCache: false,
+  kvCache: true,
   build: buildOpt,
   writeSubset: renumberedSubset,
   appliedParameters: storedPerLayer,
