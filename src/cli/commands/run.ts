@@ -1,7 +1,7 @@
 /** `probescale run`: the whole pipeline — probe, select under budgets, compare baselines, compress, verify, report. */
 import { Option, type Command } from 'commander';
 import { runPipeline, type PipelineOptions } from '../pipeline.js';
-import { intArg, listArg, positiveIntArg, threadsArg } from '../parse.js';
+import { intArg, listArg, positiveIntArg, precisionOption, threadsArg } from '../parse.js';
 
 export function register(program: Command): void {
   program
@@ -19,6 +19,7 @@ export function register(program: Command): void {
     .option('--trim-vocab', 'keep only the vocabulary the task data uses')
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
+    .addOption(precisionOption())
     .addOption(new Option('--pooling <kind>', 'sentence pooling (last suits decoders)').choices(['mean', 'first', 'last']).default('mean'))
     .option('--search-evals <n>', 'subnetworks the search may run per budget', intArg, 40)
     .option('--random-seeds <n>', 'random-subset baselines per budget', positiveIntArg, 5)
