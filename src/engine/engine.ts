@@ -16,6 +16,7 @@ import { checkBatchShape, checkIdsInVocab } from './inputs.js';
 import { checkThreads, defaultThreads } from '../util/threads.js';
 import { FAMILIES } from './families/index.js';
 import type { BuiltGraph, FeedName, GraphOptions } from './family.js';
+import type { Precision } from './graph.js';
 import { t5HasDecoder } from './families/t5.js';
 
 /** Above this many weight bytes, graphs are built with external data (see Engine.create). */
@@ -36,6 +37,8 @@ export interface EngineOptions {
   externalData?: boolean;
   /** Causal LMs: build the key/value-cache graph (Batch.past in, present.{j}.key/value out). */
   kvCache?: boolean;
+  /** fp32 (default) or int8 linear layers (see GraphBuilder). */
+  precision?: Precision;
 }
 
 /** A key/value cache: the present.{j}.key/value outputs of the previous run, [batch, kv_heads, seq, head_dim]. */
@@ -78,7 +81,7 @@ export class Engine {
     const withDecoder = !!arch.t5 && t5HasDecoder(arch, model.weights) && (opts.decoderLayers !== undefined || (opts.logits ?? true));
     const decoderLayers = withDecoder ? validateLayers(opts.decoderLayers ?? range(arch.t5!.decoderLayers), arch.t5!.decoderLayers, 'decoder layers', model.source) : [];
     if (opts.kvCache && !FAMILIES[arch.family].kvCache) throw new ProbescaleError(`${arch.family} has no key/value-cache graph (supported: ${Object.entries(FAMILIES).filter(([, s]) => s.kvCache).map(([f]) => f).join(', ')})`, { file: model.source });
-    const options: GraphOptions = { layers, decoderLayers, hiddenStates: opts.hiddenStates ?? 'all', logits: opts.logits ?? true, bridges: opts.bridges ?? storedBridges(model), kvCache: opts.kvCache };
+    const options: GraphOptions = { layers, decoderLayers, hiddenStates: opts.hiddenStates ?? 'all', logits: opts.logits ?? true, bridges: opts.bridges ?? storedBridges(model), kvCache: opts.kvCache, precision: opts.precision ?? 'fp32' };
     const sessionOptions: ort.InferenceSession.SessionOptions = { intraOpNumThreads: checkThreads(opts.threads) ?? defaultThreads(), interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
     // Large models stream their weights to a temporary external-data file while the graph is built:
     // no transposed copies and no protobuf holding them sit in memory next to onnxruntime's own copy.

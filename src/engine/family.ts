@@ -1,7 +1,7 @@
 /** What every model family's graph builder receives and returns. */
 import type { ArchConfig } from '../model/config.js';
 import type { WeightStore } from '../model/weights.js';
-import { GraphBuilder, FLOAT } from './graph.js';
+import { GraphBuilder, FLOAT, type Precision } from './graph.js';
 
 export interface GraphOptions {
   /** Original indices of the (encoder) layers to run, in order; a model without layers 3 and 7 simply omits them. */
@@ -29,6 +29,8 @@ export interface GraphOptions {
    * RoBERTa's rule: count of non-pad tokens so far + pad id, pad itself at pad id.
    */
   positionsInGraph?: 'sequential' | 'padding-offset';
+  /** Weight precision of the linear layers (GraphBuilder.precision); default fp32. */
+  precision?: Precision;
 }
 
 /** Apply the bridge that stands before kept layer j, if any. */
