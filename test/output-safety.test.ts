@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ROOT, STORIES } from './helpers.js';
-import { OUTPUT_MARKER, checkCanCreate, mkdirp, outputState, writeDirAtomic } from '../src/util/atomic.js';
+import { OUTPUT_MARKER, checkCanCreate, mkdirp, outputState, prepareOutputDir, writeDirAtomic } from '../src/util/atomic.js';
 import { ProbescaleError, fsError } from '../src/util/errors.js';
 
 const CLI = join(ROOT, 'src', 'cli', 'main.ts');
@@ -70,6 +70,19 @@ test('writeDirAtomic: an error while filling keeps the previous output intact', 
   assert.equal(readFileSync(join(dir, 'new.txt'), 'utf8'), 'new');
   assert.deepEqual(readdirSync(root), ['out']);
   rmSync(root, { recursive: true });
+});
+
+test('prepareOutputDir removes temp leftovers of killed processes in its own folder, nothing else', () => {
+  const dir = join(fresh(), 'out');
+  prepareOutputDir(dir, 'test');
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  mkdirSync(join(dir, `.model.${dead}.1764370000000.old`));
+  writeFileSync(join(dir, `.results.json.${dead}.1764370000000.tmp`), 'half');
+  writeFileSync(join(dir, `.results.json.${process.ppid}.1764370000000.tmp`), 'a live writer');
+  writeFileSync(join(dir, 'notes.tmp'), 'mine');
+  prepareOutputDir(dir, 'test');
+  assert.deepEqual(readdirSync(dir).sort(), [`.results.json.${process.ppid}.1764370000000.tmp`, OUTPUT_MARKER, 'notes.tmp'].sort());
+  rmSync(join(dir, '..'), { recursive: true });
 });
 
 test('a full disk (ENOSPC) is a one-line error naming the path', { skip: !existsSync('/dev/full') }, () => {
