@@ -6,14 +6,14 @@
  * (onnx/model.onnx; causal LMs with past_key_values/present where the family has a cache graph). How the subset is written is the family spec's writeSubset (T5's position table, kept in
  * block 0, moves to the new block 0 when block 0 is dropped). The directory appears whole or not at all.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LoadedModel } from '../model/checkpoint.js';
 import { writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
 import { FAMILIES } from '../engine/families/index.js';
 import { t5HasDecoder } from '../engine/families/t5.js';
 import { robertaPositions } from '../engine/families/roberta.js';
-import { sequentialPositions } from '../engine/family.js';
+import { sequentialPositions, type GraphOptions } from '../engine/family.js';
 import { WeightStore } from '../model/weights.js';
 import { parseConfig } from '../model/config.js';
 import { writeDirAtomic } from '../util/atomic.js';
@@ -37,6 +37,10 @@ export interface MaterializeResult {
   tensors: number;
   /** Which tools load what was written. */
   compat: HfCompatibility;
+  /** Bytes on disk of what was written (the int8 ONNX only with `quantize`). */
+  bytes: { safetensors: number; onnx: number; onnxQuantized?: number };
+  /** Parameters before vocabulary trimming (kept layers + everything else). */
+  parametersBeforeTrim: number;
 }
 
 type Json = Record<string, unknown>;
@@ -62,6 +66,8 @@ export interface MaterializeOptions {
   llama2cTokenizer?: string;
   /** replace outDir even if it holds files probescale did not write (the user's --overwrite) */
   overwrite?: boolean;
+  /** Also write the int8 graph (GraphBuilder precision int8) as onnx/model_quantized.onnx, transformers.js's name for it. */
+  quantize?: 'int8';
 }
 
 export async function materialize(model: LoadedModel, layers: number[], outDir: string, extra: MaterializeOptions = {}): Promise<MaterializeResult> {
@@ -69,6 +75,8 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
   const sub = subnetwork(model, layers);
   let config: Json = sub.config;
   let tensors = sub.tensors;
+  let parametersBeforeTrim = 0;
+  for (const t of Object.values(tensors)) parametersBeforeTrim += t.data.length;
   const notes: string[] = [];
   const srcDir = existsSync(join(model.source, 'config.json')) ? model.source : dirname(model.source);
   // the Hugging Face tokenizer: the source's, or built from a llama2.c vocabulary
@@ -132,7 +140,9 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
   const kvCache = arch.causal && spec.kvCache;
   // encoders compute their positions in the graph: transformers.js feeds only input_ids/attention_mask/token_type_ids
   const positionsInGraph = arch.causal ? undefined : spec.positionIds === robertaPositions ? 'padding-offset' : spec.positionIds === sequentialPositions ? 'sequential' : undefined;
-  const graph = spec.build(arch, store, { layers: layers.map((_, j) => j), decoderLayers: arch.t5 && t5HasDecoder(arch, store) ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true, bridges: extra.bridges, kvCache, positionsInGraph });
+  const graphOptions: GraphOptions = { layers: layers.map((_, j) => j), decoderLayers: arch.t5 && t5HasDecoder(arch, store) ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true, bridges: extra.bridges, kvCache, positionsInGraph };
+  const graph = spec.build(arch, store, graphOptions);
+  const quantized = extra.quantize ? spec.build(arch, store, { ...graphOptions, precision: extra.quantize }) : undefined;
   // inputs transformers.js feeds: ids, mask, token types; decoders also positions and the cache
   const foreignFeeds = graph.feeds.filter((f) => !['input_ids', 'attention_mask', 'token_type_ids', ...(kvCache ? ['position_ids'] : [])].includes(f));
   if (foreignFeeds.length && !arch.t5) notes.push(`onnx/model.onnx also takes ${foreignFeeds.join(', ')}, which transformers.js does not feed`);
@@ -145,6 +155,7 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
     if (writeGenConfig) writeFileSync(join(tmp, 'generation_config.json'), JSON.stringify(generationConfig(config), null, 2) + '\n');
     mkdirSync(join(tmp, 'onnx'));
     writeFileSync(join(tmp, 'onnx', 'model.onnx'), graph.bytes);
+    if (quantized) writeFileSync(join(tmp, 'onnx', 'model_quantized.onnx'), quantized.bytes);
     if (tokJson) writeFileSync(join(tmp, 'tokenizer.json'), JSON.stringify(tokJson) + '\n');
     // tokenizer_config.json: the source's (renumbered with tokenizer.json), or a minimal one beside tokenizer.json
     if (tokConfig || tokJson) writeFileSync(join(tmp, 'tokenizer_config.json'), JSON.stringify(tokConfig ?? { model_max_length: model.arch.maxPositions }, null, 2) + '\n');
@@ -164,7 +175,17 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
     tokenizer: tokJson !== undefined,
     notes,
   };
-  return { dir: outDir, parameters, tensors: Object.keys(tensors).length, compat };
+  const size = (f: string) => statSync(join(outDir, f)).size;
+  const bytes = { safetensors: size('model.safetensors'), onnx: size(join('onnx', 'model.onnx')), ...(quantized ? { onnxQuantized: size(join('onnx', 'model_quantized.onnx')) } : {}) };
+  return { dir: outDir, parameters, tensors: Object.keys(tensors).length, compat, bytes, parametersBeforeTrim };
+}
+
+/** Bytes of a checkpoint's weight files: a llama2.c .bin, or the .safetensors / .bin weight files of a folder. */
+export function checkpointBytes(source: string): number {
+  if (!statSync(source).isDirectory()) return statSync(source).size;
+  return readdirSync(source)
+    .filter((f) => /\.safetensors$/.test(f) || (/\.bin$/.test(f) && !/^(tokenizer|training_args)\.bin$/.test(f)))
+    .reduce((a, f) => a + statSync(join(source, f)).size, 0);
 }
 
 /**
