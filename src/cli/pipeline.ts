@@ -52,7 +52,7 @@ export interface PipelineOptions {
   threads?: number;
   /** linear-layer precision of every forward pass that probes, selects and verifies (calibration statistics and healing fits stay fp32) */
   precision?: Precision;
-  /** also write OUT/model/model_quantized.onnx (int8 linear layers) and verify it: retention, bytes, latency, peak RSS */
+  /** also write OUT/model/onnx/model_quantized.onnx (int8 linear layers) and verify it: retention, bytes, latency, peak RSS */
   quantize?: 'int8';
   /** sentence pooling for sentence-level tasks (default mean; 'last' suits decoders, whose last token has seen the whole sentence) */
   pooling?: SentencePooling;
@@ -260,6 +260,16 @@ export async function runPipeline(opts: PipelineOptions) {
       measured: measureModel(loadModel(modelDir), { precision: opts.quantize }),
     };
   }
+  // compute: the FLOP ratio next to the measured batch-32 latency ratio (the measuring child runs without logits,
+  // so no head cost; a kept healing bridge adds one C x C product per token)
+  const runFlops = flopCosts(model, measured.full.seq, 0);
+  const bridgeFlops = 2 * model.arch.hidden * model.arch.hidden * Object.keys(bridges ?? {}).length;
+  const compute = {
+    flopRatio: (subsetCost(runFlops, keep) + bridgeFlops) / subsetCost(runFlops, range(L)),
+    latencyRatioBatch32: measured.compressed.latencyMsBatch32 / measured.full.latencyMsBatch32,
+  };
+  const apart = Math.abs(compute.latencyRatioBatch32 / compute.flopRatio - 1);
+  log(`compute: FLOP ratio ${(100 * compute.flopRatio).toFixed(1)}%, measured batch-32 latency ratio ${(100 * compute.latencyRatioBatch32).toFixed(1)}%${apart > 0.15 ? ` (${(100 * apart).toFixed(0)}% apart: embeddings, masks and per-run overhead do not shrink with the layers, and on a shared machine the two timings are noisy)` : ' (within 15%)'}`);
   // bytes next to parameters; the size ratio against the original checkpoint, factor by factor
   const originalBytes = checkpointBytes(model.source);
   const size = {
@@ -305,7 +315,7 @@ export async function runPipeline(opts: PipelineOptions) {
     parameters: { full: fullParams, perLayer: paramCosts.perLayer, fixed: paramCosts.fixed },
     budgets: results,
     scaling,
-    compressed: { dir: modelDir, compat: written.compat, layers: keep, healed: !!bridges, healing, vocabTrimmed: !!used, parameters: written.parameters, verification, measured, size, quantized },
+    compressed: { dir: modelDir, compat: written.compat, layers: keep, healed: !!bridges, healing, vocabTrimmed: !!used, parameters: written.parameters, verification, measured, compute, size, quantized },
     seconds: (performance.now() - t0) / 1000,
   };
   writeFileAtomic(join(opts.out, 'results.json'), JSON.stringify(out, null, 2) + '\n');
