@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync, existsSync, chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { runPipeline } from '../src/cli/pipeline.js';
+import { runPipeline } from '../src/pipeline/run.js';
 import { ProbescaleError } from '../src/util/errors.js';
 import { STORIES } from './helpers.js';
 

@@ -5,31 +5,30 @@
  */
 import { fittedCurvePlot, probeCurves, retentionPlot, svg, type CurvePoint, type RetentionPoint } from './plots.js';
 import { predictRetention } from '../scaling/retention.js';
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Results = any;
+import type { RunResults } from './results.js';
 
 const esc = (s: unknown) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 const pts = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
 const num = (v: number) => v.toLocaleString('en-US');
 
-export async function renderReport(r: Results): Promise<string> {
-  const curves: CurvePoint[] = r.probes.flatMap((p: any) => p.layers.map((l: any) => ({ task: p.task, layer: l.layer, score: l.score, lo: l.lo, hi: l.hi })));
+export async function renderReport(r: RunResults): Promise<string> {
+  const curves: CurvePoint[] = r.probes.flatMap((p) => p.layers.map((l) => ({ task: p.task, layer: l.layer, score: l.score, lo: l.lo, hi: l.hi })));
   const retention: RetentionPoint[] = r.budgets
-    .flatMap((b: any) => b.methods.map((m: any) => ({ method: m.method.replace(/ \(.*\)/, ''), parameters: m.parameters, retention: m.retention })))
-    .sort((a: RetentionPoint, b: RetentionPoint) => a.parameters - b.parameters);
+    .flatMap((b) => b.methods.map((m) => ({ method: m.method.replace(/ \(.*\)/, ''), parameters: m.parameters, retention: m.retention })))
+    .sort((a, b) => a.parameters - b.parameters);
   retention.push(...[...new Set(retention.map((p) => p.method))].map((method) => ({ method, parameters: r.parameters.full, retention: 1 })));
 
   let curveSvg = '';
   if (r.scaling) {
-    const fit = { ...r.scaling.fit, raw: Float64Array.from(Object.values(r.scaling.fit.raw as Record<string, number>)) };
+    // results.json written before the contract stored `raw` as an object of indices: Object.values reads both
+    const fit = { ...r.scaling.fit, raw: Float64Array.from(Object.values(r.scaling.fit.raw)) };
     const xs = Array.from({ length: 60 }, (_, i) => 0.05 + (0.95 * i) / 59);
     curveSvg = await svg(fittedCurvePlot(xs.map((x) => ({ x, r: predictRetention(fit, x) })), r.scaling.fit.points));
   }
   const losses: string[] = [];
   for (const b of r.budgets) {
-    const ps = b.methods.find((m: any) => m.method === 'probescale');
+    const ps = b.methods.find((m) => m.method === 'probescale')!;
     for (const m of b.methods) {
       if (m === ps || m.retention <= ps.retention + 1e-9) continue;
       const d = m.probescaleMinus;
@@ -38,24 +37,24 @@ export async function renderReport(r: Results): Promise<string> {
     }
   }
   // baselines ProbeScale beat by more than test noise
-  const wins = r.budgets.flatMap((b: any) => b.methods.filter((m: any) => m.probescaleMinus && m.probescaleMinus.lo > 0).map((m: any) => `${esc(b.budget)}: ${esc(m.method)}`));
-  const cells = r.budgets.reduce((n: number, b: any) => n + b.methods.length - 1, 0);
+  const wins = r.budgets.flatMap((b) => b.methods.filter((m) => m.probescaleMinus && m.probescaleMinus.lo > 0).map((m) => `${esc(b.budget)}: ${esc(m.method)}`));
+  const cells = r.budgets.reduce((n, b) => n + b.methods.length - 1, 0);
 
   const budgetRows = r.budgets
-    .map((b: any) => {
-      const methods = [...b.methods].sort((x: any, y: any) => y.retention - x.retention);
+    .map((b) => {
+      const methods = [...b.methods].sort((x, y) => y.retention - x.retention);
       return `<h3>Budget ${esc(b.budget)} (${esc(b.kind)}): ${b.keptLayers} layer${b.keptLayers === 1 ? '' : 's'} kept</h3>
 <p>Additive optimum (exact knapsack${b.additive.exact ? '' : ', gridded'}): layers [${b.additive.layers.join(', ')}], dev retention ${pct(b.additive.devRetention)}.
 Search over subnetworks (${esc(b.search.method)}, ${b.search.evaluated} subnetworks run): layers [${b.search.layers.join(', ')}], dev retention ${pct(b.search.devRetention)}.
 Chosen: <b>${esc(b.winner)}</b>.</p>
-<table><tr><th>method</th><th>layers</th><th>parameters</th><th>test retention</th><th>ProbeScale minus this, points [paired 95% CI]</th>${r.tasks.map((t: any) => `<th>${esc(t.name)} (${esc(t.metric)})</th>`).join('')}</tr>
+<table><tr><th>method</th><th>layers</th><th>parameters</th><th>test retention</th><th>ProbeScale minus this, points [paired 95% CI]</th>${r.tasks.map((t) => `<th>${esc(t.name)} (${esc(t.metric)})</th>`).join('')}</tr>
 ${methods
   .map(
-    (m: any) =>
+    (m) =>
       `<tr${m.method === 'probescale' ? ' class="ours"' : ''}><td>${esc(m.method)}</td><td>${m.layers.length ? `[${m.layers.join(', ')}]` : 'seeded'}</td><td>${num(m.parameters)}</td><td>${pct(m.retention)}${m.sd !== undefined ? ` ± ${pct(m.sd)}` : ''}</td><td>${m.probescaleMinus ? `${pts(m.probescaleMinus.diff)} <span class="ci">[${pts(m.probescaleMinus.lo)}, ${pts(m.probescaleMinus.hi)}]</span>` : ''}</td>${r.tasks
-        .map((t: any) => {
+        .map((t) => {
           const s = m.scores[t.name];
-          return `<td>${s.score.toFixed(3)}${s.lo !== undefined ? ` <span class="ci">[${s.lo.toFixed(3)}, ${s.hi.toFixed(3)}]</span>` : ''}</td>`;
+          return `<td>${s.score.toFixed(3)}${s.lo !== undefined && s.hi !== undefined ? ` <span class="ci">[${s.lo.toFixed(3)}, ${s.hi.toFixed(3)}]</span>` : ''}</td>`;
         })
         .join('')}</tr>`,
   )
@@ -68,17 +67,17 @@ ${methods
   const mFull = r.compressed.measured.full;
   const mComp = r.compressed.measured.compressed;
   const verifyRows = r.tasks
-    .map((t: any) => `<tr><td>${esc(t.name)}</td><td>${v[t.name].fullFinal.toFixed(3)}</td><td>${v[t.name].fullBest.toFixed(3)}</td><td>${v[t.name].score.toFixed(3)}</td><td>${pct(v[t.name].retentionVsFinal)}</td><td>${pct(v[t.name].retentionVsBest)}</td></tr>`)
+    .map((t) => `<tr><td>${esc(t.name)}</td><td>${v[t.name].fullFinal.toFixed(3)}</td><td>${v[t.name].fullBest.toFixed(3)}</td><td>${v[t.name].score.toFixed(3)}</td><td>${pct(v[t.name].retentionVsFinal)}</td><td>${pct(v[t.name].retentionVsBest)}</td></tr>`)
     .join('\n');
 
   const probeTables = r.probes
     .map(
-      (p: any) => `<h3>${esc(p.task)} <span class="ci">(${esc(p.metric)}; best layer ${p.summary.bestLayer}, expected layer ${p.summary.expectedLayer.toFixed(2)})</span></h3>
+      (p) => `<h3>${esc(p.task)} <span class="ci">(${esc(p.metric)}; best layer ${p.summary.bestLayer}, expected layer ${p.summary.expectedLayer.toFixed(2)})</span></h3>
 <table><tr><th>layer</th><th>test</th><th>95% CI</th><th>dev</th><th>delta</th>${p.layers[0].selectivity !== undefined ? '<th>control</th><th>selectivity</th>' : ''}</tr>
 ${p.layers
   .map(
-    (l: any, i: number) =>
-      `<tr><td>${l.layer}</td><td>${l.score.toFixed(3)}</td><td>[${l.lo.toFixed(3)}, ${l.hi.toFixed(3)}]</td><td>${l.dev.toFixed(3)}</td><td>${p.summary.deltas[i].toFixed(3)}</td>${l.selectivity !== undefined ? `<td>${l.control.toFixed(3)}</td><td>${l.selectivity.toFixed(3)}</td>` : ''}</tr>`,
+    (l, i) =>
+      `<tr><td>${l.layer}</td><td>${l.score.toFixed(3)}</td><td>[${l.lo.toFixed(3)}, ${l.hi.toFixed(3)}]</td><td>${l.dev.toFixed(3)}</td><td>${p.summary.deltas[i].toFixed(3)}</td>${l.selectivity !== undefined ? `<td>${l.control!.toFixed(3)}</td><td>${l.selectivity.toFixed(3)}</td>` : ''}</tr>`,
   )
   .join('\n')}</table>`,
     )
@@ -94,14 +93,14 @@ td:first-child,th:first-child{text-align:left}tr.ours td{font-weight:600;backgro
 </style></head><body>
 <h1>probescale report</h1>
 <p>Model <code>${esc(r.model)}</code> (${num(r.parameters.full)} parameters: ${num(r.parameters.fixed)} in embeddings/norms/head, ${r.parameters.perLayer.length} layers of ${num(r.parameters.perLayer[0])}).
-Tasks: ${r.tasks.map((t: any) => `${esc(t.name)} (weight ${t.weight})`).join(', ')}. Generated ${esc(r.date)} in ${r.seconds.toFixed(0)} s.</p>
+Tasks: ${r.tasks.map((t) => `${esc(t.name)} (weight ${t.weight})`).join(', ')}. Generated ${esc(r.date)} in ${r.seconds.toFixed(0)} s.</p>
 <p>Retention = task score of the kept layers / score of the same probe type on the full model's final representation (test split; probes trained on train, regularization chosen on dev; selection used dev only).</p>
 <div class="plots"><div><h2>Probe score per layer</h2>${await svg(probeCurves(curves))}</div>
 <div><h2>Retention vs kept parameters</h2>${await svg(retentionPlot(retention))}</div></div>
 ${r.scaling ? `<h2>Retention curve</h2>
 <p>Fitted on ProbeScale's test retention at each budget plus the full model: form <b>${esc(r.scaling.fit.form)}</b>
-(${Object.entries(r.scaling.fit.params).map(([k, v]: [string, any]) => `${esc(k)} = ${Number(v).toFixed(4)}${r.scaling.fit.ci?.[k] ? ` [${r.scaling.fit.ci[k][0].toFixed(3)}, ${r.scaling.fit.ci[k][1].toFixed(3)}]` : ''}`).join(', ')});
-leave-one-budget-out mean absolute error: ${Object.entries(r.scaling.fit.heldOutError).map(([k, v]: [string, any]) => `${esc(k)} ${Number(v).toFixed(4)}`).join(', ')}.
+(${Object.entries(r.scaling.fit.params).map(([k, v]) => `${esc(k)} = ${v.toFixed(4)}${r.scaling!.fit.ci?.[k] ? ` [${r.scaling!.fit.ci[k][0].toFixed(3)}, ${r.scaling!.fit.ci[k][1].toFixed(3)}]` : ''}`).join(', ')});
+leave-one-budget-out mean absolute error: ${Object.entries(r.scaling.fit.heldOutError).map(([k, v]) => `${esc(k)} ${v.toFixed(4)}`).join(', ')}.
 ${r.scaling.for95 !== undefined ? `Predicted smallest size keeping 95%: <b>${pct(r.scaling.for95)}</b> of the parameters (check it with <code>probescale predict --target 0.95 --verify</code>).` : 'The fitted curve does not reach 95%.'}
 With ${r.scaling.fit.points.length} points the fit is indicative only${r.scaling.fit.ci ? '' : ' and too few for bootstrap confidence intervals (6 needed; run more budgets)'}.</p>${curveSvg}` : ''}
 <h2>Where ProbeScale did not win</h2>

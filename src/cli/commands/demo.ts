@@ -11,9 +11,9 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { loadModel } from '../../model/checkpoint.js';
-import { runPipeline } from '../pipeline.js';
+import { runPipeline } from '../../pipeline/run.js';
 import { EMBEDDED_MODEL, MINI_GPT } from '../paths.js';
-import type { PipelineOptions } from '../pipeline.js';
+import type { PipelineOptions } from '../../pipeline/run.js';
 import { intArg } from '../parse.js';
 import { ProbescaleError } from '../../util/errors.js';
 

@@ -8,17 +8,11 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProbescaleError } from '../../util/errors.js';
 import { fitRetention, budgetForRetention, predictRetention } from '../../scaling/retention.js';
-import { runPipeline } from '../pipeline.js';
+import { runPipeline } from '../../pipeline/run.js';
 import { loadModel } from '../../model/checkpoint.js';
 import { parameterCosts } from '../../select/costs.js';
 import { intArg } from '../parse.js';
-
-interface RunResults {
-  model: string;
-  tasks: { name: string; weight: number }[];
-  parameters: { full: number };
-  budgets: { methods: { method: string; parameters: number; retention: number }[] }[];
-}
+import type { RunResults } from '../../report/results.js';
 
 export function register(program: Command): void {
   program

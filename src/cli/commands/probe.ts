@@ -6,7 +6,7 @@ import { Engine } from '../../engine/engine.js';
 import { probeTask, probingTime, type ProbeKind, type TaskResult } from '../../probe/suite.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { intArg } from '../parse.js';
-import { resolveTasks } from '../tasks.js';
+import { resolveTasks } from '../../data/resolve.js';
 
 export interface ProbeCliOptions {
   model: string;

@@ -1,6 +1,6 @@
 /** `probescale run`: the whole pipeline — probe, select under budgets, compare baselines, compress, verify, report. */
 import { Option, type Command } from 'commander';
-import { runPipeline, type PipelineOptions } from '../pipeline.js';
+import { runPipeline, type PipelineOptions } from '../../pipeline/run.js';
 import { intArg } from '../parse.js';
 
 export function register(program: Command): void {

@@ -6,33 +6,36 @@
  */
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, type LoadedModel } from '../model/checkpoint.js';
+import { loadModel } from '../model/checkpoint.js';
 import { maxSequenceTokens } from '../model/config.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { SentencePooling } from '../features/task-rows.js';
 import type { Task, TokenExample, SentenceExample } from '../data/types.js';
+import { resolveTasks } from '../data/resolve.js';
 import { Engine, range } from '../engine/engine.js';
-import { medianRunMs } from '../engine/timing.js';
 import { probeTask, splitFeatures, type SuiteOptions, type TaskResult } from '../probe/suite.js';
 import { LogisticProbe } from '../probe/logistic.js';
-import { makeScorer } from '../probe/scoring.js';
 import { layerRelevance } from '../select/relevance.js';
 import { knapsack } from '../select/knapsack.js';
-import { parameterCosts, flopCosts, subsetCost, type LayerCosts } from '../select/costs.js';
-import { capacity, parseBudget, type Budget } from '../select/budget.js';
+import { parameterCosts, flopCosts, subsetCost } from '../select/costs.js';
+import { latencyCosts } from '../select/latency.js';
+import { capacity, parseBudget } from '../select/budget.js';
 import { makeEvaluator, type SubsetScore } from '../select/evaluate.js';
 import { searchSubset } from '../select/search.js';
-import * as baselines from '../select/baselines.js';
-import { layerGeometry, slebSubset } from '../select/calibration.js';
+import { baselineSubsets, RANDOM_BASELINE } from '../select/registry.js';
+import { calibrationBatch, layerGeometry, slebSubset } from '../select/calibration.js';
 import { materialize } from '../compress/materialize.js';
 import { fitBridges } from '../compress/heal.js';
-import { measureModel, type Measurement } from '../verify/measure.js';
+import { verifyWritten } from '../verify/heads.js';
+import { measureModel } from '../verify/measure.js';
+import { fitRetention, budgetForRetention } from '../scaling/retention.js';
+import { renderReport } from '../report/html.js';
+import type { BudgetResult, MethodResult, Reference, RunResults, Scaling } from '../report/results.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { ProbescaleError } from '../util/errors.js';
-import { resolveTasks } from './tasks.js';
-import { renderReport } from '../report/html.js';
-import { fitRetention, budgetForRetention } from '../scaling/retention.js';
 import type { TensorToWrite } from '../model/safetensors.js';
+
+export type { BudgetResult, MethodResult, RunResults } from '../report/results.js';
 
 export interface PipelineOptions {
   model: string;
@@ -54,30 +57,6 @@ export interface PipelineOptions {
   log?: (line: string) => void;
 }
 
-export interface MethodResult {
-  method: string;
-  layers: number[];
-  parameters: number;
-  /** test retention (weighted) and per-task test scores */
-  retention: number;
-  scores: SubsetScore['scores'];
-  devRetention?: number;
-  sd?: number;
-  /** ProbeScale's test retention minus this method's, paired bootstrap 95% CI; above = share of resamples > 0 */
-  probescaleMinus?: { diff: number; lo: number; hi: number; above: number };
-}
-
-export interface BudgetResult {
-  budget: string;
-  kind: Budget['kind'];
-  allowed: number;
-  keptLayers: number;
-  additive: { layers: number[]; devRetention: number; exact: boolean };
-  search: { layers: number[]; devRetention: number; method: string; evaluated: number };
-  winner: 'additive' | 'search';
-  methods: MethodResult[];
-}
-
 function checkWritable(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true });
@@ -87,29 +66,7 @@ function checkWritable(dir: string): void {
   }
 }
 
-/** A batch of task text for calibration statistics (Block Influence, angular distance, SLEB, healing). */
-function calibrationBatch(tok: TextTokenizer, tasks: Task[], maxTokens: number, n = 32): { inputIds: number[][] } {
-  const texts: string[] = [];
-  for (const t of tasks) {
-    for (const ex of t.splits.train.slice(0, Math.ceil(n / tasks.length))) texts.push('words' in ex ? (ex as TokenExample).words.join(' ') : (ex as SentenceExample).text);
-  }
-  return { inputIds: texts.slice(0, n).map((s) => tok.encode(s).slice(0, Math.min(128, maxTokens))) };
-}
-
-async function latencyCosts(model: LoadedModel, batch: { inputIds: number[][] }, threads?: number): Promise<LayerCosts> {
-  const time = async (layers: number[]) => {
-    const e = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, threads });
-    const ms = await medianRunMs(e, batch, 5);
-    await e.release();
-    return ms;
-  };
-  const L = model.arch.layers;
-  const full = await time(range(L));
-  const none = await time([]);
-  return { perLayer: new Array(L).fill(Math.max((full - none) / L, 1e-6)), fixed: none, unit: 'ms/batch' };
-}
-
-export async function runPipeline(opts: PipelineOptions) {
+export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   const log = opts.log ?? ((s: string) => console.log(s));
   const t0 = performance.now();
   checkWritable(opts.out);
@@ -137,7 +94,7 @@ export async function runPipeline(opts: PipelineOptions) {
   await engine.release();
 
   // reference: the same head type on the full model's final representation (dev and test), and the best layer
-  const reference: Record<string, Record<'dev' | 'test', number>> = {};
+  const reference: Reference = {};
   probes.forEach((p) => (reference[p.task] = { dev: p.layers[L].dev, test: p.layers[L].score }));
   const ev = makeEvaluator(model, tok, tasks, weights, suite, () => reference);
   const fullTest = await ev.evaluate(range(L), 'test');
@@ -159,17 +116,14 @@ export async function runPipeline(opts: PipelineOptions) {
     log(`budget ${budget.text}: ${k} of ${L} layers fit`);
     const add = knapsack(relevance.aggregate, costs.perLayer, cap.forLayers);
     const addDev = await ev.evaluate(add.layers, 'dev');
-    if (!slebCache.has(k)) slebCache.set(k, (await slebSubset(model, calib, k, opts.threads)).layers);
-    const heuristics: { method: string; layers: number[] }[] = [
-      { method: 'drop-top', layers: baselines.dropTop(L, k) },
-      { method: 'drop-bottom', layers: baselines.dropBottom(L, k) },
-      { method: 'alternate', layers: baselines.alternate(L, k) },
-      { method: 'keep-ends', layers: baselines.keepEnds(L, k) },
-      { method: 'block-influence', layers: baselines.blockInfluence(geometry.blockInfluence, k) },
-      { method: 'angular', layers: baselines.angularDrop(geometry.angular, L, k).layers },
-      { method: 'truncate-best', layers: baselines.truncateAtBest(probes[0].layers.map((_, i) => probes.reduce((s, p, j) => s + weights[j] * p.layers[i].dev, 0)), k) },
-      { method: 'sleb', layers: slebCache.get(k)! },
-    ];
+    const heuristics = await baselineSubsets({
+      L, k, geometry,
+      devScores: probes[0].layers.map((_, i) => probes.reduce((s, p, j) => s + weights[j] * p.layers[i].dev, 0)),
+      sleb: async (n) => {
+        if (!slebCache.has(n)) slebCache.set(n, (await slebSubset(model, calib, n, opts.threads)).layers);
+        return slebCache.get(n)!;
+      },
+    });
     // the search starts from the best on dev of the additive optimum and every heuristic's subset
     const search = await searchSubset(ev, costs, cap.total, k, [add.layers, ...heuristics.map((h) => h.layers)], opts.searchEvals);
     const winner = search.best.retention > addDev.retention ? 'search' : 'additive';
@@ -187,12 +141,12 @@ export async function runPipeline(opts: PipelineOptions) {
       m.probescaleMinus = { diff: c.score, lo: c.lo, hi: c.hi, above: c.above };
     }
     const rand: SubsetScore[] = [];
-    for (let s = 0; s < opts.randomSeeds; s++) rand.push(await ev.evaluate(baselines.randomSubset(L, k, opts.seed * 1000 + s + 1), 'test'));
+    for (let s = 0; s < opts.randomSeeds; s++) rand.push(await ev.evaluate(RANDOM_BASELINE.subset(L, k, opts.seed * 1000 + s + 1), 'test'));
     const mean = rand.reduce((a, r) => a + r.retention, 0) / rand.length;
     const sd = Math.sqrt(rand.reduce((a, r) => a + (r.retention - mean) ** 2, 0) / Math.max(1, rand.length - 1));
     const randScores: SubsetScore['scores'] = {};
     for (const t of tasks) randScores[t.name] = { score: rand.reduce((a, r) => a + r.scores[t.name].score, 0) / rand.length };
-    methods.push({ method: `random (${rand.length} seeds)`, layers: [], parameters: subsetCost(paramCosts, rand[0].layers), retention: mean, sd, scores: randScores });
+    methods.push({ method: `${RANDOM_BASELINE.name} (${rand.length} seeds)`, layers: [], parameters: subsetCost(paramCosts, rand[0].layers), retention: mean, sd, scores: randScores });
     results.push({
       budget: budget.text, kind: budget.kind, allowed: cap.total, keptLayers: k,
       additive: { layers: add.layers, devRetention: addDev.retention, exact: add.exact },
@@ -246,7 +200,7 @@ export async function runPipeline(opts: PipelineOptions) {
 
   // 4. retention curve over the budgets (plus the full model at x = 1, r = 1)
   const curvePoints = [...results.map((b) => ({ x: b.methods[0].parameters / fullParams, r: b.methods[0].retention })), { x: 1, r: 1 }];
-  let scaling: { fit: Awaited<ReturnType<typeof fitRetention>>; for95?: number } | undefined;
+  let scaling: Scaling | undefined;
   if (curvePoints.length >= 3) {
     const fit = await fitRetention(curvePoints, { bootstrap: 200, seed: opts.seed });
     let for95: number | undefined;
@@ -255,10 +209,10 @@ export async function runPipeline(opts: PipelineOptions) {
     } catch {
       for95 = undefined;
     }
-    scaling = { fit, for95 };
+    scaling = { fit: { ...fit, raw: [...fit.raw] }, for95 };
   }
 
-  const out = {
+  const out: RunResults = {
     model: opts.model,
     modelHash: model.contentHash(),
     date: new Date().toISOString(),
@@ -282,35 +236,3 @@ export async function runPipeline(opts: PipelineOptions) {
 function splitTokens(tok: TextTokenizer, t: Task, split: 'train' | 'dev' | 'test'): number[] {
   return t.splits[split].flatMap((ex) => ('words' in ex ? tok.encode((ex as TokenExample).words.join(' ')) : tok.encode((ex as SentenceExample).text + ('textB' in ex ? ` ${(ex as { textB: string }).textB}` : ''))));
 }
-
-/** Score the written model with its stored heads on each task's test split. */
-async function verifyWritten(dir: string, tasks: Task[], reference: Record<string, Record<'dev' | 'test', number>>, probes: TaskResult[], suite: SuiteOptions, heads: Record<string, TensorToWrite>) {
-  const written = loadModel(dir);
-  const tok = written.tokenizer();
-  const engine = await Engine.create(written, { hiddenStates: 'last', logits: false, threads: suite.threads });
-  const out: Record<string, { score: number; fullFinal: number; fullBest: number; retentionVsFinal: number; retentionVsBest: number }> = {};
-  for (const t of tasks) {
-    const te = await splitFeatures(engine, tok, t, 'test', { ...suite, cacheDir: join(suite.cacheDir, 'verify') });
-    const X = te.features.load(0);
-    const W = heads[`head.${t.name}.weight`].data as Float32Array;
-    const b = heads[`head.${t.name}.bias`].data as Float32Array;
-    const K = t.labels.length;
-    const pred = new Int32Array(X.rows);
-    for (let r = 0; r < X.rows; r++) {
-      let best = -Infinity;
-      for (let k = 0; k < K; k++) {
-        let s = b[k];
-        for (let c = 0; c < X.cols; c++) s += X.data[r * X.cols + c] * W[c * K + k];
-        if (s > best) (best = s), (pred[r] = k);
-      }
-    }
-    const score = makeScorer(t, te.rows).score(pred);
-    const p = probes.find((x) => x.task === t.name)!;
-    const fullBest = Math.max(...p.layers.map((l) => l.score));
-    out[t.name] = { score, fullFinal: reference[t.name].test, fullBest, retentionVsFinal: score / reference[t.name].test, retentionVsBest: score / fullBest };
-  }
-  await engine.release();
-  return out;
-}
-
-export type { Measurement };
