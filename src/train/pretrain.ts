@@ -5,7 +5,8 @@
  * loss curve and held-out figures. Everything is seeded, so a rerun reproduces the shipped weights
  * (up to floating-point summation order across thread counts).
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { checkReplaceable, mkdirp, markerText, OUTPUT_MARKER, replaceDir } from '../util/atomic.js';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -225,9 +226,11 @@ export async function pretrain(spec0: PretrainSpec, outDir: string, opts: Pretra
 
 /** config.json + model.safetensors + tokenizer.json + training.json, into a sibling temp dir then renamed. */
 export function saveCheckpoint(outDir: string, params: Map<string, Float32Array>, config: Record<string, unknown>, tokJson: object, result: PretrainResult): void {
+  // replaces outDir only if it is ours (marked), empty or absent, via rename-aside (util/atomic.ts)
+  checkReplaceable(outDir);
   const tmp = join(dirname(outDir), `.${result.spec.name}.${process.pid}.tmp`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  rmSync(tmp, { recursive: true, force: true }); // our own pid-named leftover
+  mkdirp(tmp);
   const shapes = new Map(modelFor({ ...result.spec, vocab: (config.vocab_size as number) }).model.paramShapes());
   const tensors = Object.fromEntries([...params].map(([n, data]) => [n, { dtype: 'F32' as const, shape: shapes.get(n)!, data }]));
   const parts = encodeSafetensors(tensors, { format: 'pt' });
@@ -235,7 +238,8 @@ export function saveCheckpoint(outDir: string, params: Map<string, Float32Array>
   writeFileSync(join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   writeFileSync(join(tmp, 'tokenizer.json'), JSON.stringify(tokJson));
   writeFileSync(join(tmp, 'training.json'), JSON.stringify(result, null, 1) + '\n');
-  rmSync(outDir, { recursive: true, force: true });
-  mkdirSync(dirname(outDir), { recursive: true });
-  renameSync(tmp, outDir);
+  writeFileSync(join(tmp, OUTPUT_MARKER), markerText(`probescale pretrain ${result.spec.name}`));
+  // files beside the checkpoint that this function does not write (MODEL.md, notes) move into the new folder
+  if (existsSync(outDir)) for (const f of readdirSync(outDir)) if (!existsSync(join(tmp, f))) cpSync(join(outDir, f), join(tmp, f), { recursive: true });
+  replaceDir(tmp, outDir);
 }

@@ -6,9 +6,9 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { ProbescaleError } from '../../util/errors.js';
 import { pretrain, TEST_BEDS } from '../../train/pretrain.js';
-import { intArg } from '../parse.js';
+import { positiveIntArg, threadsArg } from '../parse.js';
 import { svg, trainingCurvePlot } from '../../report/plots.js';
-import { writeFileAtomic } from '../../util/atomic.js';
+import { checkReplaceable, writeFileAtomic } from '../../util/atomic.js';
 
 export function register(program: Command): void {
   program
@@ -16,14 +16,15 @@ export function register(program: Command): void {
     .description(`train a bundled test bed (${Object.keys(TEST_BEDS).join(', ')}) from the bundled text`)
     .option('--model <name>', `test bed, or "all"`, 'all')
     .option('--out <dir>', 'parent directory of the model folders', 'models')
-    .option('--steps <n>', 'optimizer steps (default: the shipped schedule)', intArg)
-    .option('--threads <n>', 'onnxruntime threads', intArg)
+    .option('--steps <n>', 'optimizer steps (default: the shipped schedule)', positiveIntArg)
+    .option('--threads <n>', 'onnxruntime threads', threadsArg)
     .action(async (o: { model: string; out: string; steps?: number; threads?: number }) => {
       const names = o.model === 'all' ? Object.keys(TEST_BEDS) : [o.model];
       for (const name of names) {
         const spec = TEST_BEDS[name];
         if (!spec) throw new ProbescaleError(`unknown test bed "${name}"; choose one of: ${Object.keys(TEST_BEDS).join(', ')}, all`);
         const dir = join(o.out, name);
+        checkReplaceable(dir); // before minutes of training: the folder must be new, empty or an earlier pretrain output
         const r = await pretrain(spec, dir, { steps: o.steps, threads: o.threads, log: (l) => console.log(l) });
         writeFileAtomic(join(dir, 'training-curve.svg'), await svg(trainingCurvePlot(r.curve, r.evals)));
         const e = r.evals.at(-1)!;
