@@ -33,6 +33,19 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
       if (m.layers.join() === ps.layers.join()) assert.ok(d.lo === 0 && d.hi === 0, 'same subset, no difference');
     }
   }
+  // reference points per task; gain retention is a number exactly where the references allow it
+  for (const t of ['upos', 'trec']) {
+    const x = r.references[t];
+    assert.ok(x.majority > 0 && x.majority < x.final.test, `${t}: majority class below the final layer`);
+    assert.ok(Math.abs(x.layersAdd.test.score - (x.final.test - x.embeddings.test)) < 1e-12);
+    const ps = r.budgets[0].methods[0].scores[t];
+    if (x.gainUndefined.test) assert.equal(ps.gain, undefined, `${t}: ${x.gainUndefined.test}`);
+    else assert.ok(Math.abs(ps.gain! - (ps.score - x.embeddings.test) / (x.final.test - x.embeddings.test)) < 1e-12);
+  }
+  // at 40 evaluation sentences per task the layers' gain is within noise on dev: the default falls back to raw
+  const devGain = ['upos', 'trec'].some((t) => !r.references[t].gainUndefined.dev);
+  assert.equal(r.retentionMode, devGain ? 'gain' : 'raw');
+  for (const b of r.budgets) for (const m of b.methods.filter((x) => x.retentionCI)) assert.ok(m.retentionCI![0] <= m.retention + 1e-12 && m.retention <= m.retentionCI![1] + 1e-12, `${m.method}: raw CI holds the estimate`);
   assert.equal(r.budgets[0].keptLayers, 2);
   assert.equal(r.budgets[1].keptLayers, 3);
   // the written model: smaller, healed, trimmed, heads stored; verification ran on it
@@ -59,6 +72,7 @@ test('run: bad inputs fail before any work, with nothing written', async () => {
   await expectUserError(() => runPipeline({ ...base, tasks: 'upos,nosuchtask', budgets: '0.6', out }), /unknown task "nosuchtask"/);
   await expectUserError(() => runPipeline({ ...base, tasks: 'upos,sst2', weights: '1', budgets: '0.6', out }), /--weights has 1 value\(s\) for 2 task\(s\)/);
   await expectUserError(() => runPipeline({ ...base, tasks: 'upos', budgets: 'lots', out }), /cannot read budget "lots"/);
+  await expectUserError(() => runPipeline({ ...base, tasks: 'upos', budgets: '0.6', out, retention: 'median' as 'raw' }), /--retention must be raw or gain/);
   assert.ok(!existsSync(out), 'a run that fails validation creates no --out folder');
   if (process.getuid?.() !== 0) {
     const ro = join(out, '..', 'ro');
@@ -66,4 +80,11 @@ test('run: bad inputs fail before any work, with nothing written', async () => {
     chmodSync(ro, 0o500);
     await expectUserError(() => runPipeline({ ...base, tasks: 'upos', budgets: '0.6', out: join(ro, 'x') }), /not writable/);
   }
+});
+
+test('run --retention gain: when no task\'s layers add anything beyond noise, one clear line instead of a number', async () => {
+  // 20 dev sentences of TREC: the final layer's gain over the embeddings is within noise
+  const out = join(mkdtempSync(join(tmpdir(), 'ps-gain-')), 'out');
+  await expectUserError(() => runPipeline({ ...base, maxTrain: 40, maxEval: 20, tasks: 'trec', budgets: '0.6', out, retention: 'gain' }), /--retention gain: on dev, no task's layers add anything measurable over the embeddings \(trec: /);
+  assert.ok(!existsSync(join(out, 'results.json')));
 });

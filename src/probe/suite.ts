@@ -62,6 +62,10 @@ export interface TaskResult {
   rows: { train: number; dev: number; test: number };
   layers: LayerResult[];
   summary: LayerSummary;
+  /** test score of always predicting the most frequent training label (the trivial baseline; chance level) */
+  majority: number;
+  /** distinct labels among the training rows */
+  classes: number;
   featureSeconds: number;
   /** some split's features were read from the cache (featureSeconds then times reads, not only forward passes) */
   featuresFromCache: boolean;
@@ -126,6 +130,15 @@ function controlLabels(train: TaskRows, test: TaskRows, K: number, seed: number)
   return { train: makeControlLabels(train.rowWord, dist, seed), test: makeControlLabels(test.rowWord, dist, seed) };
 }
 
+/** The task metric of always predicting the most frequent training label on test, and the class count. */
+export function majorityBaseline(task: Task, trainLabels: Int32Array, test: TaskRows, K: number): { majority: number; classes: number } {
+  const counts = new Int32Array(K);
+  for (const y of trainLabels) counts[y]++;
+  let top = 0;
+  for (let k = 1; k < K; k++) if (counts[k] > counts[top]) top = k;
+  return { majority: makeScorer(task, test).score(new Int32Array(test.labels.length).fill(top)), classes: counts.filter((c) => c > 0).length };
+}
+
 export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, opts: SuiteOptions): Promise<TaskResult> {
   const t0 = performance.now();
   const [tr, dv, te] = [await splitFeatures(engine, tok, task, 'train', opts), await splitFeatures(engine, tok, task, 'dev', opts), await splitFeatures(engine, tok, task, 'test', opts)];
@@ -176,6 +189,7 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
     await sessions.release();
   }
   bar?.stop();
+  const { majority, classes } = majorityBaseline(task, tr.rows.labels, te.rows, K);
   return {
     task: task.name,
     kind: task.kind,
@@ -184,6 +198,8 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
     rows: { train: tr.rows.rows.length, dev: dv.rows.rows.length, test: te.rows.rows.length },
     layers: results,
     summary: summarizeLayers(results.map((r) => r.score)),
+    majority,
+    classes,
     featureSeconds,
     featuresFromCache: [tr, dv, te].some((s) => s.features.fromCache),
     probeSeconds: (performance.now() - t1) / 1000,

@@ -39,7 +39,7 @@ export interface RetentionPoint {
 }
 
 /** Retention against kept parameters, one line per selection method. */
-export function retentionPlot(points: RetentionPoint[]): vl.TopLevelSpec {
+export function retentionPlot(points: RetentionPoint[], title = 'test retention (weighted)'): vl.TopLevelSpec {
   return {
     width: 420,
     height: 260,
@@ -47,7 +47,7 @@ export function retentionPlot(points: RetentionPoint[]): vl.TopLevelSpec {
     mark: { type: 'line', point: true },
     encoding: {
       x: { field: 'parameters', type: 'quantitative', title: 'kept parameters' },
-      y: { field: 'retention', type: 'quantitative', title: 'test retention (weighted)', scale: { zero: false }, axis: { format: '%' } },
+      y: { field: 'retention', type: 'quantitative', title, scale: { zero: false }, axis: { format: '%' } },
       color: { field: 'method', type: 'nominal' },
       strokeDash: { condition: { test: "datum.method === 'probescale'", value: [1, 0] }, value: [4, 3] },
       strokeWidth: { condition: { test: "datum.method === 'probescale'", value: 3 }, value: 1.5 },

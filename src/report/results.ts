@@ -11,6 +11,8 @@ import type { SubsetScore } from '../select/evaluate.js';
 import type { VerifiedTask } from '../verify/heads.js';
 import type { Measurement } from '../verify/measure.js';
 import type { RetentionFit } from '../scaling/retention.js';
+import type { Interval } from '../probe/bootstrap.js';
+import type { RetentionMode } from '../select/retention.js';
 
 export interface TaskEntry {
   name: string;
@@ -24,18 +26,48 @@ export interface TaskEntry {
 /** Per task and split, the score of the same probe type on the full model's final representation. */
 export type Reference = Record<string, Record<'dev' | 'test', number>>;
 
+/** The reference points of one task: what retention is measured against, and what it starts from. */
+export interface TaskReferences {
+  /** test score of always predicting the most frequent training label (chance level for the metric) */
+  majority: number;
+  /** distinct labels in the training rows */
+  classes: number;
+  /** the subnetwork that keeps no layer (embeddings, and the final norm where there is one): gain's 0 */
+  embeddings: { dev: number; test: number; lo: number; hi: number };
+  /** the per-layer probe of hidden_states.0 (no final norm), for comparison with the probe table */
+  embeddingsProbe: number;
+  /** the full model's final representation: raw retention's denominator, gain's 1 */
+  final: { dev: number; test: number; lo: number; hi: number };
+  /** the best probed hidden state of the full model (0 = embeddings, i = output of block i - 1) */
+  best: { state: number; test: number; lo: number; hi: number };
+  /** final minus embeddings, paired bootstrap 95% CI over the split's units */
+  layersAdd: { dev: Interval; test: Interval };
+  /** why gain retention is not a number for this task (one class; layers add nothing beyond noise), per split */
+  gainUndefined: { dev?: string; test?: string };
+}
+
 export interface MethodResult {
   method: string;
   /** kept layers (block indices 0..L-1); empty for the random baseline, which is a mean over seeds */
   layers: number[];
   parameters: number;
-  /** test retention (weighted) and per-task test scores */
+  /** raw test retention (weighted score / final layer) with its bootstrap 95% CI (same resamples for the
+   * subset and the references); per-task test scores with CIs and per-task gain */
   retention: number;
+  retentionCI?: [number, number];
+  /** gain test retention (weighted over tasks whose references are not degenerate) and its 95% CI */
+  gain?: number;
+  gainCI?: [number, number];
   scores: SubsetScore['scores'];
+  /** dev retention in the run's retentionMode (ProbeScale only: what selection saw) */
   devRetention?: number;
+  /** random subsets: standard deviation over seeds */
   sd?: number;
+  gainSd?: number;
   /** ProbeScale's test retention minus this method's, paired bootstrap 95% CI; above = share of resamples > 0 */
   probescaleMinus?: { diff: number; lo: number; hi: number; above: number };
+  /** the same in gain retention (floor cancels: the raw difference rescaled per task by final / (final - embeddings)) */
+  probescaleMinusGain?: { diff: number; lo: number; hi: number; above: number };
 }
 
 export interface BudgetResult {
@@ -54,9 +86,16 @@ export interface BudgetResult {
 export type RetentionFitRecord = Omit<RetentionFit, 'raw'> & { raw: number[] };
 
 export interface Scaling {
+  /** the retention the curve is fitted on (the run's retentionMode) */
+  mode: RetentionMode;
   fit: RetentionFitRecord;
-  /** smallest kept fraction the curve predicts keeps 95% (absent when it never does) */
+  /** smallest kept fraction the curve predicts keeps 95% / 98%, never below smallestFeasible (absent when never) */
   for95?: number;
+  for98?: number;
+  /** fixed cost + the cheapest layer, as a fraction of the full model */
+  smallestFeasible: number;
+  /** the curve's prediction at smallestFeasible: a target below it is met by any model */
+  floor: number;
 }
 
 export interface CompressedResult {
@@ -75,7 +114,12 @@ export interface RunResults {
   modelHash: string;
   date: string;
   tasks: TaskEntry[];
+  /** what selection, the curve and its answers used */
+  retentionMode: RetentionMode;
   reference: Reference;
+  references: Record<string, TaskReferences>;
+  /** test retention of the subnetwork with no layers */
+  embeddingsOnly: { retention: number; gain?: number };
   probes: TaskResult[];
   relevance: Relevance;
   blockInfluence: number[];

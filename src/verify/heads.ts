@@ -10,6 +10,7 @@ import type { TensorToWrite } from '../model/safetensors.js';
 import { Engine } from '../engine/engine.js';
 import { splitFeatures, type SuiteOptions, type TaskResult } from '../probe/suite.js';
 import { makeScorer } from '../probe/scoring.js';
+import { gainDegenerate, taskGain, type SplitReference } from '../select/retention.js';
 
 export interface VerifiedTask {
   /** test score of the written model with its stored head */
@@ -19,10 +20,16 @@ export interface VerifiedTask {
   fullBest: number;
   retentionVsFinal: number;
   retentionVsBest: number;
+  /** the subnetwork with no layers, and (score - embeddings) / (final - embeddings) */
+  embeddings: number;
+  gainVsFinal?: number;
+  /** why gain is not a number for this task */
+  gainUndefined?: string;
 }
 
-/** Score the written model in `dir` with its stored heads on each task's test split. */
-export async function verifyWritten(dir: string, tasks: Task[], reference: Record<string, Record<'dev' | 'test', number>>, probes: TaskResult[], suite: SuiteOptions, heads: Record<string, TensorToWrite>): Promise<Record<string, VerifiedTask>> {
+/** Score the written model in `dir` with its stored heads on each task's test split, against the test
+ * references (final layer, embeddings) of the full model. */
+export async function verifyWritten(dir: string, tasks: Task[], reference: Record<string, SplitReference>, probes: TaskResult[], suite: SuiteOptions, heads: Record<string, TensorToWrite>): Promise<Record<string, VerifiedTask>> {
   const written = loadModel(dir);
   const tok = written.tokenizer();
   const engine = await Engine.create(written, { hiddenStates: 'last', logits: false, threads: suite.threads });
@@ -45,7 +52,11 @@ export async function verifyWritten(dir: string, tasks: Task[], reference: Recor
     const score = makeScorer(t, te.rows).score(pred);
     const p = probes.find((x) => x.task === t.name)!;
     const fullBest = Math.max(...p.layers.map((l) => l.score));
-    out[t.name] = { score, fullFinal: reference[t.name].test, fullBest, retentionVsFinal: score / reference[t.name].test, retentionVsBest: score / fullBest };
+    const ref = reference[t.name];
+    out[t.name] = {
+      score, fullFinal: ref.final, fullBest, retentionVsFinal: score / ref.final, retentionVsBest: score / fullBest,
+      embeddings: ref.embeddings, gainVsFinal: taskGain(score, ref), gainUndefined: gainDegenerate(ref),
+    };
   }
   await engine.release();
   return out;

@@ -45,7 +45,10 @@ export function register(program: Command): void {
         const m = r.compressed.measured;
         console.log(`\nwritten model ${join(stage.out, 'model')}: layers [${r.compressed.layers.join(', ')}] of ${a.layers}, ${m.compressed.parameters.toLocaleString()} of ${m.full.parameters.toLocaleString()} parameters`);
         console.log(`  latency batch 1: ${m.full.latencyMsBatch1.toFixed(2)} -> ${m.compressed.latencyMsBatch1.toFixed(2)} ms; batch 32: ${m.full.latencyMsBatch32.toFixed(1)} -> ${m.compressed.latencyMsBatch32.toFixed(1)} ms`);
-        for (const [task, s] of Object.entries(v)) console.log(`  ${task.padEnd(6)} ${s.score.toFixed(3)} (full model ${s.fullFinal.toFixed(3)}): retention ${(100 * s.retentionVsFinal).toFixed(1)}%`);
+        for (const [task, s] of Object.entries(v)) {
+          const gain = s.gainVsFinal !== undefined ? `gain retention ${(100 * s.gainVsFinal).toFixed(1)}%` : `gain retention not defined (${s.gainUndefined})`;
+          console.log(`  ${task.padEnd(6)} ${s.score.toFixed(3)} (full model ${s.fullFinal.toFixed(3)}, embeddings only ${s.embeddings.toFixed(3)}): raw retention ${(100 * s.retentionVsFinal).toFixed(1)}%, ${gain}`);
+        }
         console.log(`open ${join(stage.out, 'report.html')} in a browser`);
       }
     });

@@ -23,6 +23,7 @@ export function register(program: Command): void {
     .option('--search-evals <n>', 'subnetworks the search may run per budget', intArg, 40)
     .option('--random-seeds <n>', 'random-subset baselines per budget', positiveIntArg, 5)
     .option('--bootstrap <n>', 'bootstrap resamples for CIs', positiveIntArg, 1000)
+    .addOption(new Option('--retention <kind>', 'what selection and the retention curve use: gain = share of what the layers add over the embeddings, raw = score / final layer (default: gain, or raw with a message when no task\'s layers add anything beyond noise on dev)').choices(['raw', 'gain']))
     .action(async (o: Omit<PipelineOptions, 'budgets'> & { budget: string }) => {
       await runPipeline({ ...o, budgets: o.budget });
     });
