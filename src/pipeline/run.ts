@@ -70,7 +70,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   checkReplaceable(opts.out, { overwrite: opts.overwrite });
   checkCanCreate(opts.out);
   const model = loadModel(opts.model);
-  const tok = model.tokenizer();
+  const tok = await model.tokenizer();
   const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed });
   const weights = opts.weights ? opts.weights.split(',').map(Number) : tasks.map(() => 1);
   if (weights.length !== tasks.length || weights.some((w) => !(w >= 0))) {

@@ -31,7 +31,7 @@ export interface VerifiedTask {
  * references (final layer, embeddings) of the full model. */
 export async function verifyWritten(dir: string, tasks: Task[], reference: Record<string, SplitReference>, probes: TaskResult[], suite: SuiteOptions, heads: Record<string, TensorToWrite>): Promise<Record<string, VerifiedTask>> {
   const written = loadModel(dir);
-  const tok = written.tokenizer();
+  const tok = await written.tokenizer();
   const engine = await Engine.create(written, { hiddenStates: 'last', logits: false, threads: suite.threads });
   const out: Record<string, VerifiedTask> = {};
   for (const t of tasks) {

@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .option('--tokenizer <file>', 'tokenizer file when it is not next to the model')
     .action(async (opts: { model: string; prompt: string; steps: number; layers?: number[]; tokenizer?: string }) => {
       const model = loadModel(opts.model, { tokenizerPath: opts.tokenizer });
-      const tok = model.tokenizer();
+      const tok = await model.tokenizer();
       const engine = await Engine.create(model, { layers: opts.layers, hiddenStates: 'last' });
       const bos = model.arch.bosTokenId;
       const ids = await greedyGenerate(engine, tok.encode(opts.prompt), opts.steps, bos === undefined ? [] : [bos]);

@@ -48,7 +48,7 @@ export async function runProbe(opts: ProbeCliOptions): Promise<TaskResult[]> {
   checkReplaceable(opts.out, { overwrite: opts.overwrite });
   checkCanCreate(opts.out);
   const model = loadModel(opts.model);
-  const tok = model.tokenizer();
+  const tok = await model.tokenizer();
   const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed });
   // everything above validated the input; only now is --out created (and marked as probescale's)
   prepareOutputDir(opts.out, 'probescale probe', { overwrite: opts.overwrite });
