@@ -34,10 +34,25 @@ test('predict: raw target below the curve floor warns and answers the smallest f
   assert.doesNotMatch(gain.stdout, /warning/);
   const x = Number(/gain retention 0\.95: ([\d.]+) of the parameters/.exec(gain.stdout)?.[1]);
   assert.ok(x > 0.8 && x <= 1, `gain answer ${x}`);
+  // --json: one line a program can read, with the same answer
+  const js = run('predict', '--results', file, '--target', '0.95', '--retention', 'raw', '--json');
+  assert.equal(js.status, 0, js.stderr);
+  const a = JSON.parse(js.stdout);
+  assert.equal(a.mode, 'raw');
+  assert.equal(a.answer, 0.4);
+  assert.equal(a.smallestFeasible, 0.4);
+  assert.match(a.warnings[0], /floor is above the target/);
   // a results file without gain (older runs) cannot answer a gain target: one line, exit 1
   writeFileSync(file, JSON.stringify(planted(false)));
   const old = run('predict', '--results', file, '--target', '0.95', '--retention', 'gain');
   assert.equal(old.status, 1);
   assert.match(old.stderr, /has no gain retention/);
   rmSync(dir, { recursive: true });
+});
+
+test('info --json prints one line of JSON', () => {
+  const r = run('info', '--model', join(ROOT, 'models', 'stories260K', 'stories260K.bin'), '--json', '--quiet');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').length, 1);
+  assert.equal(JSON.parse(r.stdout).layers, 5);
 });

@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { asUserError, UsageError } from '../util/errors.js';
+import { setProgressMode } from '../util/progress.js';
 import * as forward from './commands/forward.js';
 import * as generate from './commands/generate.js';
 import * as convert from './commands/convert.js';
@@ -18,6 +19,8 @@ import * as study from './commands/study.js';
 import * as pretrain from './commands/pretrain.js';
 
 const debug = process.argv.includes('--debug');
+// --quiet: no progress (bars or periodic lines) and no step log, anywhere on the line
+if (process.argv.includes('--quiet')) setProgressMode('off');
 const program = new Command();
 program
   .name('probescale')
@@ -32,7 +35,7 @@ const exitOverride = (c: Command) => {
 };
 exitOverride(program);
 // --debug is accepted anywhere on the line, before or after the subcommand
-program.commands.forEach((c) => c.option('--debug', 'print the stack trace of any error'));
+program.commands.forEach((c) => c.option('--debug', 'print the stack trace of any error').option('--quiet', 'no progress and no step-by-step log (results and errors only)'));
 
 /** One line: ProbescaleError's "\n  fix:" continuation is folded into the same line. */
 function oneLine(message: string): string {

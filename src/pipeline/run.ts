@@ -34,6 +34,7 @@ import { renderReport } from '../report/html.js';
 import type { BudgetResult, MethodResult, Reference, RunResults, Scaling, TaskReferences } from '../report/results.js';
 import { checkCanCreate, checkReplaceable, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
 import { ProbescaleError } from '../util/errors.js';
+import { startProgress, type Progress } from '../util/progress.js';
 import type { TensorToWrite } from '../model/safetensors.js';
 
 export type { BudgetResult, MethodResult, RunResults } from '../report/results.js';
@@ -60,6 +61,8 @@ export interface PipelineOptions {
   /** what selection, the retention curve and its 95% answer use (default gain: raw retention is inflated by
    * what the embeddings alone already score; see select/retention.ts) */
   retention?: RetentionMode;
+  /** progress on stderr for long steps (bar on a terminal, periodic lines otherwise); false: none */
+  progress?: boolean;
   log?: (line: string) => void;
 }
 
@@ -86,7 +89,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   for (const b of budgets) if (b.kind !== 'latency') capacity(b, b.kind === 'parameters' ? paramCosts : flops);
   prepareOutputDir(opts.out, 'probescale run', { overwrite: opts.overwrite });
   const pooling = opts.pooling ?? 'mean';
-  const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: process.stderr.isTTY, threads: opts.threads, sentencePooling: pooling };
+  const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: opts.progress !== false, threads: opts.threads, sentencePooling: pooling };
 
   // 1. probe every layer of the full model
   log(`probing ${L + 1} representations of ${model.source} on ${tasks.map((t) => t.name).join(', ')}`);
@@ -142,10 +145,13 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   log(`selecting by ${mode} retention on dev${mode === 'gain' ? ` (tasks: ${tasks.filter((t) => !references[t.name].gainUndefined.dev).map((t) => t.name).join(', ')})` : ''}`);
   const objective = (r: SubsetScore) => (mode === 'raw' ? r.retention : r.gain!);
   // the search ranks subsets by the chosen retention
+  let searchProgress: Progress | undefined;
   const selectionEv = { evaluate: async (layers: number[], split: 'dev' | 'test') => {
     const r = await ev.evaluate(layers, split);
+    searchProgress?.increment();
     return { ...r, retention: objective(r) };
   } };
+  const progress = (label: string, total: number, unit: string) => startProgress(label, total, { unit, enabled: opts.progress !== false });
 
   const relevance = layerRelevance(probes.map((p, i) => ({ task: p.task, scores: p.layers.map((l) => l.dev), weight: weights[i] })));
   const calib = calibrationBatch(tok, tasks, maxSequenceTokens(model.arch));
@@ -170,12 +176,17 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
       },
     });
     // the search starts from the best on dev of the additive optimum and every heuristic's subset
+    searchProgress = progress(`budget ${budget.text}: search on dev`, opts.searchEvals, 'subsets');
     const search = await searchSubset(selectionEv, costs, cap.total, k, [add.layers, ...heuristics.map((h) => h.layers)], opts.searchEvals);
+    searchProgress.stop();
+    searchProgress = undefined;
     const winner = search.best.retention > objective(addDevScore) ? 'search' : 'additive';
     const chosen = winner === 'search' ? search.best.layers : add.layers;
     const candidates = [{ method: 'probescale', layers: chosen }, ...heuristics];
     const methods: MethodResult[] = [];
+    const testing = progress(`budget ${budget.text}: ProbeScale and baselines on test`, candidates.length + opts.randomSeeds, 'subsets');
     for (const c of candidates) {
+      testing.increment();
       if (c.layers.length === 0) continue;
       const r = await ev.evaluate(c.layers, 'test');
       const rawCI = ev.retentionCI(c.layers, 'test', 'raw', opts.bootstrap, opts.seed)!;
@@ -196,7 +207,11 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
       }
     }
     const rand: SubsetScore[] = [];
-    for (let s = 0; s < opts.randomSeeds; s++) rand.push(await ev.evaluate(RANDOM_BASELINE.subset(L, k, opts.seed * 1000 + s + 1), 'test'));
+    for (let s = 0; s < opts.randomSeeds; s++) {
+      rand.push(await ev.evaluate(RANDOM_BASELINE.subset(L, k, opts.seed * 1000 + s + 1), 'test'));
+      testing.increment();
+    }
+    testing.stop();
     const mean = rand.reduce((a, r) => a + r.retention, 0) / rand.length;
     const sd = Math.sqrt(rand.reduce((a, r) => a + (r.retention - mean) ** 2, 0) / Math.max(1, rand.length - 1));
     const gains = rand.map((r) => r.gain).filter((g): g is number => g !== undefined);
@@ -248,8 +263,13 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   log(`wrote ${modelDir}: layers [${keep.join(',')}], ${written.parameters.toLocaleString()} parameters (backbone${bridges ? ' + healing bridges' : ''}; task heads in head.safetensors)`);
 
   // 3. verify the written model: load it back, apply the stored heads on test, measure cost
-  const verification = await verifyWritten(modelDir, tasks, Object.fromEntries(tasks.map((t) => [t.name, refs[t.name].test])), probes, suite, headTensors);
-  const measured = { full: measureModel(model), compressed: measureModel(loadModel(modelDir)) };
+  const verifying = progress('verifying the written model', tasks.length + 2, 'steps (tasks, then latency of both models)');
+  const verification = await verifyWritten(modelDir, tasks, Object.fromEntries(tasks.map((t) => [t.name, refs[t.name].test])), probes, suite, headTensors, () => verifying.increment());
+  const fullMeasured = measureModel(model);
+  verifying.increment();
+  const measured = { full: fullMeasured, compressed: measureModel(loadModel(modelDir)) };
+  verifying.increment();
+  verifying.stop();
 
   // 4. retention curve over the budgets, in the selection's retention (plus the embeddings-only subnetwork and
   // the full model at x = 1, r = 1, both measured)

@@ -3,7 +3,7 @@
  * per layer a probe fitted on train with its regularization chosen on dev, scored on test with a bootstrap
  * confidence interval, plus — on request — the control-task selectivity and the MDL online codelength.
  */
-import cliProgress from 'cli-progress';
+import { startProgress } from '../util/progress.js';
 import type { Engine } from '../engine/engine.js';
 import type { Task } from '../data/types.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
@@ -145,8 +145,7 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
   const featureSeconds = (performance.now() - t0) / 1000;
   const K = task.labels.length;
   const layers = opts.layers ?? Array.from({ length: tr.features.layers }, (_, l) => l);
-  const bar = opts.progress ? new cliProgress.SingleBar({ format: `probing ${task.name} {bar} layer {value}/{total}`, stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
-  bar?.start(layers.length, 0);
+  const bar = startProgress(`probing ${task.name}`, layers.length, { unit: 'layers', enabled: !!opts.progress });
   const results: LayerResult[] = [];
   const t1 = performance.now();
   // control labels (a fixed random label per word type) and the MDL row order depend on the task, not the
@@ -183,12 +182,12 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
       }
       res.seconds = (performance.now() - ls) / 1000;
       results.push(res);
-      bar?.increment();
+      bar.increment();
     }
   } finally {
     await sessions.release();
   }
-  bar?.stop();
+  bar.stop();
   const { majority, classes } = majorityBaseline(task, tr.rows.labels, te.rows, K);
   return {
     task: task.name,

@@ -29,7 +29,7 @@ export interface VerifiedTask {
 
 /** Score the written model in `dir` with its stored heads on each task's test split, against the test
  * references (final layer, embeddings) of the full model. */
-export async function verifyWritten(dir: string, tasks: Task[], reference: Record<string, SplitReference>, probes: TaskResult[], suite: SuiteOptions, heads: Record<string, TensorToWrite>): Promise<Record<string, VerifiedTask>> {
+export async function verifyWritten(dir: string, tasks: Task[], reference: Record<string, SplitReference>, probes: TaskResult[], suite: SuiteOptions, heads: Record<string, TensorToWrite>, onTask?: () => void): Promise<Record<string, VerifiedTask>> {
   const written = loadModel(dir);
   const tok = await written.tokenizer();
   const engine = await Engine.create(written, { hiddenStates: 'last', logits: false, threads: suite.threads });
@@ -57,6 +57,7 @@ export async function verifyWritten(dir: string, tasks: Task[], reference: Recor
       score, fullFinal: ref.final, fullBest, retentionVsFinal: score / ref.final, retentionVsBest: score / fullBest,
       embeddings: ref.embeddings, gainVsFinal: taskGain(score, ref), gainUndefined: gainDegenerate(ref),
     };
+    onTask?.();
   }
   await engine.release();
   return out;

@@ -7,10 +7,12 @@ export function register(program: Command): void {
     .command('info')
     .description('print the architecture and parameter count of a checkpoint')
     .requiredOption('--model <path>', 'Hugging Face model directory or llama2.c .bin')
-    .action((opts: { model: string }) => {
+    .option('--json', 'one line of JSON (the default output is the same JSON, indented)')
+    .action((opts: { model: string; json?: boolean }) => {
       const m = loadModel(opts.model);
       const { raw, ...arch } = m.arch;
       void raw;
-      console.log(JSON.stringify({ source: m.source, parameters: m.weights.parameterCount(), ...arch }, null, 2));
+      const info = { source: m.source, parameters: m.weights.parameterCount(), ...arch };
+      console.log(opts.json ? JSON.stringify(info) : JSON.stringify(info, null, 2));
     });
 }

@@ -26,7 +26,8 @@ export function register(program: Command): void {
     .option('--out <dir>', 'output directory for --verify', 'out/predict')
     .option('--max-train <n>', 'as in the run being verified', positiveIntArg)
     .option('--max-eval <n>', 'as in the run being verified', positiveIntArg)
-    .action(async (o: { results: string; target: number; retention?: RetentionMode; verify?: boolean; out: string; maxTrain?: number; maxEval?: number }) => {
+    .option('--json', 'print the answer (and the verification) as one line of JSON')
+    .action(async (o: { results: string; target: number; retention?: RetentionMode; verify?: boolean; out: string; maxTrain?: number; maxEval?: number; json?: boolean; quiet?: boolean }) => {
       if (!existsSync(o.results)) throw new ProbescaleError('results file not found', { file: o.results });
       if (!(o.target > 0 && o.target <= 1.5)) throw new ProbescaleError(`--target must be a retention like 0.95, got ${o.target}`);
       const r = JSON.parse(readFileSync(o.results, 'utf8')) as RunResults;
@@ -36,18 +37,32 @@ export function register(program: Command): void {
       if (!points) throw new ProbescaleError(`${o.results} has no gain retention (no task's layers add anything beyond test noise, or it predates gain retention)`, { file: o.results, fix: 'use --retention raw, or rerun probescale run' });
       const smallest = smallestFeasible(r.parameters.fixed, r.parameters.perLayer);
       const p = await predictBudget(points, o.target, smallest);
-      console.log(`${mode} retention curve: form ${p.fit.form} ${JSON.stringify(p.fit.params)}; held-out error ${JSON.stringify(p.fit.heldOutError)}`);
-      for (const w of p.warnings) console.log(`warning: ${w}`);
-      console.log(`smallest budget predicted to keep ${mode} retention ${o.target}: ${p.answer.toFixed(4)} of the parameters (${Math.round(p.answer * r.parameters.full).toLocaleString()})${p.answer > p.curveAnswer ? ' = the smallest feasible model (fixed cost + one layer)' : ''}`);
-      if (!o.verify) return;
+      const answer = {
+        mode, target: o.target, answer: p.answer, answerParameters: Math.round(p.answer * r.parameters.full), curveAnswer: p.curveAnswer,
+        smallestFeasible: p.smallestFeasible, floor: p.floor, warnings: p.warnings, fit: { form: p.fit.form, params: p.fit.params, heldOutError: p.fit.heldOutError, ci: p.fit.ci },
+      };
+      if (!o.json) {
+        console.log(`${mode} retention curve: form ${p.fit.form} ${JSON.stringify(p.fit.params)}; held-out error ${JSON.stringify(p.fit.heldOutError)}`);
+        for (const w of p.warnings) console.log(`warning: ${w}`);
+        console.log(`smallest budget predicted to keep ${mode} retention ${o.target}: ${p.answer.toFixed(4)} of the parameters (${answer.answerParameters.toLocaleString()})${p.answer > p.curveAnswer ? ' = the smallest feasible model (fixed cost + one layer)' : ''}`);
+      }
+      if (!o.verify) {
+        if (o.json) process.stdout.write(JSON.stringify(answer) + '\n');
+        return;
+      }
       const res = await runPipeline({
         model: r.model, tasks: r.tasks.map((t) => t.name).join(','), weights: r.tasks.map((t) => t.weight).join(','), budgets: (Math.ceil(p.answer * 1e4) / 1e4).toFixed(4),
-        out: o.out, maxTrain: o.maxTrain, maxEval: o.maxEval, seed: 0, searchEvals: 40, randomSeeds: 5, bootstrap: 1000, retention: mode, log: () => {},
+        out: o.out, maxTrain: o.maxTrain, maxEval: o.maxEval, seed: 0, searchEvals: 40, randomSeeds: 5, bootstrap: 1000, retention: mode, log: () => {}, progress: !o.quiet,
       });
       const kept = res.budgets[0].methods[0];
       const xKept = kept.parameters / r.parameters.full;
       const measured = mode === 'raw' ? kept.retention : kept.gain;
-      console.log(`verified: kept ${kept.layers.length} layers = ${xKept.toFixed(4)} of the parameters; predicted ${mode} retention there ${predictRetention(p.fit, xKept).toFixed(4)}, measured ${measured === undefined ? 'n/a (gain not defined on this run)' : measured.toFixed(4)}`);
-      console.log(`report: ${join(o.out, 'report.html')}`);
+      const verified = { layers: kept.layers, kept: xKept, predicted: predictRetention(p.fit, xKept), measured: measured ?? null, report: join(o.out, 'report.html') };
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ ...answer, verified }) + '\n');
+        return;
+      }
+      console.log(`verified: kept ${kept.layers.length} layers = ${xKept.toFixed(4)} of the parameters; predicted ${mode} retention there ${verified.predicted.toFixed(4)}, measured ${measured === undefined ? 'n/a (gain not defined on this run)' : measured.toFixed(4)}`);
+      console.log(`report: ${verified.report}`);
     });
 }

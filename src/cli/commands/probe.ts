@@ -58,7 +58,7 @@ export async function runProbe(opts: ProbeCliOptions): Promise<TaskResult[]> {
     results.push(
       await probeTask(engine, tok, task, {
         probe: opts.probe, control: opts.control, mdl: opts.mdl, bootstrap: opts.bootstrap, seed: opts.seed,
-        sentencePooling: opts.pooling, wordPooling: opts.wordPooling, cacheDir: opts.cache ?? join(opts.out, '.features'), progress: process.stderr.isTTY,
+        sentencePooling: opts.pooling, wordPooling: opts.wordPooling, cacheDir: opts.cache ?? join(opts.out, '.features'), progress: true,
       }),
     );
   }
@@ -86,8 +86,13 @@ export function register(program: Command): void {
     .option('--cache <dir>', 'feature cache directory (default OUT/.features)')
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
-    .action(async (opts: ProbeCliOptions) => {
+    .option('--json', 'print the per-task, per-layer results (as in probe.json) as JSON on stdout instead of the table')
+    .action(async (opts: ProbeCliOptions & { json?: boolean }) => {
       const results = await runProbe(opts);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ probe: join(opts.out, 'probe.json'), results }) + '\n');
+        return;
+      }
       console.log(formatProbeTable(results));
       console.log(`\nwrote ${join(opts.out, 'probe.json')}`);
     });
