@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync, existsSync, chmodSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, existsSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { runPipeline } from '../src/pipeline/run.js';
@@ -82,9 +82,16 @@ test('run: bad inputs fail before any work, with nothing written', async () => {
   }
 });
 
-test('run --retention gain: when no task\'s layers add anything beyond noise, one clear line instead of a number', async () => {
-  // 20 dev sentences of TREC: the final layer's gain over the embeddings is within noise
-  const out = join(mkdtempSync(join(tmpdir(), 'ps-gain-')), 'out');
-  await expectUserError(() => runPipeline({ ...base, maxTrain: 40, maxEval: 20, tasks: 'trec', budgets: '0.6', out, retention: 'gain' }), /--retention gain: on dev, no task's layers add anything measurable over the embeddings \(trec: /);
+test('run --retention gain: a task whose layers cannot add anything gets one clear line, not a number', async () => {
+  // planted: every sentence is the same text, so every representation (embeddings or final layer) is the same
+  // for all rows and the final layer adds exactly nothing over the embeddings
+  const dir = mkdtempSync(join(tmpdir(), 'ps-gain-'));
+  const rows = (n: number) => ['text\tlabel', ...Array.from({ length: n }, (_, i) => `the cat sat on the mat\t${i % 3 === 0 ? 'b' : 'a'}`)].join('\n') + '\n';
+  writeFileSync(join(dir, 'train.tsv'), rows(60));
+  writeFileSync(join(dir, 'test.tsv'), rows(30));
+  writeFileSync(join(dir, 'same.yaml'), 'name: same\nkind: sentence\nformat: tsv\nfiles: { train: train.tsv, test: test.tsv }\nmetric: accuracy\n');
+  const out = join(dir, 'out');
+  await expectUserError(() => runPipeline({ ...base, tasks: join(dir, 'same.yaml'), budgets: '0.6', out, retention: 'gain' }), /--retention gain: on dev, no task's layers add anything measurable over the embeddings \(same: the final layer \(0\.\d+\) is not above the embeddings alone/);
   assert.ok(!existsSync(join(out, 'results.json')));
+  rmSync(dir, { recursive: true });
 });
