@@ -74,6 +74,16 @@ test('parseProbe reads the probe a peer prints and rejects a missing or malforme
     `{"peer": "pytorch", "tokens_per_s": 728.0, "probe": {"library": "torch", "version": "1.13.1", "threads": 2, "gemm_n": 1024, "build_blas": "open", "gemm_gflops": 171.5, "blas_libs": ["${OPENBLAS}"]}}`,
   ) as { probe: unknown };
   assert.deepEqual(parseProbe(line.probe), { library: 'torch', version: '1.13.1', threads: 2, gemm_n: 1024, gemm_gflops: 171.5, build_blas: 'open', blas_libs: [OPENBLAS] });
+  // as printed on this machine (2026-11-28, bench/RESULTS.md): Debian python3-torch alone, then with OpenBLAS
+  const before = parseProbe(JSON.parse(
+    '{"library": "torch", "version": "1.13.0a0", "threads": 2, "gemm_n": 1024, "build_blas": "generic", "gemm_gflops": 2.337, "blas_libs": ["/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0", "/usr/lib/x86_64-linux-gnu/lapack/liblapack.so.3.11.0"]}',
+  ))!;
+  const after = parseProbe(JSON.parse(
+    '{"library": "torch", "version": "1.13.0a0", "threads": 2, "gemm_n": 1024, "build_blas": "generic", "gemm_gflops": 31.59, "blas_libs": ["/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3", "/usr/lib/x86_64-linux-gnu/openblas-pthread/liblapack.so.3", "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblasp-r0.3.21.so"]}',
+  ))!;
+  assert.equal(judgePeer(before, 31.9).level, 'refuse');
+  assert.equal(judgePeer(after, 31.1).level, 'fair');
+  assert.equal(judgePeer(after, 31.1).blas, 'openblas');
   assert.equal(parseProbe(undefined), undefined);
   assert.equal(parseProbe({ gemm_gflops: '171' }), undefined);
 });

@@ -30,7 +30,7 @@ def probe(lib, threads, n=1024, reps=5):
     info = {"library": lib.__name__, "version": lib.__version__, "threads": threads, "gemm_n": n}
     if lib.__name__ == "torch":
         cfg = lib.__config__.show()
-        m = re.search(r"BLAS_INFO=(\S+)", cfg)
+        m = re.search(r"BLAS_INFO=([^\s,]+)", cfg)
         info["build_blas"] = m.group(1) if m else "unknown"
         a, b = lib.randn(n, n), lib.randn(n, n)
     else:

@@ -94,7 +94,10 @@ function spmRuntime(firstModel: string): Promise<SpmRuntime> {
     await spp.load(firstModel);
     spp.processor.delete();
     return spp.sentencepiece;
-  })());
+  })().catch((err: unknown) => {
+    runtime = undefined; // a later file may load; do not cache the failure
+    throw new ProbescaleError(`SentencePiece (WebAssembly) failed to start: ${(err as Error).message}`, { file: firstModel });
+  }));
 }
 
 let fileCounter = 0;

@@ -9,7 +9,7 @@ export function register(program: Command): void {
   program
     .command('generate')
     .description('greedy text generation (temperature 0) with a causal LM (Llama, GPT-2)')
-    .requiredOption('--model <path>', 'Hugging Face model directory or llama2.c .bin')
+    .requiredOption('--model <path>', 'Hugging Face model directory, or a llama2.c .bin (or the folder holding it)')
     .requiredOption('--prompt <text>', 'prompt text')
     .option('--steps <n>', 'positions to run, prompt included (as llama2.c run.c)', positiveIntArg, 64)
     .option('--layers <list>', 'comma-separated layer indices to keep', intListArg)

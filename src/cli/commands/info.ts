@@ -6,7 +6,7 @@ export function register(program: Command): void {
   program
     .command('info')
     .description('print the architecture and parameter count of a checkpoint')
-    .requiredOption('--model <path>', 'Hugging Face model directory or llama2.c .bin')
+    .requiredOption('--model <path>', 'Hugging Face model directory, or a llama2.c .bin (or the folder holding it)')
     .option('--json', 'one line of JSON (the default output is the same JSON, indented)')
     .action((opts: { model: string; json?: boolean }) => {
       const m = loadModel(opts.model);

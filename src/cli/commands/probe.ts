@@ -71,7 +71,7 @@ export function register(program: Command): void {
   program
     .command('probe')
     .description('train a probe on every layer for each task; write OUT/probe.json and print a table')
-    .requiredOption('--model <path>', 'Hugging Face model directory or llama2.c .bin')
+    .requiredOption('--model <path>', 'Hugging Face model directory, or a llama2.c .bin (or the folder holding it)')
     .requiredOption('--tasks <list>', 'comma-separated built-in task names or task spec files (.json/.yaml)', listArg)
     .requiredOption('--out <dir>', 'output directory')
     .addOption(new Option('--probe <kind>', 'probe model').choices(['logistic', 'ridge', 'mlp']).default('logistic'))
