@@ -56,6 +56,12 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.equal((html.match(/<svg/g) ?? []).length, 3, 'three inline plots: probe curves, retention vs parameters, fitted retention curve');
   assert.match(html, /Where ProbeScale did not win/);
+  assert.match(html, /Reference points per task/);
+  // every method has its own row in the methods plot (none hides under another's dot); kept blocks are marked
+  const methodsSvg = html.split('Every method at every budget')[1].split('</svg>')[0];
+  for (const m of ['probescale', 'drop-top', 'drop-bottom', 'alternate', 'keep-ends', 'block-influence', 'angular', 'truncate-best', 'sleb', 'random']) assert.ok(methodsSvg.includes(`>${m}`), `${m} drawn`);
+  assert.match(html, new RegExp(`block ${r.compressed.layers[0]}`));
+  assert.match(html, /Layer numbering/);
   assert.doesNotMatch(html, /<script|(src|href)="https?:/, 'report is self-contained: no scripts, nothing loaded');
   const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
   assert.deepEqual(json.budgets[0].methods[0].layers, r.budgets[0].methods[0].layers);

@@ -3,7 +3,7 @@
  * probe curves, retention against kept parameters for ProbeScale and every baseline, the chosen layers,
  * the verification of the written model, and — honestly — the cells where a baseline beat ProbeScale.
  */
-import { fittedCurvePlot, probeCurves, retentionPlot, svg, type CurvePoint, type RetentionPoint } from './plots.js';
+import { fittedCurvePlot, methodsPlot, probeCurves, svg, type CurvePoint, type MethodPoint } from './plots.js';
 import { predictRetention } from '../scaling/retention.js';
 import type { RunResults } from './results.js';
 
@@ -11,6 +11,8 @@ const esc = (s: unknown) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;',
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 const pts = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
 const num = (v: number) => v.toLocaleString('en-US');
+/** median latency with the [min, max] of the repeats (results.json from before the spread was kept: median only) */
+const lat = (median: number, times?: number[]) => `${median.toFixed(2)}${times?.length ? ` <span class="ci">[${times[0].toFixed(2)}, ${times[times.length - 1].toFixed(2)}]</span>` : ''}`;
 
 export async function renderReport(r: RunResults): Promise<string> {
   // results.json from before gain retention: raw only
@@ -19,11 +21,17 @@ export async function renderReport(r: RunResults): Promise<string> {
   const diffOf = (m: RunResults['budgets'][number]['methods'][number]) => (mode === 'gain' ? m.probescaleMinusGain : m.probescaleMinus);
   const ciText = (c?: [number, number]) => (c ? ` <span class="ci">[${pct(c[0])}, ${pct(c[1])}]</span>` : '');
   const curves: CurvePoint[] = r.probes.flatMap((p) => p.layers.map((l) => ({ task: p.task, layer: l.layer, score: l.score, lo: l.lo, hi: l.hi })));
-  const retention: RetentionPoint[] = r.budgets
-    .flatMap((b) => b.methods.filter((m) => value(m) !== undefined).map((m) => ({ method: m.method.replace(/ \(.*\)/, ''), parameters: m.parameters, retention: value(m)! })))
-    .sort((a, b) => a.parameters - b.parameters);
-  retention.push(...[...new Set(retention.map((p) => p.method))].map((method) => ({ method, parameters: r.parameters.full, retention: 1 })));
-
+  // every method, each budget in its own panel (ProbeScale first), with its bootstrap CI
+  const methodPoints: MethodPoint[] = r.budgets.flatMap((b) =>
+    b.methods
+      .filter((m) => value(m) !== undefined)
+      .map((m) => {
+        const ci = mode === 'gain' ? m.gainCI : m.retentionCI;
+        const sd = mode === 'gain' ? m.gainSd : m.sd;
+        const v = value(m)!;
+        return { budget: b.budget, method: m.method, retention: v, lo: ci?.[0] ?? (sd !== undefined ? v - sd : v), hi: ci?.[1] ?? (sd !== undefined ? v + sd : v), ours: m.method === 'probescale' };
+      }),
+  );
   let curveSvg = '';
   if (r.scaling) {
     // results.json written before the contract stored `raw` as an object of indices: Object.values reads both
@@ -116,8 +124,9 @@ ${r.references ? `<h2>Reference points per task</h2>
 <p>Test scores: always predicting the most frequent training label; the subnetwork with no layers (embeddings, final norm where there is one); the full model's final layer; the best probed hidden state (0 = embeddings, i = output of block i - 1). “Layers add” is final minus embeddings with a paired bootstrap 95% CI.</p>
 <table><tr><th>task</th><th>classes</th><th>majority class</th><th>embeddings only</th><th>final layer</th><th>best hidden state</th><th>layers add (points)</th><th>gain retention defined</th></tr>
 ${refRows}</table>` : ''}
-<div class="plots"><div><h2>Probe score per layer</h2>${await svg(probeCurves(curves))}</div>
-<div><h2>Retention vs kept parameters</h2>${await svg(retentionPlot(retention, `test ${mode} retention (weighted)`))}</div></div>
+<p>Layer numbering: tables list kept layers as <b>blocks</b> 0 to ${r.parameters.perLayer.length - 1}; the per-layer probes are indexed by <b>hidden state</b>, where state 0 is the embeddings and state i the output of block i - 1 (so keeping block b keeps what produced state b + 1). The written model's blocks are marked on the probe plot.</p>
+<div class="plots"><div><h2>Probe score per hidden state</h2>${await svg(probeCurves(curves, r.compressed.layers))}</div>
+<div><h2>Every method at every budget</h2>${methodPoints.length ? await svg(methodsPlot(methodPoints, `test ${mode} retention (weighted), 95% CI`)) : `<p class="note">No ${mode} retention to plot (see the reference points: no task's layers add anything beyond noise on test).</p>`}<p class="ci">Random subsets: mean ± sd over seeds. Every method's row is drawn, so baselines that chose the same subset are all visible.</p></div></div>
 ${r.scaling ? `<h2>Retention curve (${esc(r.scaling.mode ?? 'raw')} retention)</h2>
 <p>Fitted on ProbeScale's test retention at each budget, the embeddings-only subnetwork and the full model: form <b>${esc(r.scaling.fit.form)}</b>
 (${Object.entries(r.scaling.fit.params).map(([k, v]) => `${esc(k)} = ${v.toFixed(4)}${r.scaling!.fit.ci?.[k] ? ` [${r.scaling!.fit.ci[k][0].toFixed(3)}, ${r.scaling!.fit.ci[k][1].toFixed(3)}]` : ''}`).join(', ')});
@@ -135,10 +144,10 @@ ${budgetRows}
 <table><tr><th>task</th><th>embeddings only</th><th>full, final layer</th><th>full, best layer</th><th>compressed</th><th>raw retention vs final</th><th>gain retention</th><th>raw retention vs best</th></tr>
 ${verifyRows}</table>
 <table><tr><th></th><th>parameters</th><th>layer parameters</th><th>latency batch 1 (ms)</th><th>latency batch 32 (ms)</th><th>peak RSS (MB)</th></tr>
-<tr><td>full</td><td>${num(mFull.parameters)}</td><td>${num(mFull.layerParameters)}</td><td>${mFull.latencyMsBatch1.toFixed(2)}</td><td>${mFull.latencyMsBatch32.toFixed(2)}</td><td>${mFull.peakRssMb.toFixed(0)}</td></tr>
-<tr><td>compressed</td><td>${num(mComp.parameters)}</td><td>${num(mComp.layerParameters)}</td><td>${mComp.latencyMsBatch1.toFixed(2)}</td><td>${mComp.latencyMsBatch32.toFixed(2)}</td><td>${mComp.peakRssMb.toFixed(0)}</td></tr>
+<tr><td>full</td><td>${num(mFull.parameters)}</td><td>${num(mFull.layerParameters)}</td><td>${lat(mFull.latencyMsBatch1, mFull.timesMsBatch1)}</td><td>${lat(mFull.latencyMsBatch32, mFull.timesMsBatch32)}</td><td>${mFull.peakRssMb.toFixed(0)}</td></tr>
+<tr><td>compressed</td><td>${num(mComp.parameters)}</td><td>${num(mComp.layerParameters)}</td><td>${lat(mComp.latencyMsBatch1, mComp.timesMsBatch1)}</td><td>${lat(mComp.latencyMsBatch32, mComp.timesMsBatch32)}</td><td>${mComp.peakRssMb.toFixed(0)}</td></tr>
 </table>
-<p>Latency: median of 5 forward passes of ${mFull.seq}-token sequences after a warm-up, each model in its own process (which also gives its peak RSS).</p>
+<p>Latency: median of ${mFull.timesMsBatch1?.length ?? 5} forward passes of ${mFull.seq}-token sequences after a warm-up, with the fastest and slowest repeat in brackets, each model in its own process (which also gives its peak RSS). On a shared machine the spread shows how far one median can be trusted.</p>
 <h2>Per-layer probes</h2>
 ${probeTables}
 </body></html>

@@ -14,6 +14,9 @@ export interface Measurement {
   layerParameters: number;
   latencyMsBatch1: number;
   latencyMsBatch32: number;
+  /** every timed repeat (ms, sorted), for the spread around the median */
+  timesMsBatch1: number[];
+  timesMsBatch32: number[];
   seq: number;
   peakRssMb: number;
 }
@@ -25,7 +28,7 @@ export function measureModel(model: LoadedModel, opts: { layers?: number[]; seq?
   if (opts.layers) args.push('--layers', opts.layers.join(','));
   const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`measuring ${model.source} failed:\n${r.stderr}`);
-  const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { latency_ms_b1: number; latency_ms_b32: number; seq: number; peak_rss_mb: number };
+  const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { latency_ms_b1: number; latency_ms_b32: number; times_ms_b1: number[]; times_ms_b32: number[]; seq: number; peak_rss_mb: number };
   const costs = parameterCosts(model);
   const layers = opts.layers ?? costs.perLayer.map((_, l) => l);
   const parameters = subsetCost(costs, layers);
@@ -34,6 +37,8 @@ export function measureModel(model: LoadedModel, opts: { layers?: number[]; seq?
     layerParameters: parameters - costs.fixed,
     latencyMsBatch1: m.latency_ms_b1,
     latencyMsBatch32: m.latency_ms_b32,
+    timesMsBatch1: m.times_ms_b1,
+    timesMsBatch32: m.times_ms_b32,
     seq: m.seq,
     peakRssMb: m.peak_rss_mb,
   };
