@@ -31,7 +31,7 @@ export function gainDegenerate(ref: SplitReference): string | undefined {
   const d = ref.layersAdd ?? { score: ref.final - ref.embeddings, lo: ref.final - ref.embeddings, hi: ref.final - ref.embeddings };
   const pts = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
   if (!(d.score > 0)) return `the final layer (${ref.final.toFixed(3)}) is not above the embeddings alone (${ref.embeddings.toFixed(3)}): the layers add nothing to keep`;
-  if (!(d.lo > 0)) return `the final layer is above the embeddings alone by ${pts(d.score)} points, within test noise (paired 95% CI ${pts(d.lo)} to ${pts(d.hi)})`;
+  if (!(d.lo > 0)) return `the final layer is above the embeddings alone by ${pts(d.score)} points, within sampling noise (paired 95% CI ${pts(d.lo)} to ${pts(d.hi)})`;
   return undefined;
 }
 

@@ -3,6 +3,7 @@
  * separate process running the model.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
 import type { LoadedModel } from '../model/checkpoint.js';
@@ -21,10 +22,12 @@ export interface Measurement {
   peakRssMb: number;
 }
 
-const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'measure-child.ts');
+// from the sources the child is TypeScript (run through tsx); from the compiled package (dist/) it is plain JS
+const HERE = dirname(fileURLToPath(import.meta.url));
+const CHILD = existsSync(join(HERE, 'measure-child.ts')) ? join(HERE, 'measure-child.ts') : join(HERE, 'measure-child.js');
 
 export function measureModel(model: LoadedModel, opts: { layers?: number[]; seq?: number; repeats?: number; threads?: number } = {}): Measurement {
-  const args = ['--import', 'tsx', CHILD, '--model', model.source, '--seq', String(opts.seq ?? 64), '--repeats', String(opts.repeats ?? 5), '--threads', String(opts.threads ?? defaultThreads())];
+  const args = [...(CHILD.endsWith('.ts') ? ['--import', 'tsx'] : []), CHILD, '--model', model.source, '--seq', String(opts.seq ?? 64), '--repeats', String(opts.repeats ?? 5), '--threads', String(opts.threads ?? defaultThreads())];
   if (opts.layers) args.push('--layers', opts.layers.join(','));
   const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`measuring ${model.source} failed:\n${r.stderr}`);

@@ -36,7 +36,7 @@ test('degenerate references give a message, not a number, and leave the gain ave
   const flat = ref(0.66, 0.665);
   assert.match(gainDegenerate(flat)!, /not above the embeddings alone/);
   const noisy = ref(0.70, 0.69, ci(0.01, -0.02, 0.04));
-  assert.match(gainDegenerate(noisy)!, /within test noise/);
+  assert.match(gainDegenerate(noisy)!, /within sampling noise/);
   assert.equal(taskGain(0.7, noisy), undefined);
   assert.equal(gainDegenerate(ref(0.8, 0.6)), undefined);
   const tasks = [{ name: 'ok', weight: 1 }, { name: 'flat', weight: 5 }];

@@ -1,30 +1,12 @@
 /** `probescale probe`: per-layer probe scores (with CIs, selectivity, MDL) for each task. */
 import { Option, type Command } from 'commander';
 import { join } from 'node:path';
-import { loadModel } from '../../model/checkpoint.js';
-import { Engine } from '../../engine/engine.js';
-import { probeTask, probingTime, type ProbeKind, type TaskResult } from '../../probe/suite.js';
-import { checkCanCreate, checkReplaceable, prepareOutputDir, writeFileAtomic } from '../../util/atomic.js';
+import { probingTime, type TaskResult } from '../../probe/suite.js';
+import { runProbe, type ProbeOptions } from '../../pipeline/probe.js';
 import { intArg, listArg, positiveIntArg, threadsArg } from '../parse.js';
-import { resolveTasks } from '../../data/resolve.js';
 
-export interface ProbeCliOptions {
-  model: string;
-  tasks: string;
-  out: string;
-  probe: ProbeKind;
-  control?: boolean;
-  mdl?: boolean;
-  bootstrap: number;
-  seed: number;
-  maxTrain?: number;
-  maxEval?: number;
-  pooling: 'mean' | 'first' | 'last';
-  wordPooling: 'first' | 'mean';
-  cache?: string;
-  threads?: number;
-  overwrite?: boolean;
-}
+export { runProbe };
+export type ProbeCliOptions = ProbeOptions;
 
 export function formatProbeTable(results: TaskResult[]): string {
   const lines: string[] = [];
@@ -42,29 +24,6 @@ export function formatProbeTable(results: TaskResult[]): string {
   const ratio = t.overForward === undefined ? 'features partly or wholly read from the cache' : `whole run ${t.overForward.toFixed(2)}x the forward passes`;
   lines.push(`time: features ${t.featureSeconds.toFixed(1)} s, probes ${t.probeSeconds.toFixed(1)} s (${ratio})`);
   return lines.join('\n');
-}
-
-export async function runProbe(opts: ProbeCliOptions): Promise<TaskResult[]> {
-  checkReplaceable(opts.out, { overwrite: opts.overwrite });
-  checkCanCreate(opts.out);
-  const model = loadModel(opts.model);
-  const tok = await model.tokenizer();
-  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed });
-  // everything above validated the input; only now is --out created (and marked as probescale's)
-  prepareOutputDir(opts.out, 'probescale probe', { overwrite: opts.overwrite });
-  const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads });
-  const results: TaskResult[] = [];
-  for (const task of tasks) {
-    results.push(
-      await probeTask(engine, tok, task, {
-        probe: opts.probe, control: opts.control, mdl: opts.mdl, bootstrap: opts.bootstrap, seed: opts.seed,
-        sentencePooling: opts.pooling, wordPooling: opts.wordPooling, cacheDir: opts.cache ?? join(opts.out, '.features'), progress: true,
-      }),
-    );
-  }
-  await engine.release();
-  writeFileAtomic(join(opts.out, 'probe.json'), JSON.stringify({ model: opts.model, modelHash: model.contentHash(), options: { ...opts }, results }, null, 2) + '\n');
-  return results;
 }
 
 export function register(program: Command): void {
