@@ -11,10 +11,11 @@ import { loadModel } from '../src/model/checkpoint.js';
 import { FAMILIES } from '../src/engine/families/index.js';
 import { specLayerOf } from '../src/engine/family.js';
 import { parameterCosts } from '../src/select/costs.js';
-import { subnetwork } from '../src/compress/materialize.js';
+import { materialize, subnetwork } from '../src/compress/materialize.js';
+import { familiesTable } from '../src/cli/commands/info.js';
 import { readSafetensors, toFloat32, writeSafetensors, type TensorToWrite } from '../src/model/safetensors.js';
 import { ProbescaleError } from '../src/util/errors.js';
-import { FIXTURES, ZOO_FIXTURES, readGolden } from './helpers.js';
+import { FIXTURES, ZOO_FIXTURES, compareMasked, readGolden } from './helpers.js';
 import { readInputs } from '../src/engine/inputs.js';
 import { Engine } from '../src/engine/engine.js';
 import { argmax, greedyGenerate } from '../src/engine/generate.js';
@@ -84,5 +85,60 @@ for (const dir of fixtureDirs) {
     await engine.release();
     assert.equal(out[4], want, `${name}: first generated token`);
     assert.ok(out.length === 7 && T >= 4);
+  });
+}
+
+test('gemma2: a written subset keeps each layer sliding or global as it was (layer_types), though renumbering changes parity', async () => {
+  const dir = join(ZOO_FIXTURES, 'gemma2');
+  const model = loadModel(dir);
+  const batch = readInputs(join(dir, 'inputs.json'));
+  assert.ok(Math.max(...batch.inputIds.map((r) => r.length)) > (model.arch.llama!.slidingWindow!.window), 'inputs longer than the window');
+  const tmp = mkdtempSync(join(tmpdir(), 'ps-gemma2-'));
+  const kept = [1, 2]; // global then sliding; written as layers 0 (even) and 1 (odd)
+  await materialize(model, kept, join(tmp, 'm'));
+  const written = loadModel(join(tmp, 'm'));
+  assert.deepEqual(written.arch.llama!.slidingWindow!.sliding, [false, true]);
+  const ref = await Engine.create(model, { layers: kept, hiddenStates: 'last', logits: false, threads: 1 });
+  const want = (await ref.run(batch)).last_hidden_state;
+  await ref.release();
+  const eng = await Engine.create(written, { hiddenStates: 'last', logits: false, threads: 1 });
+  const got = (await eng.run(batch)).last_hidden_state;
+  await eng.release();
+  assert.ok(compareMasked(got.data, want.data, want.dims, batch.attentionMask, 1e-5, 1e-5).withinTolerance);
+  rmSync(tmp, { recursive: true });
+});
+
+test('info --families lists every family with its model_type values', () => {
+  const table = familiesTable();
+  for (const [family, spec] of Object.entries(FAMILIES)) {
+    const line = table.split('\n').find((l) => l.startsWith(`${family} `));
+    assert.ok(line, `${family} listed`);
+    for (const t of spec.modelTypes) assert.ok(line.includes(t), `${family}: ${t}`);
+  }
+});
+
+/** Hugging Face's own state-dict keys, as each fixture's README lists them (what save_pretrained wrote). */
+function hfKeys(dir: string): string[] {
+  const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+  const at = readme.indexOf('Parameter names in model.safetensors');
+  const block = readme.slice(at).split('```')[1] ?? '';
+  return block.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+for (const dir of fixtureDirs) {
+  const name = dir.split('/').slice(-2).join('/');
+  test(`${name}: a written one-layer subset has exactly Hugging Face's keys for one layer (no missing, no unexpected)`, () => {
+    const model = loadModel(dir);
+    const spec = FAMILIES[model.arch.family];
+    const keys = hfKeys(dir);
+    assert.ok(keys.length > 0, 'README lists the keys');
+    // HF's keys of the same model with one layer: layer 0's keys and every non-layer key (T5: its encoder, T5EncoderModel)
+    const layered = new RegExp(spec.layerPattern.source);
+    const idx = (k: string) => (layered.test(k) ? Number(layered.exec(k)![2]) : -1);
+    let want = keys.filter((k) => idx(k) <= 0);
+    if (model.arch.family === 't5') want = want.filter((k) => !k.startsWith('decoder.') && k !== 'lm_head.weight');
+    const last = model.arch.layers - 1;
+    const got = Object.keys(subnetwork(model, [last]).tensors);
+    assert.deepEqual(got.sort(), want.sort());
   });
 }

@@ -3,7 +3,7 @@
  * adding a name to Family without a spec, or a spec without a field, does not compile.
  */
 import type { Family } from '../../model/config.js';
-import type { FamilyBuilder, FamilySpec } from '../family.js';
+import type { FamilySpec } from '../family.js';
 import { bert } from './bert.js';
 import { roberta } from './roberta.js';
 import { gpt2 } from './gpt2.js';
@@ -24,5 +24,3 @@ import { albert } from './albert.js';
 import { deberta } from './deberta.js';
 
 export const FAMILIES: Record<Family, FamilySpec> = { bert, roberta, gpt2, llama, t5, qwen2, mistral, gemma, gemma2, phi3, 'gpt-neox': gptNeox, opt, distilbert, electra, phi, mpnet, albert, 'deberta-v2': deberta };
-
-export const FAMILY_BUILDERS = Object.fromEntries(Object.entries(FAMILIES).map(([f, s]) => [f, s.build])) as Record<Family, FamilyBuilder>;
