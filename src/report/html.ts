@@ -37,7 +37,7 @@ export async function renderReport(r: RunResults): Promise<string> {
     // results.json written before the contract stored `raw` as an object of indices: Object.values reads both
     const fit = { ...r.scaling.fit, raw: Float64Array.from(Object.values(r.scaling.fit.raw)) };
     const xs = Array.from({ length: 60 }, (_, i) => 0.05 + (0.95 * i) / 59);
-    curveSvg = await svg(fittedCurvePlot(xs.map((x) => ({ x, r: predictRetention(fit, x) })), r.scaling.fit.points));
+    curveSvg = await svg(fittedCurvePlot(xs.map((x) => ({ x, r: predictRetention(fit, x) })), r.scaling.fit.points, `test ${r.scaling.mode ?? 'raw'} retention`));
   }
   const losses: string[] = [];
   for (const b of r.budgets) {

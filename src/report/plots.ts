@@ -71,12 +71,12 @@ export function methodsPlot(points: MethodPoint[], title: string): vl.TopLevelSp
 }
 
 /** Fitted retention curve (line) over the measured ProbeScale points, x = kept fraction of parameters. */
-export function fittedCurvePlot(curve: { x: number; r: number }[], points: { x: number; r: number }[]): vl.TopLevelSpec {
+export function fittedCurvePlot(curve: { x: number; r: number }[], points: { x: number; r: number }[], title = 'retention'): vl.TopLevelSpec {
   return {
     width: 420,
     height: 240,
     layer: [
-      { data: { values: curve }, mark: { type: 'line', color: '#1f77b4' }, encoding: { x: { field: 'x', type: 'quantitative', title: 'kept fraction of parameters', axis: { format: '%' } }, y: { field: 'r', type: 'quantitative', title: 'retention', scale: { zero: false }, axis: { format: '%' } } } },
+      { data: { values: curve }, mark: { type: 'line', color: '#1f77b4' }, encoding: { x: { field: 'x', type: 'quantitative', title: 'kept fraction of parameters', axis: { format: '%' } }, y: { field: 'r', type: 'quantitative', title, scale: { zero: false }, axis: { format: '%' } } } },
       { data: { values: points }, mark: { type: 'point', filled: true, size: 60, color: '#d62728' }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'r', type: 'quantitative' } } },
     ],
   };
