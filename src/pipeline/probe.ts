@@ -8,6 +8,7 @@ import { Engine } from '../engine/engine.js';
 import { probeTask, type ProbeKind, type TaskResult } from '../probe/suite.js';
 import { checkCanCreate, checkReplaceable, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
 import { resolveTasks } from '../data/resolve.js';
+import type { Precision } from '../engine/graph.js';
 
 export interface ProbeOptions {
   model: string;
@@ -24,7 +25,9 @@ export interface ProbeOptions {
   wordPooling: 'first' | 'mean';
   cache?: string;
   threads?: number;
+  precision?: Precision;
   overwrite?: boolean;
+  allowOutside?: boolean;
 }
 
 export async function runProbe(opts: ProbeOptions): Promise<TaskResult[]> {
@@ -32,10 +35,10 @@ export async function runProbe(opts: ProbeOptions): Promise<TaskResult[]> {
   checkCanCreate(opts.out);
   const model = loadModel(opts.model);
   const tok = await model.tokenizer();
-  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed });
+  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed, allowOutside: opts.allowOutside });
   // everything above validated the input; only now is --out created (and marked as probescale's)
   prepareOutputDir(opts.out, 'probescale probe', { overwrite: opts.overwrite });
-  const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads });
+  const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads, precision: opts.precision });
   const results: TaskResult[] = [];
   for (const task of tasks) {
     results.push(

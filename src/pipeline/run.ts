@@ -30,10 +30,10 @@ import { fitBridges } from '../compress/heal.js';
 import { verifyWritten } from '../verify/heads.js';
 import { measureModel } from '../verify/measure.js';
 import { fitRetention, budgetForRetention, predictRetention } from '../scaling/retention.js';
-import { renderReport } from '../report/html.js';
 import type { BudgetResult, MethodResult, Reference, RunResults, Scaling, TaskReferences } from '../report/results.js';
-import { checkCanCreate, checkReplaceable, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
-import { ProbescaleError } from '../util/errors.js';
+import { checkCanCreate, checkReplaceable, lockDir, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
+import { ProbescaleError, UsageError } from '../util/errors.js';
+import type { Precision } from '../engine/graph.js';
 import { startProgress, type Progress } from '../util/progress.js';
 import type { TensorToWrite } from '../model/safetensors.js';
 
@@ -52,7 +52,11 @@ export interface PipelineOptions {
   trimVocab?: boolean;
   /** use --out (and replace OUT/model) even if it holds files probescale did not write */
   overwrite?: boolean;
+  /** task specs may name data files outside their own folder */
+  allowOutside?: boolean;
   threads?: number;
+  /** linear-layer precision of every forward pass that probes, selects and verifies (calibration statistics and healing fits stay fp32) */
+  precision?: Precision;
   /** sentence pooling for sentence-level tasks (default mean; 'last' suits decoders, whose last token has seen the whole sentence) */
   pooling?: SentencePooling;
   searchEvals: number;
@@ -74,12 +78,15 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   checkCanCreate(opts.out);
   const model = loadModel(opts.model);
   const tok = await model.tokenizer();
-  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed });
+  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed, allowOutside: opts.allowOutside });
   const weights = opts.weights ? opts.weights.split(',').map(Number) : tasks.map(() => 1);
-  if (weights.length !== tasks.length || weights.some((w) => !(w >= 0))) {
-    throw new ProbescaleError(`--weights has ${weights.length} value(s) for ${tasks.length} task(s) (${tasks.map((t) => t.name).join(', ')})`, { fix: 'give one non-negative weight per task, in the same order' });
+  if (weights.length === tasks.length && weights.every((w) => w >= 0) && !weights.some((w) => w > 0)) {
+    throw new UsageError(`--weights are all 0: retention would be 0/0`, { fix: 'give at least one task a positive weight' });
   }
-  if (opts.retention !== undefined && !RETENTION_MODES.includes(opts.retention)) throw new ProbescaleError(`--retention must be raw or gain, got "${opts.retention}"`);
+  if (weights.length !== tasks.length || weights.some((w) => !(w >= 0 && Number.isFinite(w)))) {
+    throw new UsageError(`--weights has ${weights.length} value(s) for ${tasks.length} task(s) (${tasks.map((t) => t.name).join(', ')})`, { fix: 'give one non-negative weight per task, in the same order' });
+  }
+  if (opts.retention !== undefined && !RETENTION_MODES.includes(opts.retention)) throw new UsageError(`--retention must be raw or gain, got "${opts.retention}"`);
   let mode: RetentionMode = opts.retention ?? 'gain';
   const budgets = opts.budgets.split(',').map((b) => parseBudget(b));
   const L = model.arch.layers;
@@ -89,11 +96,11 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   for (const b of budgets) if (b.kind !== 'latency') capacity(b, b.kind === 'parameters' ? paramCosts : flops);
   prepareOutputDir(opts.out, 'probescale run', { overwrite: opts.overwrite });
   const pooling = opts.pooling ?? 'mean';
-  const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: opts.progress !== false, threads: opts.threads, sentencePooling: pooling };
+  const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: opts.progress !== false, threads: opts.threads, precision: opts.precision, sentencePooling: pooling };
 
   // 1. probe every layer of the full model
   log(`probing ${L + 1} representations of ${model.source} on ${tasks.map((t) => t.name).join(', ')}`);
-  const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads });
+  const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads, precision: opts.precision });
   const probes: TaskResult[] = [];
   for (const t of tasks) probes.push(await probeTask(engine, tok, t, { ...suite, control: t.kind === 'token' }));
   await engine.release();
@@ -161,7 +168,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   const results: BudgetResult[] = [];
   const slebCache = new Map<number, number[]>();
   for (const budget of budgets) {
-    const costs = budget.kind === 'parameters' ? paramCosts : budget.kind === 'flops' ? flops : await latencyCosts(model, calib, opts.threads);
+    const costs = budget.kind === 'parameters' ? paramCosts : budget.kind === 'flops' ? flops : await latencyCosts(model, calib, opts.threads, opts.precision);
     const cap = capacity(budget, costs);
     const k = cap.maxLayers;
     log(`budget ${budget.text}: ${k} of ${L} layers fit`);
@@ -246,7 +253,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   await ev.release();
   const headTensors: Record<string, TensorToWrite> = {};
   const headInfo: Record<string, unknown> = {};
-  const sub = await Engine.create(model, { layers: keep, hiddenStates: 'last', logits: false, bridges, threads: opts.threads });
+  const sub = await Engine.create(model, { layers: keep, hiddenStates: 'last', logits: false, bridges, threads: opts.threads, precision: opts.precision });
   for (const t of tasks) {
     const tr = await splitFeatures(sub, tok, t, 'train', suite);
     const dv = await splitFeatures(sub, tok, t, 'dev', suite);
@@ -259,15 +266,17 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   await sub.release();
   const used = opts.trimVocab ? new Set(tasks.flatMap((t) => ['train', 'dev', 'test'].flatMap((s) => splitTokens(tok, t, s as 'train')))) : undefined;
   const modelDir = join(opts.out, 'model');
+  // concurrent runs on one --out: one at a time replaces OUT/model, verifies it and writes the results
+  const unlock = await lockDir(opts.out, log);
   const written = await materialize(model, keep, modelDir, { head: headTensors, headInfo: { tasks: headInfo }, bridges, vocab: used ? { used, specials: [0, 1, 2, 3].filter((i) => i < model.arch.vocab) } : undefined, overwrite: opts.overwrite });
   log(`wrote ${modelDir}: layers [${keep.join(',')}], ${written.parameters.toLocaleString()} parameters (backbone${bridges ? ' + healing bridges' : ''}; task heads in head.safetensors)`);
 
   // 3. verify the written model: load it back, apply the stored heads on test, measure cost
   const verifying = progress('verifying the written model', tasks.length + 2, 'steps (tasks, then latency of both models)');
   const verification = await verifyWritten(modelDir, tasks, Object.fromEntries(tasks.map((t) => [t.name, refs[t.name].test])), probes, suite, headTensors, () => verifying.increment());
-  const fullMeasured = measureModel(model);
+  const fullMeasured = measureModel(model, { precision: opts.precision });
   verifying.increment();
-  const measured = { full: fullMeasured, compressed: measureModel(loadModel(modelDir)) };
+  const measured = { full: fullMeasured, compressed: measureModel(loadModel(modelDir), { precision: opts.precision }) };
   verifying.increment();
   verifying.stop();
 
@@ -307,7 +316,9 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
     seconds: (performance.now() - t0) / 1000,
   };
   writeFileAtomic(join(opts.out, 'results.json'), JSON.stringify(out, null, 2) + '\n');
+  const { renderReport } = await import('../report/html.js'); // vega is heavy: loaded only when a report is written
   writeFileAtomic(join(opts.out, 'report.html'), await renderReport(out));
+  unlock();
   log(`\nresults: ${join(opts.out, 'results.json')}\nreport:  ${join(opts.out, 'report.html')}\n(${out.seconds.toFixed(0)} s)`);
   return out;
 }

@@ -7,10 +7,11 @@ import type { LoadedModel } from '../model/checkpoint.js';
 import { Engine, range } from '../engine/engine.js';
 import { medianRunMs } from '../engine/timing.js';
 import type { LayerCosts } from './costs.js';
+import type { Precision } from '../engine/graph.js';
 
-export async function latencyCosts(model: LoadedModel, batch: { inputIds: number[][] }, threads?: number): Promise<LayerCosts> {
+export async function latencyCosts(model: LoadedModel, batch: { inputIds: number[][] }, threads?: number, precision?: Precision): Promise<LayerCosts> {
   const time = async (layers: number[]) => {
-    const e = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, threads });
+    const e = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, threads, precision });
     const ms = await medianRunMs(e, batch, 5);
     await e.release();
     return ms;

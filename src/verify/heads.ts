@@ -32,7 +32,7 @@ export interface VerifiedTask {
 export async function verifyWritten(dir: string, tasks: Task[], reference: Record<string, SplitReference>, probes: TaskResult[], suite: SuiteOptions, heads: Record<string, TensorToWrite>, onTask?: () => void): Promise<Record<string, VerifiedTask>> {
   const written = loadModel(dir);
   const tok = await written.tokenizer();
-  const engine = await Engine.create(written, { hiddenStates: 'last', logits: false, threads: suite.threads });
+  const engine = await Engine.create(written, { hiddenStates: 'last', logits: false, threads: suite.threads, precision: suite.precision });
   const out: Record<string, VerifiedTask> = {};
   for (const t of tasks) {
     const te = await splitFeatures(engine, tok, t, 'test', { ...suite, cacheDir: join(suite.cacheDir, 'verify') });

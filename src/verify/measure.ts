@@ -9,6 +9,7 @@ import { join, dirname } from 'node:path';
 import type { LoadedModel } from '../model/checkpoint.js';
 import { parameterCosts, subsetCost } from '../select/costs.js';
 import { defaultThreads } from '../util/threads.js';
+import type { Precision } from '../engine/graph.js';
 
 export interface Measurement {
   parameters: number;
@@ -26,11 +27,12 @@ export interface Measurement {
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CHILD = existsSync(join(HERE, 'measure-child.ts')) ? join(HERE, 'measure-child.ts') : join(HERE, 'measure-child.js');
 
-export function measureModel(model: LoadedModel, opts: { layers?: number[]; seq?: number; repeats?: number; threads?: number } = {}): Measurement {
+export function measureModel(model: LoadedModel, opts: { layers?: number[]; seq?: number; repeats?: number; threads?: number; precision?: Precision } = {}): Measurement {
   const args = [...(CHILD.endsWith('.ts') ? ['--import', 'tsx'] : []), CHILD, '--model', model.source, '--seq', String(opts.seq ?? 64), '--repeats', String(opts.repeats ?? 5), '--threads', String(opts.threads ?? defaultThreads())];
+  if (opts.precision) args.push('--precision', opts.precision);
   if (opts.layers) args.push('--layers', opts.layers.join(','));
   const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`measuring ${model.source} failed:\n${r.stderr}`);
+  if (r.status !== 0) throw new Error(`measuring ${model.source} failed (${r.signal ?? `exit ${r.status}`}):\n${r.stderr}`);
   const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { latency_ms_b1: number; latency_ms_b32: number; times_ms_b1: number[]; times_ms_b32: number[]; seq: number; peak_rss_mb: number };
   const costs = parameterCosts(model);
   const layers = opts.layers ?? costs.perLayer.map((_, l) => l);

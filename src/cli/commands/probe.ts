@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { join } from 'node:path';
 import { probingTime, type TaskResult } from '../../probe/suite.js';
 import { runProbe, type ProbeOptions } from '../../pipeline/probe.js';
-import { intArg, listArg, positiveIntArg, threadsArg } from '../parse.js';
+import { intArg, listArg, positiveIntArg, precisionOption, threadsArg } from '../parse.js';
 
 export { runProbe };
 export type ProbeCliOptions = ProbeOptions;
@@ -44,7 +44,9 @@ export function register(program: Command): void {
     .addOption(new Option('--word-pooling <kind>', 'word pooling over sub-tokens').choices(['first', 'mean']).default('first'))
     .option('--cache <dir>', 'feature cache directory (default OUT/.features)')
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
+    .addOption(precisionOption())
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
+    .option('--allow-outside', 'let task spec files name data files outside their own folder')
     .option('--json', 'print the per-task, per-layer results (as in probe.json) as JSON on stdout instead of the table')
     .action(async (opts: ProbeCliOptions & { json?: boolean }) => {
       const results = await runProbe(opts);

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { join } from 'node:path';
 import { runPipeline, type PipelineOptions } from '../../pipeline/run.js';
-import { intArg, listArg, positiveIntArg, threadsArg } from '../parse.js';
+import { intArg, listArg, positiveIntArg, precisionOption, threadsArg } from '../parse.js';
 
 export function register(program: Command): void {
   program
@@ -19,7 +19,9 @@ export function register(program: Command): void {
     .option('--heal', 'fit least-squares bridges over removed layers')
     .option('--trim-vocab', 'keep only the vocabulary the task data uses')
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
+    .option('--allow-outside', 'let task spec files name data files outside their own folder')
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
+    .addOption(precisionOption())
     .addOption(new Option('--pooling <kind>', 'sentence pooling (last suits decoders)').choices(['mean', 'first', 'last']).default('mean'))
     .option('--search-evals <n>', 'subnetworks the search may run per budget', intArg, 40)
     .option('--random-seeds <n>', 'random-subset baselines per budget', positiveIntArg, 5)
