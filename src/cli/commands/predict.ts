@@ -25,7 +25,6 @@ export function register(program: Command): void {
     .option('--verify', 'run selection + compression at the predicted budget and measure retention')
     .option('--out <dir>', 'output directory for --verify', 'out/predict')
     .option('--overwrite', 'with --verify: write into --out even if it holds files probescale did not write')
-    .option('--overwrite', 'with --verify: write into --out even if it holds files probescale did not write')
     .option('--max-train <n>', 'as in the run being verified', positiveIntArg)
     .option('--max-eval <n>', 'as in the run being verified', positiveIntArg)
     .option('--json', 'print the answer (and the verification) as one line of JSON')
