@@ -107,6 +107,17 @@ export interface CompressedResult {
   parameters: number;
   verification: Record<string, VerifiedTask>;
   measured: { full: Measurement; compressed: Measurement };
+  /** bytes on disk next to parameters, and the size against the original checkpoint factor by factor */
+  size?: {
+    originalBytes: number;
+    written: { safetensors: number; onnx: number; onnxQuantized?: number };
+    selection: number;
+    vocabulary: number;
+    quantization?: number;
+    total: number;
+  };
+  /** with --quantize int8: model_quantized.onnx verified the same way */
+  quantized?: { file: string; verification: Record<string, VerifiedTask>; measured: Measurement };
 }
 
 export interface RunResults {
