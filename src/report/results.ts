@@ -107,8 +107,10 @@ export interface CompressedResult {
   parameters: number;
   verification: Record<string, VerifiedTask>;
   measured: { full: Measurement; compressed: Measurement };
+  /** the written model's FLOPs per token over the full model's, next to its measured batch-32 latency ratio */
+  compute: { flopRatio: number; latencyRatioBatch32: number };
   /** bytes on disk next to parameters, and the size against the original checkpoint factor by factor */
-  size?: {
+  size: {
     originalBytes: number;
     written: { safetensors: number; onnx: number; onnxQuantized?: number };
     selection: number;
