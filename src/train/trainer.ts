@@ -6,7 +6,7 @@
 import { Tape, type V } from './autodiff.js';
 import { CompiledStep, type Feed } from './backend.js';
 import { Initializer, initParam } from './init.js';
-import { AdamW, clipGradNorm } from './optim.js';
+import { AdamW, clipGradNorm, type AdamWState } from './optim.js';
 
 export interface BuiltModel {
   loss: V;
@@ -77,6 +77,15 @@ export class Trainer {
     const gradNorm = clipGradNorm(grads, this.opts.clip ?? 1);
     this.opt.step(this.params, grads, lr);
     return { loss, gradNorm };
+  }
+
+  /** AdamW's step count and moments (live arrays: copy before the next step if you keep them). */
+  optimizerState(): AdamWState {
+    return this.opt.state();
+  }
+
+  loadOptimizerState(state: AdamWState): void {
+    this.opt.load(state);
   }
 
   /** Loss and gradients without updating (gradient comparisons). */
