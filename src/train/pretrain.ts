@@ -79,7 +79,7 @@ export function specByName(name: string, overrides = ''): PretrainSpec {
   const known = TEST_BEDS[name];
   const m = /^(gpt|roberta)-/.exec(name);
   if (!known && !(m && overrides)) {
-    throw new ProbescaleError(`unknown test bed "${name}"; choose one of: ${Object.keys(TEST_BEDS).join(', ')} (or name a new one gpt-... / roberta-... and give its shape with --set)`);
+    throw new ProbescaleError(`unknown test bed "${name}"; choose one of: ${Object.keys(TEST_BEDS).join(', ')}, all (or name a new one gpt-... / roberta-... and give its shape with --set)`);
   }
   const spec: PretrainSpec = known ? { ...known } : { ...base, name, objective: m![1] === 'gpt' ? 'clm' : 'mlm', steps: 1000, ...(m![1] === 'roberta' ? { maskRate: 0.3 } : {}) };
   spec.name = name;
