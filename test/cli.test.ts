@@ -68,7 +68,7 @@ test('study law --runs with a file that is not a study result: one clear line, n
   writeFileSync(bad, JSON.stringify({ runs: [] }));
   const r = run('study', 'law', '--runs', bad, '--out', join(tmp, 'out'));
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /results\.json: no training runs in this file\n  fix: pass the results.json written by an earlier/);
+  assert.match(r.stderr, /results\.json: no training runs in this file — fix: pass the results.json written by an earlier/);
   assert.ok(!existsSync(join(tmp, 'out')));
   const unknown = run('pretrain', '--model', 'mini-bert', '--out', join(tmp, 'models'));
   assert.equal(unknown.status, 1);

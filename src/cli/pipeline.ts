@@ -4,7 +4,6 @@
  *   heuristic baselines at equal size -> test retention for all -> write the chosen model with task heads
  *   -> verify the written model by measurement -> results.json + report.html
  */
-import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, type LoadedModel } from '../model/checkpoint.js';
 import { maxSequenceTokens } from '../model/config.js';
@@ -27,7 +26,7 @@ import { layerGeometry, slebSubset } from '../select/calibration.js';
 import { materialize } from '../compress/materialize.js';
 import { fitBridges } from '../compress/heal.js';
 import { measureModel, type Measurement } from '../verify/measure.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { checkCanCreate, checkReplaceable, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
 import { ProbescaleError } from '../util/errors.js';
 import { resolveTasks } from './tasks.js';
 import { renderReport } from '../report/html.js';
@@ -45,6 +44,8 @@ export interface PipelineOptions {
   seed: number;
   heal?: boolean;
   trimVocab?: boolean;
+  /** use --out (and replace OUT/model) even if it holds files probescale did not write */
+  overwrite?: boolean;
   threads?: number;
   /** sentence pooling for sentence-level tasks (default mean; 'last' suits decoders, whose last token has seen the whole sentence) */
   pooling?: SentencePooling;
@@ -78,15 +79,6 @@ export interface BudgetResult {
   methods: MethodResult[];
 }
 
-function checkWritable(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK);
-  } catch (err) {
-    throw new ProbescaleError(`output directory is not writable (${(err as Error).message})`, { file: dir, fix: 'choose another --out or fix its permissions' });
-  }
-}
-
 /** A batch of task text for calibration statistics (Block Influence, angular distance, SLEB, healing). */
 function calibrationBatch(tok: TextTokenizer, tasks: Task[], maxTokens: number, n = 32): { inputIds: number[][] } {
   const texts: string[] = [];
@@ -112,7 +104,9 @@ async function latencyCosts(model: LoadedModel, batch: { inputIds: number[][] },
 export async function runPipeline(opts: PipelineOptions) {
   const log = opts.log ?? ((s: string) => console.log(s));
   const t0 = performance.now();
-  checkWritable(opts.out);
+  // validate everything before creating anything: a failed run leaves no empty --out behind
+  checkReplaceable(opts.out, { overwrite: opts.overwrite });
+  checkCanCreate(opts.out);
   const model = loadModel(opts.model);
   const tok = model.tokenizer();
   const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed });
@@ -126,6 +120,7 @@ export async function runPipeline(opts: PipelineOptions) {
   const flops = flopCosts(model, 64, Math.max(...tasks.map((t) => t.labels.length)));
   // fail before any work if a budget cannot hold a single layer
   for (const b of budgets) if (b.kind !== 'latency') capacity(b, b.kind === 'parameters' ? paramCosts : flops);
+  prepareOutputDir(opts.out, 'probescale run', { overwrite: opts.overwrite });
   const pooling = opts.pooling ?? 'mean';
   const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: process.stderr.isTTY, threads: opts.threads, sentencePooling: pooling };
 
@@ -237,7 +232,7 @@ export async function runPipeline(opts: PipelineOptions) {
   await sub.release();
   const used = opts.trimVocab ? new Set(tasks.flatMap((t) => ['train', 'dev', 'test'].flatMap((s) => splitTokens(tok, t, s as 'train')))) : undefined;
   const modelDir = join(opts.out, 'model');
-  const written = await materialize(model, keep, modelDir, { head: headTensors, headInfo: { tasks: headInfo }, bridges, vocab: used ? { used, specials: [0, 1, 2, 3].filter((i) => i < model.arch.vocab) } : undefined });
+  const written = await materialize(model, keep, modelDir, { head: headTensors, headInfo: { tasks: headInfo }, bridges, vocab: used ? { used, specials: [0, 1, 2, 3].filter((i) => i < model.arch.vocab) } : undefined, overwrite: opts.overwrite });
   log(`wrote ${modelDir}: layers [${keep.join(',')}], ${written.parameters.toLocaleString()} parameters (backbone${bridges ? ' + healing bridges' : ''}; task heads in head.safetensors)`);
 
   // 3. verify the written model: load it back, apply the stored heads on test, measure cost

@@ -51,6 +51,8 @@ export interface MaterializeOptions {
   vocab?: { used: Iterable<number>; specials: number[] };
   /** Healing bridges (compress/heal.ts), keyed by the kept-layer position they precede. */
   bridges?: Bridges;
+  /** replace outDir even if it holds files probescale did not write (the user's --overwrite) */
+  overwrite?: boolean;
 }
 
 export async function materialize(model: LoadedModel, layers: number[], outDir: string, extra: MaterializeOptions = {}): Promise<MaterializeResult> {
@@ -90,6 +92,6 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
     if (vocabMap) writeFileSync(join(tmp, 'vocab_map.json'), JSON.stringify(vocabMap) + '\n');
     if (extra.head) writeSafetensors(join(tmp, 'head.safetensors'), extra.head, { producer: 'probescale' });
     if (extra.headInfo) writeFileSync(join(tmp, 'head.json'), JSON.stringify(extra.headInfo, null, 2) + '\n');
-  });
+  }, { overwrite: extra.overwrite, what: `probescale compressed model of ${model.source}` });
   return { dir: outDir, parameters, tensors: Object.keys(tensors).length };
 }

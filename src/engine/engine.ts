@@ -11,7 +11,7 @@ import type { LoadedModel } from '../model/checkpoint.js';
 import { bucketMatrix } from '../model/t5-buckets.js';
 import { maxSequenceTokens } from '../model/config.js';
 import { ProbescaleError } from '../util/errors.js';
-import { defaultThreads } from '../util/threads.js';
+import { checkThreads, defaultThreads } from '../util/threads.js';
 import { FAMILY_BUILDERS } from './families/index.js';
 import type { FeedName, GraphOptions } from './family.js';
 import { t5HasDecoder } from './families/t5.js';
@@ -61,7 +61,7 @@ export class Engine {
     const layers = validateLayers(opts.layers ?? range(arch.layers), arch.layers, 'layers', model.source);
     const decoderLayers = arch.t5 ? validateLayers(opts.decoderLayers ?? range(arch.t5.decoderLayers), arch.t5.decoderLayers, 'decoder layers', model.source) : [];
     const options: GraphOptions = { layers, decoderLayers, hiddenStates: opts.hiddenStates ?? 'all', logits: opts.logits ?? true, bridges: opts.bridges ?? storedBridges(model) };
-    const sessionOptions: ort.InferenceSession.SessionOptions = { intraOpNumThreads: opts.threads ?? defaultThreads(), interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+    const sessionOptions: ort.InferenceSession.SessionOptions = { intraOpNumThreads: checkThreads(opts.threads) ?? defaultThreads(), interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
     // Large models stream their weights to a temporary external-data file while the graph is built:
     // no transposed copies and no protobuf holding them sit in memory next to onnxruntime's own copy.
     if (opts.externalData ?? model.weights.parameterCount() * 4 > EXTERNAL_DATA_BYTES) {

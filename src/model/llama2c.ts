@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, statSync, readdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ProbescaleError } from '../util/errors.js';
-import { writeDirAtomic } from '../util/atomic.js';
+import { checkReplaceable, writeDirAtomic } from '../util/atomic.js';
 import { parseConfig } from './config.js';
 import { WeightStore, type Tensor } from './weights.js';
 import { writeSafetensors } from './safetensors.js';
@@ -152,7 +152,8 @@ export function loadLlama2c(path: string, opts: { tokenizerPath?: string } = {})
 }
 
 /** Write a llama2.c checkpoint as a Hugging Face Llama directory (config.json + model.safetensors + tokenizer). */
-export async function convertLlama2c(binPath: string, outDir: string, tokenizerPath?: string): Promise<void> {
+export async function convertLlama2c(binPath: string, outDir: string, tokenizerPath?: string, opts: { overwrite?: boolean } = {}): Promise<void> {
+  checkReplaceable(outDir, { overwrite: opts.overwrite }); // before reading anything: fail fast
   const { header, config, tensors } = readLlama2c(binPath);
   const tp = tokenizerPath ?? findLlama2cTokenizer(binPath);
   await writeDirAtomic(outDir, (tmp) => {
@@ -168,5 +169,5 @@ export async function convertLlama2c(binPath: string, outDir: string, tokenizerP
       const spm = tp.replace(/\.bin$/, '.model');
       if (existsSync(spm)) copyFileSync(spm, join(tmp, 'tokenizer.model'));
     }
-  });
+  }, { overwrite: opts.overwrite, what: `probescale convert ${binPath}` });
 }

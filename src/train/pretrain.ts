@@ -10,12 +10,12 @@
  * resumed from it takes exactly the steps the uninterrupted run would have taken (same batches, same
  * masks, same updates), so 2 x 50 steps give the same bits as 100 steps at the same thread count.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { encodeSafetensors, readSafetensors, toFloat32, type TensorToWrite } from '../model/safetensors.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
 import { ProbescaleError } from '../util/errors.js';
 import { floatToHalf } from '../util/half.js';
 import { mulberry32 } from '../util/random.js';
@@ -231,8 +231,8 @@ export interface PretrainOptions {
 }
 
 export const CHECKPOINT = 'checkpoint.safetensors';
-/** Files a run writes into its folder; nothing else there is touched. */
-export const RUN_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'training.json', CHECKPOINT];
+/** Files a run writes into its folder (plus the output marker); nothing else there is touched. */
+export const RUN_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'training.json', 'training-curve.svg', CHECKPOINT];
 
 interface CheckpointState {
   version: 1;
@@ -309,6 +309,8 @@ export async function pretrain(spec0: PretrainSpec, outDir: string, opts: Pretra
     throw new ProbescaleError(`${outDir} holds an unfinished run (${CHECKPOINT}); add --resume to continue it, or choose another --out`, { file: ckptPath });
   }
   if (opts.resume && !resuming) log(`${asked.name}: no ${CHECKPOINT} in ${outDir}, starting from step 0`);
+  // A folder of someone else's files is refused before any work; ours (marked), empty or new is used and marked.
+  prepareOutputDir(outDir, `probescale pretrain ${asked.name}`);
   const ck = resuming ? readCheckpoint(outDir) : undefined;
   if (ck) {
     const diff = specDiff(ck.state.spec, asked);
@@ -319,7 +321,6 @@ export async function pretrain(spec0: PretrainSpec, outDir: string, opts: Pretra
   const corpus = pretrainingCorpus({ brown: spec.brown });
   const train = spec.maxDocs ? corpus.train.slice(0, spec.maxDocs) : corpus.train;
   const heldOut = spec.maxDocs ? corpus.heldOut.slice(0, spec.maxDocs) : corpus.heldOut;
-  mkdirSync(outDir, { recursive: true });
   let tokJson: object;
   if (ck) {
     const tp = join(outDir, 'tokenizer.json');

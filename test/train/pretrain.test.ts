@@ -73,10 +73,15 @@ test('pretrain --resume: 2 x 50 steps give the same bits as 100 steps (weights, 
     assert.ok(a.finished && a.stepsDone === 100);
     assert.ok(!existsSync(join(straight, CHECKPOINT)), 'a finished run removes its own checkpoint');
 
+    const foreign = join(dir, 'foreign');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'config.json'), '{}');
+    await assert.rejects(pretrain(spec, foreign, { threads: 1 }), /other files that probescale did not write/);
+    assert.equal(readFileSync(join(foreign, 'config.json'), 'utf8'), '{}');
+
     const split = join(dir, 'split');
-    mkdirSync(split, { recursive: true });
-    writeFileSync(join(split, 'NOTES.txt'), 'mine'); // not written by probescale: must survive
     const b1 = await pretrain(spec, split, { threads: 1, stopAfter: 50 });
+    writeFileSync(join(split, 'NOTES.txt'), 'mine'); // not written by probescale: must survive the resumed run
     assert.equal(b1.finished, false);
     assert.equal(b1.stepsDone, 50);
     assert.ok(existsSync(join(split, CHECKPOINT)) && !existsSync(join(split, 'model.safetensors')));

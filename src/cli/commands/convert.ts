@@ -7,10 +7,11 @@ export function register(program: Command): void {
     .command('convert')
     .description('convert a llama2.c .bin (+ tokenizer .bin) to a Hugging Face Llama directory (config.json + model.safetensors)')
     .requiredOption('--from <file>', 'llama2.c checkpoint (.bin)')
-    .requiredOption('--out <dir>', 'output directory (replaced atomically)')
+    .requiredOption('--out <dir>', 'output directory: new, empty or an earlier probescale output (replaced atomically)')
+    .option('--overwrite', 'replace --out even if it holds files probescale did not write')
     .option('--tokenizer <file>', 'llama2.c tokenizer .bin (default: tokenizer.bin or the one tok*.bin beside the checkpoint)')
-    .action(async (opts: { from: string; out: string; tokenizer?: string }) => {
-      await convertLlama2c(opts.from, opts.out, opts.tokenizer);
+    .action(async (opts: { from: string; out: string; tokenizer?: string; overwrite?: boolean }) => {
+      await convertLlama2c(opts.from, opts.out, opts.tokenizer, { overwrite: opts.overwrite });
       console.log(`wrote ${opts.out}`);
     });
 }

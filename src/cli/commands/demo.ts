@@ -14,7 +14,7 @@ import { loadModel } from '../../model/checkpoint.js';
 import { runPipeline } from '../pipeline.js';
 import { EMBEDDED_MODEL, MINI_GPT } from '../paths.js';
 import type { PipelineOptions } from '../pipeline.js';
-import { intArg } from '../parse.js';
+import { positiveIntArg } from '../parse.js';
 import { ProbescaleError } from '../../util/errors.js';
 
 export function register(program: Command): void {
@@ -22,8 +22,8 @@ export function register(program: Command): void {
     .command('demo')
     .description('run the whole pipeline on the embedded default models (stories260K, mini-gpt) and bundled tasks')
     .option('--out <dir>', 'output directory', 'out/demo')
-    .option('--max-train <n>', 'training sentences per task (default: 1000)', intArg)
-    .option('--max-eval <n>', 'dev/test sentences per task (default: 400, 500 for mini-gpt)', intArg)
+    .option('--max-train <n>', 'training sentences per task (default: 1000)', positiveIntArg)
+    .option('--max-eval <n>', 'dev/test sentences per task (default: 400, 500 for mini-gpt)', positiveIntArg)
     .option('--only <stage>', 'run one stage: stories260K or mini-gpt')
     .action(async (o: { out: string; maxTrain?: number; maxEval?: number; only?: string }) => {
       type Stage = { name: string; model: string; out: string } & Pick<PipelineOptions, 'tasks' | 'budgets' | 'maxTrain' | 'maxEval' | 'searchEvals' | 'randomSeeds' | 'pooling'>;

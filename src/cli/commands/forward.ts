@@ -4,7 +4,7 @@ import { loadModel } from '../../model/checkpoint.js';
 import { Engine } from '../../engine/engine.js';
 import { readInputs } from '../../engine/inputs.js';
 import { writeSafetensors } from '../../model/safetensors.js';
-import { intArg, intListArg } from '../parse.js';
+import { intListArg, threadsArg } from '../parse.js';
 
 export function register(program: Command): void {
   program
@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .requiredOption('--inputs <file>', 'inputs.json: input_ids, attention_mask [, token_type_ids, decoder_input_ids, ...]')
     .requiredOption('--out <file>', 'output .safetensors (written atomically)')
     .option('--layers <list>', 'comma-separated layer indices to keep, in order (default: all)', intListArg)
-    .option('--threads <n>', 'onnxruntime threads (default: all cores)', intArg)
+    .option('--threads <n>', 'onnxruntime threads (default: all cores)', threadsArg)
     .action(async (opts: { model: string; inputs: string; out: string; layers?: number[]; threads?: number }) => {
       const model = loadModel(opts.model);
       const batch = readInputs(opts.inputs);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadModel } from '../../model/checkpoint.js';
 import { Engine } from '../../engine/engine.js';
 import { greedyGenerate } from '../../engine/generate.js';
-import { intArg, intListArg } from '../parse.js';
+import { intListArg, positiveIntArg } from '../parse.js';
 
 export function register(program: Command): void {
   program
@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .description('greedy text generation (temperature 0) with a causal LM (Llama, GPT-2)')
     .requiredOption('--model <path>', 'Hugging Face model directory or llama2.c .bin')
     .requiredOption('--prompt <text>', 'prompt text')
-    .option('--steps <n>', 'positions to run, prompt included (as llama2.c run.c)', intArg, 64)
+    .option('--steps <n>', 'positions to run, prompt included (as llama2.c run.c)', positiveIntArg, 64)
     .option('--layers <list>', 'comma-separated layer indices to keep', intListArg)
     .option('--tokenizer <file>', 'tokenizer file when it is not next to the model')
     .action(async (opts: { model: string; prompt: string; steps: number; layers?: number[]; tokenizer?: string }) => {

@@ -11,7 +11,7 @@ import { fitRetention, budgetForRetention, predictRetention } from '../../scalin
 import { runPipeline } from '../pipeline.js';
 import { loadModel } from '../../model/checkpoint.js';
 import { parameterCosts } from '../../select/costs.js';
-import { intArg } from '../parse.js';
+import { positiveIntArg } from '../parse.js';
 
 interface RunResults {
   model: string;
@@ -28,8 +28,8 @@ export function register(program: Command): void {
     .requiredOption('--target <r>', 'target retention, e.g. 0.95', Number)
     .option('--verify', 'run selection + compression at the predicted budget and measure retention')
     .option('--out <dir>', 'output directory for --verify', 'out/predict')
-    .option('--max-train <n>', 'as in the run being verified', intArg)
-    .option('--max-eval <n>', 'as in the run being verified', intArg)
+    .option('--max-train <n>', 'as in the run being verified', positiveIntArg)
+    .option('--max-eval <n>', 'as in the run being verified', positiveIntArg)
     .action(async (o: { results: string; target: number; verify?: boolean; out: string; maxTrain?: number; maxEval?: number }) => {
       if (!existsSync(o.results)) throw new ProbescaleError('results file not found', { file: o.results });
       if (!(o.target > 0 && o.target <= 1.5)) throw new ProbescaleError(`--target must be a retention like 0.95, got ${o.target}`);

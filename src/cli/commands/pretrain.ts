@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { pretrain, specByName, TEST_BEDS } from '../../train/pretrain.js';
-import { intArg } from '../parse.js';
+import { positiveIntArg, threadsArg } from '../parse.js';
 import { svg, trainingCurvePlot } from '../../report/plots.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 
@@ -17,9 +17,9 @@ export function register(program: Command): void {
     .option('--model <name>', `test bed, or "all" (the bundled ones)`, 'all')
     .option('--out <dir>', 'parent directory of the run folders (OUT/<name>)', 'models')
     .option('--set <k=v,...>', 'override or define the shape/schedule, e.g. layers=6,hidden=96,vocab=1024,steps=8000,brown=true,dtype=F16')
-    .option('--steps <n>', 'optimizer steps (default: the shipped schedule)', intArg)
-    .option('--threads <n>', 'onnxruntime threads', intArg)
-    .option('--checkpoint-every <n>', 'write OUT/<name>/checkpoint.safetensors every n steps', intArg)
+    .option('--steps <n>', 'optimizer steps (default: the shipped schedule)', positiveIntArg)
+    .option('--threads <n>', 'onnxruntime threads', threadsArg)
+    .option('--checkpoint-every <n>', 'write OUT/<name>/checkpoint.safetensors every n steps', positiveIntArg)
     .option('--resume', 'continue from OUT/<name>/checkpoint.safetensors (bit-identical to an uninterrupted run at the same thread count)')
     .option('--max-minutes <m>', 'stop with a checkpoint after this many minutes of this segment', Number)
     .action(async (o: { model: string; out: string; set?: string; steps?: number; threads?: number; checkpointEvery?: number; resume?: boolean; maxMinutes?: number }) => {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { loadModel } from '../../model/checkpoint.js';
 import { Engine } from '../../engine/engine.js';
 import { probeTask, probingTime, type ProbeKind, type TaskResult } from '../../probe/suite.js';
-import { writeFileAtomic } from '../../util/atomic.js';
-import { intArg } from '../parse.js';
+import { checkCanCreate, checkReplaceable, prepareOutputDir, writeFileAtomic } from '../../util/atomic.js';
+import { intArg, listArg, positiveIntArg, threadsArg } from '../parse.js';
 import { resolveTasks } from '../tasks.js';
 
 export interface ProbeCliOptions {
@@ -23,6 +23,7 @@ export interface ProbeCliOptions {
   wordPooling: 'first' | 'mean';
   cache?: string;
   threads?: number;
+  overwrite?: boolean;
 }
 
 export function formatProbeTable(results: TaskResult[]): string {
@@ -44,9 +45,13 @@ export function formatProbeTable(results: TaskResult[]): string {
 }
 
 export async function runProbe(opts: ProbeCliOptions): Promise<TaskResult[]> {
+  checkReplaceable(opts.out, { overwrite: opts.overwrite });
+  checkCanCreate(opts.out);
   const model = loadModel(opts.model);
   const tok = model.tokenizer();
   const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed });
+  // everything above validated the input; only now is --out created (and marked as probescale's)
+  prepareOutputDir(opts.out, 'probescale probe', { overwrite: opts.overwrite });
   const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads });
   const results: TaskResult[] = [];
   for (const task of tasks) {
@@ -67,19 +72,20 @@ export function register(program: Command): void {
     .command('probe')
     .description('train a probe on every layer for each task; write OUT/probe.json and print a table')
     .requiredOption('--model <path>', 'Hugging Face model directory or llama2.c .bin')
-    .requiredOption('--tasks <list>', 'comma-separated built-in task names or task spec files (.json/.yaml)')
+    .requiredOption('--tasks <list>', 'comma-separated built-in task names or task spec files (.json/.yaml)', listArg)
     .requiredOption('--out <dir>', 'output directory')
-    .option('--probe <kind>', 'logistic | ridge | mlp', 'logistic')
+    .addOption(new Option('--probe <kind>', 'probe model').choices(['logistic', 'ridge', 'mlp']).default('logistic'))
     .option('--control', 'control tasks and selectivity (word-level tasks)')
     .option('--mdl', 'MDL online codelength per layer')
-    .option('--bootstrap <n>', 'bootstrap resamples for 95% CIs', intArg, 1000)
+    .option('--bootstrap <n>', 'bootstrap resamples for 95% CIs', positiveIntArg, 1000)
     .option('--seed <n>', 'random seed', intArg, 0)
-    .option('--max-train <n>', 'subsample training units (sentences/examples)', intArg)
-    .option('--max-eval <n>', 'subsample dev and test units', intArg)
+    .option('--max-train <n>', 'subsample training units (sentences/examples)', positiveIntArg)
+    .option('--max-eval <n>', 'subsample dev and test units', positiveIntArg)
     .addOption(new Option('--pooling <kind>', 'sentence pooling').choices(['mean', 'first', 'last']).default('mean'))
     .addOption(new Option('--word-pooling <kind>', 'word pooling over sub-tokens').choices(['first', 'mean']).default('first'))
     .option('--cache <dir>', 'feature cache directory (default OUT/.features)')
-    .option('--threads <n>', 'onnxruntime threads', intArg)
+    .option('--threads <n>', 'onnxruntime threads', threadsArg)
+    .option('--overwrite', 'write into --out even if it holds files probescale did not write')
     .action(async (opts: ProbeCliOptions) => {
       const results = await runProbe(opts);
       console.log(formatProbeTable(results));

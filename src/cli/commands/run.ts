@@ -1,27 +1,28 @@
 /** `probescale run`: the whole pipeline — probe, select under budgets, compare baselines, compress, verify, report. */
 import { Option, type Command } from 'commander';
 import { runPipeline, type PipelineOptions } from '../pipeline.js';
-import { intArg } from '../parse.js';
+import { intArg, listArg, positiveIntArg, threadsArg } from '../parse.js';
 
 export function register(program: Command): void {
   program
     .command('run')
     .description('probe every layer, choose the layers to keep under each budget, compare with baselines, write + verify the smaller model, and report')
     .requiredOption('--model <path>', 'Hugging Face model directory or llama2.c .bin')
-    .requiredOption('--tasks <list>', 'comma-separated built-in task names or task spec files')
-    .option('--weights <list>', 'one weight per task (default: equal)')
-    .requiredOption('--budget <list>', 'comma-separated budgets: 0.4 (fraction of parameters), 120000 (parameters), flops:0.5, latency:0.5; the first one is written out', '0.6')
+    .requiredOption('--tasks <list>', 'comma-separated built-in task names or task spec files', listArg)
+    .option('--weights <list>', 'one weight per task (default: equal)', listArg)
+    .requiredOption('--budget <list>', 'comma-separated budgets: 0.4 (fraction of parameters), 120000 (parameters), flops:0.5, latency:0.5; the first one is written out', listArg, '0.6')
     .requiredOption('--out <dir>', 'output directory (results.json, report.html, model/)')
-    .option('--max-train <n>', 'subsample training units', intArg)
-    .option('--max-eval <n>', 'subsample dev/test units', intArg)
+    .option('--max-train <n>', 'subsample training units', positiveIntArg)
+    .option('--max-eval <n>', 'subsample dev/test units', positiveIntArg)
     .option('--seed <n>', 'random seed', intArg, 0)
     .option('--heal', 'fit least-squares bridges over removed layers')
     .option('--trim-vocab', 'keep only the vocabulary the task data uses')
-    .option('--threads <n>', 'onnxruntime threads', intArg)
+    .option('--overwrite', 'write into --out even if it holds files probescale did not write')
+    .option('--threads <n>', 'onnxruntime threads', threadsArg)
     .addOption(new Option('--pooling <kind>', 'sentence pooling (last suits decoders)').choices(['mean', 'first', 'last']).default('mean'))
     .option('--search-evals <n>', 'subnetworks the search may run per budget', intArg, 40)
-    .option('--random-seeds <n>', 'random-subset baselines per budget', intArg, 5)
-    .option('--bootstrap <n>', 'bootstrap resamples for CIs', intArg, 1000)
+    .option('--random-seeds <n>', 'random-subset baselines per budget', positiveIntArg, 5)
+    .option('--bootstrap <n>', 'bootstrap resamples for CIs', positiveIntArg, 1000)
     .action(async (o: Omit<PipelineOptions, 'budgets'> & { budget: string }) => {
       await runPipeline({ ...o, budgets: o.budget });
     });

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { measureThroughput, shapeAt, type Throughput } from '../../scaling/architecture.js';
 import { writeFileAtomic } from '../../util/atomic.js';
-import { intArg } from '../parse.js';
+import { positiveIntArg, threadsArg } from '../parse.js';
 import { DEFAULT_STUDY, QUICK_STUDY, runStudy, summarize, type StudyOptions } from '../../scaling/small-lm.js';
 import { lawFitPlot, lawResidualPlot, nllVsFlopsPlot, nllVsParamsPlot, svg } from '../../report/plots.js';
 import { chooseArchitecture, DEFAULT_LAW, fitLaw, QUICK_LAW, runLawGrid, sizeForCompute, type LawRun } from '../../scaling/law-study.js';
@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .option('--budget <n>', 'non-embedding parameter budget for the architecture search (tokens = 20 x budget)', Number, 4e6)
     .option('--compute <flops>', 'instead: a training-compute budget; the law picks size, tokens and shape', Number)
     .option('--runs <results.json>', 'reuse the training runs of an earlier study (no training)')
-    .option('--threads <n>', 'onnxruntime threads', intArg)
+    .option('--threads <n>', 'onnxruntime threads', threadsArg)
     .action(async (o: { out: string; quick?: boolean; budget: number; compute?: number; runs?: string; threads?: number }) => {
       const t0 = performance.now();
       const opts = { ...(o.quick ? QUICK_LAW : DEFAULT_LAW), threads: o.threads, log: (l: string) => console.log(l) };
@@ -68,9 +68,9 @@ export function register(program: Command): void {
     .description('linear / MLP / attention / transformer LMs (no, learned, rotary positions) at equal training FLOPs on Tiny Shakespeare (char), PTB and WikiText-2 (word)')
     .option('--out <dir>', 'output directory (results.json, table.md, report.html)', 'out/small-lm')
     .option('--quick', 'tiny budget, 2 datasets, 4 configurations, 2 seeds (tests)')
-    .option('--seeds <n>', 'seeds per configuration', intArg)
+    .option('--seeds <n>', 'seeds per configuration', positiveIntArg)
     .option('--budget <flops>', 'training FLOPs per run', Number)
-    .option('--threads <n>', 'onnxruntime threads', intArg)
+    .option('--threads <n>', 'onnxruntime threads', threadsArg)
     .action(async (o: { out: string; quick?: boolean; seeds?: number; budget?: number; threads?: number }) => {
       const opts: StudyOptions = { ...(o.quick ? QUICK_STUDY : DEFAULT_STUDY), threads: o.threads, log: (l) => console.log(l) };
       if (o.seeds) opts.seeds = o.seeds;
@@ -98,9 +98,9 @@ export function register(program: Command): void {
     .command('arch')
     .description('measure inference throughput of Llama shapes at equal parameter count')
     .option('--params <n>', 'parameter budget', Number, 20e6)
-    .option('--vocab <n>', 'vocabulary size', intArg, 8000)
-    .option('--seq <n>', 'sequence length', intArg, 128)
-    .option('--threads <n>', 'onnxruntime threads', intArg)
+    .option('--vocab <n>', 'vocabulary size', positiveIntArg, 8000)
+    .option('--seq <n>', 'sequence length', positiveIntArg, 128)
+    .option('--threads <n>', 'onnxruntime threads', threadsArg)
     .option('--out <file>', 'write the table as JSON')
     .action(async (o: { params: number; vocab: number; seq: number; threads?: number; out?: string }) => {
       const baseline = shapeAt(o.params, 512, 2, 1, o.vocab);
