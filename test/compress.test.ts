@@ -49,7 +49,7 @@ test('the exported ONNX file runs standalone in onnxruntime and gives the same l
   const model = loadModel(join(STORIES, 'stories260K.bin'));
   await materialize(model, [0, 1, 2, 4], join(tmp, 'm'));
   assert.ok(existsSync(join(tmp, 'm', 'tokenizer.bin')), 'llama2.c tokenizer travels with the model');
-  const ids = model.tokenizer().encode('Once upon a time');
+  const ids = (await model.tokenizer()).encode('Once upon a time');
   const ref = await (await Engine.create(model, { layers: [0, 1, 2, 4], threads: 1 })).run({ inputIds: [ids] });
   const session = await ort.InferenceSession.create(join(tmp, 'm', 'model.onnx'));
   const i64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [1, v.length]);
@@ -64,7 +64,7 @@ test('the exported ONNX file runs standalone in onnxruntime and gives the same l
 test('vocabulary trimming: fewer parameters, same hidden states and logits on the kept tokens', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'ps-vocab-'));
   const model = loadModel(join(STORIES, 'stories260K.bin'));
-  const tok = model.tokenizer();
+  const tok = await model.tokenizer();
   const texts = ['Once upon a time there was a cat.', 'The cat was happy.'];
   const used = texts.flatMap((t) => tok.encode(t));
   const res = await materialize(model, [0, 1, 2, 3, 4], join(tmp, 'm'), { vocab: { used, specials: [0, 1, 2] } });
@@ -74,9 +74,9 @@ test('vocabulary trimming: fewer parameters, same hidden states and logits on th
   assert.ok(kept.length < 40 && kept.length >= new Set(used).size);
   assert.equal(res.parameters, 260032 - (512 - kept.length) * 64, 'tied embedding trimmed once');
   const ids = tok.encode(texts[0]);
-  const tids = trimmed.tokenizer().encode(texts[0]);
+  const tids = (await trimmed.tokenizer()).encode(texts[0]);
   assert.deepEqual(tids.map((j) => kept[j]), ids, 'remapped ids point back at the original tokens');
-  assert.equal(trimmed.tokenizer().decode(tids), texts[0]);
+  assert.equal((await trimmed.tokenizer()).decode(tids), texts[0]);
   const a = await (await Engine.create(model, { threads: 1 })).run({ inputIds: [ids] });
   const b = await (await Engine.create(trimmed, { threads: 1 })).run({ inputIds: [tids] });
   assert.ok(compareMasked(b.last_hidden_state.data, a.last_hidden_state.data, a.last_hidden_state.dims, undefined, 1e-5, 0).withinTolerance);
@@ -99,7 +99,7 @@ test('healing: least-squares bridges bring a cut model closer to the full one, a
 
   const tmp = mkdtempSync(join(tmpdir(), 'ps-heal-'));
   const model = loadModel(join(STORIES, 'stories260K.bin'));
-  const tok = model.tokenizer();
+  const tok = await model.tokenizer();
   const calib = { inputIds: ['Once upon a time there was a little girl named Lily.', 'She liked to play with her dog in the big green park.', 'One day the sun was hot and they went to the lake.'].map((t) => tok.encode(t)) };
   const layers = [0, 4];
   const bridges = await fitBridges(model, layers, calib, 1);

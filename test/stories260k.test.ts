@@ -25,7 +25,7 @@ after(() => rmSync(join(converted, '..'), { recursive: true, force: true }));
 
 async function checkModel(model: LoadedModel, label: string) {
   const engine = await Engine.create(model, { threads: 1, hiddenStates: 'last' });
-  const tok = model.tokenizer() as Llama2cTokenizer;
+  const tok = (await model.tokenizer()) as Llama2cTokenizer;
   for (const k of [1, 2, 3]) {
     const golden = JSON.parse(readFileSync(join(STORIES, 'golden', `logits_${k}.json`), 'utf8')) as { prompt: string; tokens: number[]; logits: number[][] };
     assert.deepEqual(tok.encode(golden.prompt), golden.tokens, `${label}: tokenization of prompt ${k}`);

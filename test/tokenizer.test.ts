@@ -41,7 +41,7 @@ test('tokenizer.json (WordPiece) loads through @huggingface/tokenizers and feeds
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: true, model_max_length: 64, tokenizer_class: 'BertTokenizer' }));
   const model = loadModel(dir);
-  const tok = model.tokenizer();
+  const tok = await model.tokenizer();
   assert.equal(tok.kind, 'hf');
   const v = (t: string) => vocab[t];
   // "cats" -> cat ##s, "Sat" lower-cased, "zzz" -> letters via ##, CLS/SEP around

@@ -5,10 +5,12 @@
 reads D/X.f32 [N, d], D/y.i32 [N], D/Xt.f32, D/yt.i32 (raw little-endian), standardizes like probescale
 (mean/std from train), fits, prints one JSON line with fit seconds and test accuracy.
 """
-import argparse, json, time
+import argparse, json, os, time
 import numpy as np
 import sklearn
 from sklearn.linear_model import LogisticRegression
+
+from peer_probe import probe
 
 ap = argparse.ArgumentParser()
 for k in ("dir",):
@@ -29,4 +31,5 @@ clf = LogisticRegression(solver="lbfgs", C=a.C, max_iter=a.max_iter, tol=a.tol)
 clf.fit((X - mu) / sd, y)
 sec = time.perf_counter() - t0
 acc = float((clf.predict((Xt - mu) / sd) == yt).mean())
-print(json.dumps({"peer": "sklearn", "version": sklearn.__version__, "seconds": sec, "accuracy": acc, "iterations": int(np.max(clf.n_iter_))}))
+print(json.dumps({"peer": "sklearn", "version": sklearn.__version__, "seconds": sec, "accuracy": acc, "iterations": int(np.max(clf.n_iter_)),
+                  "probe": probe(np, int(os.environ.get("OMP_NUM_THREADS", "0")))}))

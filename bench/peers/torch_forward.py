@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from peer_probe import probe
+
 
 def read_safetensors(path):
     with open(path, "rb") as f:
@@ -186,7 +188,7 @@ def main():
         sec = (time.perf_counter() - t0) / a.iters
     print(json.dumps({"peer": "pytorch", "torch": torch.__version__, "family": cfg["model_type"], "threads": a.threads, "batch": a.batch, "seq": a.seq, "iters": a.iters,
                       "outputs": len(hidden) + (logits is not None), "seconds_per_batch": sec, "tokens_per_s": a.batch * a.seq / sec,
-                      "peak_rss_mb": peak_rss_mb()}))
+                      "peak_rss_mb": peak_rss_mb(), "probe": probe(torch, a.threads)}))
 
 
 def peak_rss_mb():

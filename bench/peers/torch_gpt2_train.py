@@ -9,6 +9,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from peer_probe import probe
+
 man = json.load(open(sys.argv[1]))
 threads = int(sys.argv[2])
 torch.set_num_threads(threads)
@@ -60,4 +62,4 @@ t0 = time.perf_counter()
 for _ in range(n):
     last = step()
 sec = (time.perf_counter() - t0) / n
-print(json.dumps({"engine": "pytorch", "torch": torch.__version__, "threads": threads, "loss_first": first, "loss_last": last, "train_step_s": sec, "tokens_per_s": B * T / sec}))
+print(json.dumps({"engine": "pytorch", "torch": torch.__version__, "threads": threads, "loss_first": first, "loss_last": last, "train_step_s": sec, "tokens_per_s": B * T / sec, "probe": probe(torch, threads)}))

@@ -6,6 +6,8 @@ import json, math, sys, time
 import torch
 import torch.nn.functional as F
 
+from peer_probe import probe
+
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 torch.set_num_threads(threads)
 torch.manual_seed(0)
@@ -48,4 +50,4 @@ t0 = time.perf_counter()
 for _ in range(20):
     a @ b
 gf = 2 * 512 ** 3 * 20 / (time.perf_counter() - t0) / 1e9
-print(json.dumps({"engine": "pytorch", "torch": torch.__version__, "threads": threads, "matmul_gflops": gf, "train_step_s": sec, "tokens_per_s": B * T / sec, "loss_first": first, "loss_last": last}))
+print(json.dumps({"engine": "pytorch", "torch": torch.__version__, "threads": threads, "matmul_gflops": gf, "train_step_s": sec, "tokens_per_s": B * T / sec, "loss_first": first, "loss_last": last, "probe": probe(torch, threads)}))

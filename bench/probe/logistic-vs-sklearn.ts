@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { LogisticProbe } from '../../src/probe/logistic.js';
 import { mulberry32, normal } from '../../src/probe/random.js';
 import { PYTHON, ROOT } from '../util.js';
+import { judgePeer, measureOurGemm, parseProbe, ratioCell, verdictLines } from '../peer-check.js';
 
 function makeData(n: number, d: number, K: number, seed: number) {
   const r = mulberry32(seed);
@@ -43,6 +44,7 @@ export async function runLogisticBench(threads = 2): Promise<void> {
   // warm-up (onnxruntime initialisation, JIT), as the peer's timing starts after its imports
   const w = makeData(2000, 64, K, 1);
   await new LogisticProbe(K, { C: 1, threads, backend: 'ort' }).fit({ data: w.X, rows: 2000, cols: 64 }, w.y);
+  const notes: string[] = [];
   for (const d of [256, 768]) {
     const n = 20000;
     const nt = 5000;
@@ -66,9 +68,15 @@ export async function runLogisticBench(threads = 2): Promise<void> {
       console.log(`| ${n} x ${d} | ${ours.toFixed(2)} | n/a | n/a | ${oursAcc.toFixed(4)} | n/a | sklearn peer failed: ${r.stderr.split('\n').slice(-2).join(' ')} |`);
       continue;
     }
-    const sk = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; accuracy: number; iterations: number };
-    console.log(`| ${n} x ${d} | ${ours.toFixed(2)} (${probe.iterations} it) | ${sk.seconds.toFixed(2)} (${sk.iterations} it) | ${(sk.seconds / ours).toFixed(2)}x | ${oursAcc.toFixed(4)} | ${sk.accuracy.toFixed(4)} | ${(100 * (oursAcc - sk.accuracy)).toFixed(2)} |`);
+    const sk = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; accuracy: number; iterations: number; probe?: unknown };
+    // scikit-learn's lbfgs runs on numpy's BLAS (Debian: libblas.so.3 as well), so the same check applies
+    const peerProbe = parseProbe(sk.probe);
+    const peer = peerProbe && judgePeer(peerProbe, await measureOurGemm(threads));
+    if (peer) notes.push(...verdictLines(peer).map((l) => `${n} x ${d}: ${l}`));
+    console.log(`| ${n} x ${d} | ${ours.toFixed(2)} (${probe.iterations} it) | ${sk.seconds.toFixed(2)} (${sk.iterations} it) | ${ratioCell(peer, sk.seconds / ours)} | ${oursAcc.toFixed(4)} | ${sk.accuracy.toFixed(4)} | ${(100 * (oursAcc - sk.accuracy)).toFixed(2)} |`);
   }
+  console.log('');
+  for (const l of notes) console.log(l);
   console.log('');
 }
 

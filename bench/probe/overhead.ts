@@ -34,7 +34,7 @@ export async function runProbingOverhead(threads = 2, quick = false): Promise<vo
   console.log('| --- | ---: | ---: | ---: | ---: |');
   for (const m of models) {
     const model = loadModel(m.dir);
-    const tok = model.tokenizer();
+    const tok = await model.tokenizer();
     const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads });
     const cacheDir = mkdtempSync(join(tmpdir(), 'ps-overhead-'));
     const results: TaskResult[] = [];

@@ -10,6 +10,7 @@ import { gpt2Model, type Gpt2Shape } from '../../src/train/models/gpt2.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { cacheDir, PYTHON, ROOT } from '../util.js';
+import { judgePeer, measureOurGemm, parseProbe, ratioCell, verdictLines, type PeerVerdict } from '../peer-check.js';
 
 export interface TrainCompare {
   label: string;
@@ -19,6 +20,8 @@ export interface TrainCompare {
   maxGradRelErr: number | null;
   lossOurs: number;
   lossTorch: number | null;
+  /** The PyTorch peer's BLAS and GEMM speed against ours; undefined when it reported none. */
+  peer?: PeerVerdict;
 }
 
 export async function compareGpt2Training(label: string, shape: Gpt2Shape, B: number, T: number, threads: number, steps = 10): Promise<TrainCompare> {
@@ -60,8 +63,11 @@ export async function compareGpt2Training(label: string, shape: Gpt2Shape, B: nu
   let torchStepS: number | null = null;
   let maxGradRelErr: number | null = null;
   let lossTorch: number | null = null;
+  let peer: PeerVerdict | undefined;
   if (r.status === 0) {
     const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    const probe = parseProbe(res.probe);
+    if (probe) peer = judgePeer(probe, await measureOurGemm(threads));
     torchStepS = res.train_step_s;
     lossTorch = res.loss_first;
     const buf = readFileSync(manifest.grads_out);
@@ -89,7 +95,7 @@ export async function compareGpt2Training(label: string, shape: Gpt2Shape, B: nu
   const oursStepS = (performance.now() - t0) / 1000 / steps;
   const params = trainer.parameterCount();
   await trainer.release();
-  return { label, params, oursStepS, torchStepS, maxGradRelErr, lossOurs: first.loss, lossTorch };
+  return { label, params, oursStepS, torchStepS, maxGradRelErr, lossOurs: first.loss, lossTorch, peer };
 }
 
 export async function runOrtTrainBench(threads: number): Promise<void> {
@@ -100,12 +106,16 @@ export async function runOrtTrainBench(threads: number): Promise<void> {
     ['4L d128 h4, seq 64, batch 32, vocab 65 (issue spec)', { vocab: 65, positions: 64, hidden: 128, layers: 4, heads: 4, intermediate: 512 }, 32, 64],
     ['12L d128 h4, seq 128, batch 16, vocab 4096 (mini-gpt shape)', { vocab: 4096, positions: 128, hidden: 128, layers: 12, heads: 4, intermediate: 512 }, 16, 128],
   ];
+  const notes: string[] = [];
   for (const [label, shape, B, T] of cases) {
     const r = await compareGpt2Training(label, shape, B, T, threads);
-    const ratio = r.torchStepS ? `${(r.torchStepS / r.oursStepS).toFixed(2)}x` : 'n/a';
+    const ratio = ratioCell(r.peer, r.torchStepS ? r.torchStepS / r.oursStepS : undefined);
+    if (r.peer) notes.push(...verdictLines(r.peer).map((l) => `${label}: ${l}`));
     console.log(
       `| ${label} | ${r.params.toLocaleString('en-US')} | ${r.lossOurs.toFixed(4)} / ${r.lossTorch?.toFixed(4) ?? 'n/a'} | ${r.maxGradRelErr?.toExponential(1) ?? 'n/a'} | ${r.oursStepS.toFixed(3)} | ${r.torchStepS?.toFixed(3) ?? 'n/a'} | ${ratio} |`,
     );
   }
+  console.log('');
+  for (const n of notes) console.log(n);
   console.log('');
 }

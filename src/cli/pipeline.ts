@@ -108,7 +108,7 @@ export async function runPipeline(opts: PipelineOptions) {
   checkReplaceable(opts.out, { overwrite: opts.overwrite });
   checkCanCreate(opts.out);
   const model = loadModel(opts.model);
-  const tok = model.tokenizer();
+  const tok = await model.tokenizer();
   const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed });
   const weights = opts.weights ? opts.weights.split(',').map(Number) : tasks.map(() => 1);
   if (weights.length !== tasks.length || weights.some((w) => !(w >= 0))) {
@@ -281,7 +281,7 @@ function splitTokens(tok: TextTokenizer, t: Task, split: 'train' | 'dev' | 'test
 /** Score the written model with its stored heads on each task's test split. */
 async function verifyWritten(dir: string, tasks: Task[], reference: Record<string, Record<'dev' | 'test', number>>, probes: TaskResult[], suite: SuiteOptions, heads: Record<string, TensorToWrite>) {
   const written = loadModel(dir);
-  const tok = written.tokenizer();
+  const tok = await written.tokenizer();
   const engine = await Engine.create(written, { hiddenStates: 'last', logits: false, threads: suite.threads });
   const out: Record<string, { score: number; fullFinal: number; fullBest: number; retentionVsFinal: number; retentionVsBest: number }> = {};
   for (const t of tasks) {

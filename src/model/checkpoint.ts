@@ -16,8 +16,8 @@ export interface LoadedModel {
   source: string;
   arch: ArchConfig;
   weights: WeightStore;
-  /** Throws a clear error when the checkpoint ships no tokenizer. */
-  tokenizer(): TextTokenizer;
+  /** Rejects with a clear error when the checkpoint ships no tokenizer. Async: SentencePiece's WebAssembly loads asynchronously. */
+  tokenizer(): Promise<TextTokenizer>;
   /** Stable hash of config + weight files, for feature caches. */
   contentHash(): string;
 }
@@ -28,17 +28,45 @@ export function loadModel(path: string, opts: { tokenizerPath?: string } = {}): 
   if (!statSync(path).isDirectory()) {
     throw new ProbescaleError('not a model directory and not a llama2.c checkpoint', { file: path, fix: 'pass the directory that holds config.json' });
   }
+  const llama2c = llama2cInDir(path);
+  if (llama2c) return loadLlama2c(llama2c, opts);
   const arch = readConfig(path);
   const weights = WeightStore.fromDir(path);
-  let tok: TextTokenizer | undefined;
+  let tok: Promise<TextTokenizer> | undefined;
   let hash: string | undefined;
   return {
     source: path,
     arch,
     weights,
-    tokenizer: () => (tok ??= withVocabMap(loadTokenizer(opts.tokenizerPath ?? path, existsSync(join(path, 'vocab_map.json')) ? undefined : arch), path)),
+    tokenizer: () =>
+      (tok ??= loadTokenizer(opts.tokenizerPath ?? path, existsSync(join(path, 'vocab_map.json')) ? undefined : arch).then((t) => withVocabMap(t, path))),
     contentHash: () => (hash ??= hashFiles(path)),
   };
+}
+
+/**
+ * A folder without config.json that holds one llama2.c checkpoint (a .bin other than a tokenizer.bin /
+ * tok*.bin) is that checkpoint. None or several -> an error (several are listed: guessing could probe the
+ * wrong model). A folder with config.json -> undefined (Hugging Face layout).
+ */
+function llama2cInDir(dir: string): string | undefined {
+  if (existsSync(join(dir, 'config.json'))) return undefined;
+  const bins = readdirSync(dir)
+    .filter((f) => f.endsWith('.bin') && f !== 'tokenizer.bin' && !/^tok.*\.bin$/.test(f) && !/^pytorch_model.*\.bin$/.test(f))
+    .sort();
+  if (bins.length > 1) {
+    throw new ProbescaleError(`no config.json, and ${bins.length} llama2.c checkpoints (${bins.join(', ')})`, {
+      file: dir,
+      fix: `pass one of them as --model, e.g. --model ${join(dir, bins[0])}`,
+    });
+  }
+  if (bins.length === 0) {
+    throw new ProbescaleError('config.json not found, and no llama2.c .bin checkpoint either', {
+      file: dir,
+      fix: 'point --model at a Hugging Face model directory (config.json + *.safetensors) or at a llama2.c .bin (or the folder holding exactly one)',
+    });
+  }
+  return join(dir, bins[0]);
 }
 
 /**

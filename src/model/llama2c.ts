@@ -136,7 +136,7 @@ export function loadLlama2c(path: string, opts: { tokenizerPath?: string } = {})
     source: path,
     arch,
     weights,
-    tokenizer: () => {
+    tokenizer: async () => {
       if (tok) return tok;
       const tp = opts.tokenizerPath ?? findLlama2cTokenizer(path);
       if (!tp) {

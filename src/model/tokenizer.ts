@@ -2,7 +2,9 @@
  * Text <-> token ids. Three sources, tried in this order in a model directory:
  *   tokenizer.json (+ tokenizer_config.json)  -> @huggingface/tokenizers (the maintained JS port)
  *   tokenizer.bin / tok*.bin                  -> llama2.c's scored-vocabulary BPE (llama2c-tokenizer.ts)
- * Missing tokenizer -> a clear error, raised only when text actually needs tokenizing.
+ *   tokenizer.model / spiece.model / spm.model / one other *.model -> SentencePiece (sentencepiece.ts)
+ * Missing tokenizer -> a clear error, raised only when text actually needs tokenizing. Loading is async
+ * (SentencePiece's WebAssembly instantiates asynchronously); encoding is synchronous.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -10,9 +12,10 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { ProbescaleError } from '../util/errors.js';
 import type { ArchConfig } from './config.js';
 import { Llama2cTokenizer } from './llama2c-tokenizer.js';
+import { SentencePieceTokenizer } from './sentencepiece.js';
 
 export interface TextTokenizer {
-  readonly kind: 'hf' | 'llama2c';
+  readonly kind: 'hf' | 'llama2c' | 'sentencepiece';
   readonly vocabSize: number;
   /** Token ids for a text; special tokens (CLS/SEP, BOS) as the tokenizer's post-processor adds them. */
   encode(text: string, opts?: { specialTokens?: boolean; pair?: string }): number[];
@@ -47,8 +50,25 @@ function readJson(path: string): object {
   }
 }
 
+/** SentencePiece files by the names Hugging Face repositories give them, then any single other *.model. */
+const SPM_NAMES = ['tokenizer.model', 'spiece.model', 'spm.model'];
+
+function findSentencePiece(dir: string, files: string[]): string | undefined {
+  const named = SPM_NAMES.find((n) => files.includes(n));
+  if (named) return join(dir, named);
+  if (files.includes('sentencepiece.bpe.model')) {
+    // XLM-RoBERTa's file: HF shifts its ids by fairseq's offset (and moves <s>/<pad>/</s>/<unk>), so raw ids would be wrong.
+    throw new ProbescaleError('sentencepiece.bpe.model (XLM-RoBERTa) maps its ids through fairseq\'s offset, which is not supported', {
+      file: join(dir, 'sentencepiece.bpe.model'),
+      fix: 'copy the repository\'s tokenizer.json next to config.json',
+    });
+  }
+  const others = files.filter((f) => f.endsWith('.model'));
+  return others.length === 1 ? join(dir, others[0]) : undefined;
+}
+
 /** `path` is a model directory or a tokenizer file. */
-export function loadTokenizer(path: string, arch?: ArchConfig): TextTokenizer {
+export async function loadTokenizer(path: string, arch?: ArchConfig): Promise<TextTokenizer> {
   const isDir = existsSync(path) && statSync(path).isDirectory();
   const dir = isDir ? path : dirname(path);
   const candidates = isDir ? readdirSync(dir) : [];
@@ -62,7 +82,13 @@ export function loadTokenizer(path: string, arch?: ArchConfig): TextTokenizer {
     const binPath = isDir ? join(dir, bin) : bin;
     return Llama2cTokenizer.fromFile(binPath, arch?.vocab);
   }
-  throw new ProbescaleError('no tokenizer found (looked for tokenizer.json and a llama2.c tokenizer.bin)', {
+  const spm = isDir ? findSentencePiece(dir, candidates) : path.endsWith('.model') ? path : undefined;
+  if (spm) {
+    if (!existsSync(spm)) throw new ProbescaleError('tokenizer file not found', { file: spm });
+    const modelType = typeof arch?.raw.model_type === 'string' ? arch.raw.model_type : undefined;
+    return SentencePieceTokenizer.fromFile(spm, { vocab: arch?.vocab, modelType });
+  }
+  throw new ProbescaleError('no tokenizer found (looked for tokenizer.json, a llama2.c tokenizer.bin and a SentencePiece .model)', {
     file: path,
     fix: 'copy the tokenizer files next to config.json, or pass --tokenizer FILE; ids-only inputs (inputs.json) need no tokenizer',
   });

@@ -10,9 +10,9 @@ import { ROOT } from '../helpers.js';
 
 const MINI_GPT = join(ROOT, 'models', 'mini-gpt');
 
-test('byte-level BPE: pre-split words get the ids of running text (leading space after the first word)', () => {
+test('byte-level BPE: pre-split words get the ids of running text (leading space after the first word)', async () => {
   const model = loadModel(MINI_GPT);
-  const tok = loadTokenizer(MINI_GPT, model.arch);
+  const tok = await loadTokenizer(MINI_GPT, model.arch);
   assert.ok(spaceMarksWords(tok));
   const words = ['The', 'president', 'said', 'it', 'was', 'new', '.'];
   const aligned = alignWords(tok, words);

@@ -13,8 +13,8 @@ import { STORIES } from '../helpers.js';
 
 const model = loadModel(join(STORIES, 'stories260K.bin'));
 
-test('word alignment: BOS first, every word owns a non-empty sub-token range, text round-trips', () => {
-  const tok = model.tokenizer();
+test('word alignment: BOS first, every word owns a non-empty sub-token range, text round-trips', async () => {
+  const tok = await model.tokenizer();
   assert.deepEqual(specialTokenFrame(tok), { prefix: [1], suffix: [] });
   const words = ['The', 'little', 'bird', 'was', 'sad', '.'];
   const a = alignWords(tok, words);
@@ -27,7 +27,7 @@ test('word alignment: BOS first, every word owns a non-empty sub-token range, te
 });
 
 test('pooled rows equal hand-pooled engine outputs, for every layer; cache hit is identical', async () => {
-  const tok = model.tokenizer();
+  const tok = await model.tokenizer();
   const engine = await Engine.create(model, { threads: 1, logits: false });
   const texts = ['Once upon a time there was a cat.', 'Tom ran.', 'The sun was warm and the sky was blue.'];
   const seqs = texts.map((t) => tok.encode(t));

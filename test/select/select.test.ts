@@ -77,7 +77,7 @@ test('parameter costs add up to the checkpoint total; T5 position bias stays fix
 
 test('calibration geometry and SLEB on stories260K', async () => {
   const model = loadModel(join(STORIES, 'stories260K.bin'));
-  const tok = model.tokenizer();
+  const tok = await model.tokenizer();
   const batch = { inputIds: ['Once upon a time there was a girl.', 'The dog ran to the park and played with a ball.'].map((t) => tok.encode(t)) };
   const g = await layerGeometry(model, batch, 1);
   assert.equal(g.blockInfluence.length, 5);

@@ -39,7 +39,7 @@ for (const objective of ['clm', 'mlm'] as const) {
           ? gpt2Model({ vocab: cfg.vocab_size, positions: T, hidden: 32, layers: 3, heads: 2, intermediate: 64 })
           : robertaModel({ vocab: cfg.vocab_size, seq: T, hidden: 32, layers: 3, heads: 2, intermediate: 64, padTokenId: 1 });
       const trainer = await Trainer.create(model, { batch: B, seq: T, lr: 0, params, threads: 1 });
-      const tok = loadTokenizer(out, loadModel(out).arch);
+      const tok = await loadTokenizer(out, loadModel(out).arch);
       const ids = tok.encode('The quick brown fox jumps over the lazy dog near the river bank today.').slice(0, T);
       while (ids.length < T) ids.push(5 + ids.length);
       const stream = Int32Array.from([...ids, ...ids, 0]);

@@ -10,7 +10,7 @@ export function register(program: Command): void {
   program
     .command('forward')
     .description('run a model on a padded batch (inputs.json) and write every hidden state + logits to safetensors')
-    .requiredOption('--model <path>', 'Hugging Face model directory or llama2.c .bin')
+    .requiredOption('--model <path>', 'Hugging Face model directory, or a llama2.c .bin (or the folder holding it)')
     .requiredOption('--inputs <file>', 'inputs.json: input_ids, attention_mask [, token_type_ids, decoder_input_ids, ...]')
     .requiredOption('--out <file>', 'output .safetensors (written atomically)')
     .option('--layers <list>', 'comma-separated layer indices to keep, in order (default: all)', intListArg)

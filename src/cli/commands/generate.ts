@@ -9,14 +9,14 @@ export function register(program: Command): void {
   program
     .command('generate')
     .description('greedy text generation (temperature 0) with a causal LM (Llama, GPT-2)')
-    .requiredOption('--model <path>', 'Hugging Face model directory or llama2.c .bin')
+    .requiredOption('--model <path>', 'Hugging Face model directory, or a llama2.c .bin (or the folder holding it)')
     .requiredOption('--prompt <text>', 'prompt text')
     .option('--steps <n>', 'positions to run, prompt included (as llama2.c run.c)', positiveIntArg, 64)
     .option('--layers <list>', 'comma-separated layer indices to keep', intListArg)
     .option('--tokenizer <file>', 'tokenizer file when it is not next to the model')
     .action(async (opts: { model: string; prompt: string; steps: number; layers?: number[]; tokenizer?: string }) => {
       const model = loadModel(opts.model, { tokenizerPath: opts.tokenizer });
-      const tok = model.tokenizer();
+      const tok = await model.tokenizer();
       const engine = await Engine.create(model, { layers: opts.layers, hiddenStates: 'last' });
       const bos = model.arch.bosTokenId;
       const ids = await greedyGenerate(engine, tok.encode(opts.prompt), opts.steps, bos === undefined ? [] : [bos]);

@@ -6,7 +6,7 @@ export function register(program: Command): void {
   program
     .command('info')
     .description('print the architecture and parameter count of a checkpoint')
-    .requiredOption('--model <path>', 'Hugging Face model directory or llama2.c .bin')
+    .requiredOption('--model <path>', 'Hugging Face model directory, or a llama2.c .bin (or the folder holding it)')
     .action((opts: { model: string }) => {
       const m = loadModel(opts.model);
       const { raw, ...arch } = m.arch;

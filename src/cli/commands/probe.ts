@@ -48,7 +48,7 @@ export async function runProbe(opts: ProbeCliOptions): Promise<TaskResult[]> {
   checkReplaceable(opts.out, { overwrite: opts.overwrite });
   checkCanCreate(opts.out);
   const model = loadModel(opts.model);
-  const tok = model.tokenizer();
+  const tok = await model.tokenizer();
   const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed });
   // everything above validated the input; only now is --out created (and marked as probescale's)
   prepareOutputDir(opts.out, 'probescale probe', { overwrite: opts.overwrite });
@@ -71,7 +71,7 @@ export function register(program: Command): void {
   program
     .command('probe')
     .description('train a probe on every layer for each task; write OUT/probe.json and print a table')
-    .requiredOption('--model <path>', 'Hugging Face model directory or llama2.c .bin')
+    .requiredOption('--model <path>', 'Hugging Face model directory, or a llama2.c .bin (or the folder holding it)')
     .requiredOption('--tasks <list>', 'comma-separated built-in task names or task spec files (.json/.yaml)', listArg)
     .requiredOption('--out <dir>', 'output directory')
     .addOption(new Option('--probe <kind>', 'probe model').choices(['logistic', 'ridge', 'mlp']).default('logistic'))

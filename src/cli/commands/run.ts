@@ -7,7 +7,7 @@ export function register(program: Command): void {
   program
     .command('run')
     .description('probe every layer, choose the layers to keep under each budget, compare with baselines, write + verify the smaller model, and report')
-    .requiredOption('--model <path>', 'Hugging Face model directory or llama2.c .bin')
+    .requiredOption('--model <path>', 'Hugging Face model directory, or a llama2.c .bin (or the folder holding it)')
     .requiredOption('--tasks <list>', 'comma-separated built-in task names or task spec files', listArg)
     .option('--weights <list>', 'one weight per task (default: equal)', listArg)
     .requiredOption('--budget <list>', 'comma-separated budgets: 0.4 (fraction of parameters), 120000 (parameters), flops:0.5, latency:0.5; the first one is written out', listArg, '0.6')
