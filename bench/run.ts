@@ -21,18 +21,19 @@ console.log(`probescale bench — ${new Date().toISOString().slice(0, 10)} — $
 
 if (!values.only || values.only === 'forward') {
   console.log(`## Forward throughput (batch 32 x 128 tokens, all hidden states, ${threads} threads)\n`);
+  const rows = await runForwardBench({ threads, iters: values.quick ? 1 : 3, batch: 32, seq: 128 });
+  // the peer's BLAS and GEMM speed come before any ratio
+  for (const r of rows) {
+    if (r.note) console.log(`${r.model}: ${r.note}`);
+    if (r.peer) for (const l of verdictLines(r.peer)) console.log(`${r.model}: ${l}`);
+  }
+  console.log('');
   console.log('| model | probescale tok/s | PyTorch tok/s | ratio | probescale peak RSS MB | PyTorch peak RSS MB |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
-  const rows = await runForwardBench({ threads, iters: values.quick ? 1 : 3, batch: 32, seq: 128 });
   for (const r of rows) {
     const f = (v: unknown, d = 0) => (v === undefined ? 'n/a' : Number(v).toFixed(d));
     const raw = r.torch ? Number(r.ours.tokens_per_s) / Number(r.torch.tokens_per_s) : undefined;
     console.log(`| ${r.model} | ${f(r.ours.tokens_per_s)} | ${f(r.torch?.tokens_per_s)} | ${ratioCell(r.peer, raw)} | ${f(r.ours.peak_rss_mb)} | ${f(r.torch?.peak_rss_mb)} |`);
-  }
-  console.log('');
-  for (const r of rows) {
-    if (r.note) console.log(`${r.model}: ${r.note}`);
-    if (r.peer) for (const l of verdictLines(r.peer)) console.log(`${r.model}: ${l}`);
   }
   console.log('');
 }

@@ -39,12 +39,12 @@ function makeData(n: number, d: number, K: number, seed: number) {
 export async function runLogisticBench(threads = 2): Promise<void> {
   const K = 17;
   console.log(`## Probe fitting: multinomial logistic regression vs scikit-learn (lbfgs, C=1, max_iter=100, tol=1e-4, ${threads} threads)\n`);
-  console.log('| n x d | probescale s | sklearn s | speed ratio | probescale acc | sklearn acc | acc diff (points) |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   // warm-up (onnxruntime initialisation, JIT), as the peer's timing starts after its imports
   const w = makeData(2000, 64, K, 1);
   await new LogisticProbe(K, { C: 1, threads, backend: 'ort' }).fit({ data: w.X, rows: 2000, cols: 64 }, w.y);
+  // rows are printed after the peer lines, so the peer's BLAS and GEMM speed come before any ratio
   const notes: string[] = [];
+  const rows: string[] = [];
   for (const d of [256, 768]) {
     const n = 20000;
     const nt = 5000;
@@ -65,7 +65,7 @@ export async function runLogisticBench(threads = 2): Promise<void> {
     const r = spawnSync(PYTHON, [join(ROOT, 'bench', 'peers', 'sklearn_probe.py'), '--dir', dir, '--n', String(n), '--d', String(d), '--k', String(K), '--n-test', String(nt), '--max-iter', '100', '--C', '1', '--tol', '1e-4'], { encoding: 'utf8', env });
     rmSync(dir, { recursive: true });
     if (r.status !== 0) {
-      console.log(`| ${n} x ${d} | ${ours.toFixed(2)} | n/a | n/a | ${oursAcc.toFixed(4)} | n/a | sklearn peer failed: ${r.stderr.split('\n').slice(-2).join(' ')} |`);
+      rows.push(`| ${n} x ${d} | ${ours.toFixed(2)} | n/a | n/a | ${oursAcc.toFixed(4)} | n/a | sklearn peer failed: ${r.stderr.split('\n').slice(-2).join(' ')} |`);
       continue;
     }
     const sk = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; accuracy: number; iterations: number; probe?: unknown };
@@ -73,10 +73,13 @@ export async function runLogisticBench(threads = 2): Promise<void> {
     const peerProbe = parseProbe(sk.probe);
     const peer = peerProbe && judgePeer(peerProbe, await measureOurGemm(threads));
     if (peer) notes.push(...verdictLines(peer).map((l) => `${n} x ${d}: ${l}`));
-    console.log(`| ${n} x ${d} | ${ours.toFixed(2)} (${probe.iterations} it) | ${sk.seconds.toFixed(2)} (${sk.iterations} it) | ${ratioCell(peer, sk.seconds / ours)} | ${oursAcc.toFixed(4)} | ${sk.accuracy.toFixed(4)} | ${(100 * (oursAcc - sk.accuracy)).toFixed(2)} |`);
+    rows.push(`| ${n} x ${d} | ${ours.toFixed(2)} (${probe.iterations} it) | ${sk.seconds.toFixed(2)} (${sk.iterations} it) | ${ratioCell(peer, sk.seconds / ours)} | ${oursAcc.toFixed(4)} | ${sk.accuracy.toFixed(4)} | ${(100 * (oursAcc - sk.accuracy)).toFixed(2)} |`);
   }
-  console.log('');
   for (const l of notes) console.log(l);
+  console.log('');
+  console.log('| n x d | probescale s | sklearn s | speed ratio | probescale acc | sklearn acc | acc diff (points) |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const row of rows) console.log(row);
   console.log('');
 }
 

@@ -12,11 +12,13 @@ function runJson(cmd: string, args: string[]): Record<string, number | string> |
 
 export async function runTrainEngineBench(threads = 2): Promise<void> {
   console.log(`## Training engine candidates (4-layer transformer LM, d 128, 4 heads, seq 64, batch 32, vocab 65; forward + backward + Adam; ${threads} threads)\n`);
-  console.log('| engine | matmul GFLOP/s (512^2) | s / step | tokens/s | vs PyTorch |');
-  console.log('| --- | ---: | ---: | ---: | ---: |');
   const torch = runJson(PYTHON, [join(ROOT, 'bench', 'peers', 'torch_train.py'), String(threads)]);
   const probe = typeof torch === 'string' ? undefined : parseProbe(torch.probe);
   const peer: PeerVerdict | undefined = probe && judgePeer(probe, await measureOurGemm(threads));
+  if (peer) for (const l of verdictLines(peer)) console.log(l); // before any ratio
+  console.log('');
+  console.log('| engine | matmul GFLOP/s (512^2) | s / step | tokens/s | vs PyTorch |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
   const rows = [torch, ...['wasm', 'cpu'].map((b) => runJson(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'train', 'tfjs-candidates.ts'), b]))];
   for (const r of rows) {
     if (typeof r === 'string') {
@@ -26,7 +28,5 @@ export async function runTrainEngineBench(threads = 2): Promise<void> {
     const ratio = typeof torch === 'string' ? 'n/a' : ratioCell(peer, Number(torch.train_step_s) / Number(r.train_step_s), 3);
     console.log(`| ${r.engine} | ${Number(r.matmul_gflops).toFixed(1)} | ${Number(r.train_step_s).toFixed(2)} | ${Number(r.tokens_per_s).toFixed(0)} | ${ratio} |`);
   }
-  console.log('');
-  if (peer) for (const l of verdictLines(peer)) console.log(l);
   console.log('');
 }

@@ -100,22 +100,26 @@ export async function compareGpt2Training(label: string, shape: Gpt2Shape, B: nu
 
 export async function runOrtTrainBench(threads: number): Promise<void> {
   console.log(`## probescale trainer (ONNX autodiff on onnxruntime) vs PyTorch eager, same GPT-2, same weights and batch (${threads} threads)\n`);
-  console.log('| model | params | loss ours / torch | max grad rel. err | ours s/step | torch s/step | speed vs PyTorch |');
-  console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: |');
   const cases: [string, Gpt2Shape, number, number][] = [
     ['4L d128 h4, seq 64, batch 32, vocab 65 (issue spec)', { vocab: 65, positions: 64, hidden: 128, layers: 4, heads: 4, intermediate: 512 }, 32, 64],
     ['12L d128 h4, seq 128, batch 16, vocab 4096 (mini-gpt shape)', { vocab: 4096, positions: 128, hidden: 128, layers: 12, heads: 4, intermediate: 512 }, 16, 128],
   ];
+  // rows are printed after the peer lines, so the peer's BLAS and GEMM speed come before any ratio
   const notes: string[] = [];
+  const rows: string[] = [];
   for (const [label, shape, B, T] of cases) {
     const r = await compareGpt2Training(label, shape, B, T, threads);
     const ratio = ratioCell(r.peer, r.torchStepS ? r.torchStepS / r.oursStepS : undefined);
-    if (r.peer) notes.push(...verdictLines(r.peer).map((l) => `${label}: ${l}`));
-    console.log(
+    const peerLines = r.peer ? verdictLines(r.peer) : r.torchStepS !== null ? ['PyTorch peer reported no BLAS probe: no ratio'] : [];
+    notes.push(...peerLines.map((l) => `${label}: ${l}`));
+    rows.push(
       `| ${label} | ${r.params.toLocaleString('en-US')} | ${r.lossOurs.toFixed(4)} / ${r.lossTorch?.toFixed(4) ?? 'n/a'} | ${r.maxGradRelErr?.toExponential(1) ?? 'n/a'} | ${r.oursStepS.toFixed(3)} | ${r.torchStepS?.toFixed(3) ?? 'n/a'} | ${ratio} |`,
     );
   }
-  console.log('');
   for (const n of notes) console.log(n);
+  console.log('');
+  console.log('| model | params | loss ours / torch | max grad rel. err | ours s/step | torch s/step | speed vs PyTorch |');
+  console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: |');
+  for (const row of rows) console.log(row);
   console.log('');
 }
