@@ -56,6 +56,8 @@ export interface PretrainSpec {
   brown?: boolean;
   /** MLM: sinusoidal start for the position embeddings (see RobertaShape.sinusoidalPositions). */
   sinusoidal?: boolean;
+  /** MLM: init std of the attention query/key weights (see RobertaShape.qkStd). */
+  qkStd?: number;
   /** dtype of the written model.safetensors (checkpoints are always F32). */
   dtype?: 'F32' | 'F16';
 }
@@ -71,7 +73,7 @@ export const TEST_BEDS: Record<string, PretrainSpec> = {
 };
 
 /** Spec fields that `--set key=value` may override (numbers, and booleans/strings where noted). */
-const NUMERIC_FIELDS = ['vocab', 'hidden', 'layers', 'heads', 'intermediate', 'batch', 'seq', 'steps', 'lr', 'warmup', 'evalEvery', 'evalBatches', 'seed', 'maskRate', 'maxDocs'] as const;
+const NUMERIC_FIELDS = ['vocab', 'hidden', 'layers', 'heads', 'intermediate', 'batch', 'seq', 'steps', 'lr', 'warmup', 'evalEvery', 'evalBatches', 'seed', 'maskRate', 'maxDocs', 'qkStd'] as const;
 
 /**
  * A test bed by name, optionally with overrides ("layers=6,hidden=96,brown=true,dtype=F16"): the way to
@@ -146,7 +148,7 @@ function modelFor(spec: PretrainSpec): { model: TrainModel; config: Record<strin
     const shape: Gpt2Shape = { vocab: spec.vocab, positions: spec.seq, hidden: spec.hidden, layers: spec.layers, heads: spec.heads, intermediate: spec.intermediate };
     return { model: gpt2Model(shape), config: { ...gpt2Config(shape), bos_token_id: BOS, eos_token_id: EOS, pad_token_id: PAD } };
   }
-  const shape: RobertaShape = { vocab: spec.vocab, seq: spec.seq, hidden: spec.hidden, layers: spec.layers, heads: spec.heads, intermediate: spec.intermediate, padTokenId: PAD, sinusoidalPositions: spec.sinusoidal };
+  const shape: RobertaShape = { vocab: spec.vocab, seq: spec.seq, hidden: spec.hidden, layers: spec.layers, heads: spec.heads, intermediate: spec.intermediate, padTokenId: PAD, sinusoidalPositions: spec.sinusoidal, qkStd: spec.qkStd };
   return { model: robertaModel(shape), config: robertaConfig(shape, { bos: BOS, eos: EOS }) };
 }
 

@@ -25,6 +25,11 @@ export interface RobertaShape {
    * ones carry no notion of "neighbour", which is one reason small masked LMs sit on the unigram plateau.
    */
   sinusoidalPositions?: boolean;
+  /**
+   * Init std of the query/key weights (default 0.02, BERT's for every weight). At hidden 64, 0.02 makes
+   * the attention logits ~0.03 at the start: attention is uniform and its gradient is tiny, a saddle.
+   */
+  qkStd?: number;
 }
 
 /** Row r = sin/cos of position r at geometric frequencies, scaled so each row's RMS is `rms`. */
@@ -101,7 +106,7 @@ export function buildRoberta(t: Tape, s: RobertaShape, B: number, T: number) {
 export function robertaModel(s: RobertaShape) {
   return {
     paramShapes: () => robertaParamShapes(s),
-    initStd: () => 0.02,
+    initStd: (name: string) => (s.qkStd !== undefined && /attention\.self\.(query|key)\.weight$/.test(name) ? s.qkStd : 0.02),
     initValue: (name: string) => (s.sinusoidalPositions && name === `${E}.position_embeddings.weight` ? sinusoidTable(s.seq + 2, s.hidden, 0.02) : undefined),
     build: (t: Tape, B: number, T: number) => buildRoberta(t, s, B, T),
   };
