@@ -9,13 +9,14 @@ import { readFileSync } from 'node:fs';
 import { loadModel } from '../src/model/checkpoint.js';
 import { Engine } from '../src/engine/engine.js';
 import { readInputs } from '../src/engine/inputs.js';
-import { FIXTURES, compareMasked, readGolden } from './helpers.js';
+import { FIXTURES, ZOO_FIXTURES, compareMasked, readGolden } from './helpers.js';
 
-const fixtures = (JSON.parse(readFileSync(join(FIXTURES, 'index.json'), 'utf8')) as { fixtures: string[] }).fixtures;
+// hf-tiny: the first five families; hf-zoo: the families added with FamilySpec (index.json lists those supported)
+const fixtures = [FIXTURES, ZOO_FIXTURES].flatMap((root) => (JSON.parse(readFileSync(join(root, 'index.json'), 'utf8')) as { fixtures: string[] }).fixtures.map((f) => join(root, f)));
 
-for (const name of fixtures) {
+for (const dir of fixtures) {
+  const name = dir.split('/').slice(-2).join('/');
   test(`HF parity: ${name} (every golden tensor, valid positions)`, async () => {
-    const dir = join(FIXTURES, name);
     const model = loadModel(dir);
     const batch = readInputs(join(dir, 'inputs.json'));
     const engine = await Engine.create(model, { threads: 1 });

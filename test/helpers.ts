@@ -1,10 +1,12 @@
 /** Shared test helpers: fixture paths and tolerance comparisons. */
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { readSafetensors, toFloat32 } from '../src/model/safetensors.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FIXTURES = join(ROOT, 'test', 'fixtures', 'hf-tiny');
+export const ZOO_FIXTURES = join(ROOT, 'test', 'fixtures', 'hf-zoo');
 export const STORIES = join(ROOT, 'models', 'stories260K');
 
 export function readGolden(path: string): Map<string, { data: Float32Array; shape: number[] }> {
@@ -36,4 +38,28 @@ export function compareMasked(ours: Float32Array, golden: Float32Array, shape: n
     }
   }
   return { maxAbs, withinTolerance: worst <= 0 };
+}
+
+/**
+ * A character-level WordPiece tokenizer.json (ids 0-4 special, then one id per lower-case letter, digit and
+ * punctuation mark, word-initial and ##-continuation): 5 + 2 x 50 ids, inside every fixture's vocabulary,
+ * so the tiny random checkpoints (which ship no tokenizer) can run the pipeline on real task text.
+ */
+export function writeCharTokenizer(dir: string): void {
+  const specials = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
+  const chars = [...'abcdefghijklmnopqrstuvwxyz0123456789.,;:!?\'"-()&$%/'];
+  const vocab: Record<string, number> = {};
+  for (const t of [...specials, ...chars, ...chars.map((c) => `##${c}`)]) vocab[t] = Object.keys(vocab).length;
+  const json = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: specials.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: true, lowercase: true },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: null,
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
 }

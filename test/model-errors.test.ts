@@ -71,7 +71,7 @@ test('missing tensor: names it', async () => {
 test('unknown model_type lists the supported ones', async () => {
   const dir = copyFixture('bert');
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'mamba', hidden_size: 64 }));
-  await expectError(() => loadModel(dir), /config\.json/, /unknown model_type "mamba"/, /bert, roberta, gpt2, llama, t5/);
+  await expectError(() => loadModel(dir), /config\.json/, /unknown model_type "mamba"/, /supports: bert, roberta, xlm-roberta, gpt2, llama, t5, qwen2/, /gpt_neox/);
   rmSync(join(dir, '..'), { recursive: true });
 });
 

@@ -1,15 +1,15 @@
 /**
  * Write a kept-layer subnetwork as a standalone Hugging Face checkpoint: layers renumbered 0..k-1,
  * canonical names kept, config layer count updated, tokenizer files copied, plus the ONNX graph the engine
- * runs for it. T5's relative position table lives in block 0; when block 0 is dropped it moves to the new
- * block 0, because every T5 stack reads its bias from there. The directory appears whole or not at all.
+ * runs for it. How the subset is written is the family spec's writeSubset (T5's position table, kept in
+ * block 0, moves to the new block 0 when block 0 is dropped). The directory appears whole or not at all.
  */
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LoadedModel } from '../model/checkpoint.js';
-import { layerCountKey, layerOf, renumber } from '../model/layer-names.js';
 import { writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
-import { FAMILY_BUILDERS } from '../engine/families/index.js';
+import { FAMILIES } from '../engine/families/index.js';
+import { t5HasDecoder } from '../engine/families/t5.js';
 import { WeightStore } from '../model/weights.js';
 import { parseConfig } from '../model/config.js';
 import { writeDirAtomic } from '../util/atomic.js';
@@ -26,22 +26,10 @@ export interface MaterializeResult {
   tensors: number;
 }
 
-/** Tensors and config of the subnetwork, in memory. */
+/** Tensors and config of the subnetwork, in memory (the family spec's writeSubset). */
 export function subnetwork(model: LoadedModel, layers: number[]): { config: Record<string, unknown>; tensors: Record<string, TensorToWrite> } {
-  const family = model.arch.family;
-  const newIndex = new Map(layers.map((l, j) => [l, j]));
-  const tensors: Record<string, TensorToWrite> = {};
-  for (const name of model.weights.names()) {
-    const t = model.weights.get(name);
-    const l = layerOf(family, name);
-    const entry = { dtype: 'F32' as const, shape: t.shape, data: t.data };
-    if (l < 0) tensors[name] = entry;
-    else if (newIndex.has(l)) tensors[renumber(family, name, newIndex.get(l)!)] = entry;
-    else if (family === 't5' && name.includes('relative_attention_bias') && layers.length > 0) tensors[renumber(family, name, 0)] = entry;
-  }
-  const config = { ...model.arch.raw, [layerCountKey(family)]: layers.length };
-  delete (config as Record<string, unknown>).converted_from;
-  return { config, tensors };
+  const spec = FAMILIES[model.arch.family];
+  return spec.writeSubset(spec, model.arch, model.weights, layers);
 }
 
 export interface MaterializeOptions {
@@ -80,7 +68,7 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
   // The ONNX graph is built from the written tensors, exactly as the loader will see them.
   const arch = parseConfig(config, join(outDir, 'config.json'));
   const store = WeightStore.fromTensors(Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, { data: t.data as Float32Array, shape: t.shape }])), outDir);
-  const graph = FAMILY_BUILDERS[arch.family](arch, store, { layers: layers.map((_, j) => j), decoderLayers: arch.t5 ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true, bridges: extra.bridges });
+  const graph = FAMILIES[arch.family].build(arch, store, { layers: layers.map((_, j) => j), decoderLayers: arch.t5 && t5HasDecoder(arch, store) ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true, bridges: extra.bridges });
   const srcDir = existsSync(join(model.source, 'config.json')) ? model.source : dirname(model.source);
   await writeDirAtomic(outDir, (tmp) => {
     writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', producer: 'probescale' });

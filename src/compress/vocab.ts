@@ -6,6 +6,7 @@
  */
 import type { LoadedModel } from '../model/checkpoint.js';
 import type { TensorToWrite } from '../model/safetensors.js';
+import { FAMILIES } from '../engine/families/index.js';
 
 export interface VocabMap {
   /** kept[newId] = original id */
@@ -14,19 +15,11 @@ export interface VocabMap {
   fallback: number;
 }
 
-/** Tensors indexed by token id: the input embedding and any output projection / output bias. */
-const VOCAB_TENSORS: Record<string, string[]> = {
-  bert: ['embeddings.word_embeddings.weight', 'cls.predictions.bias', 'cls.predictions.decoder.weight', 'cls.predictions.decoder.bias'],
-  roberta: ['embeddings.word_embeddings.weight', 'lm_head.bias', 'lm_head.decoder.weight', 'lm_head.decoder.bias'],
-  gpt2: ['wte.weight', 'lm_head.weight'],
-  llama: ['embed_tokens.weight', 'lm_head.weight'],
-  t5: ['shared.weight', 'encoder.embed_tokens.weight', 'decoder.embed_tokens.weight', 'lm_head.weight'],
-};
-const BODY_PREFIXES = ['', 'bert.', 'roberta.', 'transformer.', 'model.'];
-
+/** Tensors indexed by token id (the family spec's vocabTensors), bare or under one of its prefixes. */
 export function vocabTensors(model: LoadedModel): string[] {
+  const spec = FAMILIES[model.arch.family];
   const names = new Set(model.weights.names());
-  return VOCAB_TENSORS[model.arch.family].flatMap((n) => BODY_PREFIXES.map((p) => p + n)).filter((n) => names.has(n));
+  return [...new Set(spec.vocabTensors.flatMap((n) => ['', ...spec.prefixes].map((p) => p + n)))].filter((n) => names.has(n));
 }
 
 export function trimVocabulary(model: LoadedModel, tensors: Record<string, TensorToWrite>, used: Iterable<number>, specials: number[]): { tensors: Record<string, TensorToWrite>; map: VocabMap; removed: number } {

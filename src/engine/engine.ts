@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LoadedModel } from '../model/checkpoint.js';
 import { bucketMatrix } from '../model/t5-buckets.js';
+import { debertaRelativePositions } from '../model/deberta-buckets.js';
 import { maxSequenceTokens } from '../model/config.js';
 import { ProbescaleError } from '../util/errors.js';
 import { checkThreads, defaultThreads } from '../util/threads.js';
-import { FAMILY_BUILDERS } from './families/index.js';
+import { FAMILIES } from './families/index.js';
 import type { FeedName, GraphOptions } from './family.js';
 import { t5HasDecoder } from './families/t5.js';
 
@@ -22,6 +23,7 @@ export const EXTERNAL_DATA_BYTES = 64 * 2 ** 20;
 export interface EngineOptions {
   /** Original layer indices to run, in order (default: all). */
   layers?: number[];
+  /** T5: decoder layers to run (default: all when logits are asked for, none otherwise). */
   decoderLayers?: number[];
   hiddenStates?: 'all' | 'last';
   logits?: boolean;
@@ -59,7 +61,9 @@ export class Engine {
   static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
     const arch = model.arch;
     const layers = validateLayers(opts.layers ?? range(arch.layers), arch.layers, 'layers', model.source);
-    const decoderLayers = arch.t5 ? validateLayers(opts.decoderLayers ?? range(arch.t5.decoderLayers), arch.t5.decoderLayers, 'decoder layers', model.source) : [];
+    // T5's decoder runs when its logits or decoder layers are asked for; probing reads the encoder alone
+    const withDecoder = !!arch.t5 && t5HasDecoder(arch, model.weights) && (opts.decoderLayers !== undefined || (opts.logits ?? true));
+    const decoderLayers = withDecoder ? validateLayers(opts.decoderLayers ?? range(arch.t5!.decoderLayers), arch.t5!.decoderLayers, 'decoder layers', model.source) : [];
     const options: GraphOptions = { layers, decoderLayers, hiddenStates: opts.hiddenStates ?? 'all', logits: opts.logits ?? true, bridges: opts.bridges ?? storedBridges(model) };
     const sessionOptions: ort.InferenceSession.SessionOptions = { intraOpNumThreads: checkThreads(opts.threads) ?? defaultThreads(), interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
     // Large models stream their weights to a temporary external-data file while the graph is built:
@@ -67,7 +71,7 @@ export class Engine {
     if (opts.externalData ?? model.weights.parameterCount() * 4 > EXTERNAL_DATA_BYTES) {
       const dir = mkdtempSync(join(tmpdir(), 'probescale-graph-'));
       try {
-        const built = FAMILY_BUILDERS[arch.family](arch, model.weights, options, join(dir, 'weights.bin'));
+        const built = FAMILIES[arch.family].build(arch, model.weights, options, join(dir, 'weights.bin'));
         writeFileSync(join(dir, 'model.onnx'), built.bytes);
         // without the memory arena a large model's activations are returned to the system between runs
         const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), { ...sessionOptions, enableCpuMemArena: false });
@@ -76,13 +80,13 @@ export class Engine {
         rmSync(dir, { recursive: true, force: true });
       }
     }
-    const built = FAMILY_BUILDERS[arch.family](arch, model.weights, options);
+    const built = FAMILIES[arch.family].build(arch, model.weights, options);
     const session = await ort.InferenceSession.create(built.bytes, sessionOptions);
     return new Engine(model, options, built.outputs, built.feeds, session);
   }
 
   get hasDecoder(): boolean {
-    return this.model.arch.family === 't5' && t5HasDecoder(this.model.arch, this.model.weights);
+    return this.options.decoderLayers.length > 0;
   }
 
   async run(batch: Batch): Promise<Record<string, OutputTensor>> {
@@ -105,10 +109,13 @@ export class Engine {
           feeds[name] = batch.tokenTypeIds ? tensorI64(padRows(batch.tokenTypeIds, 0)) : new ort.Tensor('int64', new BigInt64Array(B * T), [B, T]);
           break;
         case 'position_ids':
-          feeds[name] = new ort.Tensor('int64', positionIds(arch.family, ids.data, B, T, arch.padTokenId ?? 1), [B, T]);
+          feeds[name] = new ort.Tensor('int64', FAMILIES[arch.family].positionIds(ids.data, mask.data, B, T, arch), [B, T]);
           break;
         case 'position_buckets':
-          feeds[name] = new ort.Tensor('int64', bucketMatrix(T, T, true, arch.t5!.buckets, arch.t5!.maxDistance), [T, T]);
+          feeds[name] = new ort.Tensor('int64', bucketMatrix(T, T, true, (arch.t5 ?? arch.positionBuckets!).buckets, (arch.t5 ?? arch.positionBuckets!).maxDistance), [T, T]);
+          break;
+        case 'relative_positions':
+          feeds[name] = new ort.Tensor('int64', debertaRelativePositions(T, arch.deberta!.buckets, arch.deberta!.maxRelative), [T, T]);
           break;
         case 'decoder_input_ids':
         case 'decoder_attention_mask':
@@ -187,25 +194,4 @@ function maskFromLengths(rows: number[][], dims: [number, number]): I64 {
     for (let t = 0; t < r.length; t++) data[b * dims[1] + t] = 1n;
   });
   return { data, dims };
-}
-
-/**
- * Position ids: 0..T-1 for BERT, GPT-2 and Llama (right padding); RoBERTa counts only non-pad tokens,
- * starting at padding_idx + 1, and gives pads padding_idx (create_position_ids_from_input_ids).
- */
-function positionIds(family: string, ids: BigInt64Array, B: number, T: number, pad: number): BigInt64Array {
-  const out = new BigInt64Array(B * T);
-  for (let b = 0; b < B; b++) {
-    let count = 0;
-    for (let t = 0; t < T; t++) {
-      if (family === 'roberta') {
-        const isTok = ids[b * T + t] !== BigInt(pad);
-        if (isTok) count++;
-        out[b * T + t] = BigInt(isTok ? count + pad : pad);
-      } else {
-        out[b * T + t] = BigInt(t);
-      }
-    }
-  }
-  return out;
 }

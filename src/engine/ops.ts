@@ -80,19 +80,30 @@ export function attend(g: GraphBuilder, q: string, k: string, v: string, bias: s
   return g.op('MatMul', [probs, v]);
 }
 
+/** attend() with a transform of the raw scores q k^T before the bias is added (Gemma 2's soft-capping). */
+export function attendScores(g: GraphBuilder, q: string, k: string, v: string, bias: string, transform: (scores: string) => string): string {
+  const kT = g.op('Transpose', [k], { perm: [0, 1, 3, 2] });
+  const scores = g.op('Add', [transform(g.op('MatMul', [q, kT])), bias]);
+  return g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), v]);
+}
+
 /** attention_mask [B, T] (1 = token) -> additive bias [B, 1, 1, T]: 0 where allowed, finfo.min where masked. */
 export function paddingBias(g: GraphBuilder, mask: string): string {
   const m = g.op('Cast', [mask], { to: 1 });
   return maskToBias(g, g.op('Unsqueeze', [m, g.constI64([1, 2])]));
 }
 
-/** Padding + causal: [B, 1, T, T]; a key is visible when it is a token and not in the future. */
-export function causalPaddingBias(g: GraphBuilder, mask: string): string {
+/**
+ * Padding + causal: [B, 1, T, T]; a key is visible when it is a token and not in the future, and with a
+ * sliding `window`, not `window` or more positions in the past (HF: key j masked when j <= i - window).
+ */
+export function causalPaddingBias(g: GraphBuilder, mask: string, window?: number): string {
   const m = g.op('Cast', [mask], { to: 1 });
   const shapeT = g.op('Slice', [g.op('Shape', [mask]), g.constI64([1]), g.constI64([2])]); // [T]
   const tt = g.op('Concat', [shapeT, shapeT], { axis: 0 });
   const ones = g.op('ConstantOfShape', [tt], { value: { tensor: { dataType: 1, dims: [1], floatData: [1] } } });
-  const lower = g.op('Trilu', [ones], { upper: 0 }); // [T, T], 1 on and below the diagonal
+  let lower = g.op('Trilu', [ones], { upper: 0 }); // [T, T], 1 on and below the diagonal
+  if (window !== undefined) lower = g.op('Sub', [lower, g.op('Trilu', [ones, g.constI64([-window], [])], { upper: 0 })]); // minus j <= i - window
   const allowed = g.op('Mul', [lower, g.op('Unsqueeze', [m, g.constI64([1, 2])])]); // [B, 1, T, T]
   return maskToBias(g, allowed);
 }

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { ProbescaleError } from '../util/errors.js';
 import { readConfig, type ArchConfig } from './config.js';
 import { WeightStore } from './weights.js';
+import { FAMILIES } from '../engine/families/index.js';
+import { unclaimedTensors } from '../engine/family.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 import { isLlama2cCheckpoint, loadLlama2c } from './llama2c.js';
 
@@ -32,6 +34,7 @@ export function loadModel(path: string, opts: { tokenizerPath?: string } = {}): 
   if (llama2c) return loadLlama2c(llama2c, opts);
   const arch = readConfig(path);
   const weights = WeightStore.fromDir(path);
+  checkClaimed(arch, weights);
   let tok: Promise<TextTokenizer> | undefined;
   let hash: string | undefined;
   return {
@@ -42,6 +45,21 @@ export function loadModel(path: string, opts: { tokenizerPath?: string } = {}): 
       (tok ??= loadTokenizer(opts.tokenizerPath ?? path, existsSync(join(path, 'vocab_map.json')) ? undefined : arch).then((t) => withVocabMap(t, path))),
     contentHash: () => (hash ??= hashFiles(path)),
   };
+}
+
+/**
+ * Every stored tensor must be one the family's spec knows: a tensor nobody reads would otherwise be carried
+ * silently (a head of another architecture, a renamed layer) and written back as if it belonged.
+ */
+export function checkClaimed(arch: ArchConfig, weights: WeightStore): void {
+  const spec = FAMILIES[arch.family];
+  const stray = unclaimedTensors(spec, weights.names());
+  if (stray.length === 0) return;
+  const shown = stray.slice(0, 5).map((n) => JSON.stringify(n)).join(', ') + (stray.length > 5 ? ` and ${stray.length - 5} more` : '');
+  throw new ProbescaleError(`${stray.length} stored tensor(s) are not part of a ${arch.family} model as probescale knows it: ${shown}`, {
+    file: weights.source,
+    fix: `save the base model or its ${arch.family} language-model head only (config.json says model_type ${JSON.stringify(arch.raw.model_type)})`,
+  });
 }
 
 /**

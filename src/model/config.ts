@@ -1,20 +1,16 @@
 /**
- * Hugging Face config.json -> one normalized architecture description per family.
+ * Hugging Face config.json -> one normalized architecture description; the family's spec parses it.
  * Field names and defaults follow the transformers config classes (absent fields take the class default,
  * as `save_pretrained` writes only non-default values).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProbescaleError } from '../util/errors.js';
+// The family registry: each family's config parsing lives in its spec (engine/families/<family>.ts).
+import { FAMILIES } from '../engine/families/index.js';
 
-export type Family = 'bert' | 'roberta' | 'gpt2' | 'llama' | 't5';
-export const SUPPORTED_MODEL_TYPES: Record<string, Family> = {
-  bert: 'bert',
-  roberta: 'roberta',
-  gpt2: 'gpt2',
-  llama: 'llama',
-  t5: 't5',
-};
+/** Every family probescale loads; each has one spec in src/engine/families/<family>.ts (FAMILIES). */
+export type Family = 'bert' | 'roberta' | 'gpt2' | 'llama' | 't5' | 'qwen2' | 'mistral' | 'gemma' | 'gemma2' | 'phi3' | 'gpt-neox' | 'opt' | 'distilbert' | 'electra' | 'phi' | 'mpnet' | 'albert' | 'deberta-v2';
 
 export type Activation = 'gelu' | 'gelu_new' | 'relu' | 'silu';
 
@@ -37,7 +33,23 @@ export interface ArchConfig {
   bosTokenId?: number;
   eosTokenId?: number;
   typeVocab?: number;
+  /** Relative position buckets shared by all layers (MPNet; T5 keeps its own in t5), bidirectional. */
+  positionBuckets?: { buckets: number; maxDistance: number };
+  /** DeBERTa-v2/v3 disentangled attention: log buckets, span of the relative table, which terms. */
+  deberta?: { buckets: number; maxRelative: number; span: number; c2p: boolean; p2c: boolean; shareAttKey: boolean; positionBiasedInput: boolean };
+  /** Width of the embedding tables when it differs from hidden (ELECTRA, ALBERT embedding_size). */
+  embeddingSize?: number;
   ropeTheta?: number;
+  /** Rotary dims per head when only part of each head rotates (GPT-NeoX rotary_pct, Phi partial_rotary_factor). */
+  rotaryDim?: number;
+  /** Llama 3.x rope_scaling (rope_type "llama3"). */
+  ropeScaling?: { factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+  /** GPT-NeoX: parallel residual (x + attn + mlp) and biases on attention. */
+  gptNeox?: { parallelResidual: boolean; attentionBias: boolean };
+  /** OPT: pre- or post-LN blocks, final norm present, word_embed_proj_dim projections. */
+  opt?: { preNorm: boolean; finalNorm: boolean; embedDim: number; bias: boolean };
+  /** What a Llama-shaped decoder (Qwen2, Mistral, Gemma, Gemma 2, Phi-3) does differently; see families/llama.ts. */
+  llama?: LlamaVariant;
   t5?: { decoderLayers: number; gated: boolean; buckets: number; maxDistance: number; encoderOnly: boolean };
   /** The config.json as read. */
   raw: Record<string, unknown>;
@@ -45,33 +57,31 @@ export interface ArchConfig {
 
 type Raw = Record<string, unknown>;
 
+export interface LlamaVariant {
+  /** Biases on q/k/v (Qwen2, Llama attention_bias), on o (Llama attention_bias), on the MLP (Llama mlp_bias). */
+  qkvBias: boolean;
+  oBias: boolean;
+  mlpBias: boolean;
+  /** Phi-3: one qkv_proj [(H + 2 KV) D, C] and one gate_up_proj [2 F, C]. */
+  fused: boolean;
+  /** Gemma: RMSNorm multiplies by (1 + weight); embeddings scaled by sqrt(hidden_size). */
+  gemmaNorm: boolean;
+  embedScale: number;
+  /** Sliding-window attention (Mistral, Gemma 2): a query sees its last `window` keys; sliding[l] for layer l. */
+  slidingWindow?: { window: number; sliding: boolean[] };
+  /** Gemma 2: norms after attention and around the MLP, logit soft-capping, query scale. */
+  gemma2?: { attnSoftcap?: number; finalSoftcap?: number; queryScale: number };
+}
+
 /** Longest token sequence the position table allows (RoBERTa's positions start at padding_idx + 1). */
 export function maxSequenceTokens(arch: ArchConfig): number {
-  return arch.family === 'roberta' ? arch.maxPositions - ((arch.padTokenId ?? 1) + 1) : arch.maxPositions;
+  return FAMILIES[arch.family].maxSequenceTokens(arch);
 }
 
-function num(raw: Raw, key: string, dflt?: number, path = 'config.json'): number {
-  const v = raw[key];
-  if (v === undefined || v === null) {
-    if (dflt === undefined) throw new ProbescaleError(`missing required field "${key}"`, { file: path, fix: `add "${key}" to config.json` });
-    return dflt;
-  }
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ProbescaleError(`field "${key}" must be a number, got ${JSON.stringify(v)}`, { file: path });
-  return v;
-}
-
-function optNum(raw: Raw, key: string): number | undefined {
-  const v = raw[key];
-  return typeof v === 'number' ? v : undefined;
-}
-
-function act(raw: Raw, key: string, dflt: string, path: string): Activation {
-  const a = (raw[key] as string | undefined) ?? dflt;
-  const map: Record<string, Activation> = { gelu: 'gelu', gelu_new: 'gelu_new', gelu_pytorch_tanh: 'gelu_new', relu: 'relu', silu: 'silu', swish: 'silu' };
-  const out = map[a];
-  if (!out) throw new ProbescaleError(`activation "${a}" (${key}) is not supported; supported: ${Object.keys(map).join(', ')}`, { file: path });
-  return out;
-}
+/** model_type -> family, from every spec's modelTypes. */
+export const SUPPORTED_MODEL_TYPES: Record<string, Family> = Object.fromEntries(
+  (Object.keys(FAMILIES) as Family[]).flatMap((f) => FAMILIES[f].modelTypes.map((t) => [t, f])),
+);
 
 export function parseConfig(raw: Raw, path = 'config.json'): ArchConfig {
   const modelType = raw.model_type;
@@ -82,94 +92,7 @@ export function parseConfig(raw: Raw, path = 'config.json'): ArchConfig {
       { file: path, fix: 'use a checkpoint of a supported family, or convert it (llama2.c .bin: `probescale convert`)' },
     );
   }
-  const base = { raw, padTokenId: optNum(raw, 'pad_token_id'), bosTokenId: optNum(raw, 'bos_token_id'), eosTokenId: optNum(raw, 'eos_token_id') };
-  switch (family) {
-    case 'bert':
-    case 'roberta': {
-      const hidden = num(raw, 'hidden_size', 768, path);
-      const heads = num(raw, 'num_attention_heads', 12, path);
-      if (raw.position_embedding_type && raw.position_embedding_type !== 'absolute') {
-        throw new ProbescaleError(`position_embedding_type "${raw.position_embedding_type}" is not supported (only "absolute")`, { file: path });
-      }
-      return {
-        ...base, family, hidden, heads, kvHeads: heads, headDim: hidden / heads,
-        layers: num(raw, 'num_hidden_layers', 12, path),
-        intermediate: num(raw, 'intermediate_size', 3072, path),
-        vocab: num(raw, 'vocab_size', family === 'bert' ? 30522 : 50265, path),
-        maxPositions: num(raw, 'max_position_embeddings', 512, path),
-        eps: num(raw, 'layer_norm_eps', 1e-12, path),
-        activation: act(raw, 'hidden_act', 'gelu', path),
-        typeVocab: num(raw, 'type_vocab_size', 2, path),
-        padTokenId: optNum(raw, 'pad_token_id') ?? (family === 'bert' ? 0 : 1),
-        causal: false, tieEmbeddings: raw.tie_word_embeddings !== false,
-      };
-    }
-    case 'gpt2': {
-      const hidden = num(raw, 'n_embd', 768, path);
-      const heads = num(raw, 'n_head', 12, path);
-      if (raw.scale_attn_by_inverse_layer_idx === true || raw.reorder_and_upcast_attn === true) {
-        throw new ProbescaleError('GPT-2 options scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported', { file: path });
-      }
-      return {
-        ...base, family, hidden, heads, kvHeads: heads, headDim: hidden / heads,
-        layers: num(raw, 'n_layer', 12, path),
-        intermediate: optNum(raw, 'n_inner') ?? 4 * hidden,
-        vocab: num(raw, 'vocab_size', 50257, path),
-        maxPositions: num(raw, 'n_positions', 1024, path),
-        eps: num(raw, 'layer_norm_epsilon', 1e-5, path),
-        activation: act(raw, 'activation_function', 'gelu_new', path),
-        causal: true, tieEmbeddings: raw.tie_word_embeddings !== false,
-      };
-    }
-    case 'llama': {
-      const hidden = num(raw, 'hidden_size', 4096, path);
-      const heads = num(raw, 'num_attention_heads', 32, path);
-      if (raw.rope_scaling) throw new ProbescaleError('rope_scaling is not supported yet', { file: path, fix: 'remove rope_scaling or use a model without it' });
-      if (raw.attention_bias === true || raw.mlp_bias === true) throw new ProbescaleError('Llama with attention_bias/mlp_bias is not supported', { file: path });
-      return {
-        ...base, family, hidden, heads,
-        kvHeads: num(raw, 'num_key_value_heads', heads, path),
-        headDim: optNum(raw, 'head_dim') ?? hidden / heads,
-        layers: num(raw, 'num_hidden_layers', 32, path),
-        intermediate: num(raw, 'intermediate_size', 11008, path),
-        vocab: num(raw, 'vocab_size', 32000, path),
-        maxPositions: num(raw, 'max_position_embeddings', 2048, path),
-        eps: num(raw, 'rms_norm_eps', 1e-6, path),
-        activation: act(raw, 'hidden_act', 'silu', path),
-        ropeTheta: num(raw, 'rope_theta', 10000, path),
-        causal: true, tieEmbeddings: raw.tie_word_embeddings === true,
-      };
-    }
-    case 't5': {
-      const ffProj = (raw.feed_forward_proj as string | undefined) ?? 'relu';
-      const gated = ffProj.startsWith('gated-');
-      const actName = gated ? ffProj.slice('gated-'.length) : ffProj;
-      const heads = num(raw, 'num_heads', 8, path);
-      const layers = num(raw, 'num_layers', 6, path);
-      const archs = (raw.architectures as string[] | undefined) ?? [];
-      return {
-        ...base, family, heads, kvHeads: heads,
-        hidden: num(raw, 'd_model', 512, path),
-        headDim: num(raw, 'd_kv', 64, path),
-        layers,
-        intermediate: num(raw, 'd_ff', 2048, path),
-        vocab: num(raw, 'vocab_size', 32128, path),
-        maxPositions: Number.POSITIVE_INFINITY,
-        eps: num(raw, 'layer_norm_epsilon', 1e-6, path),
-        // as in T5Config: 'gated-gelu' means the tanh approximation (gelu_new); plain 'gelu' is exact
-        activation: act({ a: ffProj === 'gated-gelu' ? 'gelu_new' : actName }, 'a', 'relu', path),
-        causal: false, tieEmbeddings: raw.tie_word_embeddings !== false,
-        padTokenId: optNum(raw, 'pad_token_id') ?? 0,
-        t5: {
-          decoderLayers: optNum(raw, 'num_decoder_layers') ?? layers,
-          gated,
-          buckets: num(raw, 'relative_attention_num_buckets', 32, path),
-          maxDistance: num(raw, 'relative_attention_max_distance', 128, path),
-          encoderOnly: archs.length > 0 && archs.every((a) => a === 'T5EncoderModel'),
-        },
-      };
-    }
-  }
+  return FAMILIES[family].parseConfig(raw, path);
 }
 
 export function readConfig(dir: string): ArchConfig {

@@ -1,11 +1,12 @@
 /**
  * What each transformer layer costs, and what is always paid (embeddings, final norm, head).
- * Parameters are counted from the checkpoint itself (every tensor under a layer's prefix), so the count is
- * exact for any family; FLOPs per token follow from the same matrices plus attention over a reference length.
+ * Parameters are counted from the checkpoint itself (every tensor under a layer's prefix, and the rest that a
+ * written subset carries: the family spec's writeSubset), so the count is exact for any family; FLOPs per token follow from the same matrices plus attention over a reference length.
  */
 import type { LoadedModel } from '../model/checkpoint.js';
 import { numel } from '../model/safetensors.js';
-import { layerOf } from '../model/layer-names.js';
+import { FAMILIES } from '../engine/families/index.js';
+import { specLayerOf } from '../engine/family.js';
 
 export interface LayerCosts {
   /** Cost of each layer 0..L-1, in the budget's unit. */
@@ -15,20 +16,18 @@ export interface LayerCosts {
   unit: 'parameters' | 'flops/token' | 'ms/batch';
 }
 
-/** Tensors a kept layer subset still needs although they sit under a layer's prefix (T5's shared position bias). */
-function sharedAcrossLayers(name: string): boolean {
-  return name.includes('relative_attention_bias');
-}
-
 export function parameterCosts(model: LoadedModel): LayerCosts {
   const L = model.arch.layers;
   const perLayer = new Array<number>(L).fill(0);
   let fixed = 0;
+  const spec = FAMILIES[model.arch.family];
+  // counted as written: what a written subset carries besides its layers (T5 writes its encoder alone)
+  const written = new Set(Object.keys(spec.writeSubset(spec, model.arch, model.weights, L > 0 ? [0] : []).tensors));
   for (const name of model.weights.names()) {
     const n = numel(model.weights.get(name).shape);
-    const l = sharedAcrossLayers(name) ? -1 : layerOf(model.arch.family, name);
+    const l = spec.sharedAcrossLayers(name) ? -1 : specLayerOf(spec, name);
     if (l >= 0) perLayer[l] += n;
-    else fixed += n;
+    else if (written.has(name)) fixed += n;
   }
   // A tied LM head is stored once (as the embedding); count it once.
   return { perLayer, fixed, unit: 'parameters' };
@@ -39,10 +38,11 @@ export function parameterCosts(model: LoadedModel): LayerCosts {
  * at a reference sequence length T. The fixed part is the head (LM head or a task head of `headOutputs`).
  */
 export function flopCosts(model: LoadedModel, refLength: number, headOutputs?: number): LayerCosts {
-  const p = parameterCosts(model);
   const a = model.arch;
+  const spec = FAMILIES[a.family];
   const attn = 4 * refLength * a.heads * a.headDim;
-  const perLayer = p.perLayer.map((n) => 2 * n + attn);
+  // the weights a layer applies, which for shared layers (ALBERT) are not the ones stored under it
+  const perLayer = spec.appliedParameters(spec, a, model.weights).map((n) => 2 * n + attn);
   const fixed = 2 * a.hidden * (headOutputs ?? a.vocab);
   return { perLayer, fixed, unit: 'flops/token' };
 }

@@ -1,14 +1,17 @@
 /**
- * BERT and RoBERTa: post-LN encoder.
- *   x = LN(word[ids] + pos[position_ids] + type[token_type_ids])
+ * BERT: post-LN encoder.
+ *   x = LN(word[ids] + pos[position_ids] + type[token_type_ids])      (ELECTRA: then a projection E -> C)
  *   per layer: x = LN(x + Attn(x)); x = LN(x + W2 gelu(W1 x))
- * RoBERTa differs only in names, position ids (computed by the runner) and the MLM head's names.
+ *   MLM head: logits = LN(act(dense(x))) @ word^T + bias
+ * RoBERTa, DistilBERT and ELECTRA use the same graph with their own names (a BertLayout) and position ids.
  */
-import type { ArchConfig } from '../../model/config.js';
+import type { ArchConfig, Family } from '../../model/config.js';
+import { act, num, optNum, specialIds, type Raw } from '../../model/config-fields.js';
+import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, layerNorm, linear, mergeHeads, paddingBias, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, type BuiltGraph, type GraphOptions } from '../family.js';
+import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
 
 /** nn.Linear [out, in] -> MatMul [in, out], optionally scaled (folds attention's 1/sqrt(D) into the query). */
 export function linearWeights(g: GraphBuilder, w: WeightStore, name: string, out: number, inp: number, scale = 1, withBias = true) {
@@ -26,67 +29,170 @@ export function vector(g: GraphBuilder, w: WeightStore, name: string, n: number)
   return g.weight(name, w.get(name, [n]).data, [n]);
 }
 
-export function buildBert(arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string): BuiltGraph {
-  const roberta = arch.family === 'roberta';
-  w.choosePrefix(roberta ? ['roberta.', ''] : ['bert.', ''], 'embeddings.word_embeddings.weight');
-  const P = w.prefix;
-  const C = arch.hidden;
-  const g = new GraphBuilder(arch.family, external);
-  const ids = g.input('input_ids', INT64, ['batch', 'seq']);
-  const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
-  const pos = g.input('position_ids', INT64, ['batch', 'seq']);
-  const types = g.input('token_type_ids', INT64, ['batch', 'seq']);
-
-  const emb = (name: string, rows: number) => g.weight(`${P}embeddings.${name}.weight`, w.body(`embeddings.${name}.weight`, [rows, C]).data, [rows, C]);
-  let x = g.op('Gather', [emb('word_embeddings', arch.vocab), ids]);
-  x = g.op('Add', [x, g.op('Gather', [emb('position_embeddings', arch.maxPositions), pos])]);
-  x = g.op('Add', [x, g.op('Gather', [emb('token_type_embeddings', arch.typeVocab ?? 2), types])]);
-  x = layerNorm(g, x, vector(g, w, `${P}embeddings.LayerNorm.weight`, C), vector(g, w, `${P}embeddings.LayerNorm.bias`, C), arch.eps);
-  const embedded = x;
-
-  const bias = paddingBias(g, mask);
-  const scale = 1 / Math.sqrt(arch.headDim);
-  const layerOutputs: string[] = [];
-  for (const [j, l] of opts.layers.entries()) {
-    x = bridge(g, x, opts, j, C);
-    const L = `${P}encoder.layer.${l}`;
-    const q = linearWeights(g, w, `${L}.attention.self.query`, C, C, scale);
-    const k = linearWeights(g, w, `${L}.attention.self.key`, C, C);
-    const v = linearWeights(g, w, `${L}.attention.self.value`, C, C);
-    const o = linearWeights(g, w, `${L}.attention.output.dense`, C, C);
-    const ctx = attend(
-      g,
-      splitHeads(g, linear(g, x, q.w, q.b), arch.heads, arch.headDim),
-      splitHeads(g, linear(g, x, k.w, k.b), arch.heads, arch.headDim),
-      splitHeads(g, linear(g, x, v.w, v.b), arch.heads, arch.headDim),
-      bias,
-    );
-    const attnOut = linear(g, mergeHeads(g, ctx, arch.heads, arch.headDim), o.w, o.b);
-    x = layerNorm(g, g.op('Add', [attnOut, x]), vector(g, w, `${L}.attention.output.LayerNorm.weight`, C), vector(g, w, `${L}.attention.output.LayerNorm.bias`, C), arch.eps);
-    const f1 = linearWeights(g, w, `${L}.intermediate.dense`, arch.intermediate, C);
-    const f2 = linearWeights(g, w, `${L}.output.dense`, C, arch.intermediate);
-    const ff = linear(g, activation(g, linear(g, x, f1.w, f1.b), arch.activation), f2.w, f2.b);
-    x = layerNorm(g, g.op('Add', [ff, x]), vector(g, w, `${L}.output.LayerNorm.weight`, C), vector(g, w, `${L}.output.LayerNorm.bias`, C), arch.eps);
-    layerOutputs.push(x);
-  }
-  x = bridge(g, x, opts, opts.layers.length, C);
-  const outputs = publishStack(g, '', embedded, layerOutputs, x, opts.hiddenStates);
-
-  // Masked-LM head: dense -> gelu -> LayerNorm -> decoder (tied to word embeddings) + bias.
-  const head = roberta ? 'lm_head' : 'cls.predictions';
-  const hasHead = w.has(`${head}.bias`);
-  if (opts.logits && hasHead) {
-    const names = roberta
-      ? { dense: 'lm_head.dense', ln: 'lm_head.layer_norm', bias: 'lm_head.bias', decoder: 'lm_head.decoder.weight' }
-      : { dense: 'cls.predictions.transform.dense', ln: 'cls.predictions.transform.LayerNorm', bias: 'cls.predictions.bias', decoder: 'cls.predictions.decoder.weight' };
-    const d = linearWeights(g, w, names.dense, C, C);
-    let h = activation(g, linear(g, x, d.w, d.b), arch.activation);
-    h = layerNorm(g, h, vector(g, w, `${names.ln}.weight`, C), vector(g, w, `${names.ln}.bias`, C), arch.eps);
-    const dec = w.has(names.decoder) ? w.get(names.decoder, [arch.vocab, C]) : w.body('embeddings.word_embeddings.weight', [arch.vocab, C]);
-    const decT = g.weight('lm_decoder.T', transposeWeight(dec.data, arch.vocab, C), [C, arch.vocab]);
-    const logits = g.op('Add', [g.op('MatMul', [h, decT]), vector(g, w, names.bias, arch.vocab)]);
-    g.output('logits', logits);
-    outputs.push('logits');
-  }
-  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids', 'token_type_ids'], outputs };
+/**
+ * Where a BERT-shaped encoder keeps its tensors (names after the base-model prefix; head names are full).
+ * BERT, RoBERTa, DistilBERT and ELECTRA share the graph below and differ only here.
+ */
+export interface BertLayout {
+  prefixes: string[];
+  word: string;
+  position: string;
+  /** absent: no token types (DistilBERT) */
+  tokenType?: string;
+  embedNorm: string;
+  /** MPNet: one relative position bias table [buckets, heads] (after the prefix) added to every layer's scores. */
+  relativeBias?: string;
+  /** ELECTRA: embedding_size -> hidden_size projection after the embedding LayerNorm (when E != C). */
+  project?: string;
+  /** Per-layer names under `${layerRoot}.${l}.`, or under layerName(l) when layers share weights (ALBERT) */
+  layerRoot: string;
+  layerName?: (l: number) => string;
+  q: string; k: string; v: string; o: string; attnNorm: string; ffIn: string; ffOut: string; outNorm: string;
+  /** MLM head: dense (C -> E) -> act -> LayerNorm -> decoder (tied to `word` when absent) + bias */
+  head?: { dense: string; norm: string; decoder: string; bias: string; act?: 'gelu' };
 }
+
+export const BERT_LAYOUT: BertLayout = {
+  prefixes: ['bert.', ''], word: 'embeddings.word_embeddings.weight', position: 'embeddings.position_embeddings.weight',
+  tokenType: 'embeddings.token_type_embeddings.weight', embedNorm: 'embeddings.LayerNorm', layerRoot: 'encoder.layer',
+  q: 'attention.self.query', k: 'attention.self.key', v: 'attention.self.value', o: 'attention.output.dense',
+  attnNorm: 'attention.output.LayerNorm', ffIn: 'intermediate.dense', ffOut: 'output.dense', outNorm: 'output.LayerNorm',
+  head: { dense: 'cls.predictions.transform.dense', norm: 'cls.predictions.transform.LayerNorm', decoder: 'cls.predictions.decoder.weight', bias: 'cls.predictions.bias' },
+};
+
+export function buildBertEncoder(layout: BertLayout) {
+  return (arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string): BuiltGraph => {
+    w.choosePrefix(layout.prefixes, layout.word);
+    const P = w.prefix;
+    const C = arch.hidden;
+    const E = arch.embeddingSize ?? C;
+    const g = new GraphBuilder(arch.family, external);
+    const ids = g.input('input_ids', INT64, ['batch', 'seq']);
+    const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
+    const pos = g.input('position_ids', INT64, ['batch', 'seq']);
+    const feeds: FeedName[] = ['input_ids', 'attention_mask', 'position_ids'];
+    const ln = (x: string, name: string, n = C) => layerNorm(g, x, vector(g, w, `${name}.weight`, n), vector(g, w, `${name}.bias`, n), arch.eps);
+
+    const emb = (name: string, rows: number) => g.weight(P + name, w.body(name, [rows, E]).data, [rows, E]);
+    const word = emb(layout.word, arch.vocab);
+    let x = g.op('Gather', [word, ids]);
+    x = g.op('Add', [x, g.op('Gather', [emb(layout.position, arch.maxPositions), pos])]);
+    if (layout.tokenType) {
+      const types = g.input('token_type_ids', INT64, ['batch', 'seq']);
+      feeds.push('token_type_ids');
+      x = g.op('Add', [x, g.op('Gather', [emb(layout.tokenType, arch.typeVocab ?? 2), types])]);
+    }
+    x = ln(x, P + layout.embedNorm, E);
+    if (layout.project && w.has(`${P}${layout.project}.weight`)) {
+      const pr = linearWeights(g, w, P + layout.project, C, E);
+      x = linear(g, x, pr.w, pr.b);
+    }
+    const embedded = x;
+
+    let bias = paddingBias(g, mask);
+    if (layout.relativeBias) {
+      const nb = arch.positionBuckets!.buckets;
+      const buckets = g.input('position_buckets', INT64, ['seq', 'seq']);
+      feeds.push('position_buckets');
+      const table = g.weight(P + layout.relativeBias, w.body(layout.relativeBias, [nb, arch.heads]).data, [nb, arch.heads]);
+      const rel = g.op('Unsqueeze', [g.op('Transpose', [g.op('Gather', [table, buckets])], { perm: [2, 0, 1] }), g.constI64([0])]); // [1, H, T, T]
+      bias = g.op('Add', [rel, bias]);
+    }
+    const scale = 1 / Math.sqrt(arch.headDim);
+    const layerOutputs: string[] = [];
+    for (const [j, l] of opts.layers.entries()) {
+      x = bridge(g, x, opts, j, C);
+      const L = P + (layout.layerName ? layout.layerName(l) : `${layout.layerRoot}.${l}`);
+      const q = linearWeights(g, w, `${L}.${layout.q}`, C, C, scale);
+      const k = linearWeights(g, w, `${L}.${layout.k}`, C, C);
+      const v = linearWeights(g, w, `${L}.${layout.v}`, C, C);
+      const o = linearWeights(g, w, `${L}.${layout.o}`, C, C);
+      const ctx = attend(
+        g,
+        splitHeads(g, linear(g, x, q.w, q.b), arch.heads, arch.headDim),
+        splitHeads(g, linear(g, x, k.w, k.b), arch.heads, arch.headDim),
+        splitHeads(g, linear(g, x, v.w, v.b), arch.heads, arch.headDim),
+        bias,
+      );
+      const attnOut = linear(g, mergeHeads(g, ctx, arch.heads, arch.headDim), o.w, o.b);
+      x = ln(g.op('Add', [attnOut, x]), `${L}.${layout.attnNorm}`);
+      const f1 = linearWeights(g, w, `${L}.${layout.ffIn}`, arch.intermediate, C);
+      const f2 = linearWeights(g, w, `${L}.${layout.ffOut}`, C, arch.intermediate);
+      const ff = linear(g, activation(g, linear(g, x, f1.w, f1.b), arch.activation), f2.w, f2.b);
+      x = ln(g.op('Add', [ff, x]), `${L}.${layout.outNorm}`);
+      layerOutputs.push(x);
+    }
+    x = bridge(g, x, opts, opts.layers.length, C);
+    const outputs = publishStack(g, '', embedded, layerOutputs, x, opts.hiddenStates);
+
+    // Masked-LM head: dense -> act -> LayerNorm -> decoder (tied to the word embeddings) + bias.
+    const head = layout.head;
+    if (opts.logits && head && w.has(head.bias)) {
+      const d = linearWeights(g, w, head.dense, E, C);
+      let h = activation(g, linear(g, x, d.w, d.b), head.act ?? arch.activation);
+      h = ln(h, head.norm, E);
+      const dec = w.has(head.decoder) ? w.get(head.decoder, [arch.vocab, E]) : w.body(layout.word, [arch.vocab, E]);
+      const decT = g.weight('lm_decoder.T', transposeWeight(dec.data, arch.vocab, E), [E, arch.vocab]);
+      g.output('logits', g.op('Add', [g.op('MatMul', [h, decT]), vector(g, w, head.bias, arch.vocab)]));
+      outputs.push('logits');
+    }
+    return { bytes: g.toBytes(), feeds, outputs };
+  };
+}
+
+export const buildBert = buildBertEncoder(BERT_LAYOUT);
+
+/** BERT config (BertConfig defaults); RoBERTa and its relatives reuse it with their own defaults. */
+export function parseBertLike(raw: Raw, path: string, family: Family, dflt: { vocab: number; pad: number; hidden?: number; heads?: number; intermediate?: number }): ArchConfig {
+  const hidden = num(raw, 'hidden_size', dflt.hidden ?? 768, path);
+  const heads = num(raw, 'num_attention_heads', dflt.heads ?? 12, path);
+  if (raw.position_embedding_type && raw.position_embedding_type !== 'absolute') {
+    throw new ProbescaleError(`position_embedding_type "${raw.position_embedding_type}" is not supported (only "absolute")`, { file: path });
+  }
+  return {
+    ...specialIds(raw), family, hidden, heads, kvHeads: heads, headDim: hidden / heads,
+    layers: num(raw, 'num_hidden_layers', 12, path),
+    intermediate: num(raw, 'intermediate_size', dflt.intermediate ?? 3072, path),
+    vocab: num(raw, 'vocab_size', dflt.vocab, path),
+    maxPositions: num(raw, 'max_position_embeddings', 512, path),
+    eps: num(raw, 'layer_norm_eps', 1e-12, path),
+    activation: act(raw, 'hidden_act', 'gelu', path),
+    typeVocab: num(raw, 'type_vocab_size', 2, path),
+    padTokenId: optNum(raw, 'pad_token_id') ?? dflt.pad,
+    causal: false, tieEmbeddings: raw.tie_word_embeddings !== false,
+  };
+}
+
+/** Tensors of the BERT-style encoder body (after the "bert."/"roberta." prefix). */
+export const BERT_BODY_TENSORS: readonly RegExp[] = [
+  /^embeddings\.(word_embeddings|position_embeddings|token_type_embeddings)\.weight$/,
+  /^embeddings\.LayerNorm\.(weight|bias)$/,
+  /^embeddings\.position_ids$/, // a buffer some checkpoints store
+  /^encoder\.layer\.\d+\.attention\.self\.(query|key|value)\.(weight|bias)$/,
+  /^encoder\.layer\.\d+\.(attention\.output|output)\.(dense|LayerNorm)\.(weight|bias)$/,
+  /^encoder\.layer\.\d+\.intermediate\.dense\.(weight|bias)$/,
+  /^pooler\.dense\.(weight|bias)$/, // NSP/classification pooler: stored, not used
+];
+
+export const bert: FamilySpec = {
+  about: { kind: 'encoder', notes: 'post-LN, MLM head', fixture: 'hf-tiny/bert' },
+  modelTypes: ['bert'],
+  parseConfig: (raw, path) => parseBertLike(raw, path, 'bert', { vocab: 30522, pad: 0 }),
+  prefixes: ['bert.', ''],
+  anchor: 'embeddings.word_embeddings.weight',
+  tensors: [
+    ...BERT_BODY_TENSORS,
+    /^cls\.predictions\.(bias|decoder\.weight|decoder\.bias)$/,
+    /^cls\.predictions\.transform\.(dense|LayerNorm)\.(weight|bias)$/,
+    /^cls\.seq_relationship\.(weight|bias)$/, // next-sentence head: stored, not used
+  ],
+  layerPattern: /^((?:bert\.)?encoder\.layer\.)(\d+)(\..*)$/,
+  layerCountKey: 'num_hidden_layers',
+  sharedAcrossLayers: () => false,
+  vocabTensors: ['embeddings.word_embeddings.weight', 'cls.predictions.bias', 'cls.predictions.decoder.weight', 'cls.predictions.decoder.bias'],
+  positionIds: sequentialPositions,
+  maxSequenceTokens: (arch) => arch.maxPositions,
+  build: buildBert,
+  writeSubset: renumberedSubset,
+  appliedParameters: storedPerLayer,
+};

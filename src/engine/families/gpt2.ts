@@ -5,10 +5,12 @@
  * Conv1D weights are stored [in, out] already (y = x W + b); c_attn packs q|k|v along the output axis.
  */
 import type { ArchConfig } from '../../model/config.js';
+import { act, num, optNum, specialIds } from '../../model/config-fields.js';
+import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, causalPaddingBias, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, type BuiltGraph, type GraphOptions } from '../family.js';
+import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { vector } from './bert.js';
 
 function conv1d(g: GraphBuilder, w: WeightStore, name: string, inp: number, out: number) {
@@ -75,3 +77,43 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
   }
   return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs };
 }
+
+export const gpt2: FamilySpec = {
+  about: { kind: 'decoder', notes: 'Conv1D weights, tied head', fixture: 'hf-tiny/gpt2' },
+  modelTypes: ['gpt2'],
+  parseConfig(raw, path) {
+    const hidden = num(raw, 'n_embd', 768, path);
+    const heads = num(raw, 'n_head', 12, path);
+    if (raw.scale_attn_by_inverse_layer_idx === true || raw.reorder_and_upcast_attn === true) {
+      throw new ProbescaleError('GPT-2 options scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported', { file: path });
+    }
+    return {
+      ...specialIds(raw), family: 'gpt2', hidden, heads, kvHeads: heads, headDim: hidden / heads,
+      layers: num(raw, 'n_layer', 12, path),
+      intermediate: optNum(raw, 'n_inner') ?? 4 * hidden,
+      vocab: num(raw, 'vocab_size', 50257, path),
+      maxPositions: num(raw, 'n_positions', 1024, path),
+      eps: num(raw, 'layer_norm_epsilon', 1e-5, path),
+      activation: act(raw, 'activation_function', 'gelu_new', path),
+      causal: true, tieEmbeddings: raw.tie_word_embeddings !== false,
+    };
+  },
+  prefixes: ['transformer.', ''],
+  anchor: 'wte.weight',
+  tensors: [
+    /^(wte|wpe)\.weight$/,
+    /^ln_f\.(weight|bias)$/,
+    /^h\.\d+\.(ln_1|ln_2|attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.(weight|bias)$/,
+    /^h\.\d+\.attn\.(bias|masked_bias)$/, // causal-mask buffers older checkpoints store
+    /^lm_head\.weight$/,
+  ],
+  layerPattern: /^((?:transformer\.)?h\.)(\d+)(\..*)$/,
+  layerCountKey: 'n_layer',
+  sharedAcrossLayers: () => false,
+  vocabTensors: ['wte.weight', 'lm_head.weight'],
+  positionIds: sequentialPositions,
+  maxSequenceTokens: (arch) => arch.maxPositions,
+  build: buildGpt2,
+  writeSubset: renumberedSubset,
+  appliedParameters: storedPerLayer,
+};

@@ -2,86 +2,247 @@
  * Llama: pre-norm causal decoder with RMSNorm, rotary positions (HF rotate_half layout), grouped-query
  * attention and a SwiGLU MLP; no biases.
  *   per layer: x = x + o(Attn(rope(q(h)), rope(k(h)), v(h))) with h = rms(x)
- *              x = x + down(silu(gate(h)) * up(h))       with h = rms(x)
+ *              x = x + down(act(gate(h)) * up(h))        with h = rms(x)
  *   final norm; logits = lm_head(x) (or embed_tokens^T when tied)
+ * rope: inv_freq_i = theta^(-2i/R); Llama 3.x rope_scaling rescales the low frequencies (inverseFrequencies).
+ * The Llama-shaped families use this graph with an ArchConfig.llama variant (their specs are their own files):
+ *   Qwen2: q/k/v biases.  Mistral: sliding window (a query sees keys i - window < j <= i).
+ *   Gemma: rms(x) * (1 + w), x0 = embed * sqrt(C) (fp32), gelu-tanh gate, head_dim of its own.
+ *   Gemma 2: Gemma plus x = x + post_attn_norm(attn(...)), x = x + post_ff_norm(mlp(pre_ff_norm(x))),
+ *            scores = cap * tanh(q k^T * query_pre_attn_scalar^-0.5 / cap), sliding window on even layers,
+ *            logits = final_cap * tanh(logits / final_cap).
+ *   Phi-3: q|k|v fused in qkv_proj (rows H D, KV D, KV D), gate|up fused in gate_up_proj (rows F, F).
  */
-import type { ArchConfig } from '../../model/config.js';
+import type { ArchConfig, Family, LlamaVariant } from '../../model/config.js';
+import { act, num, optNum, specialIds, type Raw } from '../../model/config-fields.js';
+import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder, INT64 } from '../graph.js';
-import { attend, causalPaddingBias, linear, mergeHeads, repeatKv, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, type BuiltGraph, type GraphOptions } from '../family.js';
+import { activation, attend, attendScores, causalPaddingBias, linear, mergeHeads, repeatKv, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
+import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { linearWeights, vector } from './bert.js';
 
 /**
- * cos/sin tables [B, 1, T, D] from position ids, computed in the graph in fp32 exactly as HF does:
- * inv_freq = 1 / theta^(2i/D) (fp32), freqs = pos * inv_freq, emb = cat(freqs, freqs).
+ * inv_freq = 1 / theta^(2i/R) for the R rotary dims, as HF computes it in fp32; with Llama 3 rope scaling,
+ * low frequencies (wavelength > original_max / low_freq_factor) are divided by factor, high ones
+ * (wavelength < original_max / high_freq_factor) kept, and those between interpolated smoothly.
  */
-function rotaryTables(g: GraphBuilder, pos: string, headDim: number, theta: number): { cos: string; sin: string } {
-  const half = headDim / 2;
-  const invFreq = new Float32Array(half);
-  for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.pow(theta, Math.fround((2 * i) / headDim));
+export function inverseFrequencies(rotaryDim: number, theta: number, scaling?: ArchConfig['ropeScaling']): Float32Array {
+  const half = rotaryDim / 2;
+  const inv = new Float32Array(half);
+  for (let i = 0; i < half; i++) inv[i] = 1 / Math.fround(Math.pow(theta, Math.fround((2 * i) / rotaryDim)));
+  if (!scaling) return inv;
+  const { factor, lowFreqFactor, highFreqFactor, originalMaxPositions: old } = scaling;
+  const lowWavelen = old / lowFreqFactor;
+  const highWavelen = old / highFreqFactor;
+  return inv.map((f) => {
+    const wavelen = (2 * Math.PI) / f;
+    if (wavelen < highWavelen) return f;
+    if (wavelen > lowWavelen) return f / factor;
+    const smooth = (old / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+    return (1 - smooth) * (f / factor) + smooth * f;
+  });
+}
+
+/** cos/sin tables [B, 1, T, R] from position ids, computed in the graph in fp32 as HF does: emb = cat(freqs, freqs). */
+export function rotaryTables(g: GraphBuilder, pos: string, invFreq: Float32Array): { cos: string; sin: string } {
   const p = g.op('Unsqueeze', [g.op('Cast', [pos], { to: 1 }), g.constI64([-1])]); // [B, T, 1]
-  const freqs = g.op('Mul', [p, g.weight('rope.inv_freq', invFreq, [half])]); // [B, T, D/2]
-  const emb = g.op('Unsqueeze', [g.op('Concat', [freqs, freqs], { axis: -1 }), g.constI64([1])]); // [B, 1, T, D]
+  const freqs = g.op('Mul', [p, g.weight('rope.inv_freq', invFreq, [invFreq.length])]); // [B, T, R/2]
+  const emb = g.op('Unsqueeze', [g.op('Concat', [freqs, freqs], { axis: -1 }), g.constI64([1])]); // [B, 1, T, R]
   return { cos: g.op('Cos', [emb]), sin: g.op('Sin', [emb]) };
 }
 
-/** x*cos + rotate_half(x)*sin, rotate_half(x) = cat(-x2, x1) on the two halves of the head dim. */
-function applyRotary(g: GraphBuilder, x: string, cos: string, sin: string, headDim: number): string {
-  const [x1, x2] = g.opN('Split', [x, g.constI64([headDim / 2, headDim / 2])], 2, { axis: -1 });
+/**
+ * x*cos + rotate_half(x)*sin on the first R of the D head dims (the rest pass through: partial rotary),
+ * rotate_half(x) = cat(-x2, x1) on the two halves of the rotary dims.
+ */
+export function applyRotary(g: GraphBuilder, x: string, cos: string, sin: string, headDim: number, rotaryDim = headDim): string {
+  let rot = x;
+  let pass: string | undefined;
+  if (rotaryDim < headDim) [rot, pass] = g.opN('Split', [x, g.constI64([rotaryDim, headDim - rotaryDim])], 2, { axis: -1 });
+  const [x1, x2] = g.opN('Split', [rot, g.constI64([rotaryDim / 2, rotaryDim / 2])], 2, { axis: -1 });
   const rotated = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: -1 });
-  return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])]);
+  const out = g.op('Add', [g.op('Mul', [rot, cos]), g.op('Mul', [rotated, sin])]);
+  return pass ? g.op('Concat', [out, pass], { axis: -1 }) : out;
+}
+
+/** tanh(x / cap) * cap (Gemma 2's soft-capping of attention scores and logits). */
+function softcap(g: GraphBuilder, x: string, cap: number): string {
+  return g.op('Mul', [g.op('Tanh', [g.op('Mul', [x, g.constF(1 / cap)])]), g.constF(cap)]);
+}
+
+const PLAIN: LlamaVariant = { qkvBias: false, oBias: false, mlpBias: false, fused: false, gemmaNorm: false, embedScale: 1 };
+
+/** nn.Linear rows [r0, r0 + n) of a fused weight [rows, inp] as a MatMul weight [inp, n] (+ bias), optionally scaled. */
+function linearRows(g: GraphBuilder, w: WeightStore, name: string, rows: number, inp: number, r0: number, n: number, scale: number, withBias: boolean, tag: string) {
+  const W = w.get(`${name}.weight`, [rows, inp]).data.subarray(r0 * inp, (r0 + n) * inp);
+  let t = transposeWeight(W, n, inp);
+  if (scale !== 1) t = t.map((v) => v * scale);
+  const out: { w: string; b?: string } = { w: g.weight(`${name}.weight.${tag}`, t, [inp, n]) };
+  if (withBias) {
+    let b = w.get(`${name}.bias`, [rows]).data.slice(r0, r0 + n);
+    if (scale !== 1) b = b.map((v) => v * scale);
+    out.b = g.weight(`${name}.bias.${tag}`, b, [n]);
+  }
+  return out;
 }
 
 export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string): BuiltGraph {
   w.choosePrefix(['model.', ''], 'embed_tokens.weight');
   const P = w.prefix;
+  const V = arch.llama ?? PLAIN;
   const C = arch.hidden;
   const H = arch.heads;
   const KV = arch.kvHeads;
   const D = arch.headDim;
+  const F = arch.intermediate;
   if (H % KV !== 0) throw new Error(`num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
-  const g = new GraphBuilder('llama', external);
+  const g = new GraphBuilder(arch.family, external);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
   const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
   const pos = g.input('position_ids', INT64, ['batch', 'seq']);
+  // Gemma's (1 + w) RMSNorm: the offset is added to the stored weight once, here
+  const norm = (x: string, name: string) => {
+    const wt = w.get(name, [C]).data;
+    return rmsNorm(g, x, g.weight(name + (V.gemmaNorm ? '.plus1' : ''), V.gemmaNorm ? wt.map((v) => v + 1) : wt, [C]), arch.eps);
+  };
 
   const embed = w.body('embed_tokens.weight', [arch.vocab, C]);
   let x = g.op('Gather', [g.weight(`${P}embed_tokens.weight`, embed.data, [arch.vocab, C]), ids]);
+  if (V.embedScale !== 1) x = g.op('Mul', [x, g.constF(V.embedScale)]);
   const embedded = x;
   const bias = causalPaddingBias(g, mask);
-  const { cos, sin } = rotaryTables(g, pos, D, arch.ropeTheta ?? 10000);
-  const scale = 1 / Math.sqrt(D);
+  const slidingBias = V.slidingWindow ? causalPaddingBias(g, mask, V.slidingWindow.window) : bias;
+  const R = arch.rotaryDim ?? D;
+  const { cos, sin } = rotaryTables(g, pos, inverseFrequencies(R, arch.ropeTheta ?? 10000, arch.ropeScaling));
+  const scale = V.gemma2 ? V.gemma2.queryScale : 1 / Math.sqrt(D);
 
   const layerOutputs: string[] = [];
   for (const [j, l] of opts.layers.entries()) {
     x = bridge(g, x, opts, j, C);
     const L = `${P}layers.${l}`;
-    const h = rmsNorm(g, x, vector(g, w, `${L}.input_layernorm.weight`, C), arch.eps);
-    const q = linearWeights(g, w, `${L}.self_attn.q_proj`, H * D, C, scale, false);
-    const k = linearWeights(g, w, `${L}.self_attn.k_proj`, KV * D, C, 1, false);
-    const v = linearWeights(g, w, `${L}.self_attn.v_proj`, KV * D, C, 1, false);
-    const o = linearWeights(g, w, `${L}.self_attn.o_proj`, C, H * D, 1, false);
-    const qh = applyRotary(g, splitHeads(g, linear(g, h, q.w), H, D), cos, sin, D);
-    const kh = repeatKv(g, applyRotary(g, splitHeads(g, linear(g, h, k.w), KV, D), cos, sin, D), KV, H / KV, D);
-    const vh = repeatKv(g, splitHeads(g, linear(g, h, v.w), KV, D), KV, H / KV, D);
-    x = g.op('Add', [x, linear(g, mergeHeads(g, attend(g, qh, kh, vh, bias), H, D), o.w)]);
-    const m = rmsNorm(g, x, vector(g, w, `${L}.post_attention_layernorm.weight`, C), arch.eps);
-    const gate = linearWeights(g, w, `${L}.mlp.gate_proj`, arch.intermediate, C, 1, false);
-    const up = linearWeights(g, w, `${L}.mlp.up_proj`, arch.intermediate, C, 1, false);
-    const down = linearWeights(g, w, `${L}.mlp.down_proj`, C, arch.intermediate, 1, false);
-    const gateOut = linear(g, m, gate.w);
-    const gated = g.op('Mul', [g.op('Mul', [gateOut, g.op('Sigmoid', [gateOut])]), linear(g, m, up.w)]); // silu(gate) * up
-    x = g.op('Add', [x, linear(g, gated, down.w)]);
+    const h = norm(x, `${L}.input_layernorm.weight`);
+    const qkv = V.fused
+      ? [
+          linearRows(g, w, `${L}.self_attn.qkv_proj`, (H + 2 * KV) * D, C, 0, H * D, scale, false, 'q'),
+          linearRows(g, w, `${L}.self_attn.qkv_proj`, (H + 2 * KV) * D, C, H * D, KV * D, 1, false, 'k'),
+          linearRows(g, w, `${L}.self_attn.qkv_proj`, (H + 2 * KV) * D, C, (H + KV) * D, KV * D, 1, false, 'v'),
+        ]
+      : [
+          linearWeights(g, w, `${L}.self_attn.q_proj`, H * D, C, scale, V.qkvBias),
+          linearWeights(g, w, `${L}.self_attn.k_proj`, KV * D, C, 1, V.qkvBias),
+          linearWeights(g, w, `${L}.self_attn.v_proj`, KV * D, C, 1, V.qkvBias),
+        ];
+    const [q, k, v] = qkv;
+    const o = linearWeights(g, w, `${L}.self_attn.o_proj`, C, H * D, 1, V.oBias);
+    const qh = applyRotary(g, splitHeads(g, linear(g, h, q.w, q.b), H, D), cos, sin, D, R);
+    const kh = repeatKv(g, applyRotary(g, splitHeads(g, linear(g, h, k.w, k.b), KV, D), cos, sin, D, R), KV, H / KV, D);
+    const vh = repeatKv(g, splitHeads(g, linear(g, h, v.w, v.b), KV, D), KV, H / KV, D);
+    const layerBias = V.slidingWindow?.sliding[l] ? slidingBias : bias;
+    const cap = V.gemma2?.attnSoftcap;
+    const ctx = cap ? attendScores(g, qh, kh, vh, layerBias, (s) => softcap(g, s, cap)) : attend(g, qh, kh, vh, layerBias);
+    let attnOut = linear(g, mergeHeads(g, ctx, H, D), o.w, o.b);
+    if (V.gemma2) attnOut = norm(attnOut, `${L}.post_attention_layernorm.weight`);
+    x = g.op('Add', [x, attnOut]);
+    const m = norm(x, V.gemma2 ? `${L}.pre_feedforward_layernorm.weight` : `${L}.post_attention_layernorm.weight`);
+    const [gate, up] = V.fused
+      ? [linearRows(g, w, `${L}.mlp.gate_up_proj`, 2 * F, C, 0, F, 1, false, 'gate'), linearRows(g, w, `${L}.mlp.gate_up_proj`, 2 * F, C, F, F, 1, false, 'up')]
+      : [linearWeights(g, w, `${L}.mlp.gate_proj`, F, C, 1, V.mlpBias), linearWeights(g, w, `${L}.mlp.up_proj`, F, C, 1, V.mlpBias)];
+    const down = linearWeights(g, w, `${L}.mlp.down_proj`, C, F, 1, V.mlpBias);
+    const gated = g.op('Mul', [activation(g, linear(g, m, gate.w, gate.b), arch.activation), linear(g, m, up.w, up.b)]); // act(gate) * up
+    let mlpOut = linear(g, gated, down.w, down.b);
+    if (V.gemma2) mlpOut = norm(mlpOut, `${L}.post_feedforward_layernorm.weight`);
+    x = g.op('Add', [x, mlpOut]);
     layerOutputs.push(x);
   }
   x = bridge(g, x, opts, opts.layers.length, C);
-  const final = rmsNorm(g, x, vector(g, w, `${P}norm.weight`, C), arch.eps);
+  const final = norm(x, `${P}norm.weight`);
   const outputs = publishStack(g, '', embedded, layerOutputs, final, opts.hiddenStates);
   if (opts.logits) {
     const head = arch.tieEmbeddings ? embed : w.get('lm_head.weight', [arch.vocab, C]);
-    g.output('logits', g.op('MatMul', [final, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]));
+    let logits = g.op('MatMul', [final, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]);
+    if (V.gemma2?.finalSoftcap) logits = softcap(g, logits, V.gemma2.finalSoftcap);
+    g.output('logits', logits);
     outputs.push('logits');
   }
   return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs };
 }
+
+/** Tensors of a Llama-shaped decoder (after "model."), with the extra names a variant stores. */
+export function llamaTensors(extra: RegExp[] = []): RegExp[] {
+  return [
+    /^embed_tokens\.weight$/,
+    /^norm\.weight$/,
+    /^layers\.\d+\.(input_layernorm|post_attention_layernorm)\.weight$/,
+    /^layers\.\d+\.self_attn\.(q_proj|k_proj|v_proj|o_proj)\.weight$/,
+    /^layers\.\d+\.mlp\.(gate_proj|up_proj|down_proj)\.weight$/,
+    /^layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/, // buffer older checkpoints store; recomputed from rope_theta
+    /^lm_head\.weight$/,
+    ...extra,
+  ];
+}
+
+/** The config fields every Llama-shaped decoder shares (LlamaConfig names), with the family's defaults. */
+export function parseLlamaLike(raw: Raw, path: string, family: Family, d: { hidden: number; heads: number; layers: number; intermediate: number; vocab: number; maxPositions: number; eps: number; act: string; tie: boolean; headDim?: number }, variant: LlamaVariant = PLAIN): ArchConfig {
+  const hidden = num(raw, 'hidden_size', d.hidden, path);
+  const heads = num(raw, 'num_attention_heads', d.heads, path);
+  const headDim = optNum(raw, 'head_dim') ?? d.headDim ?? hidden / heads;
+  return {
+    ...specialIds(raw), family, hidden, heads,
+    kvHeads: num(raw, 'num_key_value_heads', heads, path),
+    headDim,
+    layers: num(raw, 'num_hidden_layers', d.layers, path),
+    intermediate: num(raw, 'intermediate_size', d.intermediate, path),
+    vocab: num(raw, 'vocab_size', d.vocab, path),
+    maxPositions: num(raw, 'max_position_embeddings', d.maxPositions, path),
+    eps: num(raw, 'rms_norm_eps', d.eps, path),
+    activation: act(raw, 'hidden_act', d.act, path),
+    ropeTheta: num(raw, 'rope_theta', 10000, path),
+    ropeScaling: parseRopeScaling(raw, path, headDim),
+    causal: true, tieEmbeddings: typeof raw.tie_word_embeddings === 'boolean' ? raw.tie_word_embeddings : d.tie,
+    llama: variant,
+  };
+}
+
+/** rope_scaling: none, or Llama 3's; every other rope_type is refused by name. */
+function parseRopeScaling(raw: Raw, path: string, _headDim: number): ArchConfig['ropeScaling'] {
+  const rs = raw.rope_scaling as Record<string, unknown> | null | undefined;
+  if (!rs) return undefined;
+  const type = rs.rope_type ?? rs.type;
+  if (type === 'default') return undefined;
+  if (type !== 'llama3') throw new ProbescaleError(`rope_scaling type ${JSON.stringify(type)} is not supported (supported: llama3)`, { file: path, fix: 'use a checkpoint without rope_scaling or with rope_type "llama3"' });
+  return {
+    factor: num(rs, 'factor', undefined, path),
+    lowFreqFactor: num(rs, 'low_freq_factor', undefined, path),
+    highFreqFactor: num(rs, 'high_freq_factor', undefined, path),
+    originalMaxPositions: num(rs, 'original_max_position_embeddings', undefined, path),
+  };
+}
+
+/** Spec fields every Llama-shaped decoder shares: names under "model.", sequential positions, renumbered subsets. */
+export const LLAMA_LIKE = {
+  prefixes: ['model.', ''],
+  anchor: 'embed_tokens.weight',
+  layerPattern: /^((?:model\.)?layers\.)(\d+)(\..*)$/,
+  layerCountKey: 'num_hidden_layers',
+  sharedAcrossLayers: () => false,
+  vocabTensors: ['embed_tokens.weight', 'lm_head.weight'],
+  positionIds: sequentialPositions,
+  maxSequenceTokens: (arch: ArchConfig) => arch.maxPositions,
+  build: buildLlama,
+  writeSubset: renumberedSubset,
+  appliedParameters: storedPerLayer,
+} satisfies Partial<FamilySpec>;
+
+export const llama: FamilySpec = {
+  about: { kind: 'decoder', notes: 'RMSNorm, RoPE (+ Llama 3 rope_scaling), GQA, SwiGLU', fixture: 'hf-tiny/llama, hf-zoo/llama3-rope' },
+  ...LLAMA_LIKE,
+  modelTypes: ['llama'],
+  parseConfig(raw, path) {
+    const bias = raw.attention_bias === true;
+    return parseLlamaLike(raw, path, 'llama', { hidden: 4096, heads: 32, layers: 32, intermediate: 11008, vocab: 32000, maxPositions: 2048, eps: 1e-6, act: 'silu', tie: false }, {
+      ...PLAIN, qkvBias: bias, oBias: bias, mlpBias: raw.mlp_bias === true,
+    });
+  },
+  tensors: llamaTensors([/^layers\.\d+\.self_attn\.(q_proj|k_proj|v_proj|o_proj)\.bias$/, /^layers\.\d+\.mlp\.(gate_proj|up_proj|down_proj)\.bias$/]),
+};

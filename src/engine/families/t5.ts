@@ -7,10 +7,11 @@
  *   FF: relu: wo(relu(wi x)); gated: wo(act(wi_0 x) * wi_1 x)
  */
 import type { ArchConfig } from '../../model/config.js';
+import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, causalPaddingBias, linear, mergeHeads, paddingBias, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, type BuiltGraph, type FeedName, type GraphOptions } from '../family.js';
+import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
 import { linearWeights, vector } from './bert.js';
 
 export function t5HasDecoder(arch: ArchConfig, w: WeightStore): boolean {
@@ -57,7 +58,7 @@ function feedForward(g: GraphBuilder, w: WeightStore, name: string, arch: ArchCo
 
 export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string): BuiltGraph {
   const C = arch.hidden;
-  const withDecoder = t5HasDecoder(arch, w);
+  const withDecoder = t5HasDecoder(arch, w) && opts.decoderLayers.length > 0;
   const g = new GraphBuilder(withDecoder ? 't5' : 't5-encoder', external);
   const shared = w.get('shared.weight', [arch.vocab, C]);
   const embed = g.weight('shared.weight', shared.data, [arch.vocab, C]);
@@ -117,3 +118,65 @@ export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions, ex
   }
   return { bytes: g.toBytes(), feeds, outputs };
 }
+
+export const t5: FamilySpec = {
+  about: { kind: 'encoder-decoder', notes: 'encoder blocks selectable; a written subset is the encoder alone (T5EncoderModel); relative buckets', fixture: 'hf-tiny/t5, t5-encoder, t5-gated' },
+  modelTypes: ['t5'],
+  parseConfig(raw, path) {
+    const ffProj = (raw.feed_forward_proj as string | undefined) ?? 'relu';
+    const gated = ffProj.startsWith('gated-');
+    const actName = gated ? ffProj.slice('gated-'.length) : ffProj;
+    const heads = num(raw, 'num_heads', 8, path);
+    const layers = num(raw, 'num_layers', 6, path);
+    const archs = (raw.architectures as string[] | undefined) ?? [];
+    return {
+      ...specialIds(raw), family: 't5', heads, kvHeads: heads,
+      hidden: num(raw, 'd_model', 512, path),
+      headDim: num(raw, 'd_kv', 64, path),
+      layers,
+      intermediate: num(raw, 'd_ff', 2048, path),
+      vocab: num(raw, 'vocab_size', 32128, path),
+      maxPositions: Number.POSITIVE_INFINITY,
+      eps: num(raw, 'layer_norm_epsilon', 1e-6, path),
+      // as in T5Config: 'gated-gelu' means the tanh approximation (gelu_new); plain 'gelu' is exact
+      activation: act({ a: ffProj === 'gated-gelu' ? 'gelu_new' : actName }, 'a', 'relu', path),
+      causal: false, tieEmbeddings: raw.tie_word_embeddings !== false,
+      padTokenId: optNum(raw, 'pad_token_id') ?? 0,
+      t5: {
+        decoderLayers: optNum(raw, 'num_decoder_layers') ?? layers,
+        gated,
+        buckets: num(raw, 'relative_attention_num_buckets', 32, path),
+        maxDistance: num(raw, 'relative_attention_max_distance', 128, path),
+        encoderOnly: archs.length > 0 && archs.every((a) => a === 'T5EncoderModel'),
+      },
+    };
+  },
+  prefixes: [''],
+  anchor: 'shared.weight',
+  tensors: [
+    /^(shared|encoder\.embed_tokens|decoder\.embed_tokens|lm_head)\.weight$/,
+    /^(encoder|decoder)\.final_layer_norm\.weight$/,
+    /^(encoder|decoder)\.block\.\d+\.layer\.\d\.layer_norm\.weight$/,
+    /^(encoder|decoder)\.block\.\d+\.layer\.\d\.(SelfAttention|EncDecAttention)\.(q|k|v|o)\.weight$/,
+    /^(encoder|decoder)\.block\.0\.layer\.0\.SelfAttention\.relative_attention_bias\.weight$/,
+    /^(encoder|decoder)\.block\.\d+\.layer\.\d\.DenseReluDense\.(wi|wi_0|wi_1|wo)\.weight$/,
+  ],
+  // The encoder's blocks are selectable; the decoder is written whole.
+  layerPattern: /^(encoder\.block\.)(\d+)(\..*)$/,
+  layerCountKey: 'num_layers',
+  // every stack reads its position table from its block 0: a subset without block 0 moves it to the new block 0
+  sharedAcrossLayers: (name) => name.includes('relative_attention_bias'),
+  vocabTensors: ['shared.weight', 'encoder.embed_tokens.weight', 'decoder.embed_tokens.weight', 'lm_head.weight'],
+  positionIds: sequentialPositions, // unused: T5 reads relative buckets (position_buckets)
+  maxSequenceTokens: () => Number.POSITIVE_INFINITY,
+  build: buildT5,
+  // probescale probes T5's encoder, so a written subset is that encoder alone (T5EncoderModel): the decoder
+  // and LM head are not written, and parameter costs count what is written
+  writeSubset(spec, arch, w, layers) {
+    const out = renumberedSubset(spec, arch, w, layers);
+    for (const name of Object.keys(out.tensors)) if (name.startsWith('decoder.') || name === 'lm_head.weight') delete out.tensors[name];
+    out.config.architectures = ['T5EncoderModel'];
+    return out;
+  },
+  appliedParameters: storedPerLayer,
+};
