@@ -116,3 +116,29 @@ test('info --families lists every family with its model_type values', () => {
     for (const t of spec.modelTypes) assert.ok(line.includes(t), `${family}: ${t}`);
   }
 });
+
+/** Hugging Face's own state-dict keys, as each fixture's README lists them (what save_pretrained wrote). */
+function hfKeys(dir: string): string[] {
+  const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+  const at = readme.indexOf('Parameter names in model.safetensors');
+  const block = readme.slice(at).split('```')[1] ?? '';
+  return block.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+for (const dir of fixtureDirs) {
+  const name = dir.split('/').slice(-2).join('/');
+  test(`${name}: a written one-layer subset has exactly Hugging Face's keys for one layer (no missing, no unexpected)`, () => {
+    const model = loadModel(dir);
+    const spec = FAMILIES[model.arch.family];
+    const keys = hfKeys(dir);
+    assert.ok(keys.length > 0, 'README lists the keys');
+    // HF's keys of the same model with one layer: layer 0's keys and every non-layer key (T5: its encoder, T5EncoderModel)
+    const layered = new RegExp(spec.layerPattern.source);
+    const idx = (k: string) => (layered.test(k) ? Number(layered.exec(k)![2]) : -1);
+    let want = keys.filter((k) => idx(k) <= 0);
+    if (model.arch.family === 't5') want = want.filter((k) => !k.startsWith('decoder.') && k !== 'lm_head.weight');
+    const last = model.arch.layers - 1;
+    const got = Object.keys(subnetwork(model, [last]).tensors);
+    assert.deepEqual(got.sort(), want.sort());
+  });
+}

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ROOT, STORIES } from './helpers.js';
 import { OUTPUT_MARKER, checkCanCreate, mkdirp, outputState, writeDirAtomic } from '../src/util/atomic.js';
-import { ProbescaleError } from '../src/util/errors.js';
+import { ProbescaleError, fsError } from '../src/util/errors.js';
 
 const CLI = join(ROOT, 'src', 'cli', 'main.ts');
 const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -72,6 +72,17 @@ test('writeDirAtomic: an error while filling keeps the previous output intact', 
   rmSync(root, { recursive: true });
 });
 
+test('a full disk (ENOSPC) is a one-line error naming the path', { skip: !existsSync('/dev/full') }, () => {
+  let err: unknown;
+  try {
+    writeFileSync('/dev/full', 'x'.repeat(100));
+  } catch (e) {
+    err = fsError(e, '/dev/full', 'write the file');
+  }
+  assert.ok(err instanceof ProbescaleError);
+  assert.match((err as Error).message, /^\/dev\/full: could not write the file: no space left on the device \(ENOSPC\)\n  fix: free disk space/);
+});
+
 test('mkdirp and checkCanCreate fail fast under /proc instead of spinning', { skip: !existsSync('/proc/self') }, () => {
   const t0 = Date.now();
   assert.throws(() => mkdirp('/proc/probescale-x/y'), (e: unknown) => e instanceof ProbescaleError && /\/proc\/probescale-x/.test((e as Error).message));
@@ -116,7 +127,7 @@ test('run: --out under /proc and --threads 9999 fail at once; a failed run leave
   assert.equal(r.status, 2);
   assert.ok(Date.now() - t0 < 30_000);
   r = cli('run', '--model', BIN, '--tasks', 'sst2,nosuchtask', '--out', join(root, 'b'));
-  assert.equal(r.status, 1);
+  assert.equal(r.status, 2, 'an unknown task name is a usage error');
   r = cli('run', '--model', BIN, '--tasks', 'sst2', '--budget', '0.01', '--out', join(root, 'c'));
   assert.equal(r.status, 1);
   assert.deepEqual(readdirSync(root), [], 'nothing created');

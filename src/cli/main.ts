@@ -6,25 +6,33 @@
  */
 import { Command, CommanderError } from 'commander';
 import { asUserError, UsageError } from '../util/errors.js';
-import * as forward from './commands/forward.js';
-import * as generate from './commands/generate.js';
-import * as convert from './commands/convert.js';
-import * as info from './commands/info.js';
-import * as demo from './commands/demo.js';
-import * as probe from './commands/probe.js';
-import * as run from './commands/run.js';
-import * as predict from './commands/predict.js';
-import * as study from './commands/study.js';
-import * as pretrain from './commands/pretrain.js';
-
 const debug = process.argv.includes('--debug');
+// `probescale ... | head`: a closed pipe ends the output, it is not a crash
+for (const stream of [process.stdout, process.stderr]) stream.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? process.exit(0) : undefined));
 const program = new Command();
 program
   .name('probescale')
   .description('Probe every layer of a pretrained transformer, keep the layers your tasks need, verify the smaller model.')
   .version('0.1.0')
   .option('--debug', 'print the stack trace of any error');
-for (const cmd of [forward, generate, convert, info, probe, run, predict, study, pretrain, demo]) cmd.register(program);
+// Each command module pulls in its own dependencies (onnxruntime, vega, ...): load only the one invoked, so
+// a command (or a usage error) does not pay ~1 s of start-up for the others; help and unknown commands load all.
+type CommandModule = { register(program: Command): void };
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  forward: () => import('./commands/forward.js'),
+  generate: () => import('./commands/generate.js'),
+  convert: () => import('./commands/convert.js'),
+  info: () => import('./commands/info.js'),
+  probe: () => import('./commands/probe.js'),
+  run: () => import('./commands/run.js'),
+  predict: () => import('./commands/predict.js'),
+  study: () => import('./commands/study.js'),
+  pretrain: () => import('./commands/pretrain.js'),
+  demo: () => import('./commands/demo.js'),
+};
+const invoked = process.argv.slice(2).find((a) => !a.startsWith('-'));
+const wanted = invoked && invoked in COMMANDS ? [invoked] : Object.keys(COMMANDS);
+for (const name of wanted) (await COMMANDS[name]()).register(program);
 // usage errors exit 2 (commander's default is 1); help and --version keep exit 0
 const exitOverride = (c: Command) => {
   c.exitOverride();

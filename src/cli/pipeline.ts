@@ -26,10 +26,9 @@ import { layerGeometry, slebSubset } from '../select/calibration.js';
 import { materialize } from '../compress/materialize.js';
 import { fitBridges } from '../compress/heal.js';
 import { measureModel, type Measurement } from '../verify/measure.js';
-import { checkCanCreate, checkReplaceable, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
-import { ProbescaleError } from '../util/errors.js';
+import { checkCanCreate, checkReplaceable, lockDir, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
+import { UsageError } from '../util/errors.js';
 import { resolveTasks } from './tasks.js';
-import { renderReport } from '../report/html.js';
 import { fitRetention, budgetForRetention } from '../scaling/retention.js';
 import type { TensorToWrite } from '../model/safetensors.js';
 
@@ -46,6 +45,8 @@ export interface PipelineOptions {
   trimVocab?: boolean;
   /** use --out (and replace OUT/model) even if it holds files probescale did not write */
   overwrite?: boolean;
+  /** task specs may name data files outside their own folder */
+  allowOutside?: boolean;
   threads?: number;
   /** sentence pooling for sentence-level tasks (default mean; 'last' suits decoders, whose last token has seen the whole sentence) */
   pooling?: SentencePooling;
@@ -109,10 +110,13 @@ export async function runPipeline(opts: PipelineOptions) {
   checkCanCreate(opts.out);
   const model = loadModel(opts.model);
   const tok = await model.tokenizer();
-  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed });
+  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed, allowOutside: opts.allowOutside });
   const weights = opts.weights ? opts.weights.split(',').map(Number) : tasks.map(() => 1);
-  if (weights.length !== tasks.length || weights.some((w) => !(w >= 0))) {
-    throw new ProbescaleError(`--weights has ${weights.length} value(s) for ${tasks.length} task(s) (${tasks.map((t) => t.name).join(', ')})`, { fix: 'give one non-negative weight per task, in the same order' });
+  if (weights.length === tasks.length && weights.every((w) => w >= 0) && !weights.some((w) => w > 0)) {
+    throw new UsageError(`--weights are all 0: retention would be 0/0`, { fix: 'give at least one task a positive weight' });
+  }
+  if (weights.length !== tasks.length || weights.some((w) => !(w >= 0 && Number.isFinite(w)))) {
+    throw new UsageError(`--weights has ${weights.length} value(s) for ${tasks.length} task(s) (${tasks.map((t) => t.name).join(', ')})`, { fix: 'give one non-negative weight per task, in the same order' });
   }
   const budgets = opts.budgets.split(',').map((b) => parseBudget(b));
   const L = model.arch.layers;
@@ -232,6 +236,8 @@ export async function runPipeline(opts: PipelineOptions) {
   await sub.release();
   const used = opts.trimVocab ? new Set(tasks.flatMap((t) => ['train', 'dev', 'test'].flatMap((s) => splitTokens(tok, t, s as 'train')))) : undefined;
   const modelDir = join(opts.out, 'model');
+  // concurrent runs on one --out: one at a time replaces OUT/model, verifies it and writes the results
+  const unlock = await lockDir(opts.out, log);
   const written = await materialize(model, keep, modelDir, { head: headTensors, headInfo: { tasks: headInfo }, bridges, vocab: used ? { used, specials: [0, 1, 2, 3].filter((i) => i < model.arch.vocab) } : undefined, overwrite: opts.overwrite });
   log(`wrote ${modelDir}: layers [${keep.join(',')}], ${written.parameters.toLocaleString()} parameters (backbone${bridges ? ' + healing bridges' : ''}; task heads in head.safetensors)`);
 
@@ -269,7 +275,9 @@ export async function runPipeline(opts: PipelineOptions) {
     seconds: (performance.now() - t0) / 1000,
   };
   writeFileAtomic(join(opts.out, 'results.json'), JSON.stringify(out, null, 2) + '\n');
+  const { renderReport } = await import('../report/html.js'); // vega is heavy: loaded only when a report is written
   writeFileAtomic(join(opts.out, 'report.html'), await renderReport(out));
+  unlock();
   log(`\nresults: ${join(opts.out, 'results.json')}\nreport:  ${join(opts.out, 'report.html')}\n(${out.seconds.toFixed(0)} s)`);
   return out;
 }

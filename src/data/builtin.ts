@@ -3,7 +3,7 @@
  * from train with a fixed seed and the description says so. `maxTrain` / `maxEval` subsample units
  * (sentences, pairs) deterministically for quick runs.
  */
-import { ProbescaleError } from '../util/errors.js';
+import { ProbescaleError, UsageError } from '../util/errors.js';
 import { readConllu, type UdSentence } from './conllu.js';
 import { readConllColumns } from './conll.js';
 import { dataFile } from './paths.js';
@@ -186,7 +186,7 @@ export function listTasks(): string[] {
 
 export function loadTask(name: string, opts: LoadOptions = {}): Task {
   const def = DEFS[name];
-  if (!def) throw new ProbescaleError(`unknown task "${name}"; built-in tasks: ${listTasks().join(', ')}`, { fix: 'use a built-in name or a task spec file (.json/.yaml) for your own data' });
+  if (!def) throw new UsageError(`unknown task "${name}"; built-in tasks: ${listTasks().join(', ')}`, { fix: 'use a built-in name or a task spec file (.json/.yaml) for your own data' });
   const full = def.load();
   const seed = opts.seed ?? 0;
   const splits: TaskSplits = {

@@ -51,10 +51,10 @@ export function readConllu(path: string): UdSentence[] {
     const f = line.split('\t');
     if (f.length !== 10) throw new DataError(path, lineNo, `expected 10 tab-separated CoNLL-U columns, found ${f.length}`, 'CoNLL-U needs ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC, tab-separated');
     if (/^\d+-\d+$/.test(f[0]) || /^\d+\.\d+$/.test(f[0])) return;
-    if (!/^\d+$/.test(f[0])) throw new DataError(path, lineNo, `bad word ID "${f[0]}"`);
+    if (!/^\d+$/.test(f[0])) throw new DataError(path, lineNo, `word ID (column 1) is not a number`);
     if (!words.length) start = lineNo;
     const head = f[6] === '_' ? 0 : Number(f[6]);
-    if (!Number.isInteger(head)) throw new DataError(path, lineNo, `bad HEAD "${f[6]}"`);
+    if (!Number.isInteger(head)) throw new DataError(path, lineNo, `HEAD (column 7) is not a number`);
     const feats: Record<string, string> = {};
     if (f[5] !== '_') for (const kv of f[5].split('|')) {
       const [k, v] = kv.split('=');

@@ -16,7 +16,14 @@ export function readText(path: string): string {
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new DataError(path, undefined, 'file not found', 'check the path in the task spec');
   const raw = readFileSync(found);
-  const text = (found.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
+  const bytes = found.endsWith('.gz') ? gunzipSync(raw) : raw;
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // decoding anyway would turn every bad byte into U+FFFD and probe text the user never wrote
+    throw new DataError(found, undefined, 'is not UTF-8 text', 'convert it, e.g. `iconv -f latin1 -t utf-8 in > out`');
+  }
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 

@@ -17,7 +17,7 @@ export function readTsv(path: string, cols: TsvColumns): { text: string; textB?:
   const index = (c: string | number, what: string): number => {
     if (typeof c === 'number') return c;
     const i = header.indexOf(c);
-    if (i < 0) throw new DataError(path, 1, `no column "${c}" (${what}) in header [${header.join(', ')}]`, 'name an existing column or give its 0-based index');
+    if (i < 0) throw new DataError(path, 1, `no column "${c}" (${what}) among the ${header.length} header columns`, 'name an existing column or give its 0-based index');
     return i;
   };
   const ti = index(cols.text, 'text');

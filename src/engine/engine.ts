@@ -12,6 +12,7 @@ import { bucketMatrix } from '../model/t5-buckets.js';
 import { debertaRelativePositions } from '../model/deberta-buckets.js';
 import { maxSequenceTokens } from '../model/config.js';
 import { ProbescaleError } from '../util/errors.js';
+import { checkBatchShape, checkIdsInVocab } from './inputs.js';
 import { checkThreads, defaultThreads } from '../util/threads.js';
 import { FAMILIES } from './families/index.js';
 import type { FeedName, GraphOptions } from './family.js';
@@ -91,6 +92,8 @@ export class Engine {
 
   async run(batch: Batch): Promise<Record<string, OutputTensor>> {
     const arch = this.model.arch;
+    checkBatchShape(batch, 'inputs');
+    checkIdsInVocab(batch, arch.vocab, arch.typeVocab, 'inputs');
     const ids = padRows(batch.inputIds, arch.padTokenId ?? 0);
     const mask = batch.attentionMask ? padRows(batch.attentionMask, 0) : maskFromLengths(batch.inputIds, ids.dims);
     const feeds: Record<string, ort.Tensor> = {};

@@ -25,6 +25,7 @@ export function readInputs(path: string): Batch {
   } catch (err) {
     throw new ProbescaleError(`not valid JSON (${(err as Error).message})`, { file: path });
   }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ProbescaleError(`must be a JSON object with "input_ids" (and optionally "attention_mask"), got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`, { file: path, fix: 'write {"input_ids": [[...]], "attention_mask": [[...]]}' });
   const batch: Batch = {
     inputIds: matrix(raw.input_ids, 'input_ids', path, true)!,
     attentionMask: matrix(raw.attention_mask, 'attention_mask', path, false),
@@ -38,5 +39,40 @@ export function readInputs(path: string): Batch {
       throw new ProbescaleError(`"${key}" has ${(m as number[][]).length} rows but input_ids has ${B}`, { file: path });
     }
   }
+  checkBatchShape(batch, path);
   return batch;
+}
+
+/**
+ * Masks hold 0/1 with one entry per token (a 2 or a short row would be read as some other mask, silently);
+ * every optional matrix has the row lengths of the ids it belongs to.
+ */
+export function checkBatchShape(batch: Batch, file: string): void {
+  const pairs: [string, number[][] | undefined, number[][] | undefined, boolean][] = [
+    ['attention_mask', batch.attentionMask, batch.inputIds, true],
+    ['token_type_ids', batch.tokenTypeIds, batch.inputIds, false],
+    ['decoder_attention_mask', batch.decoderAttentionMask, batch.decoderInputIds, true],
+  ];
+  for (const [key, m, ids, isMask] of pairs) {
+    if (!m || !ids) continue;
+    m.forEach((row, b) => {
+      if (row.length !== ids[b].length) throw new ProbescaleError(`"${key}" row ${b} has ${row.length} entries but its ids row has ${ids[b].length}`, { file, fix: `give "${key}" exactly one entry per token` });
+      if (isMask && row.some((v) => v !== 0 && v !== 1)) throw new ProbescaleError(`"${key}" row ${b} holds a value other than 0 or 1`, { file, fix: 'use 1 for a token and 0 for padding' });
+    });
+  }
+}
+
+/** Token ids must index the embedding table (onnxruntime would fail with a raw Gather error, or read garbage). */
+export function checkIdsInVocab(batch: Batch, vocab: number, typeVocab: number | undefined, file: string): void {
+  const check = (m: number[][] | undefined, key: string, limit: number) => {
+    if (!m) return;
+    for (let b = 0; b < m.length; b++) {
+      for (const v of m[b]) {
+        if (!(Number.isInteger(v) && v >= 0 && v < limit)) throw new ProbescaleError(`"${key}" row ${b} holds id ${v}, outside this model's ${limit} entries (0..${limit - 1})`, { file, fix: 'encode the inputs with this model\'s tokenizer' });
+      }
+    }
+  };
+  check(batch.inputIds, 'input_ids', vocab);
+  check(batch.decoderInputIds, 'decoder_input_ids', vocab);
+  if (typeVocab !== undefined) check(batch.tokenTypeIds, 'token_type_ids', Math.max(typeVocab, 1));
 }

@@ -7,7 +7,9 @@
  * reused when the same model, layers, inputs and pooling come again.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync, writeFileSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync, writeFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirp } from '../util/atomic.js';
+import { ProbescaleError, fsError } from '../util/errors.js';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Engine } from '../engine/engine.js';
@@ -76,12 +78,12 @@ function openSet(dir: string, meta: Meta, fromCache: boolean): FeatureSet {
       const out = into && into.length >= size ? into.subarray(0, size) : new Float32Array(size);
       const fd = openSync(file, 'r');
       try {
-        if (fstatSync(fd).size !== size * bytes) throw new Error(`feature cache ${dir} layer ${layer} is damaged; delete the directory`);
+        if (fstatSync(fd).size !== size * bytes) throw new ProbescaleError(`feature-cache layer ${layer} is damaged`, { file: dir, fix: 'delete this folder; it is rebuilt on the next run' });
         // f32 straight into the result (no intermediate Buffer); f16 through a half-size staging array
         const target = meta.dtype === 'f32' ? new Uint8Array(out.buffer, out.byteOffset, size * 4) : new Uint8Array(size * 2);
         for (let off = 0; off < target.length; ) {
           const got = readSync(fd, target, off, target.length - off, off);
-          if (got === 0) throw new Error(`feature cache ${dir} layer ${layer} is damaged; delete the directory`);
+          if (got === 0) throw new ProbescaleError(`feature-cache layer ${layer} is damaged`, { file: dir, fix: 'delete this folder; it is rebuilt on the next run' });
           off += got;
         }
         if (meta.dtype === 'f16') {
@@ -100,9 +102,6 @@ export async function extractFeatures(engine: Engine, seqs: number[][], rows: Ro
   const dtype = opts.dtype ?? 'f32';
   const key = cacheKey(engine, seqs, rows, dtype);
   const dir = join(opts.cacheDir, key);
-  if (existsSync(join(dir, 'meta.json'))) {
-    return openSet(dir, JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta, true);
-  }
   if (rows.length === 0) throw new Error(`no feature rows for ${opts.label}: the split is empty`);
   const C = engine.model.arch.hidden;
   const width = rows[0].ranges.length;
@@ -111,9 +110,19 @@ export async function extractFeatures(engine: Engine, seqs: number[][], rows: Ro
   const onlyLast = engine.options.hiddenStates === 'last';
   const L = onlyLast ? 1 : engine.options.layers.length + 1;
   const bytes = dtype === 'f16' ? 2 : 4;
+  const expected = { rows: rows.length, cols, layers: L, dtype, key };
+  cleanStale(opts.cacheDir);
+  const cached = readEntry(dir, expected);
+  if (cached) return openSet(dir, cached, true);
 
   const tmp = `${dir}.${process.pid}.tmp`;
-  mkdirSync(tmp, { recursive: true });
+  rmSync(tmp, { recursive: true, force: true }); // this pid's own leftover (pids are reused)
+  mkdirp(opts.cacheDir);
+  try {
+    mkdirSync(tmp);
+  } catch (err) {
+    throw fsError(err, tmp, 'create a feature-cache entry');
+  }
   const fds = Array.from({ length: L }, (_, l) => {
     const fd = openSync(join(tmp, `layer-${l}.${dtype}`), 'w');
     ftruncateSync(fd, rows.length * cols * bytes);
@@ -167,12 +176,89 @@ export async function extractFeatures(engine: Engine, seqs: number[][], rows: Ro
   } catch (err) {
     fds.forEach((fd) => closeSync(fd));
     rmSync(tmp, { recursive: true, force: true });
-    throw err;
+    throw fsError(err, tmp, 'write the feature cache');
   }
   fds.forEach((fd) => closeSync(fd));
   const meta: Meta = { rows: rows.length, cols, layers: L, dtype, label: opts.label, key };
-  writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
+  try {
+    writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw fsError(err, tmp, 'write the feature cache');
+  }
+  // Entries are content-addressed and immutable: a complete entry is never replaced or deleted while
+  // another process may be reading it. If a concurrent run finished the same entry first, ours is dropped.
+  try {
+    renameSync(tmp, dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    rmSync(tmp, { recursive: true, force: true });
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw fsError(err, dir, 'store the feature-cache entry');
+    const theirs = readEntry(dir, expected);
+    if (!theirs) throw new ProbescaleError('a feature-cache entry written by another process is damaged', { file: dir, fix: 'run again (damaged entries are rebuilt)' });
+    return openSet(dir, theirs, true);
+  }
   return openSet(dir, meta, false);
+}
+
+/**
+ * A complete, intact cache entry for these inputs, or undefined. A damaged one (unreadable meta.json, a
+ * different shape, a layer file of the wrong size: a crash or a full disk) is moved aside and removed, so
+ * the caller rebuilds it.
+ */
+function readEntry(dir: string, want: Omit<Meta, 'label'>): Meta | undefined {
+  if (!existsSync(dir)) return undefined;
+  let meta: Meta | undefined;
+  try {
+    meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta;
+  } catch {
+    meta = undefined;
+  }
+  const bytes = want.dtype === 'f16' ? 2 : 4;
+  const intact =
+    !!meta && typeof meta === 'object' && meta.rows === want.rows && meta.cols === want.cols && meta.layers === want.layers && meta.dtype === want.dtype && meta.key === want.key &&
+    Array.from({ length: want.layers }, (_, l) => statSync(join(dir, `layer-${l}.${want.dtype}`), { throwIfNoEntry: false })?.size === want.rows * want.cols * bytes).every(Boolean);
+  if (intact) return meta;
+  // rename first (atomic), then delete: a concurrent reader never sees a half-deleted entry under the key
+  const aside = `${dir}.${process.pid}.damaged`;
+  try {
+    renameSync(dir, aside);
+    rmSync(aside, { recursive: true, force: true });
+  } catch {
+    // another process moved it first
+  }
+  return undefined;
+}
+
+const cleaned = new Set<string>();
+/**
+ * Remove `<key>.<pid>.tmp` / `.damaged` folders left by processes that no longer exist (SIGINT, SIGKILL);
+ * folders of live processes are theirs. Once per cache folder per process.
+ */
+function cleanStale(cacheDir: string): void {
+  if (cleaned.has(cacheDir)) return;
+  cleaned.add(cacheDir);
+  let names: string[];
+  try {
+    names = readdirSync(cacheDir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /\.(\d+)\.(tmp|damaged)$/.exec(n);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && pidAlive(pid)) continue;
+    if (pid === process.pid && m[2] === 'tmp') continue; // ours, maybe in use by a concurrent extraction
+    rmSync(join(cacheDir, n), { recursive: true, force: true });
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
 }

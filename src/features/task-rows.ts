@@ -23,6 +23,9 @@ export interface TaskRows {
   rowWord: string[];
   /** number of words per sentence (token tasks), to rebuild tag sequences */
   sentenceLengths: number[];
+  /** what did not fit the model's positions: sentences split into windows (token tasks: every word is still
+   *  scored), sentences whose tokens were cut (sentence tasks: scored on the part that fits), edges dropped */
+  overflow: { windowed: number; truncated: number; droppedEdges: number; droppedWords: number };
 }
 
 export interface RowOptions {
@@ -45,6 +48,7 @@ export function taskRows(task: Task, examples: Example[], tok: TextTokenizer, op
   const rowSentence: number[] = [];
   const rowWord: string[] = [];
   const sentenceLengths: number[] = [];
+  const overflow = { windowed: 0, truncated: 0, droppedEdges: 0, droppedWords: 0 };
   const frame = specialTokenFrame(tok);
   const spaced = spaceMarksWords(tok);
   const pool = (len: number): [number, number] => {
@@ -61,7 +65,7 @@ export function taskRows(task: Task, examples: Example[], tok: TextTokenizer, op
     if (task.kind === 'sentence' || task.kind === 'sentence-pair') {
       const e = ex as SentenceExample & Partial<PairExample>;
       let ids = task.kind === 'sentence-pair' && tok.kind === 'hf' ? tok.encode(e.text, { pair: e.textB }) : tok.encode(task.kind === 'sentence-pair' ? `${e.text} ${e.textB}` : e.text);
-      if (ids.length > maxTokens) ids = ids.slice(0, maxTokens);
+      if (ids.length > maxTokens) (ids = ids.slice(0, maxTokens)), overflow.truncated++;
       seqs.push(ids);
       rows.push({ seq: seqs.length - 1, ranges: [pool(ids.length)] });
       labels.push(lab(e.label));
@@ -69,37 +73,52 @@ export function taskRows(task: Task, examples: Example[], tok: TextTokenizer, op
       return;
     }
     const words = (ex as TokenExample | EdgeExample).words;
+    if (task.kind === 'token') {
+      // a sentence longer than the positions is split into windows of whole words, so every word (every
+      // test unit) is scored; words near a window start see less left context than they would in one pass
+      sentenceLengths.push(words.length);
+      const labelsOf = (ex as TokenExample).labels;
+      let start = 0;
+      while (start < words.length) {
+        const aligned = alignWords(tok, words.slice(start), frame, maxTokens, spaced);
+        let fitted = 0;
+        while (fitted < aligned.wordSpans.length && aligned.wordSpans[fitted][1] > aligned.wordSpans[fitted][0]) fitted++;
+        if (fitted === 0) {
+          overflow.droppedWords += words.length - start; // not even one word fits next to the special tokens
+          break;
+        }
+        if (start === 0 && fitted < words.length) overflow.windowed++;
+        seqs.push(aligned.ids);
+        const seq = seqs.length - 1;
+        for (let j = 0; j < fitted; j++) {
+          const [s, e] = aligned.wordSpans[j];
+          rows.push({ seq, ranges: [(opts.wordPooling ?? 'first') === 'first' ? [s, s + 1] : [s, e]] });
+          labels.push(lab(labelsOf[start + j]));
+          rowSentence.push(si);
+          rowWord.push(words[start + j].toLowerCase());
+        }
+        start += fitted;
+      }
+      return;
+    }
     const aligned = alignWords(tok, words, frame, maxTokens, spaced);
     seqs.push(aligned.ids);
     const seq = seqs.length - 1;
-    const wordRange = (w: number): [number, number] | undefined => {
-      const [s, e] = aligned.wordSpans[w];
-      if (e <= s) return undefined; // truncated away
-      return (opts.wordPooling ?? 'first') === 'first' ? [s, s + 1] : [s, e];
-    };
     sentenceLengths.push(words.length);
-    if (task.kind === 'token') {
-      (ex as TokenExample).labels.forEach((l, w) => {
-        const r = wordRange(w);
-        if (!r) return;
-        rows.push({ seq, ranges: [r] });
-        labels.push(lab(l));
-        rowSentence.push(si);
-        rowWord.push(words[w].toLowerCase());
-      });
-    } else {
-      for (const edge of (ex as EdgeExample).edges) {
-        const a = aligned.wordSpans[edge.span1[0]];
-        const b = aligned.wordSpans[edge.span2[0]];
-        const ea = aligned.wordSpans[edge.span1[1] - 1];
-        const eb = aligned.wordSpans[edge.span2[1] - 1];
-        if (!a || !b || ea[1] <= a[0] || eb[1] <= b[0]) continue;
-        rows.push({ seq, ranges: [[a[0], ea[1]], [b[0], eb[1]]] });
-        labels.push(lab(edge.label));
-        rowSentence.push(si);
-        rowWord.push(`${words[edge.span1[0]].toLowerCase()}|${words[edge.span2[0]].toLowerCase()}`);
+    for (const edge of (ex as EdgeExample).edges) {
+      const a = aligned.wordSpans[edge.span1[0]];
+      const b = aligned.wordSpans[edge.span2[0]];
+      const ea = aligned.wordSpans[edge.span1[1] - 1];
+      const eb = aligned.wordSpans[edge.span2[1] - 1];
+      if (!a || !b || ea[1] <= a[0] || eb[1] <= b[0]) {
+        overflow.droppedEdges++;
+        continue;
       }
+      rows.push({ seq, ranges: [[a[0], ea[1]], [b[0], eb[1]]] });
+      labels.push(lab(edge.label));
+      rowSentence.push(si);
+      rowWord.push(`${words[edge.span1[0]].toLowerCase()}|${words[edge.span2[0]].toLowerCase()}`);
     }
   });
-  return { seqs, rows, labels: Int32Array.from(labels), rowSentence: Int32Array.from(rowSentence), rowWord, sentenceLengths };
+  return { seqs, rows, labels: Int32Array.from(labels), rowSentence: Int32Array.from(rowSentence), rowWord, sentenceLengths, overflow };
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ProbescaleError } from '../util/errors.js';
 import { readConfig, type ArchConfig } from './config.js';
 import { WeightStore } from './weights.js';
+import { checkStoredLayers } from './validate.js';
 import { FAMILIES } from '../engine/families/index.js';
 import { unclaimedTensors } from '../engine/family.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
@@ -34,6 +35,7 @@ export function loadModel(path: string, opts: { tokenizerPath?: string } = {}): 
   if (llama2c) return loadLlama2c(llama2c, opts);
   const arch = readConfig(path);
   const weights = WeightStore.fromDir(path);
+  checkStoredLayers(arch, weights.names(), weights.source);
   checkClaimed(arch, weights);
   let tok: Promise<TextTokenizer> | undefined;
   let hash: string | undefined;

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProbescaleError } from '../util/errors.js';
+import { checkArch } from './validate.js';
 // The family registry: each family's config parsing lives in its spec (engine/families/<family>.ts).
 import { FAMILIES } from '../engine/families/index.js';
 
@@ -84,6 +85,13 @@ export const SUPPORTED_MODEL_TYPES: Record<string, Family> = Object.fromEntries(
 );
 
 export function parseConfig(raw: Raw, path = 'config.json'): ArchConfig {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ProbescaleError(`config.json must be a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`, { file: path, fix: 'use the config.json saved with the model' });
+  const arch = parseFamilyConfig(raw, path);
+  checkArch(arch, path); // validate/checkArch: sizes, heads, eps
+  return arch;
+}
+
+function parseFamilyConfig(raw: Raw, path: string): ArchConfig {
   const modelType = raw.model_type;
   const family = typeof modelType === 'string' ? SUPPORTED_MODEL_TYPES[modelType] : undefined;
   if (!family) {

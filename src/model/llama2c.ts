@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { ProbescaleError } from '../util/errors.js';
 import { checkReplaceable, writeDirAtomic } from '../util/atomic.js';
 import { parseConfig } from './config.js';
+import { checkFinite } from './validate.js';
 import { WeightStore, type Tensor } from './weights.js';
 import { writeSafetensors } from './safetensors.js';
 import { Llama2cTokenizer } from './llama2c-tokenizer.js';
@@ -67,10 +68,13 @@ export function readLlama2c(path: string): { header: Llama2cHeader; config: Reco
   ];
   const totalFloats = sizes.reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0);
   const available = (buf.byteLength - 28) / 4;
-  if (available < totalFloats) {
-    throw new ProbescaleError(`llama2.c checkpoint has ${available} floats after the header but its header needs ${totalFloats}`, { file: path, fix });
+  // exactly: a header that declares fewer layers (or a smaller shape) than the file holds would read
+  // misaligned weights without complaint
+  if (available !== totalFloats) {
+    throw new ProbescaleError(`llama2.c checkpoint has ${available} floats after the header but its header (${JSON.stringify(header)}) describes ${totalFloats}`, { file: path, fix });
   }
   const all = new Float32Array(buf.buffer.slice(buf.byteOffset + 28, buf.byteOffset + 28 + totalFloats * 4));
+  checkFinite(all, 'weights', path);
   const parts: Record<string, Float32Array> = {};
   let off = 0;
   for (const [name, shape] of sizes) {

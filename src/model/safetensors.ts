@@ -8,6 +8,7 @@ import { readFileSync, existsSync, statSync } from 'node:fs';
 import { ProbescaleError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { halfToFloat } from '../util/half.js';
+import { duplicateTopLevelKey } from './validate.js';
 
 export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -45,18 +46,25 @@ export function parseSafetensors(buf: Uint8Array, path = '<buffer>'): Safetensor
     throw new ProbescaleError(`safetensors header length ${headerLen} runs beyond the file (${buf.byteLength} bytes)`, { file: path, fix });
   }
   let header: Record<string, unknown>;
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + headerLen))) as Record<string, unknown>;
+    text = new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + headerLen));
+    header = JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
-    throw new ProbescaleError(`safetensors header is not valid JSON (${(err as Error).message})`, { file: path, fix });
+    throw new ProbescaleError(`safetensors header is not valid UTF-8 JSON (${(err as Error).message})`, { file: path, fix });
   }
+  if (!header || typeof header !== 'object' || Array.isArray(header)) throw new ProbescaleError(`safetensors header must be a JSON object, got ${header === null ? 'null' : typeof header}`, { file: path, fix });
+  // JSON.parse keeps the last of two equal names: the first tensor would be silently replaced
+  const dup = duplicateTopLevelKey(text);
+  if (dup !== undefined) throw new ProbescaleError(`tensor name "${dup}" appears twice in the safetensors header`, { file: path, fix });
   const dataStart = 8 + headerLen;
   const dataLen = buf.byteLength - dataStart;
   const tensors = new Map<string, RawTensor>();
+  const spans: [number, number, string][] = [];
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      metadata = (entry ?? {}) as Record<string, string>;
+      metadata = (entry && typeof entry === 'object' ? entry : {}) as Record<string, string>;
       continue;
     }
     const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
@@ -65,6 +73,9 @@ export function parseSafetensors(buf: Uint8Array, path = '<buffer>'): Safetensor
     }
     const dtype = e.dtype as DType;
     if (!(dtype in DTYPE_BYTES)) throw new ProbescaleError(`tensor "${name}" has unsupported dtype ${e.dtype}`, { file: path });
+    if (!e.shape.every((d) => Number.isInteger(d) && d >= 0) || e.data_offsets.length !== 2 || !e.data_offsets.every((o) => Number.isInteger(o) && o >= 0)) {
+      throw new ProbescaleError(`tensor "${name}" has a malformed shape or data_offsets`, { file: path, fix });
+    }
     const [begin, end] = e.data_offsets;
     const expected = numel(e.shape) * DTYPE_BYTES[dtype];
     if (end - begin !== expected) {
@@ -74,6 +85,14 @@ export function parseSafetensors(buf: Uint8Array, path = '<buffer>'): Safetensor
       throw new ProbescaleError(`tensor "${name}" data [${begin}, ${end}) lies beyond the end of the file (data section has ${dataLen} bytes): the file is truncated`, { file: path, fix });
     }
     tensors.set(name, { dtype, shape: e.shape, bytes: buf.subarray(dataStart + begin, dataStart + end) });
+    spans.push([begin, end, name]);
+  }
+  // two tensors sharing bytes would alias each other's weights (a writer bug or a crafted file)
+  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  for (let i = 1; i < spans.length; i++) {
+    const [b0, e0, n0] = spans[i - 1];
+    const [b1, e1, n1] = spans[i];
+    if (b1 < e0 && e1 > b1 && e0 > b0) throw new ProbescaleError(`tensors "${n0}" and "${n1}" overlap in the data section (bytes [${b0}, ${e0}) and [${b1}, ${e1}))`, { file: path, fix });
   }
   return { path, tensors, metadata };
 }

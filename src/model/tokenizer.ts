@@ -75,7 +75,17 @@ export async function loadTokenizer(path: string, arch?: ArchConfig): Promise<Te
   const hfJson = isDir ? join(dir, 'tokenizer.json') : path.endsWith('.json') ? path : '';
   if (hfJson && existsSync(hfJson)) {
     const cfgPath = join(dirname(hfJson), 'tokenizer_config.json');
-    return new HfTokenizer(readJson(hfJson), existsSync(cfgPath) ? readJson(cfgPath) : {});
+    const json = readJson(hfJson);
+    const cfg = existsSync(cfgPath) ? readJson(cfgPath) : {};
+    const notObject = (v: unknown) => !v || typeof v !== 'object' || Array.isArray(v);
+    if (notObject(json) || !('model' in json)) throw new ProbescaleError('not a Hugging Face tokenizer.json (no "model" section)', { file: hfJson, fix: 'copy the tokenizer.json saved with the model (tokenizer.save_pretrained)' });
+    if (notObject(cfg)) throw new ProbescaleError('tokenizer_config.json must be a JSON object', { file: cfgPath, fix: 'copy the tokenizer_config.json saved with the model, or delete it' });
+    try {
+      return new HfTokenizer(json, cfg);
+    } catch (err) {
+      // the library's message is about its own internals; ours names the file
+      throw new ProbescaleError(`cannot build a tokenizer from this file (${String((err as Error)?.message ?? err).split('\n')[0].slice(0, 120)})`, { file: hfJson, fix: 'copy the tokenizer.json saved with the model (tokenizer.save_pretrained)' });
+    }
   }
   const bin = isDir ? (candidates.includes('tokenizer.bin') ? 'tokenizer.bin' : candidates.find((f) => /^tok.*\.bin$/.test(f))) : path.endsWith('.bin') ? path : undefined;
   if (bin) {

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProbescaleError } from '../util/errors.js';
+import { checkFinite } from './validate.js';
 import { numel, readSafetensors, toFloat32, type RawTensor } from './safetensors.js';
 
 export interface Tensor {
@@ -91,6 +92,7 @@ export class WeightStore {
         throw new ProbescaleError(`missing tensor "${name}"`, { file: this.source, fix: 'the checkpoint is incomplete or belongs to another architecture' });
       }
       t = { data: toFloat32(entry.tensor, name, entry.file), shape: entry.tensor.shape };
+      checkFinite(t.data, name, entry.file);
       this.cache.set(name, t);
     }
     if (shape && (shape.length !== t.shape.length || shape.some((d, i) => d !== t!.shape[i]))) {

@@ -22,6 +22,7 @@ import { makeScorer } from './scoring.js';
 import { mulberry32, permutation } from './random.js';
 import { accuracy, type Probe } from './types.js';
 import { ProbeSessions } from './sessions.js';
+import { ProbescaleError } from '../util/errors.js';
 
 export type ProbeKind = 'logistic' | 'ridge' | 'mlp';
 
@@ -79,6 +80,22 @@ export function makeProbe(kind: ProbeKind, K: number, seed: number, C?: number, 
   }
 }
 
+const warned = new Set<string>();
+/** Say (once per task and split) what did not fit the positions, with counts, instead of dropping it silently. */
+function warnOverflow(task: Task, split: string, rows: TaskRows, maxTokens: number): void {
+  const o = rows.overflow;
+  const key = `${task.name}/${split}/${maxTokens}`;
+  if (warned.has(key) || (o.windowed === 0 && o.truncated === 0 && o.droppedEdges === 0 && o.droppedWords === 0)) return;
+  warned.add(key);
+  const n = task.splits[split as 'train'].length;
+  const parts: string[] = [];
+  if (o.windowed) parts.push(`${o.windowed} of ${n} sentences are longer than ${maxTokens} tokens and were split into windows (every word is scored)`);
+  if (o.truncated) parts.push(`${o.truncated} of ${n} texts were cut to ${maxTokens} tokens (scored on the part that fits)`);
+  if (o.droppedEdges) parts.push(`${o.droppedEdges} edges past token ${maxTokens} could not be scored and were left out`);
+  if (o.droppedWords) parts.push(`${o.droppedWords} words could not be placed in any window and were left out`);
+  console.warn(`probescale: warning: ${task.name} ${split}: ${parts.join('; ')}`);
+}
+
 export interface SplitFeatures {
   rows: TaskRows;
   features: FeatureSet;
@@ -88,7 +105,8 @@ export async function splitFeatures(engine: Engine, tok: TextTokenizer, task: Ta
   // never longer than the model's position table: longer inputs are truncated (words past the cut dropped)
   const maxTokens = Math.min(opts.maxTokens ?? 256, maxSequenceTokens(engine.model.arch));
   const rows = taskRows(task, task.splits[split], tok, { ...opts, maxTokens });
-  if (rows.rows.length === 0) throw new Error(`task ${task.name}: the ${split} split produced no rows`);
+  if (rows.rows.length === 0) throw new ProbescaleError(`task ${task.name}: the ${split} split produced no rows`, { file: task.source, fix: 'check that the split has examples the tokenizer can encode' });
+  warnOverflow(task, split, rows, maxTokens);
   const features = await extractFeatures(engine, rows.seqs, rows.rows, { cacheDir: opts.cacheDir, label: `${task.name}/${split}`, dtype: opts.dtype, progress: opts.progress });
   return { rows, features };
 }

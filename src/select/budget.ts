@@ -4,7 +4,7 @@
  * after the fixed part (embeddings, norms, head) is paid; one no layer fits into is an error that says
  * the smallest feasible budget.
  */
-import { ProbescaleError } from '../util/errors.js';
+import { ProbescaleError, UsageError } from '../util/errors.js';
 import type { LayerCosts } from './costs.js';
 
 export interface Budget {
@@ -17,12 +17,12 @@ export interface Budget {
 
 export function parseBudget(text: string): Budget {
   const m = /^(?:(params|parameters|flops|latency):)?([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)$/i.exec(text.trim());
-  if (!m) throw new ProbescaleError(`cannot read budget "${text}"`, { fix: 'use a fraction like 0.4, a parameter count like 120000, or flops:0.5 / latency:0.5' });
+  if (!m) throw new UsageError(`cannot read budget "${text}"`, { fix: 'use a fraction like 0.4, a parameter count like 120000, or flops:0.5 / latency:0.5' });
   const kind = !m[1] || /^param/i.test(m[1]) ? 'parameters' : (m[1].toLowerCase() as 'flops' | 'latency');
   const value = Number(m[2]);
-  if (!(value > 0)) throw new ProbescaleError(`budget must be positive, got "${text}"`);
+  if (!(value > 0)) throw new UsageError(`--budget must be positive, got "${text}"`, { fix: "use a fraction like 0.4 or a parameter count" });
   const absolute = value > 1;
-  if (absolute && kind !== 'parameters') throw new ProbescaleError(`a ${kind} budget is a fraction in (0, 1], got ${value}`);
+  if (absolute && kind !== 'parameters') throw new UsageError(`a ${kind} budget is a fraction in (0, 1], got ${value}`);
   return { kind, value, absolute, text };
 }
 

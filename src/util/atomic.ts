@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, renameSync, rmSync, writeFileSync, openSync, writeSync, closeSync, fsyncSync, statSync, statfsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, linkSync, mkdirSync, renameSync, rmSync, writeFileSync, openSync, writeSync, closeSync, fsyncSync, statSync, statfsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, basename, join, resolve } from 'node:path';
 import { ProbescaleError, fsError } from './errors.js';
 
@@ -140,7 +140,7 @@ export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Prom
     await fill(tmp);
     writeFileSync(join(tmp, OUTPUT_MARKER), markerText(opts.what ?? 'output folder'));
     checkReplaceable(dir, opts); // again: something may have appeared while we were writing
-    replaceDir(tmp, dir);
+    replaceDir(tmp, dir, opts);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err instanceof ProbescaleError ? err : fsError(err, dir, 'write the output folder');
@@ -152,22 +152,38 @@ export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Prom
  * aside, the new one renamed in, and only then is the old one removed; if the second rename fails the old
  * folder is put back.
  */
-export function replaceDir(tmp: string, dir: string): void {
-  const aside = tempPath(dir, 'old');
-  let moved = false;
-  try {
-    renameSync(dir, aside);
-    moved = true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(err, dir, 'move the previous output aside');
+export function replaceDir(tmp: string, dir: string, opts: { overwrite?: boolean; flag?: string } = {}): void {
+  // a concurrent writer can put its own folder at `dir` between our two renames: then check again and retry
+  for (let attempt = 0; ; attempt++) {
+    const aside = tempPath(dir, 'old');
+    let moved = false;
+    try {
+      renameSync(dir, aside);
+      moved = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(err, dir, 'move the previous output aside');
+    }
+    try {
+      renameSync(tmp, dir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (moved) {
+        try {
+          renameSync(aside, dir); // put the previous output back
+        } catch {
+          // a concurrent writer's folder is at dir now; the previous output was ours to replace anyway
+          rmSync(aside, { recursive: true, force: true });
+        }
+      }
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && attempt < 5) {
+        checkReplaceable(dir, opts);
+        continue;
+      }
+      throw fsError(err, dir, 'move the new output into place');
+    }
+    if (moved) rmSync(aside, { recursive: true, force: true }); // ours (marked), empty, or the user said --overwrite
+    return;
   }
-  try {
-    renameSync(tmp, dir);
-  } catch (err) {
-    if (moved) renameSync(aside, dir); // put the previous output back
-    throw fsError(err, dir, 'move the new output into place');
-  }
-  if (moved) rmSync(aside, { recursive: true, force: true }); // ours (marked), empty, or the user said --overwrite
 }
 
 /**
@@ -198,3 +214,65 @@ export function checkCanCreate(dir: string, flag = '--out'): void {
 
 /** statfs magic numbers of proc, sysfs, cgroup v1/v2, debugfs, securityfs, configfs, tracefs. */
 const PSEUDO_FS = new Set([0x9fa0, 0x62656572, 0x27e0eb, 0x63677270, 0x64626720, 0x73636673, 0x62656570, 0x74726163]);
+
+const heldLocks = new Set<string>();
+process.once('exit', () => heldLocks.forEach((l) => rmSync(l, { force: true })));
+
+/**
+ * Take `<dir>/.probescale.lock` (created exclusively, holding our pid) and return its release. Another live
+ * process holding it is waited for; a lock left by a dead process (or by this process after an error) is
+ * taken over; held locks are removed when the process exits. Serializes the part of concurrent runs that
+ * replaces and then re-reads the same files (run: OUT/model, its verification, results.json).
+ */
+export async function lockDir(dir: string, log: (s: string) => void = () => {}): Promise<() => void> {
+  mkdirp(dir);
+  const lock = join(dir, '.probescale.lock');
+  let said = false;
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, lock, 'create the lock file');
+    }
+    let text = '';
+    let age = 0;
+    try {
+      text = readFileSync(lock, 'utf8').trim();
+      age = Date.now() - statSync(lock).mtimeMs;
+    } catch {
+      continue; // released meanwhile
+    }
+    const holder = Number(text);
+    const valid = /^\d+$/.test(text);
+    let alive = false;
+    if (valid && holder !== process.pid) {
+      try {
+        process.kill(holder, 0);
+        alive = true;
+      } catch (err) {
+        alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    }
+    if (!alive && (valid || age > 5000)) {
+      // take over: rename first so only one waiter removes it; if what we moved is not the lock we judged
+      // (a fresh one appeared meanwhile), put it back
+      const stale = `${lock}.${process.pid}.stale`;
+      try {
+        renameSync(lock, stale);
+        if (readFileSync(stale, 'utf8').trim() !== text) linkSync(stale, lock);
+      } catch {
+        // someone else got there first
+      }
+      rmSync(stale, { force: true });
+      continue;
+    }
+    if (!said) log(`waiting for process ${text || '?'}, which is writing ${dir}`), (said = true);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  heldLocks.add(lock);
+  return () => {
+    heldLocks.delete(lock);
+    rmSync(lock, { force: true });
+  };
+}

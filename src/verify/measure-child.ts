@@ -10,6 +10,11 @@ import { maxSequenceTokens } from '../model/config.js';
 import { peakRssMb } from '../util/memory.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, layers: { type: 'string' }, seq: { type: 'string', default: '64' }, repeats: { type: 'string', default: '5' }, threads: { type: 'string', default: '0' } } });
+// die with the parent: if it is killed (even SIGKILL) this process is reparented, and must not keep a core busy
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) process.exit(1);
+}, 200).unref();
 const model = loadModel(values.model!);
 const layers = values.layers ? values.layers.split(',').map(Number) : undefined;
 const engine = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, threads: Number(values.threads) || undefined });

@@ -24,7 +24,7 @@ export function measureModel(model: LoadedModel, opts: { layers?: number[]; seq?
   const args = ['--import', 'tsx', CHILD, '--model', model.source, '--seq', String(opts.seq ?? 64), '--repeats', String(opts.repeats ?? 5), '--threads', String(opts.threads ?? defaultThreads())];
   if (opts.layers) args.push('--layers', opts.layers.join(','));
   const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`measuring ${model.source} failed:\n${r.stderr}`);
+  if (r.status !== 0) throw new Error(`measuring ${model.source} failed (${r.signal ?? `exit ${r.status}`}):\n${r.stderr}`);
   const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { latency_ms_b1: number; latency_ms_b32: number; seq: number; peak_rss_mb: number };
   const costs = parameterCosts(model);
   const layers = opts.layers ?? costs.perLayer.map((_, l) => l);

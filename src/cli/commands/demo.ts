@@ -25,7 +25,8 @@ export function register(program: Command): void {
     .option('--max-train <n>', 'training sentences per task (default: 1000)', positiveIntArg)
     .option('--max-eval <n>', 'dev/test sentences per task (default: 400, 500 for mini-gpt)', positiveIntArg)
     .option('--only <stage>', 'run one stage: stories260K or mini-gpt')
-    .action(async (o: { out: string; maxTrain?: number; maxEval?: number; only?: string }) => {
+    .option('--overwrite', 'write into --out even if it holds files probescale did not write (e.g. a demo output from before the output markers)')
+    .action(async (o: { out: string; maxTrain?: number; maxEval?: number; only?: string; overwrite?: boolean }) => {
       type Stage = { name: string; model: string; out: string } & Pick<PipelineOptions, 'tasks' | 'budgets' | 'maxTrain' | 'maxEval' | 'searchEvals' | 'randomSeeds' | 'pooling'>;
       const stages: Stage[] = [
         // a real pretrained model from llama2.c (5 layers)
@@ -39,7 +40,7 @@ export function register(program: Command): void {
         const a = model.arch;
         console.log(`\n=== ${stage.name}: ${stage.model}\n  ${a.family}, ${a.layers} layers, hidden ${a.hidden}, heads ${a.heads} (kv ${a.kvHeads}), vocab ${a.vocab}, ${model.weights.parameterCount().toLocaleString()} parameters\n`);
         const r = await runPipeline({
-          ...stage, maxTrain: o.maxTrain ?? stage.maxTrain, maxEval: o.maxEval ?? stage.maxEval, seed: 0, heal: true, bootstrap: 1000,
+          ...stage, maxTrain: o.maxTrain ?? stage.maxTrain, maxEval: o.maxEval ?? stage.maxEval, seed: 0, heal: true, bootstrap: 1000, overwrite: o.overwrite,
         });
         const v = r.compressed.verification;
         const m = r.compressed.measured;

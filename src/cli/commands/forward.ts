@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadModel } from '../../model/checkpoint.js';
 import { Engine } from '../../engine/engine.js';
-import { readInputs } from '../../engine/inputs.js';
+import { checkIdsInVocab, readInputs } from '../../engine/inputs.js';
 import { writeSafetensors } from '../../model/safetensors.js';
 import { intListArg, threadsArg } from '../parse.js';
 
@@ -18,6 +18,7 @@ export function register(program: Command): void {
     .action(async (opts: { model: string; inputs: string; out: string; layers?: number[]; threads?: number }) => {
       const model = loadModel(opts.model);
       const batch = readInputs(opts.inputs);
+      checkIdsInVocab(batch, model.arch.vocab, model.arch.typeVocab, opts.inputs);
       const engine = await Engine.create(model, { layers: opts.layers, threads: opts.threads });
       const out = await engine.run(batch);
       writeSafetensors(

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadModel } from '../../model/checkpoint.js';
 import { FAMILIES } from '../../engine/families/index.js';
-import { ProbescaleError } from '../../util/errors.js';
+import { ProbescaleError, UsageError } from '../../util/errors.js';
 
 /**
  * One line per family. Every family has HF parity on its fixture and a test-suite `run` end to end (probe,
@@ -36,7 +36,7 @@ export function register(program: Command): void {
         console.log(familiesTable());
         return;
       }
-      if (!opts.model) throw new ProbescaleError('info needs --model or --families', { fix: 'probescale info --model DIR, or probescale info --families' });
+      if (!opts.model) throw new UsageError('info needs --model or --families', { fix: 'probescale info --model DIR, or probescale info --families' });
       const m = loadModel(opts.model);
       const { raw, ...arch } = m.arch;
       void raw;

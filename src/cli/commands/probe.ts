@@ -24,6 +24,7 @@ export interface ProbeCliOptions {
   cache?: string;
   threads?: number;
   overwrite?: boolean;
+  allowOutside?: boolean;
 }
 
 export function formatProbeTable(results: TaskResult[]): string {
@@ -49,7 +50,7 @@ export async function runProbe(opts: ProbeCliOptions): Promise<TaskResult[]> {
   checkCanCreate(opts.out);
   const model = loadModel(opts.model);
   const tok = await model.tokenizer();
-  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed });
+  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed, allowOutside: opts.allowOutside });
   // everything above validated the input; only now is --out created (and marked as probescale's)
   prepareOutputDir(opts.out, 'probescale probe', { overwrite: opts.overwrite });
   const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads });
@@ -86,6 +87,7 @@ export function register(program: Command): void {
     .option('--cache <dir>', 'feature cache directory (default OUT/.features)')
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
+    .option('--allow-outside', 'let task spec files name data files outside their own folder')
     .action(async (opts: ProbeCliOptions) => {
       const results = await runProbe(opts);
       console.log(formatProbeTable(results));

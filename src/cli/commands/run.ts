@@ -18,6 +18,7 @@ export function register(program: Command): void {
     .option('--heal', 'fit least-squares bridges over removed layers')
     .option('--trim-vocab', 'keep only the vocabulary the task data uses')
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
+    .option('--allow-outside', 'let task spec files name data files outside their own folder')
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
     .addOption(new Option('--pooling <kind>', 'sentence pooling (last suits decoders)').choices(['mean', 'first', 'last']).default('mean'))
     .option('--search-evals <n>', 'subnetworks the search may run per budget', intArg, 40)
