@@ -72,6 +72,20 @@ export const TEST_BEDS: Record<string, PretrainSpec> = {
   'mini-roberta': { ...base, name: 'mini-roberta', objective: 'mlm', steps: 2500, batch: 32, maskRate: 0.3 },
 };
 
+/**
+ * The test-bed suite (issue 15): members defined by name as overrides of the base spec, exactly as they
+ * were run, so `probescale pretrain --model gpt-m --out DIR --resume` continues a run in a later session.
+ * See bench/RESULTS.md for what each reached.
+ */
+const SUITE_COMMON = 'seq=64,brown=true,dtype=F16';
+export const SUITE: Record<string, string> = {
+  'gpt-s': `layers=6,hidden=64,heads=2,intermediate=256,vocab=1024,lr=0.002,warmup=200,evalEvery=500,batch=16,steps=4000,${SUITE_COMMON}`,
+  'gpt-d12': `layers=12,hidden=48,heads=2,intermediate=192,vocab=1024,lr=0.002,warmup=200,evalEvery=500,batch=16,steps=4000,${SUITE_COMMON}`,
+  'gpt-m': `layers=6,hidden=128,heads=4,intermediate=512,vocab=2048,lr=0.001,warmup=300,evalEvery=500,batch=16,steps=14500,${SUITE_COMMON}`,
+  'roberta-s-sin': `layers=6,hidden=64,heads=2,intermediate=256,vocab=1024,lr=0.002,warmup=200,evalEvery=250,batch=32,steps=2000,sinusoidal=true,${SUITE_COMMON}`,
+  'roberta-m': `layers=6,hidden=128,heads=4,intermediate=512,vocab=2048,lr=0.001,warmup=300,evalEvery=500,batch=32,steps=10000,sinusoidal=true,${SUITE_COMMON}`,
+};
+
 /** Spec fields that `--set key=value` may override (numbers, and booleans/strings where noted). */
 const NUMERIC_FIELDS = ['vocab', 'hidden', 'layers', 'heads', 'intermediate', 'batch', 'seq', 'steps', 'lr', 'warmup', 'evalEvery', 'evalBatches', 'seed', 'maskRate', 'maxDocs', 'qkStd'] as const;
 
@@ -79,14 +93,15 @@ const NUMERIC_FIELDS = ['vocab', 'hidden', 'layers', 'heads', 'intermediate', 'b
  * A test bed by name, optionally with overrides ("layers=6,hidden=96,brown=true,dtype=F16"): the way to
  * define a new suite member or a timing run without editing TEST_BEDS. Unknown names list the known ones.
  */
-export function specByName(name: string, overrides = ''): PretrainSpec {
+export function specByName(name: string, overrides = '', rename?: string): PretrainSpec {
+  if (SUITE[name] !== undefined) return specByName(`${name.startsWith('gpt') ? 'gpt' : 'roberta'}-`, [SUITE[name], overrides].filter(Boolean).join(','), name);
   const known = TEST_BEDS[name];
   const m = /^(gpt|roberta)-/.exec(name);
   if (!known && !(m && overrides)) {
-    throw new ProbescaleError(`unknown test bed "${name}"; choose one of: ${Object.keys(TEST_BEDS).join(', ')}, all (or name a new one gpt-... / roberta-... and give its shape with --set)`);
+    throw new ProbescaleError(`unknown test bed "${name}"; choose one of: ${Object.keys(TEST_BEDS).join(', ')}, all, or a suite member (${Object.keys(SUITE).join(', ')}) (or name a new one gpt-... / roberta-... and give its shape with --set)`);
   }
   const spec: PretrainSpec = known ? { ...known } : { ...base, name, objective: m![1] === 'gpt' ? 'clm' : 'mlm', steps: 1000, ...(m![1] === 'roberta' ? { maskRate: 0.3 } : {}) };
-  spec.name = name;
+  spec.name = rename ?? name;
   for (const kv of overrides.split(',').map((s) => s.trim()).filter(Boolean)) {
     const [k, v] = kv.split('=');
     if (v === undefined) throw new ProbescaleError(`--set "${kv}": expected key=value, e.g. layers=6`);

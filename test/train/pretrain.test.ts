@@ -7,7 +7,7 @@ import { loadModel } from '../../src/model/checkpoint.js';
 import { readSafetensors, toFloat32 } from '../../src/model/safetensors.js';
 import { Engine } from '../../src/engine/engine.js';
 import { loadTokenizer } from '../../src/model/tokenizer.js';
-import { CHECKPOINT, makeBatch, pretrain, specByName, TEST_BEDS, type PretrainSpec } from '../../src/train/pretrain.js';
+import { CHECKPOINT, makeBatch, pretrain, specByName, SUITE, TEST_BEDS, type PretrainSpec } from '../../src/train/pretrain.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { gpt2Model } from '../../src/train/models/gpt2.js';
 import { robertaModel } from '../../src/train/models/roberta.js';
@@ -110,6 +110,13 @@ test('specByName: a new suite member is defined by its name and --set; bad keys 
   assert.equal(s.dtype, 'F16');
   assert.equal(specByName('roberta-x', 'steps=10').objective, 'mlm');
   assert.throws(() => specByName('nope'), /unknown test bed "nope"/);
+  // suite members are names for fixed override lists (what a later session resumes with)
+  const m = specByName('gpt-m');
+  assert.deepEqual({ ...m, name: 'x' }, { ...specByName('gpt-x', SUITE['gpt-m']), name: 'x' });
+  assert.equal(m.name, 'gpt-m');
+  assert.equal(m.hidden, 128);
+  assert.equal(specByName('roberta-m').sinusoidal, true);
+  assert.equal(specByName('roberta-m').objective, 'mlm');
   assert.throws(() => specByName('gpt-x', 'depth=3'), /unknown key/);
   assert.throws(() => specByName('gpt-x', 'hidden=100,heads=3'), /not a multiple/);
 });
