@@ -1,6 +1,8 @@
 /** Small argument parsers shared by commands; a bad value is a usage error (exit 2), not a crash. */
 import { InvalidArgumentError } from 'commander';
+import { Option } from 'commander';
 import { maxThreads } from '../util/threads.js';
+import { PRECISIONS } from '../engine/graph.js';
 
 export function intArg(value: string): number {
   const n = Number(value);
@@ -34,4 +36,9 @@ export function listArg(value: string): string {
   const parts = value.split(',').map((s) => s.trim());
   if (parts.some((s) => s === '')) throw new InvalidArgumentError(`expected a comma-separated list with no empty entries, got "${value}"`);
   return value;
+}
+
+/** --precision for every command that runs a model: int8 = int8 linear-layer weights, activations quantized per batch. */
+export function precisionOption(): Option {
+  return new Option('--precision <p>', 'weight precision of the linear layers (int8: onnxruntime dynamic quantization)').choices([...PRECISIONS]).default('fp32');
 }

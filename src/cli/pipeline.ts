@@ -31,6 +31,7 @@ import { UsageError } from '../util/errors.js';
 import { resolveTasks } from './tasks.js';
 import { fitRetention, budgetForRetention } from '../scaling/retention.js';
 import type { TensorToWrite } from '../model/safetensors.js';
+import type { Precision } from '../engine/graph.js';
 
 export interface PipelineOptions {
   model: string;
@@ -48,6 +49,8 @@ export interface PipelineOptions {
   /** task specs may name data files outside their own folder */
   allowOutside?: boolean;
   threads?: number;
+  /** linear-layer precision of every forward pass that probes, selects and verifies (calibration statistics and healing fits stay fp32) */
+  precision?: Precision;
   /** sentence pooling for sentence-level tasks (default mean; 'last' suits decoders, whose last token has seen the whole sentence) */
   pooling?: SentencePooling;
   searchEvals: number;
@@ -89,9 +92,9 @@ function calibrationBatch(tok: TextTokenizer, tasks: Task[], maxTokens: number, 
   return { inputIds: texts.slice(0, n).map((s) => tok.encode(s).slice(0, Math.min(128, maxTokens))) };
 }
 
-async function latencyCosts(model: LoadedModel, batch: { inputIds: number[][] }, threads?: number): Promise<LayerCosts> {
+async function latencyCosts(model: LoadedModel, batch: { inputIds: number[][] }, threads?: number, precision?: Precision): Promise<LayerCosts> {
   const time = async (layers: number[]) => {
-    const e = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, threads });
+    const e = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, threads, precision });
     const ms = await medianRunMs(e, batch, 5);
     await e.release();
     return ms;
@@ -126,11 +129,11 @@ export async function runPipeline(opts: PipelineOptions) {
   for (const b of budgets) if (b.kind !== 'latency') capacity(b, b.kind === 'parameters' ? paramCosts : flops);
   prepareOutputDir(opts.out, 'probescale run', { overwrite: opts.overwrite });
   const pooling = opts.pooling ?? 'mean';
-  const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: process.stderr.isTTY, threads: opts.threads, sentencePooling: pooling };
+  const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: process.stderr.isTTY, threads: opts.threads, precision: opts.precision, sentencePooling: pooling };
 
   // 1. probe every layer of the full model
   log(`probing ${L + 1} representations of ${model.source} on ${tasks.map((t) => t.name).join(', ')}`);
-  const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads });
+  const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads, precision: opts.precision });
   const probes: TaskResult[] = [];
   for (const t of tasks) probes.push(await probeTask(engine, tok, t, { ...suite, control: t.kind === 'token' }));
   await engine.release();
@@ -152,7 +155,7 @@ export async function runPipeline(opts: PipelineOptions) {
   const results: BudgetResult[] = [];
   const slebCache = new Map<number, number[]>();
   for (const budget of budgets) {
-    const costs = budget.kind === 'parameters' ? paramCosts : budget.kind === 'flops' ? flops : await latencyCosts(model, calib, opts.threads);
+    const costs = budget.kind === 'parameters' ? paramCosts : budget.kind === 'flops' ? flops : await latencyCosts(model, calib, opts.threads, opts.precision);
     const cap = capacity(budget, costs);
     const k = cap.maxLayers;
     log(`budget ${budget.text}: ${k} of ${L} layers fit`);
@@ -223,7 +226,7 @@ export async function runPipeline(opts: PipelineOptions) {
   await ev.release();
   const headTensors: Record<string, TensorToWrite> = {};
   const headInfo: Record<string, unknown> = {};
-  const sub = await Engine.create(model, { layers: keep, hiddenStates: 'last', logits: false, bridges, threads: opts.threads });
+  const sub = await Engine.create(model, { layers: keep, hiddenStates: 'last', logits: false, bridges, threads: opts.threads, precision: opts.precision });
   for (const t of tasks) {
     const tr = await splitFeatures(sub, tok, t, 'train', suite);
     const dv = await splitFeatures(sub, tok, t, 'dev', suite);
@@ -243,7 +246,7 @@ export async function runPipeline(opts: PipelineOptions) {
 
   // 3. verify the written model: load it back, apply the stored heads on test, measure cost
   const verification = await verifyWritten(modelDir, tasks, reference, probes, suite, headTensors);
-  const measured = { full: measureModel(model), compressed: measureModel(loadModel(modelDir)) };
+  const measured = { full: measureModel(model, { precision: opts.precision }), compressed: measureModel(loadModel(modelDir), { precision: opts.precision }) };
 
   // 4. retention curve over the budgets (plus the full model at x = 1, r = 1)
   const curvePoints = [...results.map((b) => ({ x: b.methods[0].parameters / fullParams, r: b.methods[0].retention })), { x: 1, r: 1 }];
@@ -290,7 +293,7 @@ function splitTokens(tok: TextTokenizer, t: Task, split: 'train' | 'dev' | 'test
 async function verifyWritten(dir: string, tasks: Task[], reference: Record<string, Record<'dev' | 'test', number>>, probes: TaskResult[], suite: SuiteOptions, heads: Record<string, TensorToWrite>) {
   const written = loadModel(dir);
   const tok = await written.tokenizer();
-  const engine = await Engine.create(written, { hiddenStates: 'last', logits: false, threads: suite.threads });
+  const engine = await Engine.create(written, { hiddenStates: 'last', logits: false, threads: suite.threads, precision: suite.precision });
   const out: Record<string, { score: number; fullFinal: number; fullBest: number; retentionVsFinal: number; retentionVsBest: number }> = {};
   for (const t of tasks) {
     const te = await splitFeatures(engine, tok, t, 'test', { ...suite, cacheDir: join(suite.cacheDir, 'verify') });

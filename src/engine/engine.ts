@@ -16,6 +16,7 @@ import { checkBatchShape, checkIdsInVocab } from './inputs.js';
 import { checkThreads, defaultThreads } from '../util/threads.js';
 import { FAMILIES } from './families/index.js';
 import type { FeedName, GraphOptions } from './family.js';
+import type { Precision } from './graph.js';
 import { t5HasDecoder } from './families/t5.js';
 
 /** Above this many weight bytes, graphs are built with external data (see Engine.create). */
@@ -34,6 +35,8 @@ export interface EngineOptions {
   bridges?: GraphOptions['bridges'];
   /** Build with an external-data file (default: when the weights exceed EXTERNAL_DATA_BYTES). */
   externalData?: boolean;
+  /** fp32 (default) or int8 linear layers (see GraphBuilder). */
+  precision?: Precision;
 }
 
 /** A right-padded batch; ids as number[][] (ragged rows are padded) or a flat BigInt64Array + dims. */
@@ -65,7 +68,7 @@ export class Engine {
     // T5's decoder runs when its logits or decoder layers are asked for; probing reads the encoder alone
     const withDecoder = !!arch.t5 && t5HasDecoder(arch, model.weights) && (opts.decoderLayers !== undefined || (opts.logits ?? true));
     const decoderLayers = withDecoder ? validateLayers(opts.decoderLayers ?? range(arch.t5!.decoderLayers), arch.t5!.decoderLayers, 'decoder layers', model.source) : [];
-    const options: GraphOptions = { layers, decoderLayers, hiddenStates: opts.hiddenStates ?? 'all', logits: opts.logits ?? true, bridges: opts.bridges ?? storedBridges(model) };
+    const options: GraphOptions = { layers, decoderLayers, hiddenStates: opts.hiddenStates ?? 'all', logits: opts.logits ?? true, bridges: opts.bridges ?? storedBridges(model), precision: opts.precision ?? 'fp32' };
     const sessionOptions: ort.InferenceSession.SessionOptions = { intraOpNumThreads: checkThreads(opts.threads) ?? defaultThreads(), interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
     // Large models stream their weights to a temporary external-data file while the graph is built:
     // no transposed copies and no protobuf holding them sit in memory next to onnxruntime's own copy.

@@ -1,7 +1,7 @@
 /** What every model family's graph builder receives and returns. */
 import type { ArchConfig } from '../model/config.js';
 import type { WeightStore } from '../model/weights.js';
-import { GraphBuilder, FLOAT } from './graph.js';
+import { GraphBuilder, FLOAT, type Precision } from './graph.js';
 
 export interface GraphOptions {
   /** Original indices of the (encoder) layers to run, in order; a model without layers 3 and 7 simply omits them. */
@@ -17,6 +17,8 @@ export interface GraphOptions {
    * the final norm). Each stands in for a run of removed layers (compress/heal.ts). W is [C, C] (in, out).
    */
   bridges?: Record<number, { weight: Float32Array; bias: Float32Array }>;
+  /** Weight precision of the linear layers (GraphBuilder.precision); default fp32. */
+  precision?: Precision;
 }
 
 /** Apply the bridge that stands before kept layer j, if any. */

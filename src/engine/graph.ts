@@ -13,6 +13,16 @@ type Attr = number | string | number[] | Float32Array | { float: number } | { te
 
 export const FLOAT = onnx.TensorProto.DataType.FLOAT;
 export const INT64 = onnx.TensorProto.DataType.INT64;
+export const INT8 = onnx.TensorProto.DataType.INT8;
+
+/**
+ * fp32: every weight as stored. int8: every MatMul by a 2-D weight (the linear layers, LM heads, bridges) runs
+ * on int8 weights quantized per output channel at build time, activations quantized per batch at run time
+ * (DynamicQuantizeLinear -> com.microsoft MatMulIntegerToFloat; choice measured in bench/RESULTS.md).
+ * bf16 is not offered: onnxruntime's CPU provider has no bfloat16 MatMul kernel (1.30, measured).
+ */
+export type Precision = 'fp32' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
 
 /** IR 10 / opset 21: LayerNormalization (17), Gelu (20) and axes-as-input reductions (18) are all available. */
 const IR_VERSION = 10;
@@ -26,11 +36,18 @@ export class GraphBuilder {
   private counter = 0;
   private constCache = new Map<string, string>();
   private initNames = new Set<string>();
+  /** int8: 2-D weights not yet emitted; the first node that reads one decides int8 (MatMul's B) or fp32. */
+  private pending = new Map<string, { data: Float32Array; dims: number[] }>();
+  /** int8: weight name -> its int8 initializer and per-column scales (a shared layer, e.g. ALBERT's, reuses them). */
+  private quantized = new Map<string, { q: string; scale: string }>();
+  /** int8: activation name -> its DynamicQuantizeLinear outputs, so q/k/v projections of one input share them. */
+  private dynamicQuant = new Map<string, string[]>();
+  private usesContribOps = false;
 
   /** When set, large weights are appended to this file (ONNX external data) instead of the protobuf. */
   private external?: { fd: number; location: string; offset: number };
 
-  constructor(readonly name: string, externalDataPath?: string) {
+  constructor(readonly name: string, externalDataPath?: string, readonly precision: Precision = 'fp32') {
     if (externalDataPath) this.useExternalData(externalDataPath, basename(externalDataPath));
   }
 
@@ -57,6 +74,7 @@ export class GraphBuilder {
   }
 
   output(name: string, value: string, elemType = FLOAT, dims: (number | string)[] = []): void {
+    this.flush(value);
     // Graph outputs need their own names: route through Identity so one value can be published twice.
     this.nodes.push({ opType: 'Identity', input: [value], output: [name], name: `out_${name}` });
     this.outputs.push(valueInfo(name, elemType, dims.length ? dims : undefined));
@@ -66,8 +84,14 @@ export class GraphBuilder {
   weight(name: string, data: Float32Array, dims: number[]): string {
     if (this.initNames.has(name)) return name;
     this.initNames.add(name);
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    if (this.external && data.byteLength >= 1024) {
+    if (this.precision === 'int8' && dims.length === 2) this.pending.set(name, { data, dims });
+    else this.tensor(name, FLOAT, dims, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return name;
+  }
+
+  /** An initializer from raw little-endian bytes; large ones go to the external-data file when there is one. */
+  private tensor(name: string, dataType: number, dims: number[], bytes: Uint8Array): void {
+    if (this.external && bytes.byteLength >= 1024) {
       const ext = this.external;
       const pad = (64 - (ext.offset % 64)) % 64; // aligned, as onnxruntime prefers
       if (pad) writeSync(ext.fd, new Uint8Array(pad));
@@ -75,7 +99,7 @@ export class GraphBuilder {
       writeSync(ext.fd, bytes);
       this.initializers.push({
         name,
-        dataType: FLOAT,
+        dataType,
         dims,
         dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
         externalData: [
@@ -85,10 +109,40 @@ export class GraphBuilder {
         ],
       });
       ext.offset += bytes.byteLength;
-      return name;
+      return;
     }
-    this.initializers.push({ name, dataType: FLOAT, dims, rawData: bytes });
-    return name;
+    this.initializers.push({ name, dataType, dims, rawData: bytes });
+  }
+
+  /** Emit a pending 2-D weight as fp32 (read by something other than MatMul's B). */
+  private flush(name: string): void {
+    const p = this.pending.get(name);
+    if (!p) return;
+    this.pending.delete(name);
+    if (this.quantized.has(name)) throw new Error(`internal: weight ${name} was quantized, then read as fp32`);
+    this.tensor(name, FLOAT, p.dims, new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength));
+  }
+
+  /** x @ W for a weight W [K, N] in int8: per-column symmetric scales, activations quantized per batch at run time. */
+  private quantizedMatMul(x: string, w: string, hint: string): string {
+    let qw = this.quantized.get(w);
+    if (!qw) {
+      const { data, dims } = this.pending.get(w)!;
+      this.pending.delete(w);
+      const { q, scale } = quantizeColumns(data, dims[0], dims[1]);
+      qw = { q: `${w}.int8`, scale: `${w}.scale` };
+      this.tensor(qw.q, INT8, dims, new Uint8Array(q.buffer));
+      this.tensor(qw.scale, FLOAT, [dims[1]], new Uint8Array(scale.buffer));
+      this.quantized.set(w, qw);
+    }
+    let xq = this.dynamicQuant.get(x);
+    if (!xq) {
+      // uint8 activations x int8 weights is the pair the VNNI dot-product instruction (vpdpbusd) multiplies
+      xq = this.opN('DynamicQuantizeLinear', [x], 3, {}, 'xq');
+      this.dynamicQuant.set(x, xq);
+    }
+    this.usesContribOps = true;
+    return this.opN('MatMulIntegerToFloat', [xq[0], qw.q, xq[1], qw.scale, xq[2]], 1, {}, hint, 'com.microsoft')[0];
   }
 
   constI64(values: number[], dims: number[] = [values.length]): string {
@@ -121,6 +175,10 @@ export class GraphBuilder {
   }
 
   opN(opType: string, inputs: string[], nOut: number, attrs: Record<string, Attr> = {}, hint = opType, domain = ''): string[] {
+    if (this.precision === 'int8') {
+      if (opType === 'MatMul' && domain === '' && (this.pending.has(inputs[1]) || this.quantized.has(inputs[1]))) return [this.quantizedMatMul(inputs[0], inputs[1], hint)];
+      for (const i of inputs) this.flush(i);
+    }
     const outs = Array.from({ length: nOut }, () => this.fresh(hint));
     this.nodes.push({
       opType,
@@ -135,11 +193,12 @@ export class GraphBuilder {
 
   /** Serialized ModelProto ready for InferenceSession.create. */
   toBytes(): Uint8Array {
+    for (const name of [...this.pending.keys()]) this.flush(name);
     this.closeExternalData();
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
       producerName: 'probescale',
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, ...(this.usesContribOps ? [{ domain: 'com.microsoft', version: 1 }] : [])],
       graph: {
         name: this.name,
         node: this.nodes,
@@ -168,4 +227,27 @@ function attribute(name: string, v: Attr): onnxProto.onnx.IAttributeProto {
   if (Array.isArray(v)) return { name, type: A.INTS, ints: v };
   if ('float' in v) return { name, type: A.FLOAT, f: v.float };
   return { name, type: A.TENSOR, t: v.tensor };
+}
+
+/**
+ * Symmetric per-output-channel int8: W [K, N] (in, out) -> q [K, N] in -127..127 and scale [N] = max|W[:, n]| / 127,
+ * so W[k, n] ~ q[k, n] * scale[n] with an error of at most scale[n] / 2.
+ */
+export function quantizeColumns(w: Float32Array, K: number, N: number): { q: Int8Array; scale: Float32Array } {
+  const scale = new Float32Array(N);
+  for (let k = 0; k < K; k++) {
+    const row = k * N;
+    for (let n = 0; n < N; n++) scale[n] = Math.max(scale[n], Math.abs(w[row + n]));
+  }
+  const inv = new Float32Array(N);
+  for (let n = 0; n < N; n++) {
+    scale[n] = scale[n] > 0 ? scale[n] / 127 : 1; // an all-zero column: any scale, its codes are 0
+    inv[n] = 1 / scale[n];
+  }
+  const q = new Int8Array(K * N);
+  for (let k = 0; k < K; k++) {
+    const row = k * N;
+    for (let n = 0; n < N; n++) q[row + n] = Math.max(-127, Math.min(127, Math.round(w[row + n] * inv[n])));
+  }
+  return { q, scale };
 }

@@ -59,7 +59,7 @@ interface Meta {
 function cacheKey(engine: Engine, seqs: number[][], rows: RowSpec[], dtype: string): string {
   const h = createHash('sha256');
   h.update(engine.model.contentHash());
-  h.update(`layers=${engine.options.layers.join(',')};states=${engine.options.hiddenStates};bridges=${Object.keys(engine.options.bridges ?? {}).join(',')};dtype=${dtype};`);
+  h.update(`layers=${engine.options.layers.join(',')};states=${engine.options.hiddenStates};bridges=${Object.keys(engine.options.bridges ?? {}).join(',')};dtype=${dtype};${engine.options.precision === 'int8' ? 'precision=int8;' : ''}`); // fp32 keys unchanged: existing caches stay valid
   for (const b of Object.values(engine.options.bridges ?? {})) h.update(new Uint8Array(b.weight.buffer, b.weight.byteOffset, b.weight.byteLength));
   for (const s of seqs) h.update(Int32Array.from(s)).update('|');
   for (const r of rows) h.update(`${r.seq}:${r.ranges.map((x) => x.join('-')).join(',')};`);

@@ -24,6 +24,8 @@ import { accuracy, type Probe } from './types.js';
 import { ProbeSessions } from './sessions.js';
 import { ProbescaleError } from '../util/errors.js';
 
+import type { Precision } from '../engine/graph.js';
+
 export type ProbeKind = 'logistic' | 'ridge' | 'mlp';
 
 export interface SuiteOptions extends RowOptions {
@@ -39,6 +41,8 @@ export interface SuiteOptions extends RowOptions {
   layers?: number[];
   /** onnxruntime threads for forward passes and probe fits (default: every core) */
   threads?: number;
+  /** linear-layer precision of the engines built for subsets (select/evaluate) */
+  precision?: Precision;
 }
 
 export interface LayerResult {

@@ -75,7 +75,7 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
       const hit = cache.get(key);
       if (hit) return hit;
       ev.runs++;
-      const engine = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, bridges, threads: opts.threads });
+      const engine = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, bridges, threads: opts.threads, precision: opts.precision });
       const scores: SubsetScore['scores'] = {};
       for (const task of tasks) {
         const tr = await splitFeatures(engine, tok, task, 'train', { ...opts, progress: false });

@@ -8,8 +8,9 @@ import { Engine } from '../engine/engine.js';
 import { medianRunMs } from '../engine/timing.js';
 import { maxSequenceTokens } from '../model/config.js';
 import { peakRssMb } from '../util/memory.js';
+import type { Precision } from '../engine/graph.js';
 
-const { values } = parseArgs({ options: { model: { type: 'string' }, layers: { type: 'string' }, seq: { type: 'string', default: '64' }, repeats: { type: 'string', default: '5' }, threads: { type: 'string', default: '0' } } });
+const { values } = parseArgs({ options: { model: { type: 'string' }, layers: { type: 'string' }, seq: { type: 'string', default: '64' }, repeats: { type: 'string', default: '5' }, threads: { type: 'string', default: '0' }, precision: { type: 'string', default: 'fp32' } } });
 // die with the parent: if it is killed (even SIGKILL) this process is reparented, and must not keep a core busy
 const parent = process.ppid;
 setInterval(() => {
@@ -17,7 +18,7 @@ setInterval(() => {
 }, 200).unref();
 const model = loadModel(values.model!);
 const layers = values.layers ? values.layers.split(',').map(Number) : undefined;
-const engine = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, threads: Number(values.threads) || undefined });
+const engine = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, threads: Number(values.threads) || undefined, precision: values.precision as Precision });
 const T = Math.min(Number(values.seq), maxSequenceTokens(model.arch)); // never past the position table
 const repeats = Number(values.repeats);
 const row = Array.from({ length: T }, (_, t) => 3 + ((t * 7919) % Math.max(1, model.arch.vocab - 3)));

@@ -8,6 +8,7 @@ import { join, dirname } from 'node:path';
 import type { LoadedModel } from '../model/checkpoint.js';
 import { parameterCosts, subsetCost } from '../select/costs.js';
 import { defaultThreads } from '../util/threads.js';
+import type { Precision } from '../engine/graph.js';
 
 export interface Measurement {
   parameters: number;
@@ -20,8 +21,9 @@ export interface Measurement {
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'measure-child.ts');
 
-export function measureModel(model: LoadedModel, opts: { layers?: number[]; seq?: number; repeats?: number; threads?: number } = {}): Measurement {
+export function measureModel(model: LoadedModel, opts: { layers?: number[]; seq?: number; repeats?: number; threads?: number; precision?: Precision } = {}): Measurement {
   const args = ['--import', 'tsx', CHILD, '--model', model.source, '--seq', String(opts.seq ?? 64), '--repeats', String(opts.repeats ?? 5), '--threads', String(opts.threads ?? defaultThreads())];
+  if (opts.precision) args.push('--precision', opts.precision);
   if (opts.layers) args.push('--layers', opts.layers.join(','));
   const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`measuring ${model.source} failed (${r.signal ?? `exit ${r.status}`}):\n${r.stderr}`);

@@ -4,7 +4,8 @@ import { loadModel } from '../../model/checkpoint.js';
 import { Engine } from '../../engine/engine.js';
 import { checkIdsInVocab, readInputs } from '../../engine/inputs.js';
 import { writeSafetensors } from '../../model/safetensors.js';
-import { intListArg, threadsArg } from '../parse.js';
+import { intListArg, precisionOption, threadsArg } from '../parse.js';
+import type { Precision } from '../../engine/graph.js';
 
 export function register(program: Command): void {
   program
@@ -15,16 +16,17 @@ export function register(program: Command): void {
     .requiredOption('--out <file>', 'output .safetensors (written atomically)')
     .option('--layers <list>', 'comma-separated layer indices to keep, in order (default: all)', intListArg)
     .option('--threads <n>', 'onnxruntime threads (default: all cores)', threadsArg)
-    .action(async (opts: { model: string; inputs: string; out: string; layers?: number[]; threads?: number }) => {
+    .addOption(precisionOption())
+    .action(async (opts: { model: string; inputs: string; out: string; layers?: number[]; threads?: number; precision: Precision }) => {
       const model = loadModel(opts.model);
       const batch = readInputs(opts.inputs);
       checkIdsInVocab(batch, model.arch.vocab, model.arch.typeVocab, opts.inputs);
-      const engine = await Engine.create(model, { layers: opts.layers, threads: opts.threads });
+      const engine = await Engine.create(model, { layers: opts.layers, threads: opts.threads, precision: opts.precision });
       const out = await engine.run(batch);
       writeSafetensors(
         opts.out,
         Object.fromEntries(Object.entries(out).map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.dims, data: t.data }])),
-        { producer: 'probescale', model: opts.model, layers: engine.options.layers.join(',') },
+        { producer: 'probescale', model: opts.model, layers: engine.options.layers.join(','), precision: opts.precision },
       );
       console.log(`wrote ${Object.keys(out).length} tensors to ${opts.out}`);
       for (const [name, t] of Object.entries(out)) console.log(`  ${name.padEnd(32)} [${t.dims.join(', ')}]`);

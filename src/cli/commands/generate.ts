@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { loadModel } from '../../model/checkpoint.js';
 import { Engine } from '../../engine/engine.js';
 import { greedyGenerate } from '../../engine/generate.js';
-import { intListArg, positiveIntArg } from '../parse.js';
+import { intListArg, positiveIntArg, precisionOption } from '../parse.js';
+import type { Precision } from '../../engine/graph.js';
 
 export function register(program: Command): void {
   program
@@ -14,10 +15,11 @@ export function register(program: Command): void {
     .option('--steps <n>', 'positions to run, prompt included (as llama2.c run.c)', positiveIntArg, 64)
     .option('--layers <list>', 'comma-separated layer indices to keep', intListArg)
     .option('--tokenizer <file>', 'tokenizer file when it is not next to the model')
-    .action(async (opts: { model: string; prompt: string; steps: number; layers?: number[]; tokenizer?: string }) => {
+    .addOption(precisionOption())
+    .action(async (opts: { model: string; prompt: string; steps: number; layers?: number[]; tokenizer?: string; precision: Precision }) => {
       const model = loadModel(opts.model, { tokenizerPath: opts.tokenizer });
       const tok = await model.tokenizer();
-      const engine = await Engine.create(model, { layers: opts.layers, hiddenStates: 'last' });
+      const engine = await Engine.create(model, { layers: opts.layers, hiddenStates: 'last', precision: opts.precision });
       const bos = model.arch.bosTokenId;
       const ids = await greedyGenerate(engine, tok.encode(opts.prompt), opts.steps, bos === undefined ? [] : [bos]);
       console.log(tok.decode(ids));

@@ -5,7 +5,8 @@ import { loadModel } from '../../model/checkpoint.js';
 import { Engine } from '../../engine/engine.js';
 import { probeTask, probingTime, type ProbeKind, type TaskResult } from '../../probe/suite.js';
 import { checkCanCreate, checkReplaceable, prepareOutputDir, writeFileAtomic } from '../../util/atomic.js';
-import { intArg, listArg, positiveIntArg, threadsArg } from '../parse.js';
+import { intArg, listArg, positiveIntArg, precisionOption, threadsArg } from '../parse.js';
+import type { Precision } from '../../engine/graph.js';
 import { resolveTasks } from '../tasks.js';
 
 export interface ProbeCliOptions {
@@ -23,6 +24,7 @@ export interface ProbeCliOptions {
   wordPooling: 'first' | 'mean';
   cache?: string;
   threads?: number;
+  precision?: Precision;
   overwrite?: boolean;
   allowOutside?: boolean;
 }
@@ -53,7 +55,7 @@ export async function runProbe(opts: ProbeCliOptions): Promise<TaskResult[]> {
   const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed, allowOutside: opts.allowOutside });
   // everything above validated the input; only now is --out created (and marked as probescale's)
   prepareOutputDir(opts.out, 'probescale probe', { overwrite: opts.overwrite });
-  const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads });
+  const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads, precision: opts.precision });
   const results: TaskResult[] = [];
   for (const task of tasks) {
     results.push(
@@ -86,6 +88,7 @@ export function register(program: Command): void {
     .addOption(new Option('--word-pooling <kind>', 'word pooling over sub-tokens').choices(['first', 'mean']).default('first'))
     .option('--cache <dir>', 'feature cache directory (default OUT/.features)')
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
+    .addOption(precisionOption())
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
     .option('--allow-outside', 'let task spec files name data files outside their own folder')
     .action(async (opts: ProbeCliOptions) => {

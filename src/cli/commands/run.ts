@@ -1,7 +1,7 @@
 /** `probescale run`: the whole pipeline — probe, select under budgets, compare baselines, compress, verify, report. */
 import { Option, type Command } from 'commander';
 import { runPipeline, type PipelineOptions } from '../pipeline.js';
-import { intArg, listArg, positiveIntArg, threadsArg } from '../parse.js';
+import { intArg, listArg, positiveIntArg, precisionOption, threadsArg } from '../parse.js';
 
 export function register(program: Command): void {
   program
@@ -20,6 +20,7 @@ export function register(program: Command): void {
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
     .option('--allow-outside', 'let task spec files name data files outside their own folder')
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
+    .addOption(precisionOption())
     .addOption(new Option('--pooling <kind>', 'sentence pooling (last suits decoders)').choices(['mean', 'first', 'last']).default('mean'))
     .option('--search-evals <n>', 'subnetworks the search may run per budget', intArg, 40)
     .option('--random-seeds <n>', 'random-subset baselines per budget', positiveIntArg, 5)

@@ -66,7 +66,7 @@ export function buildBertEncoder(layout: BertLayout) {
     const P = w.prefix;
     const C = arch.hidden;
     const E = arch.embeddingSize ?? C;
-    const g = new GraphBuilder(arch.family, external);
+    const g = new GraphBuilder(arch.family, external, opts.precision);
     const ids = g.input('input_ids', INT64, ['batch', 'seq']);
     const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
     const pos = g.input('position_ids', INT64, ['batch', 'seq']);

@@ -26,7 +26,7 @@ export function buildDeberta(arch: ArchConfig, w: WeightStore, opts: GraphOption
   const E = arch.embeddingSize ?? C;
   const H = arch.heads;
   const D = arch.headDim;
-  const g = new GraphBuilder('deberta-v2', external);
+  const g = new GraphBuilder('deberta-v2', external, opts.precision);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
   const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
   const feeds: FeedName[] = ['input_ids', 'attention_mask'];

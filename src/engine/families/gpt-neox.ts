@@ -45,7 +45,7 @@ export function buildGptNeox(arch: ArchConfig, w: WeightStore, opts: GraphOption
   const D = arch.headDim;
   const F = arch.intermediate;
   const neox = arch.gptNeox!;
-  const g = new GraphBuilder('gpt-neox', external);
+  const g = new GraphBuilder('gpt-neox', external, opts.precision);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
   const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
   const pos = g.input('position_ids', INT64, ['batch', 'seq']);

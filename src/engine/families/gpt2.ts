@@ -33,7 +33,7 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
   w.choosePrefix(['transformer.', ''], 'wte.weight');
   const P = w.prefix;
   const C = arch.hidden;
-  const g = new GraphBuilder('gpt2', external);
+  const g = new GraphBuilder('gpt2', external, opts.precision);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
   const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
   const pos = g.input('position_ids', INT64, ['batch', 'seq']);

@@ -97,7 +97,7 @@ export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions,
   const D = arch.headDim;
   const F = arch.intermediate;
   if (H % KV !== 0) throw new Error(`num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
-  const g = new GraphBuilder(arch.family, external);
+  const g = new GraphBuilder(arch.family, external, opts.precision);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
   const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
   const pos = g.input('position_ids', INT64, ['batch', 'seq']);

@@ -38,7 +38,7 @@ export function buildOpt(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
   const H = arch.heads;
   const D = arch.headDim;
   const F = arch.intermediate;
-  const g = new GraphBuilder('opt', external);
+  const g = new GraphBuilder('opt', external, opts.precision);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
   const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
   const pos = g.input('position_ids', INT64, ['batch', 'seq']);

@@ -59,7 +59,7 @@ function feedForward(g: GraphBuilder, w: WeightStore, name: string, arch: ArchCo
 export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string): BuiltGraph {
   const C = arch.hidden;
   const withDecoder = t5HasDecoder(arch, w) && opts.decoderLayers.length > 0;
-  const g = new GraphBuilder(withDecoder ? 't5' : 't5-encoder', external);
+  const g = new GraphBuilder(withDecoder ? 't5' : 't5-encoder', external, opts.precision);
   const shared = w.get('shared.weight', [arch.vocab, C]);
   const embed = g.weight('shared.weight', shared.data, [arch.vocab, C]);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);

@@ -1,0 +1,82 @@
+/**
+ * Which onnxruntime operator runs a dynamically quantized linear layer fastest on this CPU?
+ * One GEMM of the BERT-base FFN shape (batch 32 x 128 tokens = 4096 rows, 768 -> 3072), each variant in its own
+ * session, min of N runs. `node --import tsx bench/int8/ops.ts [runs]`
+ */
+import * as ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
+import { GraphBuilder, FLOAT } from '../../src/engine/graph.js';
+
+const { onnx } = onnxProto;
+const M = 4096, K = 768, N = 3072;
+const runs = Number(process.argv[2] ?? 10);
+const threads = Number(process.env.THREADS ?? 2);
+
+function rand(n: number, s: number): Float32Array {
+  const a = new Float32Array(n);
+  let x = 12345;
+  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; a[i] = ((x / 2 ** 32) - 0.5) * s; }
+  return a;
+}
+const W = rand(K * N, 0.1);
+const X = rand(M * K, 2);
+function quant(): { q: Int8Array; scale: Float32Array } {
+  const q = new Int8Array(K * N), scale = new Float32Array(N);
+  for (let n = 0; n < N; n++) { let m = 0; for (let k = 0; k < K; k++) m = Math.max(m, Math.abs(W[k * N + n])); scale[n] = m / 127 || 1; }
+  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) q[k * N + n] = Math.round(W[k * N + n] / scale[n]);
+  return { q, scale };
+}
+const { q, scale } = quant();
+
+type Variant = (g: GraphBuilder, x: string, init: (name: string, t: onnxProto.onnx.ITensorProto) => string) => string;
+const I8 = onnx.TensorProto.DataType.INT8;
+const variants: Record<string, Variant> = {
+  fp32_MatMul: (g, x) => g.op('MatMul', [x, g.weight('W', W, [K, N])]),
+  DynamicQuantizeMatMul: (g, x, init) => {
+    const b = init('Wq', { dataType: I8, dims: [K, N], rawData: new Uint8Array(q.buffer) });
+    return g.opN('DynamicQuantizeMatMul', [x, b, g.weight('s', scale, [N])], 1, {}, 'dqmm', 'com.microsoft')[0];
+  },
+  DQL_MatMulIntegerToFloat: (g, x, init) => {
+    const b = init('Wq', { dataType: I8, dims: [K, N], rawData: new Uint8Array(q.buffer) });
+    const [xq, xs, xz] = g.opN('DynamicQuantizeLinear', [x], 3);
+    return g.opN('MatMulIntegerToFloat', [xq, b, xs, g.weight('s', scale, [N]), xz], 1, {}, 'mmitf', 'com.microsoft')[0];
+  },
+  DQL_MatMulInteger_Cast_Mul: (g, x, init) => {
+    const b = init('Wq', { dataType: I8, dims: [K, N], rawData: new Uint8Array(q.buffer) });
+    const [xq, xs, xz] = g.opN('DynamicQuantizeLinear', [x], 3);
+    const acc = g.op('MatMulInteger', [xq, b, xz]);
+    return g.op('Mul', [g.op('Cast', [acc], { to: FLOAT }), g.op('Mul', [xs, g.weight('s', scale, [N])])]);
+  },
+  bf16_MatMul: (g, x) => {
+    const xb = g.op('Cast', [x], { to: onnx.TensorProto.DataType.BFLOAT16 });
+    const wb = g.op('Cast', [g.weight('W', W, [K, N])], { to: onnx.TensorProto.DataType.BFLOAT16 });
+    return g.op('Cast', [g.op('MatMul', [xb, wb])], { to: FLOAT });
+  },
+};
+
+for (const [name, v] of Object.entries(variants)) {
+  const g = new GraphBuilder(name);
+  const extra: onnxProto.onnx.ITensorProto[] = [];
+  const x = g.input('x', FLOAT, [M, K]);
+  g.output('y', v(g, x, (n, t) => { extra.push({ ...t, name: n }); return n; }), FLOAT);
+  let bytes = g.toBytes();
+  if (extra.length) {
+    const m = onnx.ModelProto.decode(bytes);
+    m.graph!.initializer!.push(...extra);
+    m.opsetImport!.push({ domain: 'com.microsoft', version: 1 });
+    bytes = onnx.ModelProto.encode(m).finish();
+  }
+  try {
+    const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    const feed = { x: new ort.Tensor('float32', X, [M, K]) };
+    await s.run(feed);
+    let best = Infinity; const all: number[] = [];
+    for (let i = 0; i < runs; i++) { const t = performance.now(); await s.run(feed); const d = performance.now() - t; all.push(d); best = Math.min(best, d); }
+    all.sort((a, b) => a - b);
+    const gops = (2 * M * K * N) / (best / 1e3) / 1e9;
+    console.log(`${name.padEnd(28)} min ${best.toFixed(1)} ms  median ${all[all.length >> 1].toFixed(1)} ms  ${gops.toFixed(0)} GOP/s (at min)`);
+    await s.release();
+  } catch (e) {
+    console.log(`${name.padEnd(28)} not runnable: ${(e as Error).message.split('\n')[0].slice(0, 200)}`);
+  }
+}
