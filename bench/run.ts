@@ -3,7 +3,7 @@
  * Requires Debian's python3-torch and python3-sklearn for the peers, on OpenBLAS
  * (apt-get install python3-torch python3-sklearn libopenblas0-pthread). Every PyTorch peer reports its BLAS and
  * GEMM speed first (bench/peer-check.ts); a peer on the reference BLAS, or far below our GEMM, gets no ratio.
- * Flags: --quick (fewer iterations; skips the TF.js candidates), --only forward|probe|train
+ * Flags: --quick (fewer iterations; skips the TF.js candidates), --only forward|int8|probe|train
  */
 import { parseArgs } from 'node:util';
 import { runForwardBench } from './forward/index.js';
@@ -12,6 +12,7 @@ import { runProbingOverhead } from './probe/overhead.js';
 import { runMemoryBench } from './probe/memory.js';
 import { runTrainEngineBench } from './train/index.js';
 import { runOrtTrainBench } from './train/ort-gpt2.js';
+import { runInt8Bench } from './int8/index.js';
 import { machine } from './util.js';
 import { ratioCell, verdictLines } from './peer-check.js';
 
@@ -37,6 +38,8 @@ if (!values.only || values.only === 'forward') {
   }
   console.log('');
 }
+
+if (!values.only || values.only === 'int8') await runInt8Bench({ threads, iters: values.quick ? 1 : 3 });
 
 if (!values.only || values.only === 'probe') {
   await runLogisticBench(threads);

@@ -147,6 +147,8 @@ const CASES: Case[] = [
   { name: '--threads 9999', args: (d) => [...fwd(LLAMA, d), '--threads', '9999'], code: 2, message: 'expected 1 to' },
   { name: '--threads not a number', args: (d) => [...fwd(LLAMA, d), '--threads', 'many'], code: 2, message: 'expected a non-negative integer' },
   { name: 'forward --out under /proc', args: () => ['forward', '--model', LLAMA, '--inputs', join(LLAMA, 'inputs.json'), '--out', '/proc/probescale-none/h.safetensors', '--threads', '1'], code: 1, message: '/proc/probescale-none' },
+  { name: 'forward --out is a file probescale did not write', args: (d) => ['forward', '--model', LLAMA, '--inputs', join(LLAMA, 'inputs.json'), '--out', write(d, 'notes.safetensors', 'my notes'), '--threads', '1'], code: 1, message: 'a file that probescale did not write' },
+  { name: 'forward --out is a folder', args: (d) => (mkdirSync(join(d, 'dir')), ['forward', '--model', LLAMA, '--inputs', join(LLAMA, 'inputs.json'), '--out', join(d, 'dir'), '--threads', '1']), code: 1, message: 'forward writes one .safetensors file' },
   // --- tokenizers ---
   { name: 'tokenizer.json is {}', args: (d) => genWithTokenizer(d, '{}'), code: 1, message: 'not a Hugging Face tokenizer.json' },
   { name: 'tokenizer.json is null', args: (d) => genWithTokenizer(d, 'null'), code: 1, message: 'not a Hugging Face tokenizer.json' },

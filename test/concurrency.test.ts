@@ -48,12 +48,14 @@ test('feature cache: a damaged meta.json or layer file is detected and rebuilt; 
   // leftovers of a SIGKILLed process (dead pid) go; those of a live one stay
   // (the clean-up runs once per cache folder per process: a fresh folder)
   const cacheDir2 = mkdtempSync(join(tmpdir(), 'ps-cache-'));
-  mkdirSync(join(cacheDir2, `k.${deadPid()}.tmp`));
-  mkdirSync(join(cacheDir2, `k2.${process.ppid}.tmp`));
+  mkdirSync(join(cacheDir2, `${'a'.repeat(20)}.${deadPid()}.tmp`));
+  mkdirSync(join(cacheDir2, `${'b'.repeat(20)}.${process.ppid}.tmp`));
+  mkdirSync(join(cacheDir2, `notes.${deadPid()}.tmp`)); // not ours: never touched
   await extractFeatures(engine, seqs, rows, { cacheDir: cacheDir2, label: 't' });
   const left = readdirSync(cacheDir2);
-  assert.ok(!left.some((n) => n.startsWith('k.')), 'dead pid temp removed');
-  assert.ok(left.some((n) => n.startsWith('k2.')), 'live pid temp kept');
+  assert.ok(!left.some((n) => n.startsWith('aaaa')), 'dead pid temp removed');
+  assert.ok(left.some((n) => n.startsWith('bbbb')), 'live pid temp kept');
+  assert.ok(left.some((n) => n.startsWith('notes.')), 'a folder probescale did not name is left alone');
   await engine.release();
   rmSync(cacheDir, { recursive: true });
   rmSync(cacheDir2, { recursive: true });

@@ -106,3 +106,36 @@ test('int8: a graph built with external data (large models) gives the same outpu
   const ext = await (await Engine.create(model, { threads: 1, precision: 'int8', externalData: true })).run(batch);
   for (const n of Object.keys(mem)) assert.deepEqual(Array.from(ext[n].data), Array.from(mem[n].data), n);
 });
+
+test('materialize with quantize: model_quantized.onnx beside model.onnx, smaller, and its logits close to the fp32 graph', async () => {
+  const { mkdtempSync, rmSync, statSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const ort = await import('onnxruntime-node');
+  const { materialize } = await import('../src/compress/materialize.js');
+  const dir = join(FIXTURES, 'gpt2');
+  const model = loadModel(dir);
+  const root = mkdtempSync(join(tmpdir(), 'int8-export-'));
+  try {
+    const out = join(root, 'model');
+    const r = await materialize(model, [0, 2], out, { quantize: 'int8' });
+    assert.equal(r.bytes.onnxQuantized, statSync(join(out, 'model_quantized.onnx')).size);
+    assert.ok(r.bytes.onnxQuantized! < 0.6 * r.bytes.onnx, `int8 ${r.bytes.onnxQuantized} vs fp32 ${r.bytes.onnx} bytes`);
+    const batch = readInputs(join(dir, 'inputs.json'));
+    const ids = new ort.Tensor('int64', BigInt64Array.from(batch.inputIds.flat().map(BigInt)), [batch.inputIds.length, batch.inputIds[0].length]);
+    const mask = new ort.Tensor('int64', BigInt64Array.from(batch.attentionMask!.flat().map(BigInt)), ids.dims);
+    const logits: Float32Array[] = [];
+    for (const f of ['model.onnx', 'model_quantized.onnx']) {
+      const s = await ort.InferenceSession.create(join(out, f), { intraOpNumThreads: 1 });
+      const feeds: Record<string, InstanceType<typeof ort.Tensor>> = { input_ids: ids, attention_mask: mask };
+      // right-padded rows: positions 0..T-1 on every row (pads get positions nothing reads)
+      if (s.inputNames.includes('position_ids')) feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(batch.inputIds.flatMap((r) => r.map((_, t) => BigInt(t)))), ids.dims);
+      for (const n of s.inputNames) if (!feeds[n]) throw new Error(`unexpected input ${n}`);
+      logits.push((await s.run(feeds)).logits.data as Float32Array);
+      await s.release();
+    }
+    const e = relError(logits[1], logits[0], [batch.inputIds.length, batch.inputIds[0].length, logits[0].length / batch.inputIds.flat().length], batch.attentionMask);
+    assert.ok(e > 0 && e <= 0.1, `logits relative error ${e}`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadModel } from '../../src/model/checkpoint.js';
 import { Engine } from '../../src/engine/engine.js';
 import { peakRssMb } from '../../src/util/memory.js';
+import type { Precision } from '../../src/engine/graph.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,13 +19,14 @@ const { values } = parseArgs({
     iters: { type: 'string', default: '3' },
     logits: { type: 'boolean', default: false },
     external: { type: 'string', default: 'auto' },
+    precision: { type: 'string', default: 'fp32' },
   },
 });
 const B = Number(values.batch);
 const T = Number(values.seq);
 const model = loadModel(values.model!);
 const externalData = values.external === 'auto' ? undefined : values.external === 'on';
-const engine = await Engine.create(model, { threads: Number(values.threads), hiddenStates: 'all', logits: values.logits, externalData });
+const engine = await Engine.create(model, { threads: Number(values.threads), hiddenStates: 'all', logits: values.logits, externalData, precision: values.precision as Precision });
 let s = 12345;
 const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
 const ids = Array.from({ length: B }, () => Array.from({ length: T }, () => 3 + Math.floor(rand() * (model.arch.vocab - 3))));
@@ -38,6 +40,7 @@ console.log(
   JSON.stringify({
     peer: 'probescale',
     family: model.arch.family,
+    precision: values.precision!,
     threads: Number(values.threads),
     batch: B,
     seq: T,

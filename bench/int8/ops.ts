@@ -5,12 +5,11 @@
  */
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
+import { pathToFileURL } from 'node:url';
 import { GraphBuilder, FLOAT } from '../../src/engine/graph.js';
 
 const { onnx } = onnxProto;
 const M = 4096, K = 768, N = 3072;
-const runs = Number(process.argv[2] ?? 10);
-const threads = Number(process.env.THREADS ?? 2);
 
 function rand(n: number, s: number): Float32Array {
   const a = new Float32Array(n);
@@ -54,29 +53,50 @@ const variants: Record<string, Variant> = {
   },
 };
 
-for (const [name, v] of Object.entries(variants)) {
-  const g = new GraphBuilder(name);
-  const extra: onnxProto.onnx.ITensorProto[] = [];
-  const x = g.input('x', FLOAT, [M, K]);
-  g.output('y', v(g, x, (n, t) => { extra.push({ ...t, name: n }); return n; }), FLOAT);
-  let bytes = g.toBytes();
-  if (extra.length) {
-    const m = onnx.ModelProto.decode(bytes);
-    m.graph!.initializer!.push(...extra);
-    m.opsetImport!.push({ domain: 'com.microsoft', version: 1 });
-    bytes = onnx.ModelProto.encode(m).finish();
+export interface GemmRate {
+  variant: string;
+  minMs?: number;
+  medianMs?: number;
+  /** GFLOP/s (fp32) or GOP/s (int8) at the fastest run: 2 M K N / time */
+  gops?: number;
+  error?: string;
+}
+
+/** Time each variant's GEMM (own session, one warm-up, `runs` timed runs). */
+export async function measureGemms(threads: number, runs: number, only?: string[]): Promise<GemmRate[]> {
+  const out: GemmRate[] = [];
+  for (const [name, v] of Object.entries(variants)) {
+    if (only && !only.includes(name)) continue;
+    const g = new GraphBuilder(name);
+    const extra: onnxProto.onnx.ITensorProto[] = [];
+    const x = g.input('x', FLOAT, [M, K]);
+    g.output('y', v(g, x, (n, t) => { extra.push({ ...t, name: n }); return n; }), FLOAT);
+    let bytes = g.toBytes();
+    if (extra.length) {
+      const m = onnx.ModelProto.decode(bytes);
+      m.graph!.initializer!.push(...extra);
+      m.opsetImport!.push({ domain: 'com.microsoft', version: 1 });
+      bytes = onnx.ModelProto.encode(m).finish();
+    }
+    try {
+      const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+      const feed = { x: new ort.Tensor('float32', X, [M, K]) };
+      await s.run(feed);
+      const all: number[] = [];
+      for (let i = 0; i < runs; i++) { const t = performance.now(); await s.run(feed); all.push(performance.now() - t); }
+      all.sort((a, b) => a - b);
+      out.push({ variant: name, minMs: all[0], medianMs: all[all.length >> 1], gops: (2 * M * K * N) / (all[0] / 1e3) / 1e9 });
+      await s.release();
+    } catch (e) {
+      out.push({ variant: name, error: (e as Error).message.split('\n')[0].slice(0, 200) });
+    }
   }
-  try {
-    const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-    const feed = { x: new ort.Tensor('float32', X, [M, K]) };
-    await s.run(feed);
-    let best = Infinity; const all: number[] = [];
-    for (let i = 0; i < runs; i++) { const t = performance.now(); await s.run(feed); const d = performance.now() - t; all.push(d); best = Math.min(best, d); }
-    all.sort((a, b) => a - b);
-    const gops = (2 * M * K * N) / (best / 1e3) / 1e9;
-    console.log(`${name.padEnd(28)} min ${best.toFixed(1)} ms  median ${all[all.length >> 1].toFixed(1)} ms  ${gops.toFixed(0)} GOP/s (at min)`);
-    await s.release();
-  } catch (e) {
-    console.log(`${name.padEnd(28)} not runnable: ${(e as Error).message.split('\n')[0].slice(0, 200)}`);
+  return out;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const rates = await measureGemms(Number(process.env.THREADS ?? 2), Number(process.argv[2] ?? 10));
+  for (const r of rates) {
+    console.log(r.error ? `${r.variant.padEnd(28)} not runnable: ${r.error}` : `${r.variant.padEnd(28)} min ${r.minMs!.toFixed(1)} ms  median ${r.medianMs!.toFixed(1)} ms  ${r.gops!.toFixed(0)} GOP/s (at min)`);
   }
 }

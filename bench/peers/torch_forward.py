@@ -61,8 +61,15 @@ class Bert:
         self.L = cfg["num_hidden_layers"]
         self.pad = cfg.get("pad_token_id", 1 if roberta else 0)
 
+    q = None  # dynamic int8: torch.ao.quantization.quantize_dynamic'd nn.Linear modules by name (see dynamic_int8)
+
     def lin(self, x, name):
+        if self.q is not None:
+            return self.q[name.replace(".", "_")](x)
         return F.linear(x, self.w[name + ".weight"], self.w.get(name + ".bias"))
+
+    def linear_names(self):
+        return [f"encoder.layer.{l}.{n}" for l in range(self.L) for n in ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense", "intermediate.dense", "output.dense")]
 
     def ln(self, x, name):
         return F.layer_norm(x, x.shape[-1:], self.w[name + ".weight"], self.w[name + ".bias"], self.eps)
@@ -153,6 +160,25 @@ def build(model_dir):
     raise SystemExit(f"peer supports bert, roberta, llama; got {t}")
 
 
+def dynamic_int8(model):
+    """PyTorch's own dynamic int8: every linear layer as an nn.Linear, then quantize_dynamic (qint8 weights, default
+    per-tensor qconfig, activations quantized per batch at run time by torch.backends.quantized.engine: onednn in Debian's torch 1.13, which has no fbgemm)."""
+    if not hasattr(model, "linear_names"):
+        raise SystemExit("--dynamic-int8: the peer supports it for bert/roberta only")
+    mods = torch.nn.ModuleDict()
+    for n in model.linear_names():
+        W, b = model.w[n + ".weight"], model.w.get(n + ".bias")
+        m = torch.nn.Linear(W.shape[1], W.shape[0], bias=b is not None)
+        with torch.no_grad():
+            m.weight.copy_(W)
+            if b is not None:
+                m.bias.copy_(b)
+        mods[n.replace(".", "_")] = m
+    model.q = torch.ao.quantization.quantize_dynamic(mods, {torch.nn.Linear}, dtype=torch.qint8)
+    for n in model.linear_names():  # the fp32 copies are no longer read: free them, as quantize_dynamic would
+        model.w.pop(n + ".weight")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
@@ -163,9 +189,12 @@ def main():
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--logits", action="store_true")
     ap.add_argument("--check-golden")
+    ap.add_argument("--dynamic-int8", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model, cfg = build(a.model)
+    if a.dynamic_int8:
+        dynamic_int8(model)
     with torch.no_grad():
         if a.check_golden:
             inp = json.load(open(os.path.join(a.check_golden, "inputs.json")))
@@ -188,7 +217,8 @@ def main():
         sec = (time.perf_counter() - t0) / a.iters
     print(json.dumps({"peer": "pytorch", "torch": torch.__version__, "family": cfg["model_type"], "threads": a.threads, "batch": a.batch, "seq": a.seq, "iters": a.iters,
                       "outputs": len(hidden) + (logits is not None), "seconds_per_batch": sec, "tokens_per_s": a.batch * a.seq / sec,
-                      "peak_rss_mb": peak_rss_mb(), "probe": probe(torch, a.threads)}))
+                      "peak_rss_mb": peak_rss_mb(), "precision": "dynamic-int8" if a.dynamic_int8 else "fp32",
+                      "quantized_engine": torch.backends.quantized.engine, "probe": probe(torch, a.threads)}))
 
 
 def peak_rss_mb():

@@ -23,7 +23,7 @@ import { makeEvaluator, type SubsetScore } from '../select/evaluate.js';
 import { searchSubset } from '../select/search.js';
 import * as baselines from '../select/baselines.js';
 import { layerGeometry, slebSubset } from '../select/calibration.js';
-import { materialize } from '../compress/materialize.js';
+import { checkpointBytes, materialize } from '../compress/materialize.js';
 import { fitBridges } from '../compress/heal.js';
 import { measureModel, type Measurement } from '../verify/measure.js';
 import { checkCanCreate, checkReplaceable, lockDir, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
@@ -51,6 +51,8 @@ export interface PipelineOptions {
   threads?: number;
   /** linear-layer precision of every forward pass that probes, selects and verifies (calibration statistics and healing fits stay fp32) */
   precision?: Precision;
+  /** also write OUT/model/model_quantized.onnx (int8 linear layers) and verify it: retention, bytes, latency, peak RSS */
+  quantize?: 'int8';
   /** sentence pooling for sentence-level tasks (default mean; 'last' suits decoders, whose last token has seen the whole sentence) */
   pooling?: SentencePooling;
   searchEvals: number;
@@ -241,12 +243,39 @@ export async function runPipeline(opts: PipelineOptions) {
   const modelDir = join(opts.out, 'model');
   // concurrent runs on one --out: one at a time replaces OUT/model, verifies it and writes the results
   const unlock = await lockDir(opts.out, log);
-  const written = await materialize(model, keep, modelDir, { head: headTensors, headInfo: { tasks: headInfo }, bridges, vocab: used ? { used, specials: [0, 1, 2, 3].filter((i) => i < model.arch.vocab) } : undefined, overwrite: opts.overwrite });
+  const written = await materialize(model, keep, modelDir, { head: headTensors, headInfo: { tasks: headInfo }, bridges, vocab: used ? { used, specials: [0, 1, 2, 3].filter((i) => i < model.arch.vocab) } : undefined, overwrite: opts.overwrite, quantize: opts.quantize });
   log(`wrote ${modelDir}: layers [${keep.join(',')}], ${written.parameters.toLocaleString()} parameters (backbone${bridges ? ' + healing bridges' : ''}; task heads in head.safetensors)`);
 
   // 3. verify the written model: load it back, apply the stored heads on test, measure cost
   const verification = await verifyWritten(modelDir, tasks, reference, probes, suite, headTensors);
   const measured = { full: measureModel(model, { precision: opts.precision }), compressed: measureModel(loadModel(modelDir), { precision: opts.precision }) };
+  // the int8 export: the verifying engine builds the same int8 graph from the written weights as model_quantized.onnx
+  let quantized: { file: string; verification: typeof verification; measured: typeof measured.compressed } | undefined;
+  if (opts.quantize) {
+    quantized = {
+      file: join(modelDir, 'model_quantized.onnx'),
+      verification: await verifyWritten(modelDir, tasks, reference, probes, { ...suite, precision: opts.quantize }, headTensors),
+      measured: measureModel(loadModel(modelDir), { precision: opts.quantize }),
+    };
+  }
+  // bytes next to parameters; the size ratio against the original checkpoint, factor by factor
+  const originalBytes = checkpointBytes(model.source);
+  const size = {
+    originalBytes,
+    written: written.bytes,
+    selection: written.parametersBeforeTrim / fullParams,
+    vocabulary: written.parameters / written.parametersBeforeTrim,
+    quantization: written.bytes.onnxQuantized !== undefined ? written.bytes.onnxQuantized / written.bytes.onnx : undefined,
+    total: (written.bytes.onnxQuantized ?? written.bytes.onnx) / originalBytes,
+  };
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MB`;
+  log(`size: original checkpoint ${mb(originalBytes)}; written model.safetensors ${mb(written.bytes.safetensors)}, model.onnx ${mb(written.bytes.onnx)}${written.bytes.onnxQuantized !== undefined ? `, model_quantized.onnx ${mb(written.bytes.onnxQuantized)}` : ''}`);
+  log(`size ratio ${(100 * size.total).toFixed(1)}% of the original = layer selection ${(100 * size.selection).toFixed(1)}% x vocabulary ${(100 * size.vocabulary).toFixed(1)}%${size.quantization !== undefined ? ` x int8 ${(100 * size.quantization).toFixed(1)}%` : ''} of the parameters/bytes (the ONNX file also holds transposed copies, so the product need not equal the total exactly)`);
+  if (quantized) {
+    for (const t of tasks) log(`  int8 ${t.name}: retention vs final ${(100 * quantized.verification[t.name].retentionVsFinal).toFixed(1)}% (fp32 written model ${(100 * verification[t.name].retentionVsFinal).toFixed(1)}%)`);
+    const q = quantized.measured, c = measured.compressed;
+    log(`  int8 latency batch 1 ${q.latencyMsBatch1.toFixed(2)} ms (fp32 ${c.latencyMsBatch1.toFixed(2)}), batch 32 ${q.latencyMsBatch32.toFixed(2)} ms (fp32 ${c.latencyMsBatch32.toFixed(2)}), peak RSS ${q.peakRssMb.toFixed(0)} MB (fp32 ${c.peakRssMb.toFixed(0)})`);
+  }
 
   // 4. retention curve over the budgets (plus the full model at x = 1, r = 1)
   const curvePoints = [...results.map((b) => ({ x: b.methods[0].parameters / fullParams, r: b.methods[0].retention })), { x: 1, r: 1 }];
@@ -274,7 +303,7 @@ export async function runPipeline(opts: PipelineOptions) {
     parameters: { full: fullParams, perLayer: paramCosts.perLayer, fixed: paramCosts.fixed },
     budgets: results,
     scaling,
-    compressed: { dir: modelDir, layers: keep, healed: !!bridges, healing, vocabTrimmed: !!used, parameters: written.parameters, verification, measured },
+    compressed: { dir: modelDir, layers: keep, healed: !!bridges, healing, vocabTrimmed: !!used, parameters: written.parameters, verification, measured, size, quantized },
     seconds: (performance.now() - t0) / 1000,
   };
   writeFileAtomic(join(opts.out, 'results.json'), JSON.stringify(out, null, 2) + '\n');

@@ -162,6 +162,10 @@ export async function extractFeatures(engine: Engine, seqs: number[][], rows: Ro
             }
           });
         });
+        // non-finite hidden states (overflow in fp32, a broken checkpoint) would be probed as if they were features
+        for (let i = 0, n = batchRows.length * cols; i < n; i++) {
+          if (stage[i] - stage[i] !== 0) throw new ProbescaleError(`the model produced NaN or infinite hidden states at representation ${l} (${opts.label})`, { file: engine.model.source, fix: 'the checkpoint overflows or is corrupt; check it with probescale forward' });
+        }
         for (let j0 = 0, j = 1; j <= batchRows.length; j++) {
           if (j < batchRows.length && batchRows[j].ri === batchRows[j - 1].ri + 1) continue;
           const run = stage.subarray(j0 * cols, j * cols);
@@ -245,7 +249,7 @@ function cleanStale(cacheDir: string): void {
     return;
   }
   for (const n of names) {
-    const m = /\.(\d+)\.(tmp|damaged)$/.exec(n);
+    const m = /^[0-9a-f]{20}\.(\d+)\.(tmp|damaged)$/.exec(n); // only our own entries: --cache may be a shared folder
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid !== process.pid && pidAlive(pid)) continue;

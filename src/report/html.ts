@@ -116,10 +116,28 @@ ${verifyRows}</table>
 <table><tr><th></th><th>parameters</th><th>layer parameters</th><th>latency batch 1 (ms)</th><th>latency batch 32 (ms)</th><th>peak RSS (MB)</th></tr>
 <tr><td>full</td><td>${num(mFull.parameters)}</td><td>${num(mFull.layerParameters)}</td><td>${mFull.latencyMsBatch1.toFixed(2)}</td><td>${mFull.latencyMsBatch32.toFixed(2)}</td><td>${mFull.peakRssMb.toFixed(0)}</td></tr>
 <tr><td>compressed</td><td>${num(mComp.parameters)}</td><td>${num(mComp.layerParameters)}</td><td>${mComp.latencyMsBatch1.toFixed(2)}</td><td>${mComp.latencyMsBatch32.toFixed(2)}</td><td>${mComp.peakRssMb.toFixed(0)}</td></tr>
+${r.compressed.quantized ? `<tr><td>compressed, int8 (model_quantized.onnx)</td><td>${num(mComp.parameters)}</td><td>${num(mComp.layerParameters)}</td><td>${r.compressed.quantized.measured.latencyMsBatch1.toFixed(2)}</td><td>${r.compressed.quantized.measured.latencyMsBatch32.toFixed(2)}</td><td>${r.compressed.quantized.measured.peakRssMb.toFixed(0)}</td></tr>` : ''}
 </table>
+${r.compressed.size ? sizeTable(r) : ''}
 <p>Latency: median of 5 forward passes of ${mFull.seq}-token sequences after a warm-up, each model in its own process (which also gives its peak RSS).</p>
 <h2>Per-layer probes</h2>
 ${probeTables}
 </body></html>
 `;
+}
+
+/** Bytes next to parameters, and the size ratio against the original checkpoint factor by factor. */
+function sizeTable(r: any): string {
+  const s = r.compressed.size;
+  const mb = (b: number) => (b / 2 ** 20).toFixed(2);
+  const pc = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const rows = [
+    ['original checkpoint', r.parameters.full, s.originalBytes],
+    ['written model.safetensors (fp32)', r.compressed.parameters, s.written.safetensors],
+    ['written model.onnx (fp32)', r.compressed.parameters, s.written.onnx],
+    ...(s.written.onnxQuantized !== undefined ? [['written model_quantized.onnx (int8 linear layers)', r.compressed.parameters, s.written.onnxQuantized]] : []),
+  ];
+  return `<table><tr><th>file</th><th>parameters</th><th>MB on disk</th></tr>
+${rows.map(([n, p, b]) => `<tr><td>${n}</td><td>${Number(p).toLocaleString('en-US')}</td><td>${mb(b as number)}</td></tr>`).join('\n')}</table>
+<p>Size: ${pc(s.total)} of the original checkpoint's bytes = layer selection ${pc(s.selection)} x vocabulary trimming ${pc(s.vocabulary)}${s.quantization !== undefined ? ` x int8 ${pc(s.quantization)}` : ''} (the ONNX files also hold transposed weight copies, so the product need not equal the total exactly).</p>`;
 }

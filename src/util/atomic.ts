@@ -117,6 +117,22 @@ export function prepareOutputDir(dir: string, what: string, opts: { overwrite?: 
   checkReplaceable(dir, opts);
   mkdirp(dir);
   if (!statSync(join(dir, OUTPUT_MARKER), { throwIfNoEntry: false })) writeFileAtomic(join(dir, OUTPUT_MARKER), markerText(what));
+  removeDeadTemps(dir);
+}
+
+/** Temp files/folders (tempPath names) that a killed process left in one of our output folders. */
+function removeDeadTemps(dir: string): void {
+  for (const n of readdirSync(dir)) {
+    const m = /^\..+\.(\d+)\.\d{13}\.(tmp|old)$/.exec(n);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+      continue; // alive: still writing
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EPERM') continue;
+    }
+    rmSync(join(dir, n), { recursive: true, force: true });
+  }
 }
 
 /**

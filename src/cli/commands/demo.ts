@@ -27,12 +27,12 @@ export function register(program: Command): void {
     .option('--only <stage>', 'run one stage: stories260K or mini-gpt')
     .option('--overwrite', 'write into --out even if it holds files probescale did not write (e.g. a demo output from before the output markers)')
     .action(async (o: { out: string; maxTrain?: number; maxEval?: number; only?: string; overwrite?: boolean }) => {
-      type Stage = { name: string; model: string; out: string } & Pick<PipelineOptions, 'tasks' | 'budgets' | 'maxTrain' | 'maxEval' | 'searchEvals' | 'randomSeeds' | 'pooling'>;
+      type Stage = { name: string; model: string; out: string } & Pick<PipelineOptions, 'tasks' | 'budgets' | 'maxTrain' | 'maxEval' | 'searchEvals' | 'randomSeeds' | 'pooling' | 'quantize'>;
       const stages: Stage[] = [
         // a real pretrained model from llama2.c (5 layers)
         { name: 'stories260K', model: EMBEDDED_MODEL, out: o.out, tasks: 'upos,sst2,tense', budgets: '0.6,0.4,0.8', maxTrain: 1000, maxEval: 400, searchEvals: 40, randomSeeds: 5, pooling: 'mean' },
         // our own 12-layer test bed: enough depth for selection to matter; 12-layer subnetworks cost more per evaluation
-        { name: 'mini-gpt', model: MINI_GPT, out: join(o.out, 'mini-gpt'), tasks: 'deprel,tense,coordinv', budgets: '0.3,0.5', maxTrain: 1000, maxEval: 500, searchEvals: 30, randomSeeds: 3, pooling: 'last' },
+        { name: 'mini-gpt', model: MINI_GPT, out: join(o.out, 'mini-gpt'), tasks: 'deprel,tense,coordinv', budgets: '0.3,0.5', maxTrain: 1000, maxEval: 500, searchEvals: 30, randomSeeds: 3, pooling: 'last', quantize: 'int8' },
       ];
       if (o.only && !stages.some((s) => s.name === o.only)) throw new ProbescaleError(`unknown demo stage "${o.only}"`, { fix: `use one of: ${stages.map((s) => s.name).join(', ')}` });
       for (const stage of stages.filter((s) => !o.only || s.name === o.only)) {
@@ -47,6 +47,12 @@ export function register(program: Command): void {
         console.log(`\nwritten model ${join(stage.out, 'model')}: layers [${r.compressed.layers.join(', ')}] of ${a.layers}, ${m.compressed.parameters.toLocaleString()} of ${m.full.parameters.toLocaleString()} parameters`);
         console.log(`  latency batch 1: ${m.full.latencyMsBatch1.toFixed(2)} -> ${m.compressed.latencyMsBatch1.toFixed(2)} ms; batch 32: ${m.full.latencyMsBatch32.toFixed(1)} -> ${m.compressed.latencyMsBatch32.toFixed(1)} ms`);
         for (const [task, s] of Object.entries(v)) console.log(`  ${task.padEnd(6)} ${s.score.toFixed(3)} (full model ${s.fullFinal.toFixed(3)}): retention ${(100 * s.retentionVsFinal).toFixed(1)}%`);
+        const q = r.compressed.quantized;
+        if (q) {
+          const sz = r.compressed.size;
+          console.log(`  int8 model_quantized.onnx: ${(sz.written.onnxQuantized! / 2 ** 20).toFixed(2)} MB (fp32 model.onnx ${(sz.written.onnx / 2 ** 20).toFixed(2)} MB; ${(100 * sz.total).toFixed(1)}% of the original checkpoint's bytes); batch 32: ${q.measured.latencyMsBatch32.toFixed(1)} ms`);
+          for (const [task, s] of Object.entries(q.verification)) console.log(`  int8 ${task.padEnd(6)} ${s.score.toFixed(3)}: retention ${(100 * s.retentionVsFinal).toFixed(1)}%`);
+        }
         console.log(`open ${join(stage.out, 'report.html')} in a browser`);
       }
     });

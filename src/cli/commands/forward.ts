@@ -3,9 +3,26 @@ import type { Command } from 'commander';
 import { loadModel } from '../../model/checkpoint.js';
 import { Engine } from '../../engine/engine.js';
 import { checkIdsInVocab, readInputs } from '../../engine/inputs.js';
-import { writeSafetensors } from '../../model/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../model/safetensors.js';
+import { statSync } from 'node:fs';
 import { intListArg, precisionOption, threadsArg } from '../parse.js';
 import type { Precision } from '../../engine/graph.js';
+import { ProbescaleError } from '../../util/errors.js';
+
+/** An existing --out is replaced only if it is a safetensors file probescale wrote (its metadata says so). */
+function checkFileReplaceable(path: string, overwrite?: boolean): void {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) return;
+  if (st.isDirectory()) throw new ProbescaleError('--out is a folder; forward writes one .safetensors file', { file: path, fix: 'name a file, e.g. --out hidden.safetensors' });
+  if (overwrite) return;
+  let ours = false;
+  try {
+    ours = readSafetensors(path).metadata.producer === 'probescale';
+  } catch {
+    ours = false;
+  }
+  if (!ours) throw new ProbescaleError('--out is a file that probescale did not write', { file: path, fix: 'choose a new file name, or pass --overwrite to replace it' });
+}
 
 export function register(program: Command): void {
   program
@@ -17,7 +34,9 @@ export function register(program: Command): void {
     .option('--layers <list>', 'comma-separated layer indices to keep, in order (default: all)', intListArg)
     .option('--threads <n>', 'onnxruntime threads (default: all cores)', threadsArg)
     .addOption(precisionOption())
-    .action(async (opts: { model: string; inputs: string; out: string; layers?: number[]; threads?: number; precision: Precision }) => {
+    .option('--overwrite', 'replace --out even if it is a file probescale did not write')
+    .action(async (opts: { model: string; inputs: string; out: string; layers?: number[]; threads?: number; precision: Precision; overwrite?: boolean }) => {
+      checkFileReplaceable(opts.out, opts.overwrite);
       const model = loadModel(opts.model);
       const batch = readInputs(opts.inputs);
       checkIdsInVocab(batch, model.arch.vocab, model.arch.typeVocab, opts.inputs);

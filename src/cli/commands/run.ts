@@ -21,6 +21,7 @@ export function register(program: Command): void {
     .option('--allow-outside', 'let task spec files name data files outside their own folder')
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
     .addOption(precisionOption())
+    .addOption(new Option('--quantize <p>', 'also write OUT/model/model_quantized.onnx and verify it (retention, bytes, latency, peak RSS)').choices(['int8']))
     .addOption(new Option('--pooling <kind>', 'sentence pooling (last suits decoders)').choices(['mean', 'first', 'last']).default('mean'))
     .option('--search-evals <n>', 'subnetworks the search may run per budget', intArg, 40)
     .option('--random-seeds <n>', 'random-subset baselines per budget', positiveIntArg, 5)
