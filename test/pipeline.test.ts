@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync, existsSync, chmodSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, existsSync, chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { runPipeline } from '../src/cli/pipeline.js';
@@ -16,7 +16,7 @@ const base = { model: MODEL, seed: 0, searchEvals: 12, randomSeeds: 2, bootstrap
 
 test('run: probe -> select -> baselines -> write -> verify -> report', async () => {
   const out = mkdtempSync(join(tmpdir(), 'ps-run-'));
-  const r = await runPipeline({ ...base, tasks: 'upos,trec', weights: '2,1', budgets: '0.6,0.8', out, heal: true, trimVocab: true });
+  const r = await runPipeline({ ...base, tasks: 'upos,trec', weights: '2,1', budgets: '0.6,0.8', out, heal: true, trimVocab: true, quantize: 'int8' });
   assert.equal(r.budgets.length, 2);
   for (const b of r.budgets) {
     const names = b.methods.map((m) => m.method);
@@ -40,6 +40,18 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
   assert.ok(r.compressed.parameters < r.parameters.full);
   assert.ok(r.compressed.measured.compressed.parameters < r.compressed.measured.full.parameters);
   for (const t of ['upos', 'trec']) assert.ok(r.compressed.verification[t].score > 0, t);
+  // --quantize int8: the int8 graph beside the fp32 one, verified and measured; bytes and the size ratio by factor
+  const sz = r.compressed.size;
+  assert.equal(sz.written.onnxQuantized, statSync(join(out, 'model', 'model_quantized.onnx')).size);
+  assert.equal(sz.originalBytes, statSync(MODEL).size);
+  assert.ok(sz.written.onnxQuantized! < sz.written.onnx, 'int8 file smaller');
+  assert.ok(Math.abs(sz.total - sz.written.onnxQuantized! / sz.originalBytes) < 1e-12);
+  assert.ok(sz.selection < 1 && sz.vocabulary < 1 && sz.quantization! < 1, JSON.stringify(sz));
+  for (const t of ['upos', 'trec']) assert.ok(r.compressed.quantized!.verification[t].score > 0, `int8 ${t}`);
+  assert.ok(r.compressed.quantized!.measured.latencyMsBatch32 > 0 && r.compressed.quantized!.measured.peakRssMb > 0);
+  // 2 of 5 layers kept: the FLOP ratio is 2/5 of the layer FLOPs (plus any kept bridge)
+  assert.ok(r.compressed.compute.flopRatio >= 0.4 - 1e-9 && r.compressed.compute.flopRatio < 0.6, String(r.compressed.compute.flopRatio));
+  assert.ok(r.compressed.compute.latencyRatioBatch32 > 0);
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.equal((html.match(/<svg/g) ?? []).length, 3, 'three inline plots: probe curves, retention vs parameters, fitted retention curve');
   assert.match(html, /Where ProbeScale did not win/);

@@ -258,6 +258,16 @@ export async function runPipeline(opts: PipelineOptions) {
       measured: measureModel(loadModel(modelDir), { precision: opts.quantize }),
     };
   }
+  // compute: the FLOP ratio next to the measured batch-32 latency ratio (the measuring child runs without logits,
+  // so no head cost; a kept healing bridge adds one C x C product per token)
+  const runFlops = flopCosts(model, measured.full.seq, 0);
+  const bridgeFlops = 2 * model.arch.hidden * model.arch.hidden * Object.keys(bridges ?? {}).length;
+  const compute = {
+    flopRatio: (subsetCost(runFlops, keep) + bridgeFlops) / subsetCost(runFlops, range(L)),
+    latencyRatioBatch32: measured.compressed.latencyMsBatch32 / measured.full.latencyMsBatch32,
+  };
+  const apart = Math.abs(compute.latencyRatioBatch32 / compute.flopRatio - 1);
+  log(`compute: FLOP ratio ${(100 * compute.flopRatio).toFixed(1)}%, measured batch-32 latency ratio ${(100 * compute.latencyRatioBatch32).toFixed(1)}%${apart > 0.15 ? ` (${(100 * apart).toFixed(0)}% apart: embeddings, masks and per-run overhead do not shrink with the layers, and on a shared machine the two timings are noisy)` : ' (within 15%)'}`);
   // bytes next to parameters; the size ratio against the original checkpoint, factor by factor
   const originalBytes = checkpointBytes(model.source);
   const size = {
@@ -303,7 +313,7 @@ export async function runPipeline(opts: PipelineOptions) {
     parameters: { full: fullParams, perLayer: paramCosts.perLayer, fixed: paramCosts.fixed },
     budgets: results,
     scaling,
-    compressed: { dir: modelDir, layers: keep, healed: !!bridges, healing, vocabTrimmed: !!used, parameters: written.parameters, verification, measured, size, quantized },
+    compressed: { dir: modelDir, layers: keep, healed: !!bridges, healing, vocabTrimmed: !!used, parameters: written.parameters, verification, measured, compute, size, quantized },
     seconds: (performance.now() - t0) / 1000,
   };
   writeFileAtomic(join(opts.out, 'results.json'), JSON.stringify(out, null, 2) + '\n');

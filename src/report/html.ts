@@ -118,6 +118,7 @@ ${verifyRows}</table>
 <tr><td>compressed</td><td>${num(mComp.parameters)}</td><td>${num(mComp.layerParameters)}</td><td>${mComp.latencyMsBatch1.toFixed(2)}</td><td>${mComp.latencyMsBatch32.toFixed(2)}</td><td>${mComp.peakRssMb.toFixed(0)}</td></tr>
 ${r.compressed.quantized ? `<tr><td>compressed, int8 (model_quantized.onnx)</td><td>${num(mComp.parameters)}</td><td>${num(mComp.layerParameters)}</td><td>${r.compressed.quantized.measured.latencyMsBatch1.toFixed(2)}</td><td>${r.compressed.quantized.measured.latencyMsBatch32.toFixed(2)}</td><td>${r.compressed.quantized.measured.peakRssMb.toFixed(0)}</td></tr>` : ''}
 </table>
+${r.compressed.compute ? `<p>Compute: the written model needs ${pct(r.compressed.compute.flopRatio)} of the full model's FLOPs per token; its measured batch-32 latency is ${pct(r.compressed.compute.latencyRatioBatch32)} of the full model's.</p>` : ''}
 ${r.compressed.size ? sizeTable(r) : ''}
 <p>Latency: median of 5 forward passes of ${mFull.seq}-token sequences after a warm-up, each model in its own process (which also gives its peak RSS).</p>
 <h2>Per-layer probes</h2>
