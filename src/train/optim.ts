@@ -13,12 +13,30 @@ export interface AdamWOptions {
   noDecay?: (name: string) => boolean;
 }
 
+export interface AdamWState {
+  t: number;
+  m: Map<string, Float32Array>;
+  v: Map<string, Float32Array>;
+}
+
 export class AdamW {
   private m = new Map<string, Float32Array>();
   private v = new Map<string, Float32Array>();
   private t = 0;
 
   constructor(private readonly opts: AdamWOptions) {}
+
+  /** Step count and both moments (the live arrays), for checkpoints. */
+  state(): AdamWState {
+    return { t: this.t, m: this.m, v: this.v };
+  }
+
+  /** Continue from a saved state: the next step is bit-identical to the one the saved run would have taken. */
+  load(state: AdamWState): void {
+    this.t = state.t;
+    this.m = new Map([...state.m].map(([k, a]) => [k, Float32Array.from(a)]));
+    this.v = new Map([...state.v].map(([k, a]) => [k, Float32Array.from(a)]));
+  }
 
   step(params: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr = this.opts.lr): void {
     const { beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0, noDecay = defaultNoDecay } = this.opts;

@@ -6,7 +6,7 @@
 import { Tape, type V } from './autodiff.js';
 import { CompiledStep, type Feed } from './backend.js';
 import { Initializer, initParam } from './init.js';
-import { AdamW, clipGradNorm } from './optim.js';
+import { AdamW, clipGradNorm, type AdamWState } from './optim.js';
 
 export interface BuiltModel {
   loss: V;
@@ -18,6 +18,8 @@ export interface BuiltModel {
 export interface TrainModel {
   paramShapes(): [string, number[]][];
   initStd(name: string): number;
+  /** A non-random starting value for this parameter (e.g. sinusoidal positions), else undefined. */
+  initValue?(name: string): Float32Array | undefined;
   build(t: Tape, batch: number, seq: number): BuiltModel;
 }
 
@@ -58,7 +60,8 @@ export class Trainer {
       const n = shape.reduce((a, b) => a * b, 1);
       const given = opts.params?.get(name);
       if (given && given.length !== n) throw new Error(`parameter ${name}: ${given.length} values for shape [${shape}]`);
-      params.set(name, given ? Float32Array.from(given) : initParam(init, name, n, model.initStd(name)));
+      const drawn = initParam(init, name, n, model.initStd(name)); // drawn even when replaced, so other parameters' init is unchanged
+      params.set(name, given ? Float32Array.from(given) : (model.initValue?.(name) ?? drawn));
     }
     const opt = new AdamW({ lr: opts.lr, weightDecay: opts.weightDecay ?? 0.01, beta2: 0.99 });
     return new Trainer(model, params, train, evaluation, opt, opts);
@@ -77,6 +80,15 @@ export class Trainer {
     const gradNorm = clipGradNorm(grads, this.opts.clip ?? 1);
     this.opt.step(this.params, grads, lr);
     return { loss, gradNorm };
+  }
+
+  /** AdamW's step count and moments (live arrays: copy before the next step if you keep them). */
+  optimizerState(): AdamWState {
+    return this.opt.state();
+  }
+
+  loadOptimizerState(state: AdamWState): void {
+    this.opt.load(state);
   }
 
   /** Loss and gradients without updating (gradient comparisons). */

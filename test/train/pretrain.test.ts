@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../../src/model/checkpoint.js';
 import { readSafetensors, toFloat32 } from '../../src/model/safetensors.js';
 import { Engine } from '../../src/engine/engine.js';
 import { loadTokenizer } from '../../src/model/tokenizer.js';
-import { makeBatch, pretrain, TEST_BEDS, type PretrainSpec } from '../../src/train/pretrain.js';
+import { CHECKPOINT, makeBatch, pretrain, specByName, SUITE, TEST_BEDS, type PretrainSpec } from '../../src/train/pretrain.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { gpt2Model } from '../../src/train/models/gpt2.js';
 import { robertaModel } from '../../src/train/models/roberta.js';
@@ -63,3 +63,60 @@ for (const objective of ['clm', 'mlm'] as const) {
     }
   });
 }
+
+test('pretrain --resume: 2 x 50 steps give the same bits as 100 steps (weights, AdamW moments, data and mask RNG, curve)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ps-resume-'));
+  try {
+    const spec: PretrainSpec = { ...TEST_BEDS['mini-roberta'], name: 'tiny-resume', vocab: 300, hidden: 16, layers: 2, heads: 2, intermediate: 32, batch: 4, seq: 16, steps: 100, lr: 3e-3, warmup: 5, evalEvery: 40, evalBatches: 2, maxDocs: 150 };
+    const straight = join(dir, 'straight');
+    const a = await pretrain(spec, straight, { threads: 1, checkpointEvery: 30 });
+    assert.ok(a.finished && a.stepsDone === 100);
+    assert.ok(!existsSync(join(straight, CHECKPOINT)), 'a finished run removes its own checkpoint');
+
+    const foreign = join(dir, 'foreign');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'config.json'), '{}');
+    await assert.rejects(pretrain(spec, foreign, { threads: 1 }), /other files that probescale did not write/);
+    assert.equal(readFileSync(join(foreign, 'config.json'), 'utf8'), '{}');
+
+    const split = join(dir, 'split');
+    const b1 = await pretrain(spec, split, { threads: 1, stopAfter: 50 });
+    writeFileSync(join(split, 'NOTES.txt'), 'mine'); // not written by probescale: must survive the resumed run
+    assert.equal(b1.finished, false);
+    assert.equal(b1.stepsDone, 50);
+    assert.ok(existsSync(join(split, CHECKPOINT)) && !existsSync(join(split, 'model.safetensors')));
+    await assert.rejects(pretrain(spec, split, { threads: 1 }), /unfinished run.*--resume/);
+    await assert.rejects(pretrain({ ...spec, lr: 1e-3 }, split, { threads: 1, resume: true }), /different run \(lr: checkpoint 0.003, asked 0.001\)/);
+    const b2 = await pretrain(spec, split, { threads: 1, resume: true });
+    assert.ok(b2.finished && b2.stepsDone === 100);
+    assert.deepEqual(b2.resumedAt, [50]);
+
+    assert.ok(readFileSync(join(straight, 'model.safetensors')).equals(readFileSync(join(split, 'model.safetensors'))), 'final weights differ');
+    assert.deepEqual(b2.curve, a.curve);
+    assert.deepEqual(b2.evals, a.evals);
+    assert.equal(b2.baselineLoss, a.baselineLoss);
+    assert.ok(a.evals.at(-1)!.loss < a.evals[0].loss, 'loss falls');
+    assert.equal(readFileSync(join(split, 'NOTES.txt'), 'utf8'), 'mine');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('specByName: a new suite member is defined by its name and --set; bad keys name the fix', () => {
+  const s = specByName('gpt-test', 'layers=6,hidden=96,heads=3,vocab=1024,brown=true,dtype=F16');
+  assert.equal(s.objective, 'clm');
+  assert.equal(s.layers, 6);
+  assert.equal(s.brown, true);
+  assert.equal(s.dtype, 'F16');
+  assert.equal(specByName('roberta-x', 'steps=10').objective, 'mlm');
+  assert.throws(() => specByName('nope'), /unknown test bed "nope"/);
+  // suite members are names for fixed override lists (what a later session resumes with)
+  const m = specByName('gpt-m');
+  assert.deepEqual({ ...m, name: 'x' }, { ...specByName('gpt-x', SUITE['gpt-m']), name: 'x' });
+  assert.equal(m.name, 'gpt-m');
+  assert.equal(m.hidden, 128);
+  assert.equal(specByName('roberta-m').sinusoidal, true);
+  assert.equal(specByName('roberta-m').objective, 'mlm');
+  assert.throws(() => specByName('gpt-x', 'depth=3'), /unknown key/);
+  assert.throws(() => specByName('gpt-x', 'hidden=100,heads=3'), /not a multiple/);
+});

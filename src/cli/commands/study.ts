@@ -5,12 +5,12 @@
  */
 import type { Command } from 'commander';
 import { measureThroughput, shapeAt, type Throughput } from '../../scaling/architecture.js';
-import { writeFileAtomic } from '../../util/atomic.js';
+import { prepareOutputDir, writeFileAtomic } from '../../util/atomic.js';
 import { positiveIntArg, threadsArg } from '../parse.js';
 import { DEFAULT_STUDY, QUICK_STUDY, runStudy, summarize, type StudyOptions } from '../../scaling/small-lm.js';
 import { lawFitPlot, lawResidualPlot, nllVsFlopsPlot, nllVsParamsPlot, svg } from '../../report/plots.js';
 import { chooseArchitecture, DEFAULT_LAW, fitLaw, QUICK_LAW, runLawGrid, sizeForCompute, type LawRun } from '../../scaling/law-study.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { ProbescaleError } from '../../util/errors.js';
 import { join } from 'node:path';
 
@@ -23,9 +23,12 @@ export function register(program: Command): void {
     .option('--quick', 'tiny grid and budget (tests)')
     .option('--budget <n>', 'non-embedding parameter budget for the architecture search (tokens = 20 x budget)', Number, 4e6)
     .option('--compute <flops>', 'instead: a training-compute budget; the law picks size, tokens and shape', Number)
+    .option('--overwrite', 'write into --out even if it holds files probescale did not write')
     .option('--runs <results.json>', 'reuse the training runs of an earlier study (no training)')
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
-    .action(async (o: { out: string; quick?: boolean; budget: number; compute?: number; runs?: string; threads?: number }) => {
+    .action(async (o: { out: string; quick?: boolean; budget: number; compute?: number; runs?: string; threads?: number; overwrite?: boolean }) => {
+      // checked before hours of training, not after
+      prepareOutputDir(o.out, 'probescale study law', { overwrite: o.overwrite });
       const t0 = performance.now();
       const opts = { ...(o.quick ? QUICK_LAW : DEFAULT_LAW), threads: o.threads, log: (l: string) => console.log(l) };
       const runs: LawRun[] = o.runs ? readRuns(o.runs) : await runLawGrid(opts);
@@ -69,9 +72,11 @@ export function register(program: Command): void {
     .option('--out <dir>', 'output directory (results.json, table.md, report.html)', 'out/small-lm')
     .option('--quick', 'tiny budget, 2 datasets, 4 configurations, 2 seeds (tests)')
     .option('--seeds <n>', 'seeds per configuration', positiveIntArg)
+    .option('--overwrite', 'write into --out even if it holds files probescale did not write')
     .option('--budget <flops>', 'training FLOPs per run', Number)
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
-    .action(async (o: { out: string; quick?: boolean; seeds?: number; budget?: number; threads?: number }) => {
+    .action(async (o: { out: string; quick?: boolean; seeds?: number; budget?: number; threads?: number; overwrite?: boolean }) => {
+      prepareOutputDir(o.out, 'probescale study small-lm', { overwrite: o.overwrite });
       const opts: StudyOptions = { ...(o.quick ? QUICK_STUDY : DEFAULT_STUDY), threads: o.threads, log: (l) => console.log(l) };
       if (o.seeds) opts.seeds = o.seeds;
       if (o.budget) opts.budget = { char: o.budget, word: o.budget };
@@ -102,7 +107,9 @@ export function register(program: Command): void {
     .option('--seq <n>', 'sequence length', positiveIntArg, 128)
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
     .option('--out <file>', 'write the table as JSON')
-    .action(async (o: { params: number; vocab: number; seq: number; threads?: number; out?: string }) => {
+    .option('--overwrite', 'replace --out if it exists')
+    .action(async (o: { params: number; vocab: number; seq: number; threads?: number; out?: string; overwrite?: boolean }) => {
+      if (o.out && existsSync(o.out) && !o.overwrite) throw new ProbescaleError('--out exists; probescale does not replace a file it was not told to', { file: o.out, fix: 'choose a new --out or pass --overwrite' });
       const baseline = shapeAt(o.params, 512, 2, 1, o.vocab);
       const rows: (Throughput & { name: string })[] = [];
       if (baseline) rows.push({ name: 'standard', ...(await measureThroughput(baseline, o.seq, o.threads)) });

@@ -19,6 +19,30 @@ export interface RobertaShape {
   intermediate: number;
   padTokenId: number;
   eps?: number;
+  /**
+   * Start the position embeddings as sinusoids (Vaswani et al.) at the word embeddings' scale instead of
+   * N(0, 0.02). A bidirectional encoder's attention is blind to order except through these vectors; random
+   * ones carry no notion of "neighbour", which is one reason small masked LMs sit on the unigram plateau.
+   */
+  sinusoidalPositions?: boolean;
+  /**
+   * Init std of the query/key weights (default 0.02, BERT's for every weight). At hidden 64, 0.02 makes
+   * the attention logits ~0.03 at the start: attention is uniform and its gradient is tiny, a saddle.
+   */
+  qkStd?: number;
+}
+
+/** Row r = sin/cos of position r at geometric frequencies, scaled so each row's RMS is `rms`. */
+export function sinusoidTable(rows: number, C: number, rms: number): Float32Array {
+  const out = new Float32Array(rows * C);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < C / 2; i++) {
+      const f = r / 10000 ** ((2 * i) / C);
+      out[r * C + 2 * i] = Math.sin(f) * rms * Math.SQRT2;
+      out[r * C + 2 * i + 1] = Math.cos(f) * rms * Math.SQRT2;
+    }
+  }
+  return out;
 }
 
 const E = 'roberta.embeddings';
@@ -82,7 +106,8 @@ export function buildRoberta(t: Tape, s: RobertaShape, B: number, T: number) {
 export function robertaModel(s: RobertaShape) {
   return {
     paramShapes: () => robertaParamShapes(s),
-    initStd: () => 0.02,
+    initStd: (name: string) => (s.qkStd !== undefined && /attention\.self\.(query|key)\.weight$/.test(name) ? s.qkStd : 0.02),
+    initValue: (name: string) => (s.sinusoidalPositions && name === `${E}.position_embeddings.weight` ? sinusoidTable(s.seq + 2, s.hidden, 0.02) : undefined),
     build: (t: Tape, B: number, T: number) => buildRoberta(t, s, B, T),
   };
 }
