@@ -4,10 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync, existsSync, chmodSync, mkdirSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, existsSync, chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { runPipeline } from '../src/cli/pipeline.js';
+import { runPipeline } from '../src/pipeline/run.js';
 import { ProbescaleError } from '../src/util/errors.js';
 import { STORIES } from './helpers.js';
 
@@ -33,6 +33,19 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
       if (m.layers.join() === ps.layers.join()) assert.ok(d.lo === 0 && d.hi === 0, 'same subset, no difference');
     }
   }
+  // reference points per task; gain retention is a number exactly where the references allow it
+  for (const t of ['upos', 'trec']) {
+    const x = r.references[t];
+    assert.ok(x.majority > 0 && x.majority < x.final.test, `${t}: majority class below the final layer`);
+    assert.ok(Math.abs(x.layersAdd.test.score - (x.final.test - x.embeddings.test)) < 1e-12);
+    const ps = r.budgets[0].methods[0].scores[t];
+    if (x.gainUndefined.test) assert.equal(ps.gain, undefined, `${t}: ${x.gainUndefined.test}`);
+    else assert.ok(Math.abs(ps.gain! - (ps.score - x.embeddings.test) / (x.final.test - x.embeddings.test)) < 1e-12);
+  }
+  // at 40 evaluation sentences per task the layers' gain is within noise on dev: the default falls back to raw
+  const devGain = ['upos', 'trec'].some((t) => !r.references[t].gainUndefined.dev);
+  assert.equal(r.retentionMode, devGain ? 'gain' : 'raw');
+  for (const b of r.budgets) for (const m of b.methods.filter((x) => x.retentionCI)) assert.ok(m.retentionCI![0] <= m.retention + 1e-12 && m.retention <= m.retentionCI![1] + 1e-12, `${m.method}: raw CI holds the estimate`);
   assert.equal(r.budgets[0].keptLayers, 2);
   assert.equal(r.budgets[1].keptLayers, 3);
   // the written model: smaller, healed, trimmed, heads stored; verification ran on it
@@ -55,6 +68,12 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.equal((html.match(/<svg/g) ?? []).length, 3, 'three inline plots: probe curves, retention vs parameters, fitted retention curve');
   assert.match(html, /Where ProbeScale did not win/);
+  assert.match(html, /Reference points per task/);
+  // every method has its own row in the methods plot (none hides under another's dot); kept blocks are marked
+  const methodsSvg = html.split('Every method at every budget')[1].split('</svg>')[0];
+  for (const m of ['probescale', 'drop-top', 'drop-bottom', 'alternate', 'keep-ends', 'block-influence', 'angular', 'truncate-best', 'sleb', 'random']) assert.ok(methodsSvg.includes(`>${m}`), `${m} drawn`);
+  assert.match(html, new RegExp(`block ${r.compressed.layers[0]}`));
+  assert.match(html, /Layer numbering/);
   assert.doesNotMatch(html, /<script|(src|href)="https?:/, 'report is self-contained: no scripts, nothing loaded');
   const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
   assert.deepEqual(json.budgets[0].methods[0].layers, r.budgets[0].methods[0].layers);
@@ -71,6 +90,7 @@ test('run: bad inputs fail before any work, with nothing written', async () => {
   await expectUserError(() => runPipeline({ ...base, tasks: 'upos,nosuchtask', budgets: '0.6', out }), /unknown task "nosuchtask"/);
   await expectUserError(() => runPipeline({ ...base, tasks: 'upos,sst2', weights: '1', budgets: '0.6', out }), /--weights has 1 value\(s\) for 2 task\(s\)/);
   await expectUserError(() => runPipeline({ ...base, tasks: 'upos', budgets: 'lots', out }), /cannot read budget "lots"/);
+  await expectUserError(() => runPipeline({ ...base, tasks: 'upos', budgets: '0.6', out, retention: 'median' as 'raw' }), /--retention must be raw or gain/);
   assert.ok(!existsSync(out), 'a run that fails validation creates no --out folder');
   if (process.getuid?.() !== 0) {
     const ro = join(out, '..', 'ro');
@@ -78,4 +98,18 @@ test('run: bad inputs fail before any work, with nothing written', async () => {
     chmodSync(ro, 0o500);
     await expectUserError(() => runPipeline({ ...base, tasks: 'upos', budgets: '0.6', out: join(ro, 'x') }), /not writable/);
   }
+});
+
+test('run --retention gain: a task whose layers cannot add anything gets one clear line, not a number', async () => {
+  // planted: every sentence is the same text, so every representation (embeddings or final layer) is the same
+  // for all rows and the final layer adds exactly nothing over the embeddings
+  const dir = mkdtempSync(join(tmpdir(), 'ps-gain-'));
+  const rows = (n: number) => ['text\tlabel', ...Array.from({ length: n }, (_, i) => `the cat sat on the mat\t${i % 3 === 0 ? 'b' : 'a'}`)].join('\n') + '\n';
+  writeFileSync(join(dir, 'train.tsv'), rows(60));
+  writeFileSync(join(dir, 'test.tsv'), rows(30));
+  writeFileSync(join(dir, 'same.yaml'), 'name: same\nkind: sentence\nformat: tsv\nfiles: { train: train.tsv, test: test.tsv }\nmetric: accuracy\n');
+  const out = join(dir, 'out');
+  await expectUserError(() => runPipeline({ ...base, tasks: join(dir, 'same.yaml'), budgets: '0.6', out, retention: 'gain' }), /--retention gain: on dev, no task's layers add anything measurable over the embeddings \(same: the final layer \(0\.\d+\) is not above the embeddings alone/);
+  assert.ok(!existsSync(join(out, 'results.json')));
+  rmSync(dir, { recursive: true });
 });

@@ -11,7 +11,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { runPipeline } from '../src/cli/pipeline.js';
+import { runPipeline } from '../src/pipeline/run.js';
 import { loadModel } from '../src/model/checkpoint.js';
 import { FAMILIES } from '../src/engine/families/index.js';
 import { specLayerOf } from '../src/engine/family.js';

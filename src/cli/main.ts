@@ -6,9 +6,12 @@
  */
 import { Command, CommanderError } from 'commander';
 import { asUserError, UsageError } from '../util/errors.js';
+import { setProgressMode } from '../util/progress.js';
 const debug = process.argv.includes('--debug');
 // `probescale ... | head`: a closed pipe ends the output, it is not a crash
 for (const stream of [process.stdout, process.stderr]) stream.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? process.exit(0) : undefined));
+// --quiet: no progress (bars or periodic lines) and no step log, anywhere on the line
+if (process.argv.includes('--quiet')) setProgressMode('off');
 const program = new Command();
 program
   .name('probescale')
@@ -40,7 +43,7 @@ const exitOverride = (c: Command) => {
 };
 exitOverride(program);
 // --debug is accepted anywhere on the line, before or after the subcommand
-program.commands.forEach((c) => c.option('--debug', 'print the stack trace of any error'));
+program.commands.forEach((c) => c.option('--debug', 'print the stack trace of any error').option('--quiet', 'no progress and no step-by-step log (results and errors only)'));
 
 /** One line: ProbescaleError's "\n  fix:" continuation is folded into the same line. */
 function oneLine(message: string): string {

@@ -11,7 +11,7 @@ import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, r
 import { mkdirp } from '../util/atomic.js';
 import { ProbescaleError, fsError } from '../util/errors.js';
 import { join } from 'node:path';
-import cliProgress from 'cli-progress';
+import { startProgress } from '../util/progress.js';
 import type { Engine } from '../engine/engine.js';
 import { floatToHalf, halfToFloat } from '../util/half.js';
 import type { Matrix } from './matrix.js';
@@ -137,8 +137,7 @@ export async function extractFeatures(engine: Engine, seqs: number[][], rows: Ro
     });
     const order = [...rowsOf.keys()].sort((a, b) => seqs[a].length - seqs[b].length);
     const batchSize = opts.batchSize ?? 32;
-    const bar = opts.progress ? new cliProgress.SingleBar({ format: `${opts.label} {bar} {value}/{total} sequences | {eta_formatted} left`, stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
-    bar?.start(order.length, 0);
+    const bar = startProgress(`features ${opts.label}`, order.length, { unit: 'sequences', enabled: !!opts.progress });
     let stage = new Float32Array(0);
     for (let b0 = 0; b0 < order.length; b0 += batchSize) {
       const batchSeqs = order.slice(b0, b0 + batchSize);
@@ -174,9 +173,9 @@ export async function extractFeatures(engine: Engine, seqs: number[][], rows: Ro
           j0 = j;
         }
       }
-      bar?.update(Math.min(b0 + batchSize, order.length));
+      bar.increment(batchSeqs.length);
     }
-    bar?.stop();
+    bar.stop();
   } catch (err) {
     fds.forEach((fd) => closeSync(fd));
     rmSync(tmp, { recursive: true, force: true });

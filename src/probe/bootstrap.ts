@@ -64,3 +64,33 @@ export function pairedBootstrapDiff(tasks: PairedTask[], opts: { B?: number; lev
   const above = samples.reduce((n, v) => n + (v > 0 ? 1 : 0), 0) / B;
   return { score: full, ...percentileInterval(samples, level), above };
 }
+
+/** One task of a joint bootstrap: several systems' scores on the same resampled units. */
+export interface JointTask {
+  units: number;
+  scorers: ((idx: Int32Array) => number)[];
+}
+
+/**
+ * Percentile bootstrap of any statistic of several systems' per-task scores, all scored on the same
+ * resampled units of each task (e.g. a subset's retention against the full model and the embeddings, whose
+ * scores move together on a resample). `stat(s)` gets s[task][system]; resamples where it is NaN are skipped.
+ */
+export function jointBootstrap(tasks: JointTask[], stat: (scores: number[][]) => number, opts: { B?: number; level?: number; seed?: number } = {}): Interval {
+  const B = opts.B ?? 1000;
+  const level = opts.level ?? 0.95;
+  const rand = mulberry32(opts.seed ?? 0);
+  const of = (idx: Int32Array[]) => stat(tasks.map((t, i) => t.scorers.map((f) => f(idx[i]))));
+  const full = of(tasks.map((t) => Int32Array.from({ length: t.units }, (_, i) => i)));
+  const idx = tasks.map((t) => new Int32Array(t.units));
+  const samples: number[] = [];
+  for (let b = 0; b < B; b++) {
+    tasks.forEach((t, i) => {
+      for (let u = 0; u < t.units; u++) idx[i][u] = Math.floor(rand() * t.units);
+    });
+    const v = of(idx);
+    if (!Number.isNaN(v)) samples.push(v);
+  }
+  if (samples.length === 0) return { score: full, lo: NaN, hi: NaN };
+  return { score: full, ...percentileInterval(Float64Array.from(samples), level) };
+}

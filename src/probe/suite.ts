@@ -3,7 +3,7 @@
  * per layer a probe fitted on train with its regularization chosen on dev, scored on test with a bootstrap
  * confidence interval, plus — on request — the control-task selectivity and the MDL online codelength.
  */
-import cliProgress from 'cli-progress';
+import { startProgress } from '../util/progress.js';
 import type { Engine } from '../engine/engine.js';
 import type { Task } from '../data/types.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
@@ -67,6 +67,10 @@ export interface TaskResult {
   rows: { train: number; dev: number; test: number };
   layers: LayerResult[];
   summary: LayerSummary;
+  /** test score of always predicting the most frequent training label (the trivial baseline; chance level) */
+  majority: number;
+  /** distinct labels among the training rows */
+  classes: number;
   featureSeconds: number;
   /** some split's features were read from the cache (featureSeconds then times reads, not only forward passes) */
   featuresFromCache: boolean;
@@ -148,14 +152,22 @@ function controlLabels(train: TaskRows, test: TaskRows, K: number, seed: number)
   return { train: makeControlLabels(train.rowWord, dist, seed), test: makeControlLabels(test.rowWord, dist, seed) };
 }
 
+/** The task metric of always predicting the most frequent training label on test, and the class count. */
+export function majorityBaseline(task: Task, trainLabels: Int32Array, test: TaskRows, K: number): { majority: number; classes: number } {
+  const counts = new Int32Array(K);
+  for (const y of trainLabels) counts[y]++;
+  let top = 0;
+  for (let k = 1; k < K; k++) if (counts[k] > counts[top]) top = k;
+  return { majority: makeScorer(task, test).score(new Int32Array(test.labels.length).fill(top)), classes: counts.filter((c) => c > 0).length };
+}
+
 export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, opts: SuiteOptions): Promise<TaskResult> {
   const t0 = performance.now();
   const [tr, dv, te] = [await splitFeatures(engine, tok, task, 'train', opts), await splitFeatures(engine, tok, task, 'dev', opts), await splitFeatures(engine, tok, task, 'test', opts)];
   const featureSeconds = (performance.now() - t0) / 1000;
   const K = task.labels.length;
   const layers = opts.layers ?? Array.from({ length: tr.features.layers }, (_, l) => l);
-  const bar = opts.progress ? new cliProgress.SingleBar({ format: `probing ${task.name} {bar} layer {value}/{total}`, stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
-  bar?.start(layers.length, 0);
+  const bar = startProgress(`probing ${task.name}`, layers.length, { unit: 'layers', enabled: !!opts.progress });
   const results: LayerResult[] = [];
   const t1 = performance.now();
   // control labels (a fixed random label per word type) and the MDL row order depend on the task, not the
@@ -192,12 +204,13 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
       }
       res.seconds = (performance.now() - ls) / 1000;
       results.push(res);
-      bar?.increment();
+      bar.increment();
     }
   } finally {
     await sessions.release();
   }
-  bar?.stop();
+  bar.stop();
+  const { majority, classes } = majorityBaseline(task, tr.rows.labels, te.rows, K);
   return {
     task: task.name,
     kind: task.kind,
@@ -206,6 +219,8 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
     rows: { train: tr.rows.rows.length, dev: dv.rows.rows.length, test: te.rows.rows.length },
     layers: results,
     summary: summarizeLayers(results.map((r) => r.score)),
+    majority,
+    classes,
     featureSeconds,
     featuresFromCache: [tr, dv, te].some((s) => s.features.fromCache),
     probeSeconds: (performance.now() - t1) / 1000,

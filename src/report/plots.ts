@@ -18,50 +18,65 @@ export interface CurvePoint {
   hi: number;
 }
 
-/** Probe score per layer, one line per task, with the 95% CI as a band. */
-export function probeCurves(points: CurvePoint[]): vl.TopLevelSpec {
+/**
+ * Probe score per hidden state, one line per task, with the 95% CI as a band; x = hidden state i (0 = the
+ * embeddings, i = output of block i - 1). `kept` blocks are marked by a dashed rule at the state they
+ * produce (block b -> state b + 1), so the plot and the tables' block numbers line up.
+ */
+export function probeCurves(points: CurvePoint[], kept: number[] = []): vl.TopLevelSpec {
+  const x = { field: 'layer', type: 'quantitative' as const, title: 'hidden state (0 = embeddings, i = output of block i-1)', axis: { tickMinStep: 1 } };
   return {
     width: 420,
     height: 240,
-    data: { values: points },
-    encoding: { x: { field: 'layer', type: 'quantitative', title: 'representation (0 = embeddings)', axis: { tickMinStep: 1 } }, color: { field: 'task', type: 'nominal' } },
     layer: [
-      { mark: { type: 'area', opacity: 0.2 }, encoding: { y: { field: 'lo', type: 'quantitative', title: 'test score', scale: { zero: false } }, y2: { field: 'hi' } } },
-      { mark: { type: 'line', point: true }, encoding: { y: { field: 'score', type: 'quantitative' } } },
+      { data: { values: points }, mark: { type: 'area', opacity: 0.2 }, encoding: { x, color: { field: 'task', type: 'nominal' }, y: { field: 'lo', type: 'quantitative', title: 'test score', scale: { zero: false } }, y2: { field: 'hi' } } },
+      { data: { values: points }, mark: { type: 'line', point: true }, encoding: { x, color: { field: 'task', type: 'nominal' }, y: { field: 'score', type: 'quantitative' } } },
+      ...(kept.length
+        ? [
+            { data: { values: kept.map((b) => ({ layer: b + 1, label: `kept block ${b}` })) }, mark: { type: 'rule' as const, strokeDash: [4, 3], color: '#555' }, encoding: { x } },
+            { data: { values: kept.map((b) => ({ layer: b + 1, label: `block ${b}` })) }, mark: { type: 'text' as const, align: 'left' as const, dx: 3, dy: -110, fontSize: 9, color: '#555' }, encoding: { x, text: { field: 'label' } } },
+          ]
+        : []),
     ],
   };
 }
 
-export interface RetentionPoint {
+export interface MethodPoint {
+  budget: string;
   method: string;
-  parameters: number;
   retention: number;
+  lo?: number;
+  hi?: number;
+  ours: boolean;
 }
 
-/** Retention against kept parameters, one line per selection method. */
-export function retentionPlot(points: RetentionPoint[]): vl.TopLevelSpec {
+/**
+ * Every method's test retention per budget, one row per method and a panel per budget, with its 95% CI:
+ * at equal size many baselines pick the same subset, and on a retention-vs-parameters plot they hide under
+ * one dot.
+ */
+export function methodsPlot(points: MethodPoint[], title: string): vl.TopLevelSpec {
   return {
-    width: 420,
-    height: 260,
     data: { values: points },
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 'parameters', type: 'quantitative', title: 'kept parameters' },
-      y: { field: 'retention', type: 'quantitative', title: 'test retention (weighted)', scale: { zero: false }, axis: { format: '%' } },
-      color: { field: 'method', type: 'nominal' },
-      strokeDash: { condition: { test: "datum.method === 'probescale'", value: [1, 0] }, value: [4, 3] },
-      strokeWidth: { condition: { test: "datum.method === 'probescale'", value: 3 }, value: 1.5 },
+    facet: { row: { field: 'budget', type: 'nominal', title: 'budget' } },
+    spec: {
+      width: 380,
+      height: { step: 14 },
+      layer: [
+        { mark: { type: 'rule' }, encoding: { y: { field: 'method', type: 'nominal', title: null, sort: null }, x: { field: 'lo', type: 'quantitative', title, scale: { zero: false }, axis: { format: '%' } }, x2: { field: 'hi' } } },
+        { mark: { type: 'point', filled: true, size: 50 }, encoding: { y: { field: 'method', type: 'nominal', sort: null }, x: { field: 'retention', type: 'quantitative' }, color: { condition: { test: 'datum.ours', value: '#d62728' }, value: '#1f77b4' } } },
+      ],
     },
   };
 }
 
 /** Fitted retention curve (line) over the measured ProbeScale points, x = kept fraction of parameters. */
-export function fittedCurvePlot(curve: { x: number; r: number }[], points: { x: number; r: number }[]): vl.TopLevelSpec {
+export function fittedCurvePlot(curve: { x: number; r: number }[], points: { x: number; r: number }[], title = 'retention'): vl.TopLevelSpec {
   return {
     width: 420,
     height: 240,
     layer: [
-      { data: { values: curve }, mark: { type: 'line', color: '#1f77b4' }, encoding: { x: { field: 'x', type: 'quantitative', title: 'kept fraction of parameters', axis: { format: '%' } }, y: { field: 'r', type: 'quantitative', title: 'retention', scale: { zero: false }, axis: { format: '%' } } } },
+      { data: { values: curve }, mark: { type: 'line', color: '#1f77b4' }, encoding: { x: { field: 'x', type: 'quantitative', title: 'kept fraction of parameters', axis: { format: '%' } }, y: { field: 'r', type: 'quantitative', title, scale: { zero: false }, axis: { format: '%' } } } },
       { data: { values: points }, mark: { type: 'point', filled: true, size: 60, color: '#d62728' }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'r', type: 'quantitative' } } },
     ],
   };
@@ -72,7 +87,6 @@ export function nllVsFlopsPlot(points: { dataset: string; config: string; flops:
   return {
     data: { values: points },
     facet: { column: { field: 'dataset', type: 'nominal', title: null } },
-    resolve: { scale: { y: 'independent' } },
     spec: {
       width: 260,
       height: 220,
@@ -91,7 +105,6 @@ export function nllVsParamsPlot(rows: { dataset: string; config: string; paramet
   return {
     data: { values: rows },
     facet: { column: { field: 'dataset', type: 'nominal', title: null } },
-    resolve: { scale: { y: 'independent' } },
     spec: {
       width: 260,
       height: 220,

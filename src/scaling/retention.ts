@@ -50,7 +50,11 @@ async function fitForm(form: RetentionForm, pts: { x: number; r: number }[]) {
 }
 
 export async function fitRetention(points: { x: number; r: number }[], opts: { bootstrap?: number; seed?: number } = {}): Promise<RetentionFit> {
-  requirePoints('retention curve', points.map((p) => [p.x, p.r]), 3);
+  // kept fractions must be positive; retention may be 0 or below (gain retention of the embeddings is 0)
+  requirePoints('retention curve', points.map((p) => [p.x]), 3);
+  points.forEach((p, i) => {
+    if (!Number.isFinite(p.r)) throw new ProbescaleError(`retention curve: point ${i + 1} has a non-finite retention (${p.r})`);
+  });
   if (points.some((p) => p.x > 1 + 1e-9)) throw new ProbescaleError('retention curve: kept fractions must be <= 1');
   const heldOutError = {} as Record<RetentionForm, number>;
   for (const form of Object.keys(FORMS) as RetentionForm[]) {

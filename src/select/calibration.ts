@@ -5,6 +5,18 @@
  */
 import type { LoadedModel } from '../model/checkpoint.js';
 import { Engine, type Batch } from '../engine/engine.js';
+import type { TextTokenizer } from '../model/tokenizer.js';
+import type { Task, TokenExample, SentenceExample } from '../data/types.js';
+
+/** A batch of task text for calibration statistics (Block Influence, angular distance, SLEB, healing):
+ * the first training examples of each task, at most 128 tokens each. */
+export function calibrationBatch(tok: TextTokenizer, tasks: Task[], maxTokens: number, n = 32): { inputIds: number[][] } {
+  const texts: string[] = [];
+  for (const t of tasks) {
+    for (const ex of t.splits.train.slice(0, Math.ceil(n / tasks.length))) texts.push('words' in ex ? (ex as TokenExample).words.join(' ') : (ex as SentenceExample).text);
+  }
+  return { inputIds: texts.slice(0, n).map((s) => tok.encode(s).slice(0, Math.min(128, maxTokens))) };
+}
 
 interface TokenStates {
   states: Float32Array[];

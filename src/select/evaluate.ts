@@ -1,8 +1,10 @@
 /**
  * Scoring a layer subset by running it: the subnetwork (engine layer list, optional healing bridges)
  * produces its final representation for every task split, a probe is trained on train and scored on dev
- * (selection) or test (reporting). Retention = score / reference score, aggregated with task weights.
- * Results are cached per subset; features are cached on disk per subnetwork.
+ * (selection) or test (reporting). Raw retention = score / the full model's, gain retention = the share of
+ * what the layers add over the embeddings (retention.ts), aggregated with task weights. Scores and
+ * predictions are cached per subset (retention is recomputed from them, so it always uses the current
+ * references); features are cached on disk per subnetwork.
  */
 import type { LoadedModel } from '../model/checkpoint.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
@@ -13,14 +15,20 @@ import { splitFeatures, probeOneLayer, predictRows, type SuiteOptions } from '..
 import { ProbeSessions } from '../probe/sessions.js';
 import { LogisticProbe } from '../probe/logistic.js';
 import { makeScorer, type Scorer } from '../probe/scoring.js';
-import { pairedBootstrapDiff, type Interval } from '../probe/bootstrap.js';
+import { jointBootstrap, pairedBootstrapDiff, type Interval } from '../probe/bootstrap.js';
+import { differenceWeights, gainDegenerate, taskGain, weightedRetention, type RetentionMode, type SplitReference } from './retention.js';
+
+/** Per task and split, the reference points retention is measured against. */
+export type References = Record<string, Record<'dev' | 'test', SplitReference>>;
 
 export interface SubsetScore {
   layers: number[];
-  /** task -> score (test scores carry a bootstrap CI) */
-  scores: Record<string, { score: number; lo?: number; hi?: number }>;
-  /** weighted mean of score / reference */
+  /** task -> score (test scores carry a bootstrap CI) and gain retention (absent when degenerate) */
+  scores: Record<string, { score: number; lo?: number; hi?: number; gain?: number }>;
+  /** raw retention: weighted mean of score / full model's final layer */
   retention: number;
+  /** gain retention: weighted mean over tasks with non-degenerate references (absent when there is none) */
+  gain?: number;
 }
 
 export interface Evaluator {
@@ -29,7 +37,14 @@ export interface Evaluator {
    * Test retention of subset `a` minus subset `b` with a paired bootstrap 95% CI (same resampled test units
    * for both, per task); both must have been evaluated on test already. `above`: share of resamples > 0.
    */
-  compare(a: number[], b: number[], B?: number, seed?: number): Interval & { above: number };
+  compare(a: number[], b: number[], B?: number, seed?: number, mode?: RetentionMode): Interval & { above: number };
+  /**
+   * Bootstrap 95% CI of subset `a`'s retention on a split, resampling the split's units once for the
+   * subset, the full model and the embeddings together (all three evaluated on that split already).
+   */
+  retentionCI(a: number[], split: 'dev' | 'test', mode: RetentionMode, B?: number, seed?: number): Interval | undefined;
+  /** Per task: the full model's final-layer score minus the embeddings', paired bootstrap 95% CI on a split. */
+  layersAdd(split: 'dev' | 'test', B?: number, seed?: number): Record<string, Interval>;
   /** number of distinct subnetworks run so far */
   runs: number;
   /** frees the probe sessions kept for later evaluations */
@@ -39,12 +54,27 @@ export interface Evaluator {
 /** Cache key of a subset's scores (and test predictions) for one split. */
 const subsetKey = (split: 'dev' | 'test', layers: number[], healed = false) => `${split}:${layers.join(',')}:${healed ? 'healed' : ''}`;
 
-export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Task[], weights: number[], opts: SuiteOptions, reference: () => Record<string, Record<'dev' | 'test', number>>): Evaluator {
-  const cache = new Map<string, SubsetScore>();
-  // test predictions per subset and task, and the (subset-independent) test scorer per task, for compare()
-  const testPreds = new Map<string, Record<string, Int32Array>>();
-  const testScorers: Record<string, Scorer> = {};
-  const wsum = weights.reduce((a, b) => a + b, 0);
+export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Task[], weights: number[], opts: SuiteOptions, reference: () => References): Evaluator {
+  const cache = new Map<string, SubsetScore['scores']>();
+  // predictions per split, subset and task, and the (subset-independent) scorer per split and task, for the
+  // paired bootstraps
+  const preds = new Map<string, Record<string, Int32Array>>();
+  const scorers: Record<'dev' | 'test', Record<string, Scorer>> = { dev: {}, test: {} };
+  const weighted = tasks.map((t, i) => ({ name: t.name, weight: weights[i] }));
+  const L = model.arch.layers;
+  const full = Array.from({ length: L }, (_, l) => l);
+  const predsOf = (split: 'dev' | 'test', layers: number[]) => {
+    const p = preds.get(subsetKey(split, layers));
+    if (!p) throw new Error(`evaluate [${layers}] on ${split} first`);
+    return p;
+  };
+  const splitRefs = (split: 'dev' | 'test') => Object.fromEntries(tasks.map((t) => [t.name, reference()[t.name][split]]));
+  const withRetention = (layers: number[], split: 'dev' | 'test', scores: SubsetScore['scores']): SubsetScore => {
+    const refs = splitRefs(split);
+    const plain = Object.fromEntries(tasks.map((t) => [t.name, scores[t.name].score]));
+    const perTask = Object.fromEntries(tasks.map((t) => [t.name, { ...scores[t.name], gain: taskGain(scores[t.name].score, refs[t.name]) }]));
+    return { layers, scores: perTask, retention: weightedRetention(plain, refs, weighted, 'raw')!, gain: weightedRetention(plain, refs, weighted, 'gain') };
+  };
   // one probe session pool per task: every subset gives that task's probes the same matrix shapes (the
   // final representation's width, the task's rows), so the graphs and buffers are built once, not per subset
   const pools = new Map<string, ProbeSessions>();
@@ -55,25 +85,47 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
       for (const p of pools.values()) await p.release();
       pools.clear();
     },
-    compare(a, b, B = 1000, seed = 0) {
-      const pa = testPreds.get(subsetKey('test', a));
-      const pb = testPreds.get(subsetKey('test', b));
-      if (!pa || !pb) throw new Error(`compare: evaluate [${a}] and [${b}] on test first`);
-      const ref = reference();
+    compare(a, b, B = 1000, seed = 0, mode = 'raw') {
+      const pa = predsOf('test', a);
+      const pb = predsOf('test', b);
+      const c = differenceWeights(splitRefs('test'), weighted, mode);
       return pairedBootstrapDiff(
         tasks.map((t, i) => {
-          const sc = testScorers[t.name];
-          const fa = sc.forPredictions(pa[t.name]);
-          const fb = sc.forPredictions(pb[t.name]);
-          return { units: sc.units, weight: weights[i] / wsum / ref[t.name].test, scoreA: fa, scoreB: fb };
+          const sc = scorers.test[t.name];
+          return { units: sc.units, weight: c[i], scoreA: sc.forPredictions(pa[t.name]), scoreB: sc.forPredictions(pb[t.name]) };
         }),
         { B, seed },
+      );
+    },
+    retentionCI(a, split, mode, B = 1000, seed = 0) {
+      const refs = splitRefs(split);
+      const used = tasks.filter((t) => mode === 'raw' || gainDegenerate(refs[t.name]) === undefined);
+      if (used.length === 0) return undefined;
+      const [pa, pf, pe] = [predsOf(split, a), predsOf(split, full), predsOf(split, [])];
+      const w = used.map((t) => weights[tasks.indexOf(t)]);
+      const wsum = w.reduce((x, y) => x + y, 0);
+      return jointBootstrap(
+        used.map((t) => {
+          const sc = scorers[split][t.name];
+          return { units: sc.units, scorers: [sc.forPredictions(pa[t.name]), sc.forPredictions(pf[t.name]), sc.forPredictions(pe[t.name])] };
+        }),
+        (s) => s.reduce((acc, [sa, sf, se], i) => acc + (w[i] / wsum) * (mode === 'raw' ? sa / sf : (sa - se) / (sf - se)), 0),
+        { B, seed },
+      );
+    },
+    layersAdd(split, B = 1000, seed = 0) {
+      const [pf, pe] = [predsOf(split, full), predsOf(split, [])];
+      return Object.fromEntries(
+        tasks.map((t) => {
+          const sc = scorers[split][t.name];
+          return [t.name, pairedBootstrapDiff([{ units: sc.units, weight: 1, scoreA: sc.forPredictions(pf[t.name]), scoreB: sc.forPredictions(pe[t.name]) }], { B, seed })];
+        }),
       );
     },
     async evaluate(layers, split, bridges) {
       const key = subsetKey(split, layers, !!bridges);
       const hit = cache.get(key);
-      if (hit) return hit;
+      if (hit) return withRetention(layers, split, hit);
       ev.runs++;
       const engine = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, bridges, threads: opts.threads, precision: opts.precision });
       const scores: SubsetScore['scores'] = {};
@@ -83,21 +135,21 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
         if (split === 'dev') {
           // selection: fixed regularization, scored on dev (test stays unseen until reporting)
           const probe = await new LogisticProbe(task.labels.length, { C: 1 }).fit(tr.features.load(0), tr.rows.labels, { sessions: poolFor(task) });
-          scores[task.name] = { score: makeScorer(task, dv.rows).score(await predictRows(probe, dv.features.load(0), poolFor(task))) };
+          const pred = await predictRows(probe, dv.features.load(0), poolFor(task));
+          const scorer = (scorers.dev[task.name] ??= makeScorer(task, dv.rows));
+          scores[task.name] = { score: scorer.score(pred) };
+          preds.set(key, { ...preds.get(key), [task.name]: pred });
         } else {
           const te = await splitFeatures(engine, tok, task, 'test', { ...opts, progress: false });
           const { ci, pred, scorer } = await probeOneLayer(task, { X: tr.features.load(0), y: tr.rows.labels }, { X: dv.features.load(0), y: dv.rows.labels }, { X: te.features.load(0), rows: te.rows }, opts, poolFor(task));
           scores[task.name] = { score: ci.score, lo: ci.lo, hi: ci.hi };
-          testScorers[task.name] ??= scorer;
-          testPreds.set(key, { ...testPreds.get(key), [task.name]: pred });
+          scorers.test[task.name] ??= scorer;
+          preds.set(key, { ...preds.get(key), [task.name]: pred });
         }
       }
       await engine.release();
-      const ref = reference();
-      const retention = tasks.reduce((s, t, i) => s + (weights[i] / wsum) * (scores[t.name].score / ref[t.name][split]), 0);
-      const result = { layers, scores, retention };
-      cache.set(key, result);
-      return result;
+      cache.set(key, scores);
+      return withRetention(layers, split, scores);
     },
   };
   return ev;

@@ -5,7 +5,6 @@
 import { parseArgs } from 'node:util';
 import { loadModel } from '../model/checkpoint.js';
 import { Engine } from '../engine/engine.js';
-import { medianRunMs } from '../engine/timing.js';
 import { maxSequenceTokens } from '../model/config.js';
 import { peakRssMb } from '../util/memory.js';
 import type { Precision } from '../engine/graph.js';
@@ -23,8 +22,20 @@ const T = Math.min(Number(values.seq), maxSequenceTokens(model.arch)); // never 
 const repeats = Number(values.repeats);
 const row = Array.from({ length: T }, (_, t) => 3 + ((t * 7919) % Math.max(1, model.arch.vocab - 3)));
 
-const medianMs = (batch: number) => medianRunMs(engine, { inputIds: Array.from({ length: batch }, () => row) }, repeats);
+// one warm-up run, then every repeat timed: the median is reported with the spread (min, max) of the repeats
+async function timesMs(batch: number): Promise<number[]> {
+  const b = { inputIds: Array.from({ length: batch }, () => row) };
+  await engine.run(b);
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await engine.run(b);
+    times.push(performance.now() - t0);
+  }
+  return times.sort((x, y) => x - y);
+}
 
-const b1 = await medianMs(1);
-const b32 = await medianMs(32);
-console.log(JSON.stringify({ latency_ms_b1: b1, latency_ms_b32: b32, seq: T, peak_rss_mb: peakRssMb() }));
+const b1 = await timesMs(1);
+const b32 = await timesMs(32);
+const median = (t: number[]) => t[Math.floor(t.length / 2)];
+console.log(JSON.stringify({ latency_ms_b1: median(b1), latency_ms_b32: median(b32), times_ms_b1: b1, times_ms_b32: b32, seq: T, peak_rss_mb: peakRssMb() }));

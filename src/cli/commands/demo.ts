@@ -11,9 +11,9 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { loadModel } from '../../model/checkpoint.js';
-import { runPipeline } from '../pipeline.js';
+import { runPipeline } from '../../pipeline/run.js';
 import { EMBEDDED_MODEL, MINI_GPT } from '../paths.js';
-import type { PipelineOptions } from '../pipeline.js';
+import type { PipelineOptions } from '../../pipeline/run.js';
 import { positiveIntArg } from '../parse.js';
 import { ProbescaleError } from '../../util/errors.js';
 
@@ -45,11 +45,15 @@ export function register(program: Command): void {
         const v = r.compressed.verification;
         const m = r.compressed.measured;
         console.log(`\nwritten model ${join(stage.out, 'model')}: layers [${r.compressed.layers.join(', ')}] of ${a.layers}, ${m.compressed.parameters.toLocaleString()} of ${m.full.parameters.toLocaleString()} parameters`);
-        console.log(`  latency batch 1: ${m.full.latencyMsBatch1.toFixed(2)} -> ${m.compressed.latencyMsBatch1.toFixed(2)} ms; batch 32: ${m.full.latencyMsBatch32.toFixed(1)} -> ${m.compressed.latencyMsBatch32.toFixed(1)} ms`);
-        for (const [task, s] of Object.entries(v)) console.log(`  ${task.padEnd(6)} ${s.score.toFixed(3)} (full model ${s.fullFinal.toFixed(3)}): retention ${(100 * s.retentionVsFinal).toFixed(1)}%`);
+        const spread = (t: number[], d: number) => `[${t[0].toFixed(d)}-${t[t.length - 1].toFixed(d)}]`;
+        console.log(`  latency batch 1: ${m.full.latencyMsBatch1.toFixed(2)} ${spread(m.full.timesMsBatch1, 2)} -> ${m.compressed.latencyMsBatch1.toFixed(2)} ${spread(m.compressed.timesMsBatch1, 2)} ms; batch 32: ${m.full.latencyMsBatch32.toFixed(1)} ${spread(m.full.timesMsBatch32, 1)} -> ${m.compressed.latencyMsBatch32.toFixed(1)} ${spread(m.compressed.timesMsBatch32, 1)} ms (median [min-max] of ${m.full.timesMsBatch1.length} repeats)`);
+        for (const [task, s] of Object.entries(v)) {
+          const gain = s.gainVsFinal !== undefined ? `gain retention ${(100 * s.gainVsFinal).toFixed(1)}%` : `gain retention not defined (${s.gainUndefined})`;
+          console.log(`  ${task.padEnd(6)} ${s.score.toFixed(3)} (full model ${s.fullFinal.toFixed(3)}, embeddings only ${s.embeddings.toFixed(3)}): raw retention ${(100 * s.retentionVsFinal).toFixed(1)}%, ${gain}`);
+        }
         const q = r.compressed.quantized;
         if (q) {
-          const sz = r.compressed.size;
+          const sz = r.compressed.size!;
           console.log(`  int8 model_quantized.onnx: ${(sz.written.onnxQuantized! / 2 ** 20).toFixed(2)} MB (fp32 model.onnx ${(sz.written.onnx / 2 ** 20).toFixed(2)} MB; ${(100 * sz.total).toFixed(1)}% of the original checkpoint's bytes); batch 32: ${q.measured.latencyMsBatch32.toFixed(1)} ms`);
           for (const [task, s] of Object.entries(q.verification)) console.log(`  int8 ${task.padEnd(6)} ${s.score.toFixed(3)}: retention ${(100 * s.retentionVsFinal).toFixed(1)}%`);
         }

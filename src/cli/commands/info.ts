@@ -31,7 +31,8 @@ export function register(program: Command): void {
     .description('print the architecture and parameter count of a checkpoint, or (--families) what each model family supports')
     .option('--model <path>', 'Hugging Face model directory, or a llama2.c .bin (or the folder holding it)')
     .option('--families', 'list the model families probescale loads and what each supports')
-    .action((opts: { model?: string; families?: boolean }) => {
+    .option('--json', 'one line of JSON (the default output is the same JSON, indented)')
+    .action((opts: { model?: string; families?: boolean; json?: boolean }) => {
       if (opts.families) {
         console.log(familiesTable());
         return;
@@ -40,6 +41,7 @@ export function register(program: Command): void {
       const m = loadModel(opts.model);
       const { raw, ...arch } = m.arch;
       void raw;
-      console.log(JSON.stringify({ source: m.source, parameters: m.weights.parameterCount(), ...arch }, null, 2));
+      const info = { source: m.source, parameters: m.weights.parameterCount(), ...arch };
+      console.log(opts.json ? JSON.stringify(info) : JSON.stringify(info, null, 2));
     });
 }

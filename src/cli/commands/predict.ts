@@ -1,22 +1,19 @@
 /**
  * `probescale predict`: from a run's results (retention at several budgets), fit the retention curve and
- * give the smallest budget predicted to keep the target retention; with --verify, run the pipeline at that
- * budget and report predicted vs measured.
+ * give the smallest budget predicted to keep the target retention (raw or gain); with --verify, run the
+ * pipeline at that budget and report predicted vs measured.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProbescaleError, UsageError } from '../../util/errors.js';
-import { fitRetention, budgetForRetention, predictRetention } from '../../scaling/retention.js';
-import { runPipeline } from '../pipeline.js';
+import { predictRetention } from '../../scaling/retention.js';
+import { predictBudget } from '../../scaling/predict.js';
+import { runPipeline } from '../../pipeline/run.js';
+import { curvePoints, smallestFeasible } from '../../pipeline/curve.js';
+import type { RetentionMode } from '../../select/retention.js';
 import { positiveIntArg } from '../parse.js';
-
-interface RunResults {
-  model: string;
-  tasks: { name: string; weight: number }[];
-  parameters: { full: number; fixed: number; perLayer: number[] };
-  budgets: { methods: { method: string; parameters: number; retention: number }[] }[];
-}
+import type { RunResults } from '../../report/results.js';
 
 export function register(program: Command): void {
   program
@@ -24,43 +21,55 @@ export function register(program: Command): void {
     .description('fit retention vs kept parameters from a run and predict the smallest budget keeping --target')
     .requiredOption('--results <file>', 'results.json of a `probescale run` with 2+ budgets')
     .requiredOption('--target <r>', 'target retention, e.g. 0.95', Number)
+    .addOption(new Option('--retention <kind>', 'what the target is in (default: what the run selected by; gain = share of what the layers add over the embeddings, raw = score / final layer)').choices(['raw', 'gain']))
     .option('--verify', 'run selection + compression at the predicted budget and measure retention')
     .option('--out <dir>', 'output directory for --verify', 'out/predict')
     .option('--overwrite', 'with --verify: write into --out even if it holds files probescale did not write')
     .option('--max-train <n>', 'as in the run being verified', positiveIntArg)
     .option('--max-eval <n>', 'as in the run being verified', positiveIntArg)
-    .action(async (o: { results: string; target: number; verify?: boolean; out: string; maxTrain?: number; maxEval?: number; overwrite?: boolean }) => {
+    .option('--json', 'print the answer (and the verification) as one line of JSON')
+    .action(async (o: { results: string; target: number; retention?: RetentionMode; verify?: boolean; out: string; maxTrain?: number; maxEval?: number; json?: boolean; quiet?: boolean; overwrite?: boolean }) => {
       if (!existsSync(o.results)) throw new ProbescaleError('results file not found', { file: o.results });
       if (!(o.target > 0 && o.target <= 1.5)) throw new UsageError(`--target must be a retention like 0.95, got ${o.target}`);
       const r = readRunResults(o.results);
-      const points = [...r.budgets.map((b) => ({ x: b.methods[0].parameters / r.parameters.full, r: b.methods[0].retention })), { x: 1, r: 1 }];
-      const fit = await fitRetention(points, { bootstrap: 200 });
-      let x: number;
+      // results.json written before gain retention existed holds raw retention only
+      const mode: RetentionMode = o.retention ?? r.retentionMode ?? 'raw';
+      const points = curvePoints(r, mode);
+      if (!points) throw new ProbescaleError(`${o.results} has no gain retention (no task's layers add anything beyond test noise, or it predates gain retention)`, { file: o.results, fix: 'use --retention raw, or rerun probescale run' });
+      const smallest = smallestFeasible(r.parameters.fixed, r.parameters.perLayer);
+      let p: Awaited<ReturnType<typeof predictBudget>>;
       try {
-        x = budgetForRetention(fit, o.target);
+        p = await predictBudget(points, o.target, smallest);
       } catch (err) {
-        throw new ProbescaleError(`cannot predict a budget for retention ${o.target} from this run (${(err as Error).message})`, { file: o.results, fix: 'choose a target between the retentions the run measured, or run more budgets' });
+        throw new ProbescaleError(`cannot predict a budget for ${mode} retention ${o.target} from this run (${(err as Error).message})`, { file: o.results, fix: 'choose a target between the retentions the run measured, or run more budgets' });
       }
-      console.log(`form ${fit.form} ${JSON.stringify(fit.params)}; held-out error ${JSON.stringify(fit.heldOutError)}`);
-      // no model is smaller than the embeddings/head plus one layer: a fitted curve can go below that, the answer cannot
-      const oneLayer = (r.parameters.fixed + Math.min(...r.parameters.perLayer)) / r.parameters.full;
-      if (x < oneLayer) {
-        console.log(`the fitted curve keeps ${o.target} below ${oneLayer.toFixed(4)} of the parameters, the smallest model there is (embeddings + one layer, ${Math.round(oneLayer * r.parameters.full).toLocaleString()} parameters): the answer is that smallest model`);
-      } else {
-        console.log(`smallest budget predicted to keep ${o.target}: ${x.toFixed(4)} of the parameters (${Math.round(x * r.parameters.full).toLocaleString()})`);
+      const answer = {
+        mode, target: o.target, answer: p.answer, answerParameters: Math.round(p.answer * r.parameters.full), curveAnswer: p.curveAnswer,
+        smallestFeasible: p.smallestFeasible, floor: p.floor, warnings: p.warnings, fit: { form: p.fit.form, params: p.fit.params, heldOutError: p.fit.heldOutError, ci: p.fit.ci },
+      };
+      if (!o.json) {
+        console.log(`${mode} retention curve: form ${p.fit.form} ${JSON.stringify(p.fit.params)}; held-out error ${JSON.stringify(p.fit.heldOutError)}`);
+        for (const w of p.warnings) console.log(`warning: ${w}`);
+        console.log(`smallest budget predicted to keep ${mode} retention ${o.target}: ${p.answer.toFixed(4)} of the parameters (${answer.answerParameters.toLocaleString()})${p.answer > p.curveAnswer ? `: the fitted curve keeps ${o.target} below ${p.smallestFeasible.toFixed(4)} of the parameters, the smallest model there is (embeddings + one layer); the answer is that smallest model` : ''}`);
       }
-      if (!o.verify) return;
-      // a budget is met by whole layers: round up to at least the smallest subnetwork (one layer)
-      const budget = Math.max(x, oneLayer);
-      if (budget > x) console.log(`the predicted budget holds no layer; verifying at the smallest feasible one, ${budget.toFixed(4)}`);
+      if (!o.verify) {
+        if (o.json) process.stdout.write(JSON.stringify(answer) + '\n');
+        return;
+      }
       const res = await runPipeline({
-        model: r.model, tasks: r.tasks.map((t) => t.name).join(','), weights: r.tasks.map((t) => t.weight).join(','), budgets: (Math.ceil(budget * 1e4) / 1e4).toFixed(4),
-        out: o.out, overwrite: o.overwrite, maxTrain: o.maxTrain, maxEval: o.maxEval, seed: 0, searchEvals: 40, randomSeeds: 5, bootstrap: 1000, log: () => {},
+        model: r.model, tasks: r.tasks.map((t) => t.name).join(','), weights: r.tasks.map((t) => t.weight).join(','), budgets: (Math.ceil(p.answer * 1e4) / 1e4).toFixed(4),
+        out: o.out, overwrite: o.overwrite, maxTrain: o.maxTrain, maxEval: o.maxEval, seed: 0, searchEvals: 40, randomSeeds: 5, bootstrap: 1000, retention: mode, log: () => {}, progress: !o.quiet,
       });
       const kept = res.budgets[0].methods[0];
       const xKept = kept.parameters / r.parameters.full;
-      console.log(`verified: kept ${kept.layers.length} layers = ${xKept.toFixed(4)} of the parameters; predicted retention there ${predictRetention(fit, xKept).toFixed(4)}, measured ${kept.retention.toFixed(4)}`);
-      console.log(`report: ${join(o.out, 'report.html')}`);
+      const measured = mode === 'raw' ? kept.retention : kept.gain;
+      const verified = { layers: kept.layers, kept: xKept, predicted: predictRetention(p.fit, xKept), measured: measured ?? null, report: join(o.out, 'report.html') };
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ ...answer, verified }) + '\n');
+        return;
+      }
+      console.log(`verified: kept ${kept.layers.length} layers = ${xKept.toFixed(4)} of the parameters; predicted ${mode} retention there ${verified.predicted.toFixed(4)}, measured ${measured === undefined ? 'n/a (gain not defined on this run)' : measured.toFixed(4)}`);
+      console.log(`report: ${verified.report}`);
     });
 }
 

@@ -1,33 +1,12 @@
 /** `probescale probe`: per-layer probe scores (with CIs, selectivity, MDL) for each task. */
 import { Option, type Command } from 'commander';
 import { join } from 'node:path';
-import { loadModel } from '../../model/checkpoint.js';
-import { Engine } from '../../engine/engine.js';
-import { probeTask, probingTime, type ProbeKind, type TaskResult } from '../../probe/suite.js';
-import { checkCanCreate, checkReplaceable, prepareOutputDir, writeFileAtomic } from '../../util/atomic.js';
+import { probingTime, type TaskResult } from '../../probe/suite.js';
+import { runProbe, type ProbeOptions } from '../../pipeline/probe.js';
 import { intArg, listArg, positiveIntArg, precisionOption, threadsArg } from '../parse.js';
-import type { Precision } from '../../engine/graph.js';
-import { resolveTasks } from '../tasks.js';
 
-export interface ProbeCliOptions {
-  model: string;
-  tasks: string;
-  out: string;
-  probe: ProbeKind;
-  control?: boolean;
-  mdl?: boolean;
-  bootstrap: number;
-  seed: number;
-  maxTrain?: number;
-  maxEval?: number;
-  pooling: 'mean' | 'first' | 'last';
-  wordPooling: 'first' | 'mean';
-  cache?: string;
-  threads?: number;
-  precision?: Precision;
-  overwrite?: boolean;
-  allowOutside?: boolean;
-}
+export { runProbe };
+export type ProbeCliOptions = ProbeOptions;
 
 export function formatProbeTable(results: TaskResult[]): string {
   const lines: string[] = [];
@@ -45,29 +24,6 @@ export function formatProbeTable(results: TaskResult[]): string {
   const ratio = t.overForward === undefined ? 'features partly or wholly read from the cache' : `whole run ${t.overForward.toFixed(2)}x the forward passes`;
   lines.push(`time: features ${t.featureSeconds.toFixed(1)} s, probes ${t.probeSeconds.toFixed(1)} s (${ratio})`);
   return lines.join('\n');
-}
-
-export async function runProbe(opts: ProbeCliOptions): Promise<TaskResult[]> {
-  checkReplaceable(opts.out, { overwrite: opts.overwrite });
-  checkCanCreate(opts.out);
-  const model = loadModel(opts.model);
-  const tok = await model.tokenizer();
-  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed, allowOutside: opts.allowOutside });
-  // everything above validated the input; only now is --out created (and marked as probescale's)
-  prepareOutputDir(opts.out, 'probescale probe', { overwrite: opts.overwrite });
-  const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads, precision: opts.precision });
-  const results: TaskResult[] = [];
-  for (const task of tasks) {
-    results.push(
-      await probeTask(engine, tok, task, {
-        probe: opts.probe, control: opts.control, mdl: opts.mdl, bootstrap: opts.bootstrap, seed: opts.seed,
-        sentencePooling: opts.pooling, wordPooling: opts.wordPooling, cacheDir: opts.cache ?? join(opts.out, '.features'), progress: process.stderr.isTTY,
-      }),
-    );
-  }
-  await engine.release();
-  writeFileAtomic(join(opts.out, 'probe.json'), JSON.stringify({ model: opts.model, modelHash: model.contentHash(), options: { ...opts }, results }, null, 2) + '\n');
-  return results;
 }
 
 export function register(program: Command): void {
@@ -91,8 +47,13 @@ export function register(program: Command): void {
     .addOption(precisionOption())
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
     .option('--allow-outside', 'let task spec files name data files outside their own folder')
-    .action(async (opts: ProbeCliOptions) => {
+    .option('--json', 'print the per-task, per-layer results (as in probe.json) as JSON on stdout instead of the table')
+    .action(async (opts: ProbeCliOptions & { json?: boolean }) => {
       const results = await runProbe(opts);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ probe: join(opts.out, 'probe.json'), results }) + '\n');
+        return;
+      }
       console.log(formatProbeTable(results));
       console.log(`\nwrote ${join(opts.out, 'probe.json')}`);
     });

@@ -1,6 +1,7 @@
 /** `probescale run`: the whole pipeline — probe, select under budgets, compare baselines, compress, verify, report. */
 import { Option, type Command } from 'commander';
-import { runPipeline, type PipelineOptions } from '../pipeline.js';
+import { join } from 'node:path';
+import { runPipeline, type PipelineOptions } from '../../pipeline/run.js';
 import { intArg, listArg, positiveIntArg, precisionOption, threadsArg } from '../parse.js';
 
 export function register(program: Command): void {
@@ -26,7 +27,12 @@ export function register(program: Command): void {
     .option('--search-evals <n>', 'subnetworks the search may run per budget', intArg, 40)
     .option('--random-seeds <n>', 'random-subset baselines per budget', positiveIntArg, 5)
     .option('--bootstrap <n>', 'bootstrap resamples for CIs', positiveIntArg, 1000)
-    .action(async (o: Omit<PipelineOptions, 'budgets'> & { budget: string }) => {
-      await runPipeline({ ...o, budgets: o.budget });
+    .addOption(new Option('--retention <kind>', 'what selection and the retention curve use: gain = share of what the layers add over the embeddings, raw = score / final layer (default: gain, or raw with a message when no task\'s layers add anything beyond noise on dev)').choices(['raw', 'gain']))
+    .option('--json', 'print the results (results.json, type RunResults) as JSON on stdout; the step log goes to stderr')
+    .action(async (o: Omit<PipelineOptions, 'budgets'> & { budget: string; json?: boolean; quiet?: boolean }) => {
+      const log = o.quiet ? () => {} : o.json ? (s: string) => console.error(s) : undefined;
+      const r = await runPipeline({ ...o, budgets: o.budget, log, progress: !o.quiet });
+      if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
+      else if (o.quiet) console.log(`results: ${join(o.out, 'results.json')}\nreport:  ${join(o.out, 'report.html')}`);
     });
 }

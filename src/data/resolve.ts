@@ -1,8 +1,8 @@
 /** Resolving --tasks: built-in names or task spec files, with the same subsampling options. */
-import { loadTask, type LoadOptions } from '../data/builtin.js';
-import { isSpecPath, loadTaskSpec } from '../data/spec.js';
-import type { Task } from '../data/types.js';
-import { subsample } from '../data/read.js';
+import { loadTask, type LoadOptions } from './builtin.js';
+import { isSpecPath, loadTaskSpec } from './spec.js';
+import type { Task } from './types.js';
+import { subsample } from './read.js';
 import { ProbescaleError, UsageError } from '../util/errors.js';
 
 export function resolveTasks(list: string, opts: LoadOptions & { allowOutside?: boolean }): Task[] {

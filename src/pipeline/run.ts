@@ -5,33 +5,39 @@
  *   -> verify the written model by measurement -> results.json + report.html
  */
 import { join } from 'node:path';
-import { loadModel, type LoadedModel } from '../model/checkpoint.js';
+import { loadModel } from '../model/checkpoint.js';
 import { maxSequenceTokens } from '../model/config.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { SentencePooling } from '../features/task-rows.js';
 import type { Task, TokenExample, SentenceExample } from '../data/types.js';
+import { resolveTasks } from '../data/resolve.js';
 import { Engine, range } from '../engine/engine.js';
-import { medianRunMs } from '../engine/timing.js';
 import { probeTask, splitFeatures, type SuiteOptions, type TaskResult } from '../probe/suite.js';
 import { LogisticProbe } from '../probe/logistic.js';
-import { makeScorer } from '../probe/scoring.js';
 import { layerRelevance } from '../select/relevance.js';
 import { knapsack } from '../select/knapsack.js';
-import { parameterCosts, flopCosts, subsetCost, type LayerCosts } from '../select/costs.js';
-import { capacity, parseBudget, type Budget } from '../select/budget.js';
-import { makeEvaluator, type SubsetScore } from '../select/evaluate.js';
+import { parameterCosts, flopCosts, subsetCost } from '../select/costs.js';
+import { latencyCosts } from '../select/latency.js';
+import { capacity, parseBudget } from '../select/budget.js';
+import { makeEvaluator, type References, type SubsetScore } from '../select/evaluate.js';
+import { gainDegenerate, RETENTION_MODES, type RetentionMode } from '../select/retention.js';
+import { curvePoints, smallestFeasible } from './curve.js';
 import { searchSubset } from '../select/search.js';
-import * as baselines from '../select/baselines.js';
-import { layerGeometry, slebSubset } from '../select/calibration.js';
+import { baselineSubsets, RANDOM_BASELINE } from '../select/registry.js';
+import { calibrationBatch, layerGeometry, slebSubset } from '../select/calibration.js';
 import { checkpointBytes, materialize } from '../compress/materialize.js';
 import { fitBridges } from '../compress/heal.js';
-import { measureModel, type Measurement } from '../verify/measure.js';
+import { verifyWritten } from '../verify/heads.js';
+import { measureModel } from '../verify/measure.js';
+import { fitRetention, budgetForRetention, predictRetention } from '../scaling/retention.js';
+import type { BudgetResult, CompressedResult, MethodResult, Reference, RunResults, Scaling, TaskReferences } from '../report/results.js';
 import { checkCanCreate, checkReplaceable, lockDir, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
-import { UsageError } from '../util/errors.js';
-import { resolveTasks } from './tasks.js';
-import { fitRetention, budgetForRetention } from '../scaling/retention.js';
-import type { TensorToWrite } from '../model/safetensors.js';
+import { ProbescaleError, UsageError } from '../util/errors.js';
 import type { Precision } from '../engine/graph.js';
+import { startProgress, type Progress } from '../util/progress.js';
+import type { TensorToWrite } from '../model/safetensors.js';
+
+export type { BudgetResult, MethodResult, RunResults } from '../report/results.js';
 
 export interface PipelineOptions {
   model: string;
@@ -58,56 +64,15 @@ export interface PipelineOptions {
   searchEvals: number;
   randomSeeds: number;
   bootstrap: number;
+  /** what selection, the retention curve and its 95% answer use (default gain: raw retention is inflated by
+   * what the embeddings alone already score; see select/retention.ts) */
+  retention?: RetentionMode;
+  /** progress on stderr for long steps (bar on a terminal, periodic lines otherwise); false: none */
+  progress?: boolean;
   log?: (line: string) => void;
 }
 
-export interface MethodResult {
-  method: string;
-  layers: number[];
-  parameters: number;
-  /** test retention (weighted) and per-task test scores */
-  retention: number;
-  scores: SubsetScore['scores'];
-  devRetention?: number;
-  sd?: number;
-  /** ProbeScale's test retention minus this method's, paired bootstrap 95% CI; above = share of resamples > 0 */
-  probescaleMinus?: { diff: number; lo: number; hi: number; above: number };
-}
-
-export interface BudgetResult {
-  budget: string;
-  kind: Budget['kind'];
-  allowed: number;
-  keptLayers: number;
-  additive: { layers: number[]; devRetention: number; exact: boolean };
-  search: { layers: number[]; devRetention: number; method: string; evaluated: number };
-  winner: 'additive' | 'search';
-  methods: MethodResult[];
-}
-
-/** A batch of task text for calibration statistics (Block Influence, angular distance, SLEB, healing). */
-function calibrationBatch(tok: TextTokenizer, tasks: Task[], maxTokens: number, n = 32): { inputIds: number[][] } {
-  const texts: string[] = [];
-  for (const t of tasks) {
-    for (const ex of t.splits.train.slice(0, Math.ceil(n / tasks.length))) texts.push('words' in ex ? (ex as TokenExample).words.join(' ') : (ex as SentenceExample).text);
-  }
-  return { inputIds: texts.slice(0, n).map((s) => tok.encode(s).slice(0, Math.min(128, maxTokens))) };
-}
-
-async function latencyCosts(model: LoadedModel, batch: { inputIds: number[][] }, threads?: number, precision?: Precision): Promise<LayerCosts> {
-  const time = async (layers: number[]) => {
-    const e = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, threads, precision });
-    const ms = await medianRunMs(e, batch, 5);
-    await e.release();
-    return ms;
-  };
-  const L = model.arch.layers;
-  const full = await time(range(L));
-  const none = await time([]);
-  return { perLayer: new Array(L).fill(Math.max((full - none) / L, 1e-6)), fixed: none, unit: 'ms/batch' };
-}
-
-export async function runPipeline(opts: PipelineOptions) {
+export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   const log = opts.log ?? ((s: string) => console.log(s));
   const t0 = performance.now();
   // validate everything before creating anything: a failed run leaves no empty --out behind
@@ -123,6 +88,8 @@ export async function runPipeline(opts: PipelineOptions) {
   if (weights.length !== tasks.length || weights.some((w) => !(w >= 0 && Number.isFinite(w)))) {
     throw new UsageError(`--weights has ${weights.length} value(s) for ${tasks.length} task(s) (${tasks.map((t) => t.name).join(', ')})`, { fix: 'give one non-negative weight per task, in the same order' });
   }
+  if (opts.retention !== undefined && !RETENTION_MODES.includes(opts.retention)) throw new UsageError(`--retention must be raw or gain, got "${opts.retention}"`);
+  let mode: RetentionMode = opts.retention ?? 'gain';
   const budgets = opts.budgets.split(',').map((b) => parseBudget(b));
   const L = model.arch.layers;
   const paramCosts = parameterCosts(model);
@@ -131,7 +98,7 @@ export async function runPipeline(opts: PipelineOptions) {
   for (const b of budgets) if (b.kind !== 'latency') capacity(b, b.kind === 'parameters' ? paramCosts : flops);
   prepareOutputDir(opts.out, 'probescale run', { overwrite: opts.overwrite });
   const pooling = opts.pooling ?? 'mean';
-  const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: process.stderr.isTTY, threads: opts.threads, precision: opts.precision, sentencePooling: pooling };
+  const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: opts.progress !== false, threads: opts.threads, precision: opts.precision, sentencePooling: pooling };
 
   // 1. probe every layer of the full model
   log(`probing ${L + 1} representations of ${model.source} on ${tasks.map((t) => t.name).join(', ')}`);
@@ -140,14 +107,60 @@ export async function runPipeline(opts: PipelineOptions) {
   for (const t of tasks) probes.push(await probeTask(engine, tok, t, { ...suite, control: t.kind === 'token' }));
   await engine.release();
 
-  // reference: the same head type on the full model's final representation (dev and test), and the best layer
-  const reference: Record<string, Record<'dev' | 'test', number>> = {};
-  probes.forEach((p) => (reference[p.task] = { dev: p.layers[L].dev, test: p.layers[L].score }));
-  const ev = makeEvaluator(model, tok, tasks, weights, suite, () => reference);
+  // references per task: the same head type on the full model's final representation and on the subnetwork
+  // with no layers (the embeddings), on dev (selection) and test (reporting); until those are measured, the
+  // per-layer probes stand in
+  const refs: References = {};
+  probes.forEach((p) => (refs[p.task] = {
+    dev: { final: p.layers[L].dev, embeddings: p.layers[0].dev, classes: p.classes },
+    test: { final: p.layers[L].score, embeddings: p.layers[0].score, classes: p.classes },
+  }));
+  const ev = makeEvaluator(model, tok, tasks, weights, suite, () => refs);
   const fullTest = await ev.evaluate(range(L), 'test');
-  for (const t of tasks) reference[t.name].test = fullTest.scores[t.name].score;
   const fullDev = await ev.evaluate(range(L), 'dev');
-  for (const t of tasks) reference[t.name].dev = fullDev.scores[t.name].score;
+  const embTest = await ev.evaluate([], 'test');
+  const embDev = await ev.evaluate([], 'dev');
+  const addTest = ev.layersAdd('test', opts.bootstrap, opts.seed);
+  const addDev = ev.layersAdd('dev', opts.bootstrap, opts.seed);
+  for (const t of tasks) {
+    refs[t.name].test = { ...refs[t.name].test, final: fullTest.scores[t.name].score, embeddings: embTest.scores[t.name].score, layersAdd: addTest[t.name] };
+    refs[t.name].dev = { ...refs[t.name].dev, final: fullDev.scores[t.name].score, embeddings: embDev.scores[t.name].score, layersAdd: addDev[t.name] };
+  }
+  const reference: Reference = Object.fromEntries(tasks.map((t) => [t.name, { dev: refs[t.name].dev.final, test: refs[t.name].test.final }]));
+  const references: Record<string, TaskReferences> = Object.fromEntries(probes.map((p) => {
+    const best = p.layers.reduce((a, b) => (b.score > a.score ? b : a));
+    const f = fullTest.scores[p.task];
+    const e = embTest.scores[p.task];
+    return [p.task, {
+      majority: p.majority, classes: p.classes,
+      embeddings: { dev: refs[p.task].dev.embeddings, test: e.score, lo: e.lo!, hi: e.hi! },
+      embeddingsProbe: p.layers[0].score,
+      final: { dev: refs[p.task].dev.final, test: f.score, lo: f.lo!, hi: f.hi! },
+      best: { state: best.layer, test: best.score, lo: best.lo, hi: best.hi },
+      layersAdd: { dev: addDev[p.task], test: addTest[p.task] },
+      gainUndefined: { dev: gainDegenerate(refs[p.task].dev), test: gainDegenerate(refs[p.task].test) },
+    } satisfies TaskReferences];
+  }));
+  logReferences(log, tasks, references);
+  // scores are cached, retention is recomputed with the references as they are now (layersAdd included)
+  const [fullNow, embNow, embDevNow] = [await ev.evaluate(range(L), 'test'), await ev.evaluate([], 'test'), await ev.evaluate([], 'dev')];
+  if (mode === 'gain' && embDevNow.gain === undefined) {
+    const why = `on dev, no task's layers add anything measurable over the embeddings (${tasks.map((t) => `${t.name}: ${references[t.name].gainUndefined.dev}`).join('; ')})`;
+    if (opts.retention === 'gain') throw new ProbescaleError(`--retention gain: ${why}`, { fix: 'use --retention raw, more evaluation sentences (--max-eval), or tasks whose probe scores climb through the layers' });
+    // the default asked for gain where it is defined; say loudly that this run falls back
+    log(`gain retention is not defined: ${why}; selecting by raw retention instead (pass --retention raw to choose it, or evaluate on more sentences)`);
+    mode = 'raw';
+  }
+  log(`selecting by ${mode} retention on dev${mode === 'gain' ? ` (tasks: ${tasks.filter((t) => !references[t.name].gainUndefined.dev).map((t) => t.name).join(', ')})` : ''}`);
+  const objective = (r: SubsetScore) => (mode === 'raw' ? r.retention : r.gain!);
+  // the search ranks subsets by the chosen retention
+  let searchProgress: Progress | undefined;
+  const selectionEv = { evaluate: async (layers: number[], split: 'dev' | 'test') => {
+    const r = await ev.evaluate(layers, split);
+    searchProgress?.increment();
+    return { ...r, retention: objective(r) };
+  } };
+  const progress = (label: string, total: number, unit: string) => startProgress(label, total, { unit, enabled: opts.progress !== false });
 
   const relevance = layerRelevance(probes.map((p, i) => ({ task: p.task, scores: p.layers.map((l) => l.dev), weight: weights[i] })));
   const calib = calibrationBatch(tok, tasks, maxSequenceTokens(model.arch));
@@ -162,53 +175,67 @@ export async function runPipeline(opts: PipelineOptions) {
     const k = cap.maxLayers;
     log(`budget ${budget.text}: ${k} of ${L} layers fit`);
     const add = knapsack(relevance.aggregate, costs.perLayer, cap.forLayers);
-    const addDev = await ev.evaluate(add.layers, 'dev');
-    if (!slebCache.has(k)) slebCache.set(k, (await slebSubset(model, calib, k, opts.threads)).layers);
-    const heuristics: { method: string; layers: number[] }[] = [
-      { method: 'drop-top', layers: baselines.dropTop(L, k) },
-      { method: 'drop-bottom', layers: baselines.dropBottom(L, k) },
-      { method: 'alternate', layers: baselines.alternate(L, k) },
-      { method: 'keep-ends', layers: baselines.keepEnds(L, k) },
-      { method: 'block-influence', layers: baselines.blockInfluence(geometry.blockInfluence, k) },
-      { method: 'angular', layers: baselines.angularDrop(geometry.angular, L, k).layers },
-      { method: 'truncate-best', layers: baselines.truncateAtBest(probes[0].layers.map((_, i) => probes.reduce((s, p, j) => s + weights[j] * p.layers[i].dev, 0)), k) },
-      { method: 'sleb', layers: slebCache.get(k)! },
-    ];
+    const addDevScore = await ev.evaluate(add.layers, 'dev');
+    const heuristics = await baselineSubsets({
+      L, k, geometry,
+      devScores: probes[0].layers.map((_, i) => probes.reduce((s, p, j) => s + weights[j] * p.layers[i].dev, 0)),
+      sleb: async (n) => {
+        if (!slebCache.has(n)) slebCache.set(n, (await slebSubset(model, calib, n, opts.threads)).layers);
+        return slebCache.get(n)!;
+      },
+    });
     // the search starts from the best on dev of the additive optimum and every heuristic's subset
-    const search = await searchSubset(ev, costs, cap.total, k, [add.layers, ...heuristics.map((h) => h.layers)], opts.searchEvals);
-    const winner = search.best.retention > addDev.retention ? 'search' : 'additive';
+    searchProgress = progress(`budget ${budget.text}: search on dev`, opts.searchEvals, 'subsets');
+    const search = await searchSubset(selectionEv, costs, cap.total, k, [add.layers, ...heuristics.map((h) => h.layers)], opts.searchEvals);
+    searchProgress.stop();
+    searchProgress = undefined;
+    const winner = search.best.retention > objective(addDevScore) ? 'search' : 'additive';
     const chosen = winner === 'search' ? search.best.layers : add.layers;
     const candidates = [{ method: 'probescale', layers: chosen }, ...heuristics];
     const methods: MethodResult[] = [];
+    const testing = progress(`budget ${budget.text}: ProbeScale and baselines on test`, candidates.length + opts.randomSeeds, 'subsets');
     for (const c of candidates) {
+      testing.increment();
       if (c.layers.length === 0) continue;
       const r = await ev.evaluate(c.layers, 'test');
-      methods.push({ method: c.method, layers: c.layers, parameters: subsetCost(paramCosts, c.layers), retention: r.retention, scores: r.scores, devRetention: c.method === 'probescale' ? (winner === 'search' ? search.best.retention : addDev.retention) : undefined });
+      const rawCI = ev.retentionCI(c.layers, 'test', 'raw', opts.bootstrap, opts.seed)!;
+      const gainCI = ev.retentionCI(c.layers, 'test', 'gain', opts.bootstrap, opts.seed);
+      methods.push({
+        method: c.method, layers: c.layers, parameters: subsetCost(paramCosts, c.layers),
+        retention: r.retention, retentionCI: [rawCI.lo, rawCI.hi], gain: r.gain, gainCI: gainCI && [gainCI.lo, gainCI.hi], scores: r.scores,
+        devRetention: c.method === 'probescale' ? (winner === 'search' ? search.best.retention : objective(addDevScore)) : undefined,
+      });
     }
     // is the difference to each baseline larger than test-set noise? (paired: same resampled test units)
     for (const m of methods.slice(1)) {
-      const c = ev.compare(chosen, m.layers, opts.bootstrap, opts.seed);
+      const c = ev.compare(chosen, m.layers, opts.bootstrap, opts.seed, 'raw');
       m.probescaleMinus = { diff: c.score, lo: c.lo, hi: c.hi, above: c.above };
+      if (fullNow.gain !== undefined) {
+        const g = ev.compare(chosen, m.layers, opts.bootstrap, opts.seed, 'gain');
+        m.probescaleMinusGain = { diff: g.score, lo: g.lo, hi: g.hi, above: g.above };
+      }
     }
     const rand: SubsetScore[] = [];
-    for (let s = 0; s < opts.randomSeeds; s++) rand.push(await ev.evaluate(baselines.randomSubset(L, k, opts.seed * 1000 + s + 1), 'test'));
+    for (let s = 0; s < opts.randomSeeds; s++) {
+      rand.push(await ev.evaluate(RANDOM_BASELINE.subset(L, k, opts.seed * 1000 + s + 1), 'test'));
+      testing.increment();
+    }
+    testing.stop();
     const mean = rand.reduce((a, r) => a + r.retention, 0) / rand.length;
     const sd = Math.sqrt(rand.reduce((a, r) => a + (r.retention - mean) ** 2, 0) / Math.max(1, rand.length - 1));
+    const gains = rand.map((r) => r.gain).filter((g): g is number => g !== undefined);
+    const gainMean = gains.length ? gains.reduce((a, g) => a + g, 0) / gains.length : undefined;
+    const gainSd = gainMean === undefined ? undefined : Math.sqrt(gains.reduce((a, g) => a + (g - gainMean) ** 2, 0) / Math.max(1, gains.length - 1));
     const randScores: SubsetScore['scores'] = {};
     for (const t of tasks) randScores[t.name] = { score: rand.reduce((a, r) => a + r.scores[t.name].score, 0) / rand.length };
-    methods.push({ method: `random (${rand.length} seeds)`, layers: [], parameters: subsetCost(paramCosts, rand[0].layers), retention: mean, sd, scores: randScores });
+    methods.push({ method: `${RANDOM_BASELINE.name} (${rand.length} seeds)`, layers: [], parameters: subsetCost(paramCosts, rand[0].layers), retention: mean, sd, gain: gainMean, gainSd, scores: randScores });
     results.push({
       budget: budget.text, kind: budget.kind, allowed: cap.total, keptLayers: k,
-      additive: { layers: add.layers, devRetention: addDev.retention, exact: add.exact },
+      additive: { layers: add.layers, devRetention: objective(addDevScore), exact: add.exact },
       search: { layers: search.best.layers, devRetention: search.best.retention, method: search.method, evaluated: search.evaluated },
       winner, methods,
     });
-    const pts = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
-    for (const m of methods) {
-      const d = m.probescaleMinus;
-      const vs = d ? `   probescale ${pts(d.diff)} pts [${pts(d.lo)}, ${pts(d.hi)}]${d.lo > 0 ? ' better' : d.hi < 0 ? ' worse' : ''}` : '';
-      log(`  ${m.method.padEnd(18)} layers [${m.layers.join(',')}]  test retention ${(100 * m.retention).toFixed(1)}%${m.sd !== undefined ? ` ± ${(100 * m.sd).toFixed(1)}` : ''}${vs}`);
-    }
+    for (const m of methods) log(methodLine(m, mode));
   }
 
   // 2. write the chosen model of the first budget, with a trained head per task
@@ -221,8 +248,8 @@ export async function runPipeline(opts: PipelineOptions) {
   if (bridges) {
     const healed = await ev.evaluate(keep, 'dev', bridges);
     const plain = await ev.evaluate(keep, 'dev');
-    healing = { devRetentionHealed: healed.retention, devRetentionUnhealed: plain.retention, used: healed.retention > plain.retention };
-    log(`healing bridges: dev retention ${(100 * healed.retention).toFixed(1)}% with, ${(100 * plain.retention).toFixed(1)}% without -> ${healing.used ? 'kept' : 'dropped'}`);
+    healing = { devRetentionHealed: objective(healed), devRetentionUnhealed: objective(plain), used: objective(healed) > objective(plain) };
+    log(`healing bridges: dev ${mode} retention ${(100 * healing.devRetentionHealed).toFixed(1)}% with, ${(100 * healing.devRetentionUnhealed).toFixed(1)}% without -> ${healing.used ? 'kept' : 'dropped'}`);
     if (!healing.used) bridges = undefined;
   }
   await ev.release();
@@ -247,14 +274,19 @@ export async function runPipeline(opts: PipelineOptions) {
   log(`wrote ${modelDir}: layers [${keep.join(',')}], ${written.parameters.toLocaleString()} parameters (backbone${bridges ? ' + healing bridges' : ''}; task heads in head.safetensors)`);
 
   // 3. verify the written model: load it back, apply the stored heads on test, measure cost
-  const verification = await verifyWritten(modelDir, tasks, reference, probes, suite, headTensors);
-  const measured = { full: measureModel(model, { precision: opts.precision }), compressed: measureModel(loadModel(modelDir), { precision: opts.precision }) };
+  const verifying = progress('verifying the written model', tasks.length + 2, 'steps (tasks, then latency of both models)');
+  const verification = await verifyWritten(modelDir, tasks, Object.fromEntries(tasks.map((t) => [t.name, refs[t.name].test])), probes, suite, headTensors, () => verifying.increment());
+  const fullMeasured = measureModel(model, { precision: opts.precision });
+  verifying.increment();
+  const measured = { full: fullMeasured, compressed: measureModel(loadModel(modelDir), { precision: opts.precision }) };
+  verifying.increment();
+  verifying.stop();
   // the int8 export: the verifying engine builds the same int8 graph from the written weights as model_quantized.onnx
-  let quantized: { file: string; verification: typeof verification; measured: typeof measured.compressed } | undefined;
+  let quantized: CompressedResult['quantized'];
   if (opts.quantize) {
     quantized = {
       file: join(modelDir, 'model_quantized.onnx'),
-      verification: await verifyWritten(modelDir, tasks, reference, probes, { ...suite, precision: opts.quantize }, headTensors),
+      verification: await verifyWritten(modelDir, tasks, Object.fromEntries(tasks.map((t) => [t.name, refs[t.name].test])), probes, { ...suite, precision: opts.quantize }, headTensors),
       measured: measureModel(loadModel(modelDir), { precision: opts.quantize }),
     };
   }
@@ -287,26 +319,32 @@ export async function runPipeline(opts: PipelineOptions) {
     log(`  int8 latency batch 1 ${q.latencyMsBatch1.toFixed(2)} ms (fp32 ${c.latencyMsBatch1.toFixed(2)}), batch 32 ${q.latencyMsBatch32.toFixed(2)} ms (fp32 ${c.latencyMsBatch32.toFixed(2)}), peak RSS ${q.peakRssMb.toFixed(0)} MB (fp32 ${c.peakRssMb.toFixed(0)})`);
   }
 
-  // 4. retention curve over the budgets (plus the full model at x = 1, r = 1)
-  const curvePoints = [...results.map((b) => ({ x: b.methods[0].parameters / fullParams, r: b.methods[0].retention })), { x: 1, r: 1 }];
-  let scaling: { fit: Awaited<ReturnType<typeof fitRetention>>; for95?: number } | undefined;
-  if (curvePoints.length >= 3) {
-    const fit = await fitRetention(curvePoints, { bootstrap: 200, seed: opts.seed });
-    let for95: number | undefined;
-    try {
-      for95 = budgetForRetention(fit, 0.95);
-    } catch {
-      for95 = undefined;
-    }
-    scaling = { fit, for95 };
+  // 4. retention curve over the budgets, in the selection's retention (plus the embeddings-only subnetwork and
+  // the full model at x = 1, r = 1, both measured)
+  let scaling: Scaling | undefined;
+  const smallest = smallestFeasible(paramCosts.fixed, paramCosts.perLayer);
+  const points = curvePoints({ budgets: results, parameters: { full: fullParams, fixed: paramCosts.fixed }, embeddingsOnly: { retention: embNow.retention, gain: embNow.gain } }, mode);
+  if (points && points.length >= 3) {
+    const fit = await fitRetention(points, { bootstrap: 200, seed: opts.seed });
+    const at = (target: number) => {
+      try {
+        return Math.max(budgetForRetention(fit, target), smallest);
+      } catch {
+        return undefined;
+      }
+    };
+    scaling = { mode, fit: { ...fit, raw: [...fit.raw] }, for95: at(0.95), for98: at(0.98), smallestFeasible: smallest, floor: predictRetention(fit, smallest) };
   }
 
-  const out = {
+  const out: RunResults = {
     model: opts.model,
     modelHash: model.contentHash(),
     date: new Date().toISOString(),
     tasks: tasks.map((t, i) => ({ name: t.name, kind: t.kind, metric: t.metric, weight: weights[i], description: t.description, source: t.source })),
+    retentionMode: mode,
     reference,
+    references,
+    embeddingsOnly: { retention: embNow.retention, gain: embNow.gain },
     probes,
     relevance,
     blockInfluence: geometry.blockInfluence,
@@ -328,34 +366,25 @@ function splitTokens(tok: TextTokenizer, t: Task, split: 'train' | 'dev' | 'test
   return t.splits[split].flatMap((ex) => ('words' in ex ? tok.encode((ex as TokenExample).words.join(' ')) : tok.encode((ex as SentenceExample).text + ('textB' in ex ? ` ${(ex as { textB: string }).textB}` : ''))));
 }
 
-/** Score the written model with its stored heads on each task's test split. */
-async function verifyWritten(dir: string, tasks: Task[], reference: Record<string, Record<'dev' | 'test', number>>, probes: TaskResult[], suite: SuiteOptions, heads: Record<string, TensorToWrite>) {
-  const written = loadModel(dir);
-  const tok = await written.tokenizer();
-  const engine = await Engine.create(written, { hiddenStates: 'last', logits: false, threads: suite.threads, precision: suite.precision });
-  const out: Record<string, { score: number; fullFinal: number; fullBest: number; retentionVsFinal: number; retentionVsBest: number }> = {};
+const pct = (v: number | undefined) => (v === undefined ? 'n/a' : `${(100 * v).toFixed(1)}%`);
+const pts = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
+
+function logReferences(log: (s: string) => void, tasks: Task[], refs: Record<string, TaskReferences>): void {
+  log('references on test (embeddings = the subnetwork with no layers; gain retention = (score - embeddings) / (final - embeddings)):');
   for (const t of tasks) {
-    const te = await splitFeatures(engine, tok, t, 'test', { ...suite, cacheDir: join(suite.cacheDir, 'verify') });
-    const X = te.features.load(0);
-    const W = heads[`head.${t.name}.weight`].data as Float32Array;
-    const b = heads[`head.${t.name}.bias`].data as Float32Array;
-    const K = t.labels.length;
-    const pred = new Int32Array(X.rows);
-    for (let r = 0; r < X.rows; r++) {
-      let best = -Infinity;
-      for (let k = 0; k < K; k++) {
-        let s = b[k];
-        for (let c = 0; c < X.cols; c++) s += X.data[r * X.cols + c] * W[c * K + k];
-        if (s > best) (best = s), (pred[r] = k);
-      }
-    }
-    const score = makeScorer(t, te.rows).score(pred);
-    const p = probes.find((x) => x.task === t.name)!;
-    const fullBest = Math.max(...p.layers.map((l) => l.score));
-    out[t.name] = { score, fullFinal: reference[t.name].test, fullBest, retentionVsFinal: score / reference[t.name].test, retentionVsBest: score / fullBest };
+    const r = refs[t.name];
+    const add = r.layersAdd.test;
+    log(`  ${t.name.padEnd(8)} ${t.metric}: majority class ${r.majority.toFixed(3)}, embeddings ${r.embeddings.test.toFixed(3)}, final layer ${r.final.test.toFixed(3)} [${r.final.lo.toFixed(3)}, ${r.final.hi.toFixed(3)}], best hidden state ${r.best.state} ${r.best.test.toFixed(3)}; layers add ${pts(add.score)} pts [${pts(add.lo)}, ${pts(add.hi)}]`);
+    if (r.gainUndefined.test) log(`           gain retention not defined on test: ${r.gainUndefined.test}`);
+    else if (r.gainUndefined.dev) log(`           left out of gain-based selection (dev): ${r.gainUndefined.dev}`);
   }
-  await engine.release();
-  return out;
 }
 
-export type { Measurement };
+function methodLine(m: MethodResult, mode: RetentionMode): string {
+  const ci = (c?: [number, number]) => (c ? ` [${(100 * c[0]).toFixed(1)}, ${(100 * c[1]).toFixed(1)}]` : '');
+  const raw = `raw ${pct(m.retention)}${m.sd !== undefined ? ` ± ${(100 * m.sd).toFixed(1)}` : ci(m.retentionCI)}`;
+  const gain = `gain ${pct(m.gain)}${m.gainSd !== undefined ? ` ± ${(100 * m.gainSd).toFixed(1)}` : ci(m.gainCI)}`;
+  const d = mode === 'gain' ? m.probescaleMinusGain : m.probescaleMinus;
+  const vs = d ? `   probescale ${pts(d.diff)} ${mode} pts [${pts(d.lo)}, ${pts(d.hi)}]${d.lo > 0 ? ' better' : d.hi < 0 ? ' worse' : ''}` : '';
+  return `  ${m.method.padEnd(18)} layers [${m.layers.join(',')}]  test retention ${raw}, ${gain}${vs}`;
+}
