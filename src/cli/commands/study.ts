@@ -27,11 +27,12 @@ export function register(program: Command): void {
     .option('--runs <results.json>', 'reuse the training runs of an earlier study (no training)')
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
     .action(async (o: { out: string; quick?: boolean; budget: number; compute?: number; runs?: string; threads?: number; overwrite?: boolean }) => {
-      // checked before hours of training, not after
-      prepareOutputDir(o.out, 'probescale study law', { overwrite: o.overwrite });
       const t0 = performance.now();
       const opts = { ...(o.quick ? QUICK_LAW : DEFAULT_LAW), threads: o.threads, log: (l: string) => console.log(l) };
-      const runs: LawRun[] = o.runs ? readRuns(o.runs) : await runLawGrid(opts);
+      const earlier = o.runs ? readRuns(o.runs) : undefined;
+      // checked after the inputs (a bad --runs writes nothing) and before hours of training
+      prepareOutputDir(o.out, 'probescale study law', { overwrite: o.overwrite });
+      const runs: LawRun[] = earlier ?? (await runLawGrid(opts));
       const fit = await fitLaw(runs);
       const sized = o.compute ? sizeForCompute(fit.conditional, o.compute, opts.vocab) : undefined;
       const budget = sized?.budget ?? (o.quick ? 1.6e6 : o.budget);
