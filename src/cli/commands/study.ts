@@ -13,6 +13,7 @@ import { chooseArchitecture, DEFAULT_LAW, fitLaw, QUICK_LAW, runLawGrid, sizeFor
 import { existsSync, readFileSync } from 'node:fs';
 import { ProbescaleError } from '../../util/errors.js';
 import { join } from 'node:path';
+import { registerBian } from './study-bian.js';
 
 export function register(program: Command): void {
   const study = program.command('study').description('related studies: architecture throughput at a parameter budget; small LMs under a FLOP budget');
@@ -132,6 +133,8 @@ export function register(program: Command): void {
       }
       if (o.out) writeFileAtomic(o.out, JSON.stringify(rows, null, 2) + '\n');
     });
+  // issue 19 (Bian et al.'s law, grid and search): its own block in study-bian.ts
+  registerBian(study);
 }
 
 function studyTable(datasets: Awaited<ReturnType<typeof runStudy>>['datasets'], s: ReturnType<typeof summarize>): string {
