@@ -95,12 +95,11 @@ export interface ConfigPoints {
   points: (LossPoint & BianPoint)[];
 }
 
-export interface LawErrors {
-  /** mean |predicted - measured| / measured over the held-out points of each split; mean and spread over splits */
-  chinchilla: ErrorStat;
-  bian: ErrorStat;
-  ours: ErrorStat;
-}
+export type LawName = 'chinchilla' | 'bian' | 'ours';
+export const LAWS: LawName[] = ['chinchilla', 'bian', 'ours'];
+
+/** Per law: mean |predicted - measured| / measured over the held-out points of each split; mean and spread over splits. */
+export type LawErrors = Partial<Record<LawName, ErrorStat>>;
 
 export interface ErrorStat {
   mean: number;
@@ -123,39 +122,36 @@ export interface FittedLaws {
   ours: ConditionalParams;
 }
 
-export async function fitAllLaws(points: (LossPoint & BianPoint)[]): Promise<FittedLaws> {
+/** Chinchilla is the paper law's stage 1; `ours` (chinchilla.ts's conditional law) is the slow one to fit. */
+export async function fitAllLaws(points: (LossPoint & BianPoint)[], laws: LawName[] = LAWS): Promise<Partial<FittedLaws> & { chinchilla: ChinchillaParams; bian: BianParams }> {
   const bian = await fitBian(points);
-  const ours = (await fitConditional(points)).params;
+  const ours = laws.includes('ours') ? (await fitConditional(points)).params : undefined;
   return { chinchilla: bian.chinchilla, bian, ours };
 }
 
-function heldOutError(laws: FittedLaws, test: (LossPoint & BianPoint)[]) {
-  const rel = (f: (p: LossPoint & BianPoint) => number) => test.reduce((a, p) => a + Math.abs(f(p) - p.loss) / p.loss, 0) / test.length;
-  return {
-    chinchilla: rel((p) => chinchillaLoss(laws.chinchilla, p.N, p.D)),
-    bian: rel((p) => bianLoss(laws.bian, p)),
-    ours: rel((p) => conditionalLoss(laws.ours, p)),
-  };
+export function predict(laws: Partial<FittedLaws>, law: LawName, p: LossPoint & BianPoint): number {
+  if (law === 'chinchilla') return chinchillaLoss(laws.chinchilla!, p.N, p.D);
+  if (law === 'bian') return bianLoss(laws.bian!, p);
+  return conditionalLoss(laws.ours!, p);
 }
 
-async function splitErrors(configs: ConfigPoints[], splits: Set<string>[]): Promise<LawErrors> {
-  const per = { chinchilla: [] as number[], bian: [] as number[], ours: [] as number[] };
-  for (const held of splits) {
+async function splitErrors(configs: ConfigPoints[], splits: Set<string>[], laws: LawName[], log?: (l: string) => void): Promise<LawErrors> {
+  const per = Object.fromEntries(laws.map((l) => [l, [] as number[]])) as Record<LawName, number[]>;
+  for (const [i, held] of splits.entries()) {
     const train = configs.filter((c) => !held.has(c.key)).flatMap((c) => c.points);
     const test = configs.filter((c) => held.has(c.key)).flatMap((c) => c.points);
-    const e = heldOutError(await fitAllLaws(train), test);
-    per.chinchilla.push(e.chinchilla);
-    per.bian.push(e.bian);
-    per.ours.push(e.ours);
+    const fitted = await fitAllLaws(train, laws);
+    for (const l of laws) per[l].push(test.reduce((a, p) => a + Math.abs(predict(fitted, l, p) - p.loss) / p.loss, 0) / test.length);
+    log?.(`split ${i + 1}/${splits.length}: ${laws.map((l) => `${l} ${(per[l].at(-1)! * 100).toFixed(2)}%`).join(', ')}`);
   }
-  return { chinchilla: stat(per.chinchilla), bian: stat(per.bian), ours: stat(per.ours) };
+  return Object.fromEntries(laws.map((l) => [l, stat(per[l])]));
 }
 
 /** `repeats` random splits holding out `fraction` of the configurations (all their seeds and token counts). */
-export function randomHoldOut(configs: ConfigPoints[], repeats: number, fraction: number, seed = 1): Promise<LawErrors> {
+export function randomHoldOut(configs: ConfigPoints[], repeats: number, fraction: number, opts: { seed?: number; laws?: LawName[]; log?: (l: string) => void } = {}): Promise<LawErrors> {
   const k = Math.max(1, Math.round(configs.length * fraction));
   if (configs.length - k < 4) throw new ProbescaleError(`${configs.length} configurations: too few to hold ${k} out and still fit`, { fix: 'run more of the grid first' });
-  const rand = mulberry32(seed);
+  const rand = mulberry32(opts.seed ?? 1);
   const splits = Array.from({ length: repeats }, () => {
     const keys = configs.map((c) => c.key);
     for (let i = keys.length - 1; i > 0; i--) {
@@ -164,11 +160,11 @@ export function randomHoldOut(configs: ConfigPoints[], repeats: number, fraction
     }
     return new Set(keys.slice(0, k));
   });
-  return splitErrors(configs, splits);
+  return splitErrors(configs, splits, opts.laws ?? LAWS, opts.log);
 }
 
 /** Leave one configuration out: each configuration predicted from a fit on all the others. */
-export function leaveOneConfigOut(configs: ConfigPoints[]): Promise<LawErrors> {
+export function leaveOneConfigOut(configs: ConfigPoints[], opts: { laws?: LawName[]; log?: (l: string) => void } = {}): Promise<LawErrors> {
   if (configs.length < 5) throw new ProbescaleError(`${configs.length} configurations: too few to leave one out`, { fix: 'run more of the grid first' });
-  return splitErrors(configs, configs.map((c) => new Set([c.key])));
+  return splitErrors(configs, configs.map((c) => new Set([c.key])), opts.laws ?? LAWS, opts.log);
 }
