@@ -42,6 +42,8 @@ export interface GridRunSpec {
   tag: string;
   /** the target size it was solved for */
   target: number;
+  /** train on exactly this many tokens instead of tokensPerParam x N (equal-budget comparisons) */
+  tokens?: number;
 }
 
 export interface TrainingSetup {
@@ -129,7 +131,7 @@ export function planGrid(plan: GridPlan): GridRunSpec[] {
 }
 
 export function runKey(spec: GridRunSpec, setup: TrainingSetup): string {
-  const key = JSON.stringify({ v: 1, shape: spec.shape, seed: spec.seed, setup });
+  const key = JSON.stringify({ v: 1, shape: spec.shape, seed: spec.seed, setup, ...(spec.tokens ? { tokens: spec.tokens } : {}) });
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
@@ -152,7 +154,7 @@ export function readGrid(dir: string): GridResult[] {
 export function configPoints(results: GridResult[]): ConfigPoints[] {
   const by = new Map<string, ConfigPoints>();
   for (const r of results) {
-    const key = JSON.stringify([r.spec.shape, r.setup]);
+    const key = JSON.stringify([r.spec.shape, r.setup, r.spec.tokens ?? null]);
     if (!by.has(key)) by.set(key, { key, points: [] });
     by.get(key)!.points.push(...r.points);
   }
@@ -206,7 +208,7 @@ export async function runGrid(specs: GridRunSpec[], dir: string, opts: GridRunOp
     const t0 = performance.now();
     const shape: LlamaShape = { ...spec.shape, vocab, seq: T };
     const N = nonEmbeddingOf(shape);
-    const steps = Math.max(8, Math.round((setup.tokensPerParam * N) / (B * T)));
+    const steps = Math.max(8, Math.round((spec.tokens ?? setup.tokensPerParam * N) / (B * T)));
     const trainer = await Trainer.create(llamaModel(shape), { batch: B, seq: T, lr: setup.lr, seed: spec.seed, threads: opts.threads });
     const rand = mulberry32(1000 * spec.seed + 7);
     const warmup = Math.max(1, Math.round(steps / 20));
