@@ -78,16 +78,23 @@ export async function fitChinchilla(points: LossPoint[]): Promise<{ params: Chin
   return { params: { A: Math.exp(a), B: Math.exp(b), E: Math.exp(e), alpha, beta }, loss: fit.loss };
 }
 
-export async function fitConditional(points: LossPoint[]): Promise<{ params: ConditionalParams; loss: number }> {
+/** `init`: start L-BFGS from these parameters only (validation splits warm-started from the full fit). */
+export async function fitConditional(points: LossPoint[], opts: { init?: ConditionalParams } = {}): Promise<{ params: ConditionalParams; loss: number }> {
   requirePoints('conditional scaling-law fit', points.map((p) => [p.N, p.D, p.loss, p.hidden ?? 1, p.mlpAttnRatio ?? 1, p.groups ?? 1]), 12);
-  const base = await fitChinchilla(points);
-  const b0 = base.params;
   const residuals = (p: Float64Array) => Float64Array.from(points, (pt) => logConditional(p, pt) - Math.log(pt.loss));
   const objective = (p: Float64Array) => residuals(p).reduce((s, r) => s + huber(r, DELTA), 0);
-  const chin = [Math.log(b0.A), Math.log(b0.B), Math.log(b0.E), b0.alpha, b0.beta];
-  // sqrt(ch), sqrt(cr) start away from 0, where the squared parametrization has no gradient
-  const starts = grid([[0.03, 0.1, 0.22], [Math.log(1), Math.log(10)], [0, 0.25, 0.5], [0.03, 0.1, 0.22], [0, Math.log(2), Math.log(4)], [0, 0.01]]).map((arch) => Float64Array.from([...chin, ...arch]));
-  const fit = await fitResiduals(residuals, bestStarts(starts, objective, 8), { huberDelta: DELTA, maxIter: 1000 });
+  let starts: Float64Array[];
+  if (opts.init) {
+    const q = opts.init;
+    // sqrt of the penalties, nudged off 0 where the squared parametrization has no gradient
+    starts = [Float64Array.from([Math.log(q.A), Math.log(q.B), Math.log(q.E), q.alpha, q.beta, Math.max(Math.sqrt(q.ch), 1e-3), Math.log(q.h0), q.rho, Math.max(Math.sqrt(q.cr), 1e-3), Math.log(q.r0), q.cg])];
+  } else {
+    const b0 = (await fitChinchilla(points)).params;
+    const chin = [Math.log(b0.A), Math.log(b0.B), Math.log(b0.E), b0.alpha, b0.beta];
+    // sqrt(ch), sqrt(cr) start away from 0, where the squared parametrization has no gradient
+    starts = bestStarts(grid([[0.03, 0.1, 0.22], [Math.log(1), Math.log(10)], [0, 0.25, 0.5], [0.03, 0.1, 0.22], [0, Math.log(2), Math.log(4)], [0, 0.01]]).map((arch) => Float64Array.from([...chin, ...arch])), objective, 8);
+  }
+  const fit = await fitResiduals(residuals, starts, { huberDelta: DELTA, maxIter: 1000 });
   const p = fit.params;
   return {
     params: { A: Math.exp(p[0]), B: Math.exp(p[1]), E: Math.exp(p[2]), alpha: p[3], beta: p[4], ch: p[5] * p[5], h0: Math.exp(p[6]), rho: p[7], cr: p[8] * p[8], r0: Math.exp(p[9]), cg: p[10] },
