@@ -23,8 +23,12 @@ export interface SweepRow {
 }
 
 export interface TrainedShape {
-  name: 'standard' | 'chosen' | 'lossOptimal';
+  /** the role the earlier search that queued it gave it (search-standard, search-chosen, search-lossOptimal) */
+  tag: string;
   shape: Candidate['shape'];
+  N: number;
+  tokens: number;
+  /** by the law fitted now (the search that queued it may have used an earlier fit) */
   predicted: number;
   loss: { mean: number; sd: number; n: number };
 }
@@ -110,14 +114,18 @@ export async function analyzeGrid(all: GridResult[], o: AnalysisOptions): Promis
   if (o.search) {
     o.log?.(`search at ${o.search.budget} parameters, ${o.search.tokens} tokens`);
     out.search = await searchArchitecture(fitted.bian, o.search.budget, o.search.tokens, { headDim: o.search.headDim, vocab: o.search.vocab, threads: o.search.threads, log: o.log });
-    const trained = all.filter(isSearchRun);
-    const rows: TrainedShape[] = [];
-    for (const name of ['standard', 'chosen', 'lossOptimal'] as const) {
-      const c = out.search[name];
-      const rs = trained.filter((r) => JSON.stringify(r.spec.shape) === JSON.stringify(c.shape) && r.spec.tokens === o.search!.tokens);
-      if (rs.length) rows.push({ name, shape: c.shape, predicted: c.predicted, loss: meanSd(rs.map((r) => r.points.at(-1)!.loss)) });
-    }
-    if (rows.length) out.trained = rows;
+  }
+  // shapes an earlier search queued (`law-grid --search`), trained on one equal token budget
+  const groups = new Map<string, GridResult[]>();
+  for (const r of all.filter(isSearchRun)) {
+    const k = JSON.stringify([r.spec.tag, r.spec.shape, r.spec.tokens]);
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  if (groups.size) {
+    out.trained = [...groups.values()].map((rs) => {
+      const last = rs[0].points.at(-1)!;
+      return { tag: rs[0].spec.tag, shape: rs[0].spec.shape, N: rs[0].nonEmbedding, tokens: last.D, predicted: bianLoss(fitted.bian, last), loss: meanSd(rs.map((r) => r.points.at(-1)!.loss)) };
+    });
   }
   return out;
 }

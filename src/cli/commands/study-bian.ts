@@ -112,9 +112,14 @@ export function lawTable(a: GridAnalysis): string {
     );
   }
   if (a.trained) {
-    const std = a.trained.find((t) => t.name === 'standard');
-    lines.push('', '| trained on the same budget | predicted | measured final loss (mean ± sd, seeds) | vs standard |', '| --- | ---: | ---: | ---: |');
-    for (const t of a.trained) lines.push(`| ${t.name} | ${f3(t.predicted)} | ${f3(t.loss.mean)} ± ${f3(t.loss.sd)} (${t.loss.n}) | ${std && t !== std ? `${(((t.loss.mean - std.loss.mean) / std.loss.mean) * 100).toFixed(2)}%` : ''} |`);
+    const std = a.trained.find((t) => t.tag === 'search-standard');
+    lines.push(
+      '',
+      'Search shapes trained on one equal token budget (`law-grid --search`; predicted by the law fitted now):',
+      '| role | hidden | layers | heads/kv | FFN | N | tokens | predicted | measured final loss (mean ± sd, seeds) | vs standard |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const t of a.trained) lines.push(`| ${t.tag.replace('search-', '')} | ${t.shape.hidden} | ${t.shape.layers} | ${t.shape.heads}/${t.shape.kvHeads} | ${t.shape.intermediate} | ${t.N} | ${t.tokens} | ${f3(t.predicted)} | ${f3(t.loss.mean)} ± ${f3(t.loss.sd)} (${t.loss.n}) | ${std && t !== std ? `${(((t.loss.mean - std.loss.mean) / std.loss.mean) * 100).toFixed(2)}%` : ''} |`);
   }
   return lines.join('\n');
 }
