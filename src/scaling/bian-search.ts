@@ -117,6 +117,8 @@ export interface SearchResult {
   /** every shape considered (groups 1) with its prediction; throughput where measured */
   candidates: Candidate[];
   gqaSteps: { for: 'chosen' | 'lossOptimal'; groups: number; predicted: number; decode: number; kept: boolean }[];
+  /** timed repeats per shape (the fastest counts) */
+  repeats: number;
 }
 
 export interface SearchOptions extends ThroughputOptions {
@@ -184,5 +186,5 @@ export async function searchArchitecture(law: BianParams, budget: number, tokens
   const fastest = feasible.length ? feasible.reduce((a, b) => (b.throughput!.decode > a.throughput!.decode ? b : a)) : byLoss;
   const chosen = await gqa(fastest, 'chosen');
   const lossOptimal = await gqa(byLoss, 'lossOptimal');
-  return { budget, tokens, standard: std, chosen, lossOptimal, feasible: feasible.length, candidates, gqaSteps };
+  return { budget, tokens, standard: std, chosen, lossOptimal, feasible: feasible.length, candidates, gqaSteps, repeats: o.repeats ?? 5 };
 }

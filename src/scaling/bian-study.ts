@@ -61,7 +61,7 @@ export interface AnalysisOptions {
   fraction: number;
   loco: boolean;
   laws?: LawName[];
-  search?: { budget: number; tokens: number; headDim: number; vocab: number; threads?: number };
+  search?: { budget: number; tokens: number; headDim: number; vocab: number; threads?: number; repeats?: number };
   log?: (l: string) => void;
 }
 
@@ -113,7 +113,7 @@ export async function analyzeGrid(all: GridResult[], o: AnalysisOptions): Promis
   };
   if (o.search) {
     o.log?.(`search at ${o.search.budget} parameters, ${o.search.tokens} tokens`);
-    out.search = await searchArchitecture(fitted.bian, o.search.budget, o.search.tokens, { headDim: o.search.headDim, vocab: o.search.vocab, threads: o.search.threads, log: o.log });
+    out.search = await searchArchitecture(fitted.bian, o.search.budget, o.search.tokens, { headDim: o.search.headDim, vocab: o.search.vocab, threads: o.search.threads, repeats: o.search.repeats, log: o.log });
   }
   // shapes an earlier search queued (`law-grid --search`), trained on one equal token budget
   const groups = new Map<string, GridResult[]>();

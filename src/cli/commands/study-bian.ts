@@ -102,7 +102,7 @@ export function lawTable(a: GridAnalysis): string {
       `| ${name} | ${x.shape.hidden} | ${x.shape.layers} | ${x.shape.heads}/${x.shape.kvHeads} | ${x.shape.intermediate} | ${x.N} | ${f3(x.x)} | ${x.ratio.toFixed(2)} | ${f3(x.predicted)} | ${x.throughput!.decode.toFixed(0)} (${(x.throughput!.decode / s.standard.throughput!.decode).toFixed(2)}x) | ${x.throughput!.prefill.toFixed(0)} (${(x.throughput!.prefill / s.standard.throughput!.prefill).toFixed(2)}x) |`;
     lines.push(
       '',
-      `Search at ${s.budget} non-embedding parameters, ${s.tokens} tokens: ${s.candidates.length} shapes within 10% of the standard's N, ${s.feasible} predicted no worse than it. Throughput: random weights, 1 thread, fastest of 5; decode = batch 1 with a key/value cache after a 16-token prompt (64 tokens); prefill = batch 8 x 64.`,
+      `Search at ${s.budget} non-embedding parameters, ${s.tokens} tokens: ${s.candidates.length} shapes within 10% of the standard's N, ${s.feasible} predicted no worse than it. Throughput: random weights, 1 thread, fastest of ${s.repeats}; decode = batch 1 with a key/value cache after a 16-token prompt (64 tokens); prefill = batch 8 x 64.`,
       '| shape | hidden | layers | heads/kv | FFN | N | x | MLP/attn | predicted loss | decode tok/s | prefill tok/s |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       row('standard (LLaMA-3.2-shaped)', s.standard),
@@ -137,8 +137,9 @@ export function registerBianFit(study: Command): void {
     .option('--laws <list>', `laws to validate (${LAWS.join(',')})`, (v: string) => v.split(',').map((x) => x.trim()) as LawName[], LAWS)
     .option('--budget <n>', 'run the architecture search at this many non-embedding parameters')
     .option('--tokens <n>', 'training tokens of the search budget (default: the grid\'s tokens per parameter x budget)', Number)
+    .option('--timing-repeats <n>', 'timed repeats per shape in the search (the fastest counts)', positiveIntArg, 5)
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
-    .action(async (o: { runsDir: string; out: string; overwrite?: boolean; repeats: number; fraction: number; loco: boolean; laws: LawName[]; budget?: string; tokens?: number; threads?: number }) => {
+    .action(async (o: { runsDir: string; out: string; overwrite?: boolean; repeats: number; fraction: number; loco: boolean; laws: LawName[]; budget?: string; tokens?: number; threads?: number; timingRepeats: number }) => {
       if (!(o.fraction > 0 && o.fraction < 1)) throw new InvalidArgumentError('--fraction must be between 0 and 1');
       const bad = o.laws.find((l) => !LAWS.includes(l));
       if (bad) throw new InvalidArgumentError(`unknown law "${bad}" in --laws (known: ${LAWS.join(', ')})`);
@@ -153,7 +154,7 @@ export function registerBianFit(study: Command): void {
         fraction: o.fraction,
         loco: o.loco,
         laws: o.laws.includes('bian') ? o.laws : ['bian', ...o.laws],
-        search: budget ? { budget, tokens: o.tokens ?? Math.round(setup.tokensPerParam * budget), headDim: GRID_PLAN.headDim, vocab: setup.vocab, threads: o.threads } : undefined,
+        search: budget ? { budget, tokens: o.tokens ?? Math.round(setup.tokensPerParam * budget), headDim: GRID_PLAN.headDim, vocab: setup.vocab, threads: o.threads, repeats: o.timingRepeats } : undefined,
         log: (l) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${l}`),
       });
       const table = lawTable(analysis);
