@@ -100,3 +100,8 @@ export async function leaveOneModelOut(points: LawPoint[]): Promise<HeldOutError
   }
   return out;
 }
+
+/** The law's prediction for a model of N layer parameters over k in [0, 1] (the report's curves). */
+export function lawCurve(p: LawParams, N: number, steps = 40): { k: number; g: number }[] {
+  return Array.from({ length: steps + 1 }, (_, i) => ({ k: i / steps, g: predictGain(p, i / steps, N) }));
+}
