@@ -43,6 +43,15 @@ export function scaleTable(r: ScaleResults): string {
     }
   }
   L.push('', '▼: ProbeScale above this baseline beyond noise (paired bootstrap CI of the difference above 0); ▲: below it beyond noise.');
+  L.push('', 'Smallest measured kept fraction at which ProbeScale keeps 95% / 98% (test point estimate; "none" = no budget of the study did):', '');
+  L.push('| model | raw 95% | raw 98% | gain 95% | gain 98% |', '| --- | ---: | ---: | ---: | ---: |');
+  for (const m of r.models) {
+    const at = (kind: 'raw' | 'gain', target: number) => {
+      const hit = m.budgets.filter((b) => b.k !== null && (kind === 'raw' ? b.methods[0].retention : b.methods[0].gain ?? -Infinity) >= target).sort((a, b) => a.kKept - b.kKept)[0];
+      return kind === 'gain' && m.budgets.every((b) => b.methods[0].gain === undefined) ? 'n/a (gain undefined)' : hit ? `${pct(hit.kKept)}% (${hit.keptLayers}/${m.layers} layers)` : 'none';
+    };
+    L.push(`| ${m.name} | ${at('raw', 0.95)} | ${at('raw', 0.98)} | ${at('gain', 0.95)} | ${at('gain', 0.98)} |`);
+  }
   const law = r.law;
   L.push('', `**Law**: ${law.formula}.`);
   if (law.fit) {
