@@ -44,8 +44,9 @@ async function throughput(url: string, workers: number, n: number): Promise<numb
   const ws = Array.from({ length: workers }, () => worker(url, 1));
   await Promise.all(ws.map((w) => w.ready));
   const conn = new Redis(url, { maxRetriesPerRequest: null });
+  const conn2 = new Redis(url, { maxRetriesPerRequest: null });
   const queue = new Queue(QUEUE_NAME, { connection: conn });
-  const events = new QueueEvents(QUEUE_NAME, { connection: new Redis(url, { maxRetriesPerRequest: null }) });
+  const events = new QueueEvents(QUEUE_NAME, { connection: conn2 });
   await events.waitUntilReady();
   let done = 0;
   const all = new Promise<void>((res) => events.on('completed', () => ++done === n && res()));
@@ -56,6 +57,7 @@ async function throughput(url: string, workers: number, n: number): Promise<numb
   await events.close();
   await queue.close();
   conn.disconnect();
+  conn2.disconnect();
   await stopAll(ws);
   return ms;
 }
@@ -63,15 +65,17 @@ async function throughput(url: string, workers: number, n: number): Promise<numb
 async function roundTrip(url: string, n: number): Promise<number> {
   const ws = [worker(url, 1)];
   await ws[0].ready;
-  const queue = new Queue(QUEUE_NAME, { connection: new Redis(url, { maxRetriesPerRequest: null }) });
-  const events = new QueueEvents(QUEUE_NAME, { connection: new Redis(url, { maxRetriesPerRequest: null }) });
+  const conns = [new Redis(url, { maxRetriesPerRequest: null }), new Redis(url, { maxRetriesPerRequest: null })];
+  const queue = new Queue(QUEUE_NAME, { connection: conns[0] });
+  const events = new QueueEvents(QUEUE_NAME, { connection: conns[1] });
   await events.waitUntilReady();
   for (let i = 0; i < 20; i++) await (await queue.add('noop', { kind: 'noop', unit: 'warm-up' })).waitUntilFinished(events);
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) await (await queue.add('noop', { kind: 'noop', unit: `noop ${i}` }, { removeOnComplete: true })).waitUntilFinished(events);
+  for (let i = 0; i < n; i++) await (await queue.add('noop', { kind: 'noop', unit: `noop ${i}` })).waitUntilFinished(events);
   const ms = (performance.now() - t0) / n;
   await events.close();
   await queue.close();
+  conns.forEach((c) => c.disconnect());
   await stopAll(ws);
   return ms;
 }
@@ -106,13 +110,17 @@ export async function runScaleOutBench(opts: { quick?: boolean } = {}): Promise<
     const run = promisify(execFile);
     for (const [name, model, tasks] of [['stories260K', join(ROOT, 'models', 'stories260K'), 'upos,sst2'], ['mini-gpt', join(ROOT, 'models', 'mini-gpt'), 'upos,tense']] as const) {
       if (!existsSync(model)) continue;
+      const args = ['probe', '--model', model, '--tasks', tasks, '--max-train', opts.quick ? '200' : '1000', '--max-eval', opts.quick ? '100' : '500', '--quiet'];
+      const l0 = performance.now();
+      await run(process.execPath, [CLI, ...args, '--threads', '2', '--out', join(dir, `${name}-local`)], { maxBuffer: 1 << 26 });
+      console.log(`${name} (${tasks}): in-process (no --redis, 2 threads, empty cache): wall ${((performance.now() - l0) / 1000).toFixed(1)} s`);
       const ws = [worker(url, 1), worker(url, 1)];
       await Promise.all(ws.map((w) => w.ready));
       const t0 = performance.now();
-      await run(process.execPath, [CLI, 'probe', '--model', model, '--tasks', tasks, '--max-train', opts.quick ? '200' : '1000', '--max-eval', opts.quick ? '100' : '500', '--threads', '1', '--quiet', '--out', join(dir, name), '--redis', url, '--shard-sequences', '256'], { maxBuffer: 1 << 26 });
+      await run(process.execPath, [CLI, ...args, '--threads', '1', '--out', join(dir, name), '--redis', url, '--shard-sequences', '256'], { maxBuffer: 1 << 26 });
       const wall = (performance.now() - t0) / 1000;
       await stopAll(ws);
-      console.log(`${name} (${tasks}): wall ${wall.toFixed(1)} s with 2 workers`);
+      console.log(`${name} (${tasks}): --redis, 2 workers of 1 thread (empty store): wall ${wall.toFixed(1)} s`);
       for (const [k, v] of Object.entries(unitCosts(ws.map((w) => w.log())))) console.log(`  ${k}: ${v.n} jobs, mean ${v.mean.toFixed(2)} s, max ${v.max.toFixed(2)} s`);
     }
   } finally {

@@ -96,6 +96,7 @@ interface ModelContext {
 /** Per worker process: models, engines and resolved tasks stay loaded across jobs. */
 export class WorkerState {
   private readonly models = new Map<string, ModelContext>();
+  private readonly cleaned = new Set<string>();
   constructor(readonly threads?: number) {}
 
   private context(run: RunSpec): ModelContext {
@@ -131,6 +132,7 @@ export class WorkerState {
     const t0 = performance.now();
     if (job.kind === 'noop') return { worker: workerId, seconds: 0, reused: false };
     const store = new Store(job.run.store);
+    if (!this.cleaned.has(store.root)) this.cleaned.add(store.root), store.cleanStale();
     const key = jobKey(job);
     const kind = job.kind === 'features' ? 'shards' : 'fits';
     if (store.has(kind, key)) return { worker: workerId, seconds: (performance.now() - t0) / 1000, reused: true };

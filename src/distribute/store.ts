@@ -6,7 +6,7 @@
  * finishing the same entry keep the first (both wrote the same bytes).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { mkdirp } from '../util/atomic.js';
@@ -66,6 +66,26 @@ export class Store {
     }
   }
 
+  /**
+   * Remove temp folders that processes of this machine left when they died (SIGKILL, power loss); other
+   * machines' temp folders are theirs to clean (a pid means nothing across machines).
+   */
+  cleanStale(): void {
+    const host = hostname();
+    for (const kind of ['shards', 'fits'] as const) {
+      let names: string[];
+      try {
+        names = readdirSync(join(this.root, kind));
+      } catch {
+        continue;
+      }
+      for (const n of names) {
+        const m = /^[0-9a-f]{24}\.(.+)\.(\d+)\.\d+\.tmp$/.exec(n);
+        if (m && m[1] === host && Number(m[2]) !== process.pid && !pidAlive(Number(m[2]))) rmSync(join(this.root, kind, n), { recursive: true, force: true });
+      }
+    }
+  }
+
   putJson(kind: EntryKind, key: string, value: unknown): Promise<boolean> {
     return this.put(kind, key, (dir) => writeJson(join(dir, 'value.json'), value));
   }
@@ -76,4 +96,13 @@ function writeJson(path: string, value: unknown): void {
 }
 function writeDone(dir: string): void {
   writeFileSync(join(dir, 'done'), '');
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

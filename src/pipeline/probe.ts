@@ -58,15 +58,15 @@ export async function runProbe(opts: ProbeOptions): Promise<TaskResult[]> {
     // everything above validated the input; only now is --out created (and marked as probescale's)
     prepareOutputDir(opts.out, 'probescale probe', { overwrite: opts.overwrite });
     const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads, precision: opts.precision });
-    for (const task of tasks) {
-      results.push(
-        await probeTask(engine, tok, task, {
-          probe: opts.probe, control: opts.control, mdl: opts.mdl, bootstrap: opts.bootstrap, seed: opts.seed,
-          sentencePooling: opts.pooling, wordPooling: opts.wordPooling, cacheDir: dist?.featuresDir ?? opts.cache ?? join(opts.out, '.features'), progress: true,
-          distribute: dist,
-        }),
-      );
-    }
+    const one = (task: (typeof tasks)[number]) =>
+      probeTask(engine, tok, task, {
+        probe: opts.probe, control: opts.control, mdl: opts.mdl, bootstrap: opts.bootstrap, seed: opts.seed,
+        sentencePooling: opts.pooling, wordPooling: opts.wordPooling, cacheDir: dist?.featuresDir ?? opts.cache ?? join(opts.out, '.features'), progress: true,
+        distribute: dist,
+      });
+    // scale-out: every task's jobs are queued at once (workers do the work; this process only waits and assembles)
+    if (dist) results.push(...(await Promise.all(tasks.map(one))));
+    else for (const task of tasks) results.push(await one(task));
     await engine.release();
   } finally {
     await dist?.close();

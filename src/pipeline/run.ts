@@ -118,7 +118,10 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
     // 1. probe every layer of the full model
     log(`probing ${L + 1} representations of ${model.source} on ${tasks.map((t) => t.name).join(', ')}${dist ? ` (scale-out: jobs on ${opts.redis})` : ''}`);
     const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads, precision: opts.precision });
-    for (const t of tasks) probes.push(await probeTask(engine, tok, t, { ...suite, control: t.kind === 'token', distribute: dist }));
+    const one = (t: Task) => probeTask(engine, tok, t, { ...suite!, control: t.kind === 'token', distribute: dist });
+    // scale-out: every task's jobs are queued at once
+    if (dist) probes.push(...(await Promise.all(tasks.map(one))));
+    else for (const t of tasks) probes.push(await one(t));
     await engine.release();
   } finally {
     await dist?.close();

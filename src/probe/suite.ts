@@ -230,7 +230,9 @@ export async function probeLayer(task: Task, tr: SplitFeatures, dv: SplitFeature
 
 export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, opts: SuiteOptions): Promise<TaskResult> {
   const t0 = performance.now();
-  const [tr, dv, te] = [await splitFeatures(engine, tok, task, 'train', opts), await splitFeatures(engine, tok, task, 'dev', opts), await splitFeatures(engine, tok, task, 'test', opts)];
+  const split = (s: 'train' | 'dev' | 'test') => splitFeatures(engine, tok, task, s, opts);
+  // scale-out: the three splits' shards are queued at once, so workers are not idle behind a split barrier
+  const [tr, dv, te] = opts.distribute ? await Promise.all([split('train'), split('dev'), split('test')]) : [await split('train'), await split('dev'), await split('test')];
   const featureSeconds = (performance.now() - t0) / 1000;
   const K = task.labels.length;
   const layers = opts.layers ?? Array.from({ length: tr.features.layers }, (_, l) => l);
