@@ -166,24 +166,37 @@ describe('scale-out through Redis + BullMQ', { skip }, () => {
     await stop(b);
   });
 
-  test('a job that cannot run fails the run naming the unit and the reason', async () => {
+  test('a job that cannot run fails the run naming the unit and the reason; law-study runs as jobs give the in-process runs', async () => {
     const w = start(WORKER(url));
     workers = [w];
     await w.waitFor(/ready/);
     const { loadModel } = await import('../src/model/checkpoint.js');
-    const { RedisDistributor } = await import('../src/distribute/queue.js');
+    const { JobQueue } = await import('../src/distribute/queue.js');
     const model = loadModel(STORIES);
-    const d = await RedisDistributor.open({ redis: url, store: join(dir, 'bad-store'), model, modelPath: STORIES, tasks: 'sst2', load: { seed: 0, maxTrain: 10, maxEval: 10 } });
+    const q = await JobQueue.open(url, join(dir, 'bad-store'));
     try {
-      const run = { store: d.store.root, code: 'not-this-code', model: STORIES, modelHash: model.contentHash(), precision: 'fp32' as const, tasks: 'sst2', load: { seed: 0 }, suite: {} };
+      const run = { store: q.store.root, code: 'not-this-code', model: STORIES, modelHash: model.contentHash(), precision: 'fp32' as const, tasks: 'sst2', load: { seed: 0 }, suite: {} };
       await assert.rejects(
-        d.runJobs('bad', [{ kind: 'fit', unit: 'fit sst2 representation 2', run, task: 'sst2', keys: { train: 'x', dev: 'y', test: 'z' }, layer: 2 }], 'fits', false),
+        q.runJobs('bad', [{ kind: 'fit', unit: 'fit sst2 representation 2', run, task: 'sst2', keys: { train: 'x', dev: 'y', test: 'z' }, layer: 2 }], false),
         /scale-out job failed: fit sst2 representation 2: .*this worker runs probescale code [0-9a-f]+, the coordinator not-this-code/,
       );
     } finally {
-      await d.close();
+      await q.close();
     }
     assert.match(w.log(), /FAILED fit sst2 representation 2/);
+    // the law study's training runs as jobs: the same LawRuns (losses to the bit) as in-process
+    const { runLawGrid, QUICK_LAW } = await import('../src/scaling/law-study.js');
+    const { lawRunner } = await import('../src/distribute/queue.js');
+    const law = { ...QUICK_LAW, grid: QUICK_LAW.grid.slice(0, 2), steps: 8, maxDocs: 200, threads: 1 };
+    const local = await runLawGrid(law);
+    const q2 = await JobQueue.open(url, join(dir, 'law-store'));
+    try {
+      const remote = await runLawGrid(law, lawRunner(q2, false));
+      assert.deepEqual(remote.map((r) => ({ ...r, seconds: 0 })), local.map((r) => ({ ...r, seconds: 0 })));
+      assert.deepEqual([...q2.perWorker.keys()], [/worker (\S+): ready/.exec(w.log())![1]]);
+    } finally {
+      await q2.close();
+    }
     await stop(w);
   });
 

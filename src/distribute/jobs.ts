@@ -3,6 +3,7 @@
  *   features: batches [b0, b1) of one split's length-sorted batch plan (model x split x row range), pooled
  *             exactly as in-process (poolBatches) and written to the store as a shard;
  *   fit:      one task x one representation: probeLayer on the assembled features, its LayerResult stored.
+ *   law-run:  one training run of `study law`'s grid, its LawRun stored.
  * `noop` does nothing (it measures the queue's own cost per job). Every job names the model by path and
  * content hash and the code version: a worker whose model files or code differ refuses it (no retry), so
  * the coordinator never mixes numbers from other inputs or other code into its run.
@@ -20,7 +21,8 @@ import { cacheKey, encodeRows, openCachedFeatures, planBatches, poolBatches } fr
 import { layerContext, probeLayer, splitRows, type LayerResult, type SplitFeatures, type SuiteOptions } from '../probe/suite.js';
 import { ProbeSessions } from '../probe/sessions.js';
 import { ProbescaleError } from '../util/errors.js';
-import { Store, storeKey } from './store.js';
+import { Store, storeKey, type EntryKind } from './store.js';
+import { lawData, trainLawRun, type LawData, type LawStudyOptions } from '../scaling/law-study.js';
 import { codeVersion } from './version.js';
 
 export type Split = 'train' | 'dev' | 'test';
@@ -60,12 +62,32 @@ export interface FitJob {
   layer: number;
 }
 
+/** One training run of `study law`'s grid (grid point `index`): trainLawRun, its LawRun stored. */
+export interface LawJob {
+  kind: 'law-run';
+  unit: string;
+  store: string;
+  code: string;
+  law: Omit<LawStudyOptions, 'log'>;
+  index: number;
+}
+
 export interface NoopJob {
   kind: 'noop';
   unit: string;
 }
 
-export type JobData = FeaturesJob | FitJob | NoopJob;
+export type StoredJob = FeaturesJob | FitJob | LawJob;
+export type JobData = StoredJob | NoopJob;
+
+/** The store folder of a job kind's results. */
+export function entryKind(job: StoredJob): EntryKind {
+  return job.kind === 'features' ? 'shards' : job.kind === 'fit' ? 'fits' : 'runs';
+}
+
+export function storeOf(job: StoredJob): string {
+  return job.kind === 'law-run' ? job.store : job.run.store;
+}
 
 export interface JobReturn {
   worker: string;
@@ -75,7 +97,8 @@ export interface JobReturn {
 }
 
 /** Store key of a job's result: model files + job spec + code version (paths and labels left out). */
-export function jobKey(job: FeaturesJob | FitJob): string {
+export function jobKey(job: StoredJob): string {
+  if (job.kind === 'law-run') return storeKey({ code: job.code, law: job.law, index: job.index });
   const { store: _s, model: _m, ...run } = job.run;
   const { unit: _u, run: _r, ...spec } = job;
   return storeKey({ run, spec });
@@ -131,13 +154,13 @@ export class WorkerState {
   async run(job: JobData): Promise<JobReturn> {
     const t0 = performance.now();
     if (job.kind === 'noop') return { worker: workerId, seconds: 0, reused: false };
-    const store = new Store(job.run.store);
+    const store = new Store(storeOf(job));
     if (!this.cleaned.has(store.root)) this.cleaned.add(store.root), store.cleanStale();
     const key = jobKey(job);
-    const kind = job.kind === 'features' ? 'shards' : 'fits';
-    if (store.has(kind, key)) return { worker: workerId, seconds: (performance.now() - t0) / 1000, reused: true };
+    if (store.has(entryKind(job), key)) return { worker: workerId, seconds: (performance.now() - t0) / 1000, reused: true };
     if (job.kind === 'features') await this.features(job, store, key);
-    else await this.fit(job, store, key);
+    else if (job.kind === 'fit') await this.fit(job, store, key);
+    else await this.lawRun(job, store, key);
     return { worker: workerId, seconds: (performance.now() - t0) / 1000, reused: false };
   }
 
@@ -189,6 +212,21 @@ export class WorkerState {
       await sessions.release();
     }
     await store.putJson('fits', key, res);
+  }
+
+  private readonly lawData = new Map<string, LawData>();
+
+  private async lawRun(job: LawJob, store: Store, key: string): Promise<void> {
+    if (job.code !== codeVersion()) throw new PermanentJobError(`this worker runs probescale code ${codeVersion()}, the coordinator ${job.code}`, { fix: 'run the same probescale version (same sources) on the workers and the coordinator' });
+    if (!(job.index >= 0 && job.index < job.law.grid.length)) throw new PermanentJobError(`grid point ${job.index} is not in the grid of ${job.law.grid.length}`);
+    // the vocabulary, streams and evaluation batches depend on the data options only: built once per worker
+    const { grid: _g, threads: _t, ...dataOpts } = job.law;
+    const id = JSON.stringify(dataOpts);
+    let data = this.lawData.get(id);
+    if (!data) this.lawData.set(id, (data = lawData(job.law)));
+    // the coordinator's thread count, not this worker's: the same run, the same numbers
+    const run = await trainLawRun(job.law, data, job.index);
+    await store.putJson('runs', key, run);
   }
 
   async release(): Promise<void> {

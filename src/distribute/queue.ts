@@ -16,7 +16,8 @@ import type { RemoteExtraction } from '../features/extract.js';
 import type { Distributor, LayerResult, SuiteOptions } from '../probe/suite.js';
 import { progressMode } from '../util/progress.js';
 import { ProbescaleError, UsageError } from '../util/errors.js';
-import { jobKey, readShard, type FeaturesJob, type FitJob, type JobData, type JobReturn, type RunSpec, type Split } from './jobs.js';
+import { entryKind, jobKey, readShard, type FeaturesJob, type FitJob, type JobData, type JobReturn, type LawJob, type RunSpec, type Split, type StoredJob } from './jobs.js';
+import type { LawRun, LawRunner } from '../scaling/law-study.js';
 import { Store } from './store.js';
 import { codeVersion } from './version.js';
 
@@ -59,15 +60,19 @@ export interface ScaleOutOptions {
   log?: (line: string) => void;
 }
 
-/** The Distributor of a `probe`/`run` with --redis; close() when the run ends. */
-export class RedisDistributor implements Distributor {
+/**
+ * The coordinator's queue: submit units, wait until each one's result is in the store, show progress, and
+ * fail with the unit and the worker's reason. Shared by probing (RedisDistributor) and the law study.
+ */
+export class JobQueue {
   private constructor(
-    private readonly opts: ScaleOutOptions,
     private readonly queue: Queue,
     private readonly events: QueueEvents,
     private readonly conns: Redis[],
     readonly store: Store,
     readonly code: string,
+    private readonly attempts: number,
+    private readonly log: (line: string) => void,
   ) {
     // stalled = a worker lost its lock (killed, hung): BullMQ moves the job back to wait for another worker
     events.on('stalled', ({ jobId }) => this.stalled.add(jobId));
@@ -76,17 +81,98 @@ export class RedisDistributor implements Distributor {
   private readonly stalled = new Set<string>();
   /** jobs done per worker over this run (progress and the final summary) */
   readonly perWorker = new Map<string, number>();
-  /** jobs queued and units found already in the store, over this run */
-  queued = 0;
-  reused = 0;
 
-  static async open(opts: ScaleOutOptions): Promise<RedisDistributor> {
-    const a = await connectRedis(opts.redis);
-    const b = await connectRedis(opts.redis);
+  static async open(redis: string, store: string, opts: { attempts?: number; log?: (line: string) => void } = {}): Promise<JobQueue> {
+    const a = await connectRedis(redis);
+    const b = await connectRedis(redis);
     const queue = new Queue(QUEUE_NAME, { connection: a });
     const events = new QueueEvents(QUEUE_NAME, { connection: b });
     await events.waitUntilReady();
-    return new RedisDistributor(opts, queue, events, [a, b], new Store(resolve(opts.store)), codeVersion());
+    return new JobQueue(queue, events, [a, b], new Store(resolve(store)), codeVersion(), opts.attempts ?? 3, opts.log ?? ((l: string) => process.stderr.write(l + '\n')));
+  }
+
+  /** Queue the units not yet in the store and wait until every one is there. */
+  async runJobs(label: string, jobs: StoredJob[], progress: boolean): Promise<void> {
+    const todo = jobs.filter((j) => !this.store.has(entryKind(j), jobKey(j)));
+    if (todo.length === 0) return;
+    const workers = await this.queue.getWorkersCount();
+    const say = (s: string) => progress && progressMode() !== 'off' && this.log(s);
+    say(`scale-out ${label}: ${todo.length} jobs (${jobs.length - todo.length} already in the store) for ${workers} worker(s)${workers === 0 ? ' — none connected yet: start `probescale worker --redis URL`' : ''}`);
+    const t0 = performance.now();
+    const waits = await this.submit(todo);
+    let done = 0;
+    let last = performance.now();
+    const line = (final: boolean) => {
+      const who = [...this.perWorker].map(([w, n]) => `${w} ${n}`).join(', ');
+      const retried = this.stalled.size ? `, ${this.stalled.size} retried after a lost worker` : '';
+      say(`scale-out ${label}: ${done}/${todo.length} jobs, ${((performance.now() - t0) / 1000).toFixed(0)} s${final ? ', done' : ''} (jobs per worker so far: ${who || 'none'}${retried})`);
+    };
+    const timer = setInterval(() => line(false), 10_000);
+    try {
+      await Promise.all(
+        waits.map(async ({ job, data }) => {
+          let ret: JobReturn;
+          try {
+            ret = (await job.waitUntilFinished(this.events)) as JobReturn;
+          } catch (err) {
+            throw new ProbescaleError(`scale-out job failed: ${data.unit}: ${(err as Error).message}`, { fix: 'see the worker log; fix the cause and run again (finished units are kept in the store)' });
+          }
+          if (!this.store.has(entryKind(data), jobKey(data))) throw new ProbescaleError(`scale-out job ${data.unit} finished on ${ret.worker} but its result is not in the store`, { file: this.store.root, fix: 'mount the same --store folder at the same path on every worker and this machine' });
+          this.perWorker.set(ret.worker, (this.perWorker.get(ret.worker) ?? 0) + 1);
+          done++;
+          if (performance.now() - last > 10_000) (last = performance.now()), line(false);
+        }),
+      );
+    } finally {
+      clearInterval(timer);
+    }
+    line(true);
+  }
+
+  /** Add the jobs (id = store key); a finished job left from an earlier run whose entry is gone is replaced. */
+  private async submit(jobs: StoredJob[]): Promise<{ job: Job; data: StoredJob }[]> {
+    const out: { job: Job; data: StoredJob }[] = [];
+    for (const data of jobs) {
+      const id = jobKey(data);
+      const old = await Job.fromId(this.queue, id);
+      if (old) {
+        const state = await old.getState();
+        if (state === 'completed' || state === 'failed') await old.remove();
+        else {
+          out.push({ job: old, data });
+          continue;
+        }
+      }
+      const job = await this.queue.add(data.kind, data as JobData, { jobId: id, attempts: this.attempts, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
+      out.push({ job, data });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.events.close();
+    await this.queue.close();
+    for (const c of this.conns) c.disconnect();
+  }
+}
+
+/** The Distributor of a `probe`/`run` with --redis; close() when the run ends. */
+export class RedisDistributor implements Distributor {
+  private constructor(
+    private readonly opts: ScaleOutOptions,
+    readonly queue: JobQueue,
+  ) {}
+
+  get store(): Store {
+    return this.queue.store;
+  }
+
+  get code(): string {
+    return this.queue.code;
+  }
+
+  static async open(opts: ScaleOutOptions): Promise<RedisDistributor> {
+    return new RedisDistributor(opts, await JobQueue.open(opts.redis, opts.store, { attempts: opts.attempts, log: opts.log }));
   }
 
   /** The feature-cache folder in the store for this code version: the run's SuiteOptions.cacheDir. */
@@ -118,7 +204,7 @@ export class RedisDistributor implements Distributor {
         const b1 = Math.min(b0 + per, x.batches);
         jobs.push({ kind: 'features', unit: `features ${task.name}/${split} batches ${b0}-${b1 - 1} of ${x.batches}`, run, task: task.name, split, key: x.key, batchSize: x.batchSize, b0, b1 });
       }
-      await this.runJobs(`features ${task.name}/${split}`, jobs, 'shards', !!opts.progress);
+      await this.queue.runJobs(`features ${task.name}/${split}`, jobs, !!opts.progress);
       // assemble the shards into the split's feature entry (extractFeatures checks and renames it)
       const bytes = x.dtype === 'f16' ? 2 : 4;
       for (const j of jobs) {
@@ -141,72 +227,21 @@ export class RedisDistributor implements Distributor {
   async fitLayers(task: Task, keys: Record<Split, string>, layers: number[], opts: SuiteOptions): Promise<LayerResult[]> {
     const run = this.runSpec(opts);
     const jobs: FitJob[] = layers.map((layer) => ({ kind: 'fit', unit: `fit ${task.name} representation ${layer}`, run, task: task.name, keys, layer }));
-    await this.runJobs(`probing ${task.name}`, jobs, 'fits', !!opts.progress);
+    await this.queue.runJobs(`probing ${task.name}`, jobs, !!opts.progress);
     return jobs.map((j) => this.store.readJson<LayerResult>('fits', jobKey(j)));
   }
 
-  /** Queue the units not yet in the store and wait until every one is there. */
-  async runJobs(label: string, jobs: (FeaturesJob | FitJob)[], kind: 'shards' | 'fits', progress: boolean): Promise<void> {
-    const todo = jobs.filter((j) => !this.store.has(kind, jobKey(j)));
-    this.reused += jobs.length - todo.length;
-    if (todo.length === 0) return;
-    const workers = await this.queue.getWorkersCount();
-    const say = (s: string) => progress && progressMode() !== 'off' && (this.opts.log ?? ((l: string) => process.stderr.write(l + '\n')))(s);
-    say(`scale-out ${label}: ${todo.length} jobs (${jobs.length - todo.length} already in the store) for ${workers} worker(s)${workers === 0 ? ' — none connected yet: start `probescale worker --redis URL`' : ''}`);
-    const t0 = performance.now();
-    const waits = await this.submit(todo);
-    let done = 0;
-    let last = performance.now();
-    const line = (final: boolean) => {
-      const who = [...this.perWorker].map(([w, n]) => `${w} ${n}`).join(', ');
-      const retried = this.stalled.size ? `, ${this.stalled.size} retried after a lost worker` : '';
-      say(`scale-out ${label}: ${done}/${todo.length} jobs, ${((performance.now() - t0) / 1000).toFixed(0)} s${final ? ', done' : ''} (jobs per worker so far: ${who || 'none'}${retried})`);
-    };
-    const timer = setInterval(() => line(false), 10_000);
-    try {
-      await Promise.all(
-        waits.map(async ({ job, unit }) => {
-          let ret: JobReturn;
-          try {
-            ret = (await job.waitUntilFinished(this.events)) as JobReturn;
-          } catch (err) {
-            throw new ProbescaleError(`scale-out job failed: ${unit}: ${(err as Error).message}`, { fix: 'see the worker log; fix the cause and run again (finished units are kept in the store)' });
-          }
-          if (!this.store.has(kind, jobKey(job.data as FeaturesJob))) throw new ProbescaleError(`scale-out job ${unit} finished on ${ret.worker} but its result is not in the store`, { file: this.store.root, fix: 'mount the same --store folder at the same path on every worker and this machine' });
-          this.perWorker.set(ret.worker, (this.perWorker.get(ret.worker) ?? 0) + 1);
-          done++;
-          if (performance.now() - last > 10_000) (last = performance.now()), line(false);
-        }),
-      );
-    } finally {
-      clearInterval(timer);
-    }
-    line(true);
+  close(): Promise<void> {
+    return this.queue.close();
   }
+}
 
-  /** Add the jobs (id = store key); a finished job left from an earlier run whose entry is gone is replaced. */
-  private async submit(jobs: (FeaturesJob | FitJob)[]): Promise<{ job: Job; unit: string }[]> {
-    const out: { job: Job; unit: string }[] = [];
-    for (const data of jobs) {
-      const id = jobKey(data);
-      const old = await Job.fromId(this.queue, id);
-      if (old) {
-        const state = await old.getState();
-        if (state === 'completed' || state === 'failed') await old.remove();
-        else {
-          out.push({ job: old, unit: data.unit });
-          continue;
-        }
-      }
-      const job = await this.queue.add(data.kind, data as JobData, { jobId: id, attempts: this.opts.attempts ?? 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
-      out.push({ job, unit: data.unit });
-    }
-    return out;
-  }
-
-  async close(): Promise<void> {
-    await this.events.close();
-    await this.queue.close();
-    for (const c of this.conns) c.disconnect();
-  }
+/** `study law --redis`: each training run of the grid is a job; the runs come back in grid order. */
+export function lawRunner(queue: JobQueue, progress = true): LawRunner {
+  return async (opts) => {
+    const { log: _log, ...law } = opts;
+    const jobs: LawJob[] = law.grid.map((c, index) => ({ kind: 'law-run', unit: `law run ${index + 1}/${law.grid.length} (h${c.hidden} L${c.layers} r${c.ratio} g${c.groups})`, store: queue.store.root, code: queue.code, law, index }));
+    await queue.runJobs('law grid', jobs, progress);
+    return jobs.map((j) => queue.store.readJson<LawRun>('runs', jobKey(j)));
+  };
 }
