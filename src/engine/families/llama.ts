@@ -78,7 +78,13 @@ function softcap(g: GraphBuilder, x: string, cap: number): string {
   return g.op('Mul', [g.op('Tanh', [g.op('Mul', [x, g.constF(1 / cap)])]), g.constF(cap)]);
 }
 
-const PLAIN: LlamaVariant = { qkvBias: false, oBias: false, mlpBias: false, fused: false, gemmaNorm: false, embedScale: 1 };
+/** The plain Llama variant, which the Llama-shaped families (qwen2.ts, mistral.ts, phi3.ts) change a field or two of. */
+export const PLAIN: LlamaVariant = { qkvBias: false, oBias: false, mlpBias: false, fused: false, gemmaNorm: false, embedScale: 1 };
+
+/** Sliding-window attention on every layer (Mistral; Phi-3 when sliding_window is set), or none without a window. */
+export function slidingEverywhere(raw: Raw, window: number | undefined): LlamaVariant['slidingWindow'] {
+  return window === undefined ? undefined : { window, sliding: new Array<boolean>(optNum(raw, 'num_hidden_layers') ?? 32).fill(true) };
+}
 
 /** nn.Linear rows [r0, r0 + n) of a fused weight [rows, inp] as a MatMul weight [inp, n] (+ bias), optionally scaled. */
 function linearRows(g: GraphBuilder, w: WeightStore, name: string, rows: number, inp: number, r0: number, n: number, scale: number, withBias: boolean, tag: string) {
