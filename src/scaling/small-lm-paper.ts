@@ -483,13 +483,12 @@ export function comparePair(results: RunResult[], a: string, b: string, lrA: num
 }
 
 const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : 'n/a');
-const ci = (s: Stat, d = 4) => (s.n < 2 ? `${s.mean.toFixed(d)} (1 seed)` : `${s.mean.toFixed(d)} ± ${s.half.toFixed(d)}`);
+const ci = (s: Stat, d = 4) => (s.n < 2 ? `${s.mean.toFixed(d)} (no CI)` : `${s.mean.toFixed(d)} ± ${s.half.toFixed(d)}`);
 const num = (x: number) => x.toLocaleString('en-US');
 
 /** The study's markdown report: the paper's table beside ours, the sweeps, equal FLOPs, tuning and the pairs. */
 export function paperReport(results: RunResult[], o: PlanOptions): string {
   const rows = groupRuns(results);
-  const byName = new Map(PAPER_CONFIGS.map((c) => [c.name, c]));
   const at = (config: string, lr = 3e-4) => rows.find((r) => r.config === config && r.lr === lr);
   const out: string[] = [];
   const tableRows = (prefix: string) => {
@@ -553,6 +552,6 @@ export function paperReport(results: RunResult[], o: PlanOptions): string {
     out.push('');
   }
   const notes = PAPER_CONFIGS.filter((c) => c.note && rows.some((r) => r.config === c.name));
-  if (notes.length) out.push(...[...new Set(notes.map((c) => c.note))].map((n) => `- ${byName.size ? n : ''}`));
+  out.push(...[...new Set(notes.map((c) => c.note))].map((n) => `- ${n}`));
   return out.join('\n');
 }
