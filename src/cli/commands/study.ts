@@ -86,7 +86,8 @@ export function register(program: Command): void {
     .option('--lrs <list>', 'with --paper: learning rates tried per tuned variant (paper shapes)', lrsArg)
     .option('--max-minutes <m>', 'with --paper: start no new run after this many minutes (the rest stays pending; rerun to continue)', Number)
     .option('--reverse-seeds', 'with --paper: highest seed first (a second process sharing --out then meets the first at the end)')
-    .action(async (o: { out: string; quick?: boolean; seeds?: number; budget?: number; threads?: number; overwrite?: boolean; paper?: boolean; parts?: Part[]; scale?: number; sweepScale?: number; lrs?: number[]; maxMinutes?: number; reverseSeeds?: boolean }) => {
+    .option('--only <configs>', 'with --paper: run only these configurations of the plan (comma-separated names, e.g. table/transformer3-rope-pre); the report still shows every finished run', (v: string) => v.split(',').map((x) => x.trim()))
+    .action(async (o: { out: string; quick?: boolean; seeds?: number; budget?: number; threads?: number; overwrite?: boolean; paper?: boolean; parts?: Part[]; scale?: number; sweepScale?: number; lrs?: number[]; maxMinutes?: number; reverseSeeds?: boolean; only?: string[] }) => {
       if (o.paper) return paperStudy(o);
       prepareOutputDir(o.out, 'probescale study small-lm', { overwrite: o.overwrite });
       const opts: StudyOptions = { ...(o.quick ? QUICK_STUDY : DEFAULT_STUDY), threads: o.threads, log: (l) => console.log(l) };
@@ -191,7 +192,7 @@ function lrsArg(v: string): number[] {
 }
 
 /** `study small-lm --paper`: run what is missing of the plan (resumable), then report everything finished. */
-async function paperStudy(o: { out: string; seeds?: number; threads?: number; overwrite?: boolean; parts?: Part[]; scale?: number; sweepScale?: number; lrs?: number[]; maxMinutes?: number; reverseSeeds?: boolean }): Promise<void> {
+async function paperStudy(o: { out: string; seeds?: number; threads?: number; overwrite?: boolean; parts?: Part[]; scale?: number; sweepScale?: number; lrs?: number[]; maxMinutes?: number; reverseSeeds?: boolean; only?: string[] }): Promise<void> {
   const plan: PlanOptions = { ...DEFAULT_PAPER_PLAN };
   if (o.parts) plan.parts = o.parts;
   if (o.seeds) plan.seeds = o.seeds;
@@ -199,14 +200,19 @@ async function paperStudy(o: { out: string; seeds?: number; threads?: number; ov
   if (o.sweepScale) plan.sweepScale = o.sweepScale;
   if (o.lrs) plan.lrs = [...new Set([3e-4, ...o.lrs])];
   if (o.maxMinutes !== undefined && !(o.maxMinutes >= 0)) throw new ProbescaleError(`--max-minutes must be a number of minutes >= 0, got ${o.maxMinutes}`, { fix: 'e.g. --max-minutes 60' });
-  prepareOutputDir(o.out, 'probescale study small-lm --paper', { overwrite: o.overwrite });
   let specs = planRuns(plan);
   if (o.reverseSeeds) specs = [...specs].sort((a, b) => b.seed - a.seed);
+  const unknown = o.only?.find((c) => !specs.some((s) => s.config === c));
+  if (unknown !== undefined) throw new ProbescaleError(`--only: "${unknown}" is not a configuration of this plan`, { fix: `choose from ${[...new Set(specs.map((s) => s.config))].join(', ')}` });
+  prepareOutputDir(o.out, 'probescale study small-lm --paper', { overwrite: o.overwrite });
+  const toRun = o.only ? specs.filter((s) => o.only!.includes(s.config)) : specs;
   const t0 = performance.now();
-  const { results, ran, skipped, pending } = await runPlan(specs, join(o.out, 'runs'), { threads: o.threads, maxMinutes: o.maxMinutes, log: (l) => console.log(l) });
+  const { ran } = await runPlan(toRun, join(o.out, 'runs'), { threads: o.threads, maxMinutes: o.maxMinutes, log: (l) => console.log(l) });
+  // the report covers every finished run of the plan, including those other processes wrote meanwhile
+  const { results, pending } = await runPlan(specs, join(o.out, 'runs'), { maxMinutes: 0 });
   const table = paperReport(results, plan);
   console.log('\n' + table);
   writeFileAtomic(join(o.out, 'table.md'), table + '\n');
   writeFileAtomic(join(o.out, 'results.json'), JSON.stringify({ plan, planned: specs.length, finished: results.length, pending, results }, null, 1) + '\n');
-  console.log(`\n${ran} runs now, ${skipped} from earlier, ${pending} pending (rerun the same command to continue) in ${((performance.now() - t0) / 60000).toFixed(1)} min -> ${o.out}/{table.md,results.json,runs/}`);
+  console.log(`\n${ran} runs now; ${results.length} of the plan's ${specs.length} finished, ${pending} pending (rerun the same command to continue) in ${((performance.now() - t0) / 60000).toFixed(1)} min -> ${o.out}/{table.md,results.json,runs/}`);
 }
