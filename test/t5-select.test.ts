@@ -17,6 +17,10 @@ import { fullCost, parameterCosts, subsetCost } from '../src/select/costs.js';
 import { capacity, parseBudget } from '../src/select/budget.js';
 import { searchSubset } from '../src/select/search.js';
 import type { SubsetScore } from '../src/select/evaluate.js';
+import * as ort from 'onnxruntime-node';
+import { GraphBuilder, INT64 } from '../src/engine/graph.js';
+import { bucketsInGraph } from '../src/engine/ops.js';
+import { bucketMatrix } from '../src/model/t5-buckets.js';
 import { FIXTURES, compareMasked, readGolden, tempDir } from './helpers.js';
 import { T5_BASE, shapeOnlyT5 } from '../bench/t5-accounting.js';
 
@@ -202,4 +206,49 @@ test('T5-Base shapes: the full checkpoint is 222,903,552 parameters; two encoder
   const all = parameterCosts(model, 'all');
   assert.equal(all.perLayer[12], 4 * 768 * 768 * 2 + 2 * 768 * 3072 + 3 * 768);
   assert.equal(numel([0, 12]), subsetCost(all, [0, 12]));
+});
+
+test('position buckets computed in the graph equal the runner\'s (HF\'s float32 rule), past max_distance too', async () => {
+  for (const [nb, md] of [[32, 128], [8, 20]]) {
+    for (const bidirectional of [true, false]) {
+      const g = new GraphBuilder('buckets');
+      const q = g.input('q', INT64, ['batch', 'tq']);
+      const k = g.input('k', INT64, ['batch', 'tk']);
+      g.output('buckets', bucketsInGraph(g, q, k, bidirectional, nb, md), INT64);
+      const session = await ort.InferenceSession.create(g.toBytes());
+      for (const [tq, tk] of [[1, 1], [5, 9], [300, 300]]) {
+        const out = await session.run({ q: new ort.Tensor('int64', new BigInt64Array(tq), [1, tq]), k: new ort.Tensor('int64', new BigInt64Array(tk), [1, tk]) });
+        assert.deepEqual(out.buckets.dims, [tq, tk]);
+        assert.deepEqual([...(out.buckets.data as BigInt64Array)], [...bucketMatrix(tq, tk, bidirectional, nb, md)], `${nb}/${md} ${bidirectional ? 'bidirectional' : 'causal'} ${tq}x${tk}`);
+      }
+      await session.release();
+    }
+  }
+});
+
+test('a written T5 (encoder alone, and with decoder blocks) runs from onnx/model.onnx in onnxruntime with ids and masks only', async () => {
+  const model = loadModel(T5);
+  const batch = readInputs(join(T5, 'inputs.json'));
+  const i64 = (rows: number[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
+  for (const units of [[1], [0, 3]]) {
+    const tmp = tempDir('t5-onnx');
+    const out = join(tmp, 'model');
+    await materialize(model, units, out);
+    const session = await ort.InferenceSession.create(join(out, 'onnx', 'model.onnx'));
+    const decoder = units.some((u) => u >= model.arch.layers);
+    assert.deepEqual([...session.inputNames].sort(), (decoder ? ['attention_mask', 'decoder_attention_mask', 'decoder_input_ids', 'input_ids'] : ['attention_mask', 'input_ids']));
+    const feeds: Record<string, ort.Tensor> = { input_ids: i64(batch.inputIds), attention_mask: i64(batch.attentionMask!) };
+    if (decoder) Object.assign(feeds, { decoder_input_ids: i64(batch.decoderInputIds!), decoder_attention_mask: i64(batch.decoderAttentionMask!) });
+    const got = await session.run(feeds);
+    await session.release();
+    const eng = await Engine.create(loadModel(out), { hiddenStates: 'last', threads: 1 });
+    const want = await eng.run(batch);
+    await eng.release();
+    for (const name of Object.keys(want)) {
+      const mask = name.startsWith('encoder') || !decoder ? batch.attentionMask : batch.decoderAttentionMask;
+      const r = compareMasked(got[name].data as Float32Array, want[name].data, want[name].dims, mask, 1e-5, 1e-5);
+      assert.ok(r.withinTolerance, `[${units}] ${name}: max diff ${r.maxAbs}`);
+    }
+    rmSync(tmp, { recursive: true });
+  }
 });

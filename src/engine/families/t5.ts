@@ -10,7 +10,7 @@ import type { ArchConfig } from '../../model/config.js';
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
-import { activation, attend, causalPaddingBias, linear, mergeHeads, paddingBias, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
+import { activation, attend, bucketsInGraph, causalPaddingBias, linear, mergeHeads, paddingBias, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
 import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions, type SubsetWrite } from '../family.js';
 import { ProbescaleError } from '../../util/errors.js';
 import { linearWeights, vector } from './bert.js';
@@ -65,8 +65,11 @@ export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions, ex
   const embed = g.weight('shared.weight', shared.data, [arch.vocab, C]);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
   const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
-  const buckets = g.input('position_buckets', INT64, ['seq', 'seq']);
-  const feeds: FeedName[] = ['input_ids', 'attention_mask', 'position_buckets'];
+  // exported graphs (positionsInGraph) compute the buckets themselves: runtimes feed only ids and masks
+  const inGraph = opts.positionsInGraph !== undefined;
+  const t5 = arch.t5!;
+  const buckets = inGraph ? bucketsInGraph(g, ids, ids, true, t5.buckets, t5.maxDistance) : g.input('position_buckets', INT64, ['seq', 'seq']);
+  const feeds: FeedName[] = inGraph ? ['input_ids', 'attention_mask'] : ['input_ids', 'attention_mask', 'position_buckets'];
 
   // Encoder
   let x = g.op('Gather', [embed, ids]);
@@ -93,8 +96,8 @@ export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions, ex
   // Decoder
   const dids = g.input('decoder_input_ids', INT64, ['batch', 'dseq']);
   const dmask = g.input('decoder_attention_mask', INT64, ['batch', 'dseq']);
-  const dbuckets = g.input('decoder_position_buckets', INT64, ['dseq', 'dseq']);
-  feeds.push('decoder_input_ids', 'decoder_attention_mask', 'decoder_position_buckets');
+  const dbuckets = inGraph ? bucketsInGraph(g, dids, dids, false, t5.buckets, t5.maxDistance) : g.input('decoder_position_buckets', INT64, ['dseq', 'dseq']);
+  feeds.push('decoder_input_ids', 'decoder_attention_mask', ...(inGraph ? [] : ['decoder_position_buckets' as const]));
   let y = g.op('Gather', [embed, dids]);
   const decEmbedded = y;
   const selfBias = g.op('Add', [positionBias(g, w, 'decoder', dbuckets, arch), causalPaddingBias(g, dmask)]);
