@@ -504,17 +504,17 @@ export function paperReport(results: RunResult[], o: PlanOptions): string {
     }
   };
   if (o.parts.includes('table')) {
-    out.push(`### The paper's table (its windows x ${o.scale}, Adam 3e-4, batch 64)`, '');
+    out.push(`#### The paper's table (its windows x ${o.scale}, Adam 3e-4, batch 64)`, '');
     tableRows('table/');
     out.push('');
   }
   if (o.parts.includes('sweeps')) {
-    out.push(`### The paper's sweeps (its 2 epochs x 30,000 windows x ${o.sweepScale})`, '');
+    out.push(`#### The paper's sweeps (its 2 epochs x 30,000 windows x ${o.sweepScale})`, '');
     tableRows('sweep/');
     out.push('');
   }
   if (o.parts.includes('equal')) {
-    out.push('### Equal training FLOPs by the paper\'s formula (the 3-layer transformer\'s budget in the table)', '');
+    out.push('#### Equal training FLOPs by the paper\'s formula (the 3-layer transformer\'s budget in the table)', '');
     out.push('| configuration | parameters | windows | paper-formula FLOPs | FLOPs / transformer\'s | test NLL, 95% CI (seeds) |', '| --- | ---: | ---: | ---: | ---: | ---: |');
     const ref = at('table/transformer3');
     for (const name of ['equal/linear', 'equal/mlp', 'equal/attention', 'table/transformer3']) {
@@ -526,7 +526,7 @@ export function paperReport(results: RunResult[], o: PlanOptions): string {
   }
   const tuned = [...(o.parts.includes('tune') ? TUNED : []), ...(o.parts.includes('ours') ? OURS_CONFIGS.map((c) => c.name) : [])];
   if (tuned.length) {
-    out.push('### Learning rate per variant (chosen on validation, reported on test)', '');
+    out.push('#### Learning rate per variant (chosen on validation, reported on test)', '');
     out.push('| configuration | lr | validation NLL, 95% CI | test NLL, 95% CI | seeds | chosen |', '| --- | ---: | ---: | ---: | ---: | --- |');
     for (const name of tuned) {
       const best = chooseLr(rows, name);
@@ -535,7 +535,7 @@ export function paperReport(results: RunResult[], o: PlanOptions): string {
       }
     }
     out.push('');
-    out.push('### Paired differences (test NLL, first minus second, paired by seed; single-run SD = SD of the per-seed differences)', '');
+    out.push('#### Paired differences (test NLL, first minus second, paired by seed; single-run SD = SD of the per-seed differences)', '');
     out.push('| comparison | learning rates | difference, 95% CI | single-run SD | seeds | verdict |', '| --- | --- | ---: | ---: | ---: | --- |');
     for (const p of PAIRS) {
       if (!tuned.includes(p.a) || !tuned.includes(p.b)) continue;
@@ -543,10 +543,14 @@ export function paperReport(results: RunResult[], o: PlanOptions): string {
       const lb = chooseLr(rows, p.b);
       const common = p.a.startsWith('ours/') ? o.oursLrs : [3e-4];
       const cases: [number, number, string][] = [...common.map((lr) => [lr, lr, `both ${lr}`] as [number, number, string])];
-      if (la && lb) cases.push([la.lr, lb.lr, `each tuned (${la.lr} / ${lb.lr})`]);
+      // "tuned" only where more than one learning rate of each variant has finished
+      const tried = (c: string) => new Set(rows.filter((r) => r.config === c).map((r) => r.lr)).size;
+      if (la && lb && tried(p.a) > 1 && tried(p.b) > 1) cases.push([la.lr, lb.lr, `each tuned (${la.lr} / ${lb.lr})`]);
+      const [first, second] = p.name.replace(/ \(.*$/, '').split(' - ');
       for (const [a, b, label] of cases) {
         const d = comparePair(results, p.a, p.b, a, b, p.name);
-        if (d) out.push(`| ${p.name} | ${label} | ${ci(d.diff)} | ${f4(d.diff.sd)} | ${d.diff.n} | ${d.verdict} |`);
+        const verdict = d?.verdict.replace('first better', `${first} better`).replace('second better', `${second} better`);
+        if (d) out.push(`| ${p.name} | ${label} | ${ci(d.diff)} | ${f4(d.diff.sd)} | ${d.diff.n} | ${verdict} |`);
       }
     }
     out.push('');

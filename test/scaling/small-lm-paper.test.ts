@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  DEFAULT_PAPER_PLAN, PAPER_CONFIGS, chooseLr, comparePair, evalStarts, groupRuns, paperBatch, paperFlops, planRuns, runFileName, runKey, runPlan, scaledWindows, stat,
+  DEFAULT_PAPER_PLAN, PAPER_CONFIGS, chooseLr, paperReport, comparePair, evalStarts, groupRuns, paperBatch, paperFlops, planRuns, runFileName, runKey, runPlan, scaledWindows, stat,
   type CharSplit, type RunResult, type RunSpec,
 } from '../../src/scaling/small-lm-paper.js';
 import { smallLmParameters } from '../../src/train/models/small-lm.js';
@@ -110,6 +110,14 @@ test('resumable runs: a finished run is read back, not retrained; --max-minutes 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('report: a "tuned" comparison only where several learning rates ran; verdicts name the better variant', () => {
+  const mk = (config: string, seed: number, nll: number): RunResult => ({ key: '', spec: { ...tinySpec({}, 4), config, lr: 3e-4, seed }, parameters: 1, paperFlops: 1, archFlops: 1, steps: 1, epochs: [], bestEpoch: 0, valNll: nll, testNll: nll, seconds: 0 });
+  const runs = [0, 1, 2].flatMap((s) => [mk('table/transformer3-rope-pre', s, 2.0 + s * 0.01), mk('table/transformer3-learned-pre', s, 2.1 + s * 0.012)]);
+  const md = paperReport(runs, { ...DEFAULT_PAPER_PLAN, parts: ['tune'] });
+  assert.match(md, /\| RoPE - learned \(paper shapes\) \| both 0.0003 \| -0\.1020 ± [\d.]+ \| 0\.0020 \| 3 \| RoPE better \|/);
+  assert.doesNotMatch(md, /each tuned/);
 });
 
 function tinySplit(): CharSplit {
