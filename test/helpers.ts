@@ -1,13 +1,40 @@
 /** Shared test helpers: fixture paths and tolerance comparisons. */
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import assert from 'node:assert/strict';
 import { readSafetensors, toFloat32 } from '../src/model/safetensors.js';
+import { ProbescaleError } from '../src/util/errors.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FIXTURES = join(ROOT, 'test', 'fixtures', 'hf-tiny');
 export const ZOO_FIXTURES = join(ROOT, 'test', 'fixtures', 'hf-zoo');
 export const STORIES = join(ROOT, 'models', 'stories260K');
+
+/** A fresh folder under the system temp dir (`ps-<tag>-XXXXXX`). */
+export function tempDir(tag: string): string {
+  return mkdtempSync(join(tmpdir(), `ps-${tag}-`));
+}
+
+/** A temp copy of a model folder, as tempDir(tag)/<name>, for tests that damage or patch it. */
+export function tempModelCopy(src: string, tag: string, name = basename(src)): string {
+  const dir = join(tempDir(tag), name);
+  cpSync(src, dir, { recursive: true });
+  return dir;
+}
+
+/** `fn` fails with a ProbescaleError whose message matches every pattern. */
+export async function expectProbescaleError(fn: () => unknown, ...patterns: RegExp[]): Promise<void> {
+  let caught: unknown;
+  try {
+    await fn();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof ProbescaleError, `expected a ProbescaleError, got ${String(caught)}`);
+  for (const p of patterns) assert.match((caught as Error).message, p);
+}
 
 export function readGolden(path: string): Map<string, { data: Float32Array; shape: number[] }> {
   const file = readSafetensors(path);

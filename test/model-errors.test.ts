@@ -1,38 +1,20 @@
 /** Bad checkpoints fail at load/build time with a message that names the file and the problem. */
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync, rmSync, unlinkSync } from 'node:fs';
+import { readFileSync, writeFileSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { loadModel } from '../src/model/checkpoint.js';
 import { Engine } from '../src/engine/engine.js';
-import { ProbescaleError } from '../src/util/errors.js';
 import { encodeSafetensors, readSafetensors, toFloat32 } from '../src/model/safetensors.js';
-import { FIXTURES } from './helpers.js';
+import { FIXTURES, expectProbescaleError, tempModelCopy } from './helpers.js';
 
-function copyFixture(name: string): string {
-  const dir = join(mkdtempSync(join(tmpdir(), 'ps-bad-')), name);
-  cpSync(join(FIXTURES, name), dir, { recursive: true });
-  return dir;
-}
-
-async function expectError(fn: () => unknown, ...patterns: RegExp[]) {
-  let caught: unknown;
-  try {
-    await fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof ProbescaleError, `expected a ProbescaleError, got ${String(caught)}`);
-  for (const p of patterns) assert.match((caught as Error).message, p);
-}
+const copyFixture = (name: string) => tempModelCopy(join(FIXTURES, name), 'bad');
 
 test('truncated safetensors: names the file and the tensor beyond the end', async () => {
   const dir = copyFixture('bert');
   const path = join(dir, 'model.safetensors');
   const buf = readFileSync(path);
   writeFileSync(path, buf.subarray(0, buf.byteLength - 1000));
-  await expectError(() => loadModel(dir), /model\.safetensors/, /beyond the end of the file/, /truncated/);
+  await expectProbescaleError(() => loadModel(dir), /model\.safetensors/, /beyond the end of the file/, /truncated/);
   rmSync(join(dir, '..'), { recursive: true });
 });
 
@@ -42,7 +24,7 @@ test('header length beyond the file', async () => {
   const buf = Buffer.from(readFileSync(path));
   buf.writeBigUInt64LE(BigInt(buf.byteLength * 2), 0);
   writeFileSync(path, buf);
-  await expectError(() => loadModel(dir), /model\.safetensors/, /header length \d+ runs beyond the file/);
+  await expectProbescaleError(() => loadModel(dir), /model\.safetensors/, /header length \d+ runs beyond the file/);
   rmSync(join(dir, '..'), { recursive: true });
 });
 
@@ -52,7 +34,7 @@ test('tensor shape differing from config: names tensor, both shapes and the file
   const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
   cfg.n_inner = 128; // weights were saved with 4 * n_embd = 256
   writeFileSync(cfgPath, JSON.stringify(cfg));
-  await expectError(() => Engine.create(loadModel(dir)), /model\.safetensors/, /h\.0\.mlp\.c_fc\.weight" has shape \[64,256\] but config\.json implies \[64,128\]/);
+  await expectProbescaleError(() => Engine.create(loadModel(dir)), /model\.safetensors/, /h\.0\.mlp\.c_fc\.weight" has shape \[64,256\] but config\.json implies \[64,128\]/);
   rmSync(join(dir, '..'), { recursive: true });
 });
 
@@ -64,33 +46,33 @@ test('missing tensor: names it', async () => {
     [...file.tensors].filter(([n]) => n !== 'model.layers.1.mlp.up_proj.weight').map(([n, t]) => [n, { dtype: 'F32' as const, shape: t.shape, data: toFloat32(t) }]),
   );
   writeFileSync(path, Buffer.concat(encodeSafetensors(keep)));
-  await expectError(() => Engine.create(loadModel(dir)), /model\.safetensors/, /missing tensor "model\.layers\.1\.mlp\.up_proj\.weight"/);
+  await expectProbescaleError(() => Engine.create(loadModel(dir)), /model\.safetensors/, /missing tensor "model\.layers\.1\.mlp\.up_proj\.weight"/);
   rmSync(join(dir, '..'), { recursive: true });
 });
 
 test('unknown model_type lists the supported ones', async () => {
   const dir = copyFixture('bert');
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'mamba', hidden_size: 64 }));
-  await expectError(() => loadModel(dir), /config\.json/, /unknown model_type "mamba"/, /supports: bert, roberta, xlm-roberta, gpt2, llama, t5, qwen2/, /gpt_neox/);
+  await expectProbescaleError(() => loadModel(dir), /config\.json/, /unknown model_type "mamba"/, /supports: bert, roberta, xlm-roberta, gpt2, llama, t5, qwen2/, /gpt_neox/);
   rmSync(join(dir, '..'), { recursive: true });
 });
 
 test('tokenizer missing: clear error only when text must be tokenized', async () => {
   const dir = copyFixture('gpt2');
   const model = loadModel(dir); // ids-only use works without a tokenizer
-  await expectError(() => model.tokenizer(), /no tokenizer found/, /tokenizer\.json/);
+  await expectProbescaleError(() => model.tokenizer(), /no tokenizer found/, /tokenizer\.json/);
   rmSync(join(dir, '..'), { recursive: true });
 });
 
 test('no config.json / not a model', async () => {
   const dir = copyFixture('bert');
   unlinkSync(join(dir, 'config.json'));
-  await expectError(() => loadModel(dir), /config\.json not found/);
+  await expectProbescaleError(() => loadModel(dir), /config\.json not found/);
   rmSync(join(dir, '..'), { recursive: true });
 });
 
 test('layer list out of range or out of order', async () => {
   const model = loadModel(join(FIXTURES, 'bert'));
-  await expectError(() => Engine.create(model, { layers: [0, 2] }), /layers index 2 is out of range: the model has 2/);
-  await expectError(() => Engine.create(model, { layers: [1, 0] }), /strictly increasing/);
+  await expectProbescaleError(() => Engine.create(model, { layers: [0, 2] }), /layers index 2 is out of range: the model has 2/);
+  await expectProbescaleError(() => Engine.create(model, { layers: [1, 0] }), /strictly increasing/);
 });

@@ -6,9 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, copyFileSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import { cpSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 import { loadModel } from '../src/model/checkpoint.js';
@@ -17,8 +16,7 @@ import { Llama2cTokenizer } from '../src/model/llama2c-tokenizer.js';
 import { loadTokenizer } from '../src/model/tokenizer.js';
 import { SentencePieceTokenizer } from '../src/model/sentencepiece.js';
 import { alignWords, specialTokenFrame } from '../src/features/align.js';
-import { ProbescaleError } from '../src/util/errors.js';
-import { ROOT, STORIES } from './helpers.js';
+import { ROOT, STORIES, expectProbescaleError, tempDir } from './helpers.js';
 
 const MODEL = join(STORIES, 'tok512.model');
 const BIN_TOK = join(STORIES, 'tok512.bin');
@@ -31,20 +29,7 @@ function conlluTexts(file: string): string[] {
     .map((l) => l.slice('# text = '.length));
 }
 
-function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'ps-spm-'));
-}
-
-async function expectError(fn: () => unknown, ...patterns: RegExp[]) {
-  let caught: unknown;
-  try {
-    await fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof ProbescaleError, `expected a ProbescaleError, got ${String(caught)}`);
-  for (const p of patterns) assert.match((caught as Error).message, p);
-}
+const tmp = () => tempDir('spm');
 
 /**
  * The same file with fields appended: protobuf merges a repeated embedded message field (trainer_spec) into
@@ -178,14 +163,14 @@ test('a Hugging Face folder with only a SentencePiece tokenizer.model loads it (
 test('SentencePiece errors name the file: not a model, pieces beyond vocab_size, XLM-R\'s offset ids', async () => {
   const dir = tmp();
   writeFileSync(join(dir, 'bad.model'), Buffer.from('this is not a protobuf at all, just text that goes on'));
-  await expectError(() => SentencePieceTokenizer.fromFile(join(dir, 'bad.model')), /bad\.model/, /SentencePiece/);
+  await expectProbescaleError(() => SentencePieceTokenizer.fromFile(join(dir, 'bad.model')), /bad\.model/, /SentencePiece/);
   writeFileSync(join(dir, 'empty.model'), Buffer.alloc(0));
-  await expectError(() => SentencePieceTokenizer.fromFile(join(dir, 'empty.model')), /empty\.model: SentencePiece model has no pieces/);
-  await expectError(() => SentencePieceTokenizer.fromFile(MODEL, { vocab: 256 }), /tok512\.model: SentencePiece model has 512 pieces but the model's vocab_size is 256/);
+  await expectProbescaleError(() => SentencePieceTokenizer.fromFile(join(dir, 'empty.model')), /empty\.model: SentencePiece model has no pieces/);
+  await expectProbescaleError(() => SentencePieceTokenizer.fromFile(MODEL, { vocab: 256 }), /tok512\.model: SentencePiece model has 512 pieces but the model's vocab_size is 256/);
   const xlmr = join(dir, 'xlmr');
   mkdirSync(xlmr);
   copyFileSync(MODEL, join(xlmr, 'sentencepiece.bpe.model'));
-  await expectError(() => loadTokenizer(xlmr), /sentencepiece\.bpe\.model/, /tokenizer\.json/);
+  await expectProbescaleError(() => loadTokenizer(xlmr), /sentencepiece\.bpe\.model/, /tokenizer\.json/);
   rmSync(dir, { recursive: true });
 });
 
@@ -200,9 +185,9 @@ test('a folder holding one llama2.c .bin is that model; several or none give one
   cpSync(join(STORIES, 'stories260K.bin'), join(dir, 'a.bin'));
   cpSync(join(STORIES, 'stories260K.bin'), join(dir, 'b.bin'));
   cpSync(BIN_TOK, join(dir, 'tok512.bin'));
-  await expectError(() => loadModel(dir), /2 llama2\.c checkpoints \(a\.bin, b\.bin\)/, /--model .*a\.bin/);
+  await expectProbescaleError(() => loadModel(dir), /2 llama2\.c checkpoints \(a\.bin, b\.bin\)/, /--model .*a\.bin/);
   unlinkSync(join(dir, 'a.bin'));
   unlinkSync(join(dir, 'b.bin'));
-  await expectError(() => loadModel(dir), /config\.json not found, and no llama2\.c \.bin checkpoint either/);
+  await expectProbescaleError(() => loadModel(dir), /config\.json not found, and no llama2\.c \.bin checkpoint either/);
   rmSync(join(dir, '..'), { recursive: true });
 });

@@ -140,7 +140,7 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
   const kvCache = arch.causal && spec.kvCache;
   // encoders compute their positions in the graph: transformers.js feeds only input_ids/attention_mask/token_type_ids
   const positionsInGraph = arch.causal ? undefined : spec.positionIds === robertaPositions ? 'padding-offset' : spec.positionIds === sequentialPositions ? 'sequential' : undefined;
-  const graphOptions: GraphOptions = { layers: layers.map((_, j) => j), decoderLayers: arch.t5 && t5HasDecoder(arch, store) ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true, bridges: extra.bridges, kvCache, positionsInGraph };
+  const graphOptions: GraphOptions = { layers: Array.from({ length: arch.layers }, (_, j) => j), decoderLayers: arch.t5 && t5HasDecoder(arch, store) ? Array.from({ length: arch.t5.decoderLayers }, (_, i) => i) : [], hiddenStates: 'last', logits: true, bridges: extra.bridges, kvCache, positionsInGraph };
   const graph = spec.build(arch, store, graphOptions);
   const quantized = extra.quantize ? spec.build(arch, store, { ...graphOptions, precision: extra.quantize }) : undefined;
   // inputs transformers.js feeds: ids, mask, token types; decoders also positions and the cache

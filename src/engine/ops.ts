@@ -3,6 +3,7 @@
  * Shapes in comments: B batch, T sequence, C model width, H heads, D head size.
  */
 import { FLOAT, GraphBuilder } from './graph.js';
+import { relativePositionBucket } from '../model/t5-buckets.js';
 
 /** torch.finfo(float32).min: Hugging Face's additive mask value. */
 export const FINFO_MIN = -3.4028234663852886e38;
@@ -16,6 +17,25 @@ export function positionsFromIds(g: GraphBuilder, ids: string, kind: 'sequential
   }
   const isTok = g.op('Cast', [g.op('Not', [g.op('Equal', [ids, g.constI64([pad], [])])])], { to: 7 });
   return g.op('Add', [g.op('Mul', [g.op('CumSum', [isTok, axis]), isTok]), g.constI64([pad], [])]);
+}
+
+/**
+ * T5's relative position buckets [Tq, Tk] in the graph, from the sequence lengths of two id tensors [B, T]
+ * (relative = key - query), for exported graphs whose runtimes feed only ids and masks. The bucket of a
+ * distance is looked up in a table made by relativePositionBucket (HF's float32 log and truncation, exactly)
+ * for distances 0..maxDistance; every longer distance has the last bucket, as the table's end does.
+ */
+export function bucketsInGraph(g: GraphBuilder, queryIds: string, keyIds: string, bidirectional: boolean, numBuckets: number, maxDistance: number): string {
+  const positions = (ids: string) => g.op('Range', [g.constI64([0], []), g.op('Squeeze', [g.op('Slice', [g.op('Shape', [ids]), g.constI64([1]), g.constI64([2])]), g.constI64([0])]), g.constI64([1], [])]);
+  const rel = g.op('Sub', [g.op('Unsqueeze', [positions(keyIds), g.constI64([0])]), g.op('Unsqueeze', [positions(queryIds), g.constI64([1])])]); // [Tq, Tk]
+  // distances the table covers: |rel| (bidirectional) or how far back a key is (causal), capped at maxDistance
+  const table = Array.from({ length: maxDistance + 1 }, (_, r) => relativePositionBucket(-r, bidirectional, numBuckets, maxDistance));
+  const dist = bidirectional ? g.op('Abs', [rel]) : g.op('Max', [g.op('Neg', [rel]), g.constI64([0], [])]);
+  const bucket = g.op('Gather', [g.constI64(table), g.op('Min', [dist, g.constI64([maxDistance], [])])]);
+  if (!bidirectional) return bucket;
+  // keys after the query use the upper half of the buckets
+  const after = g.op('Cast', [g.op('Greater', [rel, g.constI64([0], [])])], { to: 7 });
+  return g.op('Add', [bucket, g.op('Mul', [after, g.constI64([Math.floor(numBuckets / 2)], [])])]);
 }
 
 /** Transpose an nn.Linear weight [out, in] to the [in, out] layout MatMul wants. */

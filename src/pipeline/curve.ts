@@ -31,7 +31,7 @@ export function curvePoints(src: CurveSource, mode: RetentionMode): { x: number;
 
 /** The smallest model a budget can give: the fixed cost (embeddings, norms, head) plus the cheapest layer,
  * as a fraction of the full model's parameters. No answer may be below it. */
-export function smallestFeasible(fixed: number, perLayer: number[]): number {
+export function smallestFeasible(fixed: number, perLayer: number[], full = fixed + perLayer.reduce((a, b) => a + b, 0)): number {
   if (perLayer.length === 0) throw new ProbescaleError('the model has no layers to keep');
-  return (fixed + Math.min(...perLayer)) / (fixed + perLayer.reduce((a, b) => a + b, 0));
+  return (fixed + Math.min(...perLayer)) / full;
 }

@@ -16,7 +16,7 @@ import { probeTask, splitFeatures, type SuiteOptions, type TaskResult } from '..
 import { LogisticProbe } from '../probe/logistic.js';
 import { layerRelevance } from '../select/relevance.js';
 import { knapsack } from '../select/knapsack.js';
-import { parameterCosts, flopCosts, subsetCost } from '../select/costs.js';
+import { parameterCosts, flopCosts, fullCost, subsetCost } from '../select/costs.js';
 import { latencyCosts } from '../select/latency.js';
 import { capacity, parseBudget } from '../select/budget.js';
 import { makeEvaluator, type References, type SubsetScore } from '../select/evaluate.js';
@@ -166,7 +166,9 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   const relevance = layerRelevance(probes.map((p, i) => ({ task: p.task, scores: p.layers.map((l) => l.dev), weight: weights[i] })));
   const calib = calibrationBatch(tok, tasks, maxSequenceTokens(model.arch));
   const geometry = await layerGeometry(model, calib, opts.threads);
-  const fullParams = subsetCost(paramCosts, range(L));
+  // the whole checkpoint (T5: with the decoder, which a subset of encoder blocks does not write)
+  const fullParams = fullCost(paramCosts);
+  if (paramCosts.outside) log(`T5: budgets are fractions of the whole checkpoint (${fullParams.toLocaleString()} parameters); the decoder's ${paramCosts.outside.toLocaleString()} are not probed, so the written model is the encoder alone (T5EncoderModel)`);
 
   const results: BudgetResult[] = [];
   const slebCache = new Map<number, number[]>();
@@ -329,7 +331,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   // 4. retention curve over the budgets, in the selection's retention (plus the embeddings-only subnetwork and
   // the full model at x = 1, r = 1, both measured)
   let scaling: Scaling | undefined;
-  const smallest = smallestFeasible(paramCosts.fixed, paramCosts.perLayer);
+  const smallest = smallestFeasible(paramCosts.fixed, paramCosts.perLayer, fullParams);
   const points = curvePoints({ budgets: results, parameters: { full: fullParams, fixed: paramCosts.fixed }, embeddingsOnly: { retention: embNow.retention, gain: embNow.gain } }, mode);
   if (points && points.length >= 3) {
     const fit = await fitRetention(points, { bootstrap: 200, seed: opts.seed });

@@ -117,7 +117,7 @@ td:first-child,th:first-child{text-align:left}tr.ours td{font-weight:600;backgro
 .plots{display:flex;flex-wrap:wrap;gap:2em}.note{background:#fff8e6;border-left:4px solid #f0b400;padding:.5em 1em}
 </style></head><body>
 <h1>probescale report</h1>
-<p>Model <code>${esc(r.model)}</code> (${num(r.parameters.full)} parameters: ${num(r.parameters.fixed)} in embeddings/norms/head, ${r.parameters.perLayer.length} layers of ${num(r.parameters.perLayer[0])}).
+<p>Model <code>${esc(r.model)}</code> (${num(r.parameters.full)} parameters: ${num(r.parameters.fixed)} in embeddings/norms/head, ${r.parameters.perLayer.length} layers of ${num(r.parameters.perLayer[0])}${outsideNote(r.parameters)}).
 Tasks: ${r.tasks.map((t) => `${esc(t.name)} (weight ${t.weight})`).join(', ')}. Generated ${esc(r.date)} in ${r.seconds.toFixed(0)} s.</p>
 <p>Raw retention = task score of the kept layers / score of the same probe type on the full model's final representation. Gain retention = (score - embeddings only) / (final layer - embeddings only): the share of what the layers add that the kept layers keep (0 = no better than the embeddings alone, 100% = as good as the full model); it is averaged over the tasks whose layers add something beyond test noise. Both on the test split (probes trained on train, regularization chosen on dev; selection used dev only). This run selected by <b>${mode}</b> retention; plots and “did not win” use it.</p>
 ${r.references ? `<h2>Reference points per task</h2>
@@ -171,4 +171,10 @@ function sizeTable(r: RunResults): string {
   return `<table><tr><th>file</th><th>parameters</th><th>MB on disk</th></tr>
 ${rows.map(([n, p, b]) => `<tr><td>${n}</td><td>${Number(p).toLocaleString('en-US')}</td><td>${mb(b as number)}</td></tr>`).join('\n')}</table>
 <p>Size: ${pc(s.total)} of the original checkpoint's bytes = layer selection ${pc(s.selection)} x vocabulary trimming ${pc(s.vocabulary)}${s.quantization !== undefined ? ` x int8 ${pc(s.quantization)}` : ''} (the ONNX files also hold transposed weight copies, so the product need not equal the total exactly).</p>`;
+}
+
+/** What the full count holds beyond the selectable layers (T5's decoder, never written by an encoder subset). */
+function outsideNote(p: { full: number; fixed: number; perLayer: number[] }): string {
+  const rest = p.full - p.fixed - p.perLayer.reduce((a, b) => a + b, 0);
+  return rest > 0 ? `, and ${num(rest)} in a decoder that tasks do not read and the written model leaves out` : '';
 }

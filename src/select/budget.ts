@@ -5,7 +5,7 @@
  * the smallest feasible budget.
  */
 import { ProbescaleError, UsageError } from '../util/errors.js';
-import type { LayerCosts } from './costs.js';
+import { fullCost, type LayerCosts } from './costs.js';
 
 export interface Budget {
   kind: 'parameters' | 'flops' | 'latency';
@@ -36,7 +36,7 @@ export interface Capacity {
 }
 
 export function capacity(budget: Budget, costs: LayerCosts): Capacity {
-  const full = costs.fixed + costs.perLayer.reduce((a, b) => a + b, 0);
+  const full = fullCost(costs);
   const total = budget.absolute ? budget.value : budget.value * full;
   const forLayers = total - costs.fixed;
   const sorted = [...costs.perLayer].sort((a, b) => a - b);

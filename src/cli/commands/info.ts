@@ -7,7 +7,8 @@ import { ProbescaleError, UsageError } from '../../util/errors.js';
 /**
  * One line per family. Every family has HF parity on its fixture and a test-suite `run` end to end (probe,
  * selection with every baseline, renumbered checkpoint + ONNX, vocabulary trimming, verification);
- * T5 runs end to end encoder-only (its decoder is kept whole); generation needs a causal LM.
+ * T5 runs end to end on its encoder (tasks probe it; a subset of encoder blocks is written as T5EncoderModel, and
+ * costs/writes also take decoder blocks as units, see select/costs.ts); generation needs a causal LM.
  */
 export function familiesTable(): string {
   const rows = Object.entries(FAMILIES).map(([family, s]) => [

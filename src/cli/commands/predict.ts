@@ -36,7 +36,7 @@ export function register(program: Command): void {
       const mode: RetentionMode = o.retention ?? r.retentionMode ?? 'raw';
       const points = curvePoints(r, mode);
       if (!points) throw new ProbescaleError(`${o.results} has no gain retention (no task's layers add anything beyond test noise, or it predates gain retention)`, { file: o.results, fix: 'use --retention raw, or rerun probescale run' });
-      const smallest = smallestFeasible(r.parameters.fixed, r.parameters.perLayer);
+      const smallest = smallestFeasible(r.parameters.fixed, r.parameters.perLayer, r.parameters.full);
       let p: Awaited<ReturnType<typeof predictBudget>>;
       try {
         p = await predictBudget(points, o.target, smallest);

@@ -13,9 +13,11 @@ import { chooseArchitecture, DEFAULT_LAW, fitLaw, QUICK_LAW, runLawGrid, sizeFor
 import { existsSync, readFileSync } from 'node:fs';
 import { ProbescaleError } from '../../util/errors.js';
 import { join } from 'node:path';
+import { registerScale } from './study-scale.js';
 
 export function register(program: Command): void {
   const study = program.command('study').description('related studies: architecture throughput at a parameter budget; small LMs under a FLOP budget');
+  registerScale(study);
   study
     .command('law')
     .description('train a grid of small Llamas (hidden x depth x MLP/attention ratio x GQA), fit the Chinchilla and conditional laws, choose an architecture at a budget and measure it')

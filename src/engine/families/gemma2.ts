@@ -3,26 +3,25 @@
  * scaled by query_pre_attn_scalar^-0.5, and sliding-window attention on the even layers (layer_types, when
  * present, says which: a written subset records its layers' kinds there, since renumbering changes parity).
  */
-import { act, num, optNum } from '../../model/config-fields.js';
+import { num, optNum } from '../../model/config-fields.js';
 import { renumberedSubset, type FamilySpec } from '../family.js';
-import { LLAMA_LIKE, llamaTensors, parseLlamaLike } from './llama.js';
+import { LLAMA_LIKE, llamaTensors } from './llama.js';
+import { parseGemmaLike } from './gemma.js';
 
 export const gemma2: FamilySpec = {
   about: { kind: 'decoder', notes: 'Gemma + 4 norms/layer, soft-capping, sliding window on even layers', fixture: 'hf-zoo/gemma2' },
   ...LLAMA_LIKE,
   modelTypes: ['gemma2'],
   parseConfig(raw, path) {
-    const arch = parseLlamaLike(raw, path, 'gemma2', { hidden: 2304, heads: 8, layers: 26, intermediate: 9216, vocab: 256000, maxPositions: 8192, eps: 1e-6, act: 'gelu_pytorch_tanh', tie: true, headDim: 256 });
+    const arch = parseGemmaLike(raw, path, 'gemma2', { hidden: 2304, heads: 8, layers: 26, intermediate: 9216 }, ['hidden_activation']);
     const types = Array.isArray(raw.layer_types) ? (raw.layer_types as unknown[]) : undefined;
     const sliding = Array.from({ length: arch.layers }, (_, l) => (types ? types[l] === 'sliding_attention' : l % 2 === 0));
     const window = raw.sliding_window === null ? undefined : optNum(raw, 'sliding_window') ?? 4096;
     const capOf = (key: string, dflt: number) => (raw[key] === null ? undefined : num(raw, key, dflt, path));
     return {
       ...arch,
-      activation: act(raw, 'hidden_activation', 'gelu_pytorch_tanh', path),
       llama: {
-        qkvBias: raw.attention_bias === true, oBias: raw.attention_bias === true, mlpBias: false, fused: false, gemmaNorm: true,
-        embedScale: Math.fround(Math.sqrt(arch.hidden)),
+        ...arch.llama!,
         slidingWindow: window === undefined ? undefined : { window, sliding },
         gemma2: { attnSoftcap: capOf('attn_logit_softcapping', 50), finalSoftcap: capOf('final_logit_softcapping', 30), queryScale: Math.pow(num(raw, 'query_pre_attn_scalar', 256, path), -0.5) },
       },

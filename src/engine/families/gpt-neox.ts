@@ -11,11 +11,12 @@ import type { ArchConfig } from '../../model/config.js';
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { ProbescaleError } from '../../util/errors.js';
-import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
-import { activation, attend, cachedCausalBias, causalPaddingBias, withCache, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
+import { GraphBuilder } from '../graph.js';
+import { activation, attend, withCache, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
+import { bridge, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
+import { decoderDims, finishDecoder, startDecoder } from '../decoder.js';
 import { linearWeights, vector } from './bert.js';
-import { applyRotary, inverseFrequencies, rotaryTables } from './llama.js';
+import { applyRotary, ropeTables } from './llama.js';
 
 /** The fused [3C, C] weight split per head into q, k, v MatMul weights [C, C] (q scaled), with biases. */
 function splitQkv(g: GraphBuilder, w: WeightStore, name: string, C: number, H: number, D: number, scale: number, withBias: boolean) {
@@ -40,23 +41,16 @@ function splitQkv(g: GraphBuilder, w: WeightStore, name: string, C: number, H: n
 export function buildGptNeox(arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string): BuiltGraph {
   w.choosePrefix(['gpt_neox.', ''], 'embed_in.weight');
   const P = w.prefix;
-  const C = arch.hidden;
-  const H = arch.heads;
-  const D = arch.headDim;
-  const F = arch.intermediate;
+  const { C, H, D, F } = decoderDims(arch);
   const neox = arch.gptNeox!;
-  const g = new GraphBuilder('gpt-neox', external, opts.precision);
-  const ids = g.input('input_ids', INT64, ['batch', 'seq']);
-  const cache = opts.kvCache === true;
-  const mask = g.input('attention_mask', INT64, ['batch', cache ? 'total_seq' : 'seq']);
-  const pos = g.input('position_ids', INT64, ['batch', 'seq']);
+  const d = startDecoder('gpt-neox', opts, external);
+  const { g, ids, pos, cache } = d;
   const ln = (x: string, name: string) => layerNorm(g, x, vector(g, w, `${name}.weight`, C), vector(g, w, `${name}.bias`, C), arch.eps);
 
   let x = g.op('Gather', [g.weight(`${P}embed_in.weight`, w.body('embed_in.weight', [arch.vocab, C]).data, [arch.vocab, C]), ids]);
   const embedded = x;
-  const bias = cache ? cachedCausalBias(g, mask, ids) : causalPaddingBias(g, mask);
-  const R = arch.rotaryDim ?? D;
-  const { cos, sin } = rotaryTables(g, pos, inverseFrequencies(R, arch.ropeTheta ?? 10000, arch.ropeScaling));
+  const bias = d.causalBias();
+  const { cos, sin, R } = ropeTables(g, pos, arch);
   const layerOutputs: string[] = [];
   for (const [j, l] of opts.layers.entries()) {
     x = bridge(g, x, opts, j, C);
@@ -79,16 +73,11 @@ export function buildGptNeox(arch: ArchConfig, w: WeightStore, opts: GraphOption
     }
     layerOutputs.push(x);
   }
-  x = bridge(g, x, opts, opts.layers.length, C);
-  const final = ln(x, `${P}final_layer_norm`);
-  const outputs = publishStack(g, '', embedded, layerOutputs, final, opts.hiddenStates);
-  if (opts.logits) {
-    const head = arch.tieEmbeddings ? w.body('embed_in.weight', [arch.vocab, C]) : w.get('embed_out.weight', [arch.vocab, C]);
-    g.output('logits', g.op('MatMul', [final, g.weight('embed_out.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]), FLOAT, ['batch_size', 'sequence_length', 'vocab_size']);
-    outputs.push('logits');
-  }
-  if (cache) outputs.push(...opts.layers.flatMap((_, j) => [`present.${j}.key`, `present.${j}.value`]));
-  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs, cache: cache ? { layers: opts.layers.length, kvHeads: H, headDim: D } : undefined };
+  return finishDecoder(d, arch, opts, {
+    x, embedded, layerOutputs, kvHeads: H, headDim: D,
+    finalNorm: (y) => ln(y, `${P}final_layer_norm`),
+    head: () => (arch.tieEmbeddings ? w.body('embed_in.weight', [arch.vocab, C]) : w.get('embed_out.weight', [arch.vocab, C])).data,
+  });
 }
 
 export const gptNeox: FamilySpec = {

@@ -8,9 +8,10 @@ import type { ArchConfig } from '../../model/config.js';
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
-import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
-import { activation, attend, cachedCausalBias, causalPaddingBias, withCache, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
+import { GraphBuilder } from '../graph.js';
+import { activation, attend, withCache, layerNorm, linear, mergeHeads, splitHeads } from '../ops.js';
+import { bridge, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
+import { finishDecoder, startDecoder } from '../decoder.js';
 import { vector } from './bert.js';
 
 function conv1d(g: GraphBuilder, w: WeightStore, name: string, inp: number, out: number) {
@@ -33,18 +34,15 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
   w.choosePrefix(['transformer.', ''], 'wte.weight');
   const P = w.prefix;
   const C = arch.hidden;
-  const g = new GraphBuilder('gpt2', external, opts.precision);
-  const ids = g.input('input_ids', INT64, ['batch', 'seq']);
-  const cache = opts.kvCache === true;
-  const mask = g.input('attention_mask', INT64, ['batch', cache ? 'total_seq' : 'seq']);
-  const pos = g.input('position_ids', INT64, ['batch', 'seq']);
+  const d = startDecoder('gpt2', opts, external);
+  const { g, ids, pos, cache } = d;
 
   const wte = w.body('wte.weight', [arch.vocab, C]);
   let x = g.op('Gather', [g.weight(`${P}wte.weight`, wte.data, [arch.vocab, C]), ids]);
   x = g.op('Add', [x, g.op('Gather', [g.weight(`${P}wpe.weight`, w.body('wpe.weight', [arch.maxPositions, C]).data, [arch.maxPositions, C]), pos])]);
   const embedded = x;
 
-  const bias = cache ? cachedCausalBias(g, mask, ids) : causalPaddingBias(g, mask);
+  const bias = d.causalBias();
   const scale = 1 / Math.sqrt(arch.headDim);
   const layerOutputs: string[] = [];
   for (const [j, l] of opts.layers.entries()) {
@@ -64,16 +62,11 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
     x = g.op('Add', [x, linear(g, activation(g, linear(g, m, fc.w, fc.b), arch.activation), out.w, out.b)]);
     layerOutputs.push(x);
   }
-  x = bridge(g, x, opts, opts.layers.length, C);
-  const final = layerNorm(g, x, vector(g, w, `${P}ln_f.weight`, C), vector(g, w, `${P}ln_f.bias`, C), arch.eps);
-  const outputs = publishStack(g, '', embedded, layerOutputs, final, opts.hiddenStates);
-  if (opts.logits) {
-    const head = w.has('lm_head.weight') && !arch.tieEmbeddings ? w.get('lm_head.weight', [arch.vocab, C]) : wte;
-    g.output('logits', g.op('MatMul', [final, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]), FLOAT, ['batch_size', 'sequence_length', 'vocab_size']);
-    outputs.push('logits');
-  }
-  if (cache) outputs.push(...opts.layers.flatMap((_, j) => [`present.${j}.key`, `present.${j}.value`]));
-  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs, cache: cache ? { layers: opts.layers.length, kvHeads: arch.heads, headDim: arch.headDim } : undefined };
+  return finishDecoder(d, arch, opts, {
+    x, embedded, layerOutputs, kvHeads: arch.heads, headDim: arch.headDim,
+    finalNorm: (y) => layerNorm(g, y, vector(g, w, `${P}ln_f.weight`, C), vector(g, w, `${P}ln_f.bias`, C), arch.eps),
+    head: () => (w.has('lm_head.weight') && !arch.tieEmbeddings ? w.get('lm_head.weight', [arch.vocab, C]) : wte).data,
+  });
 }
 
 export const gpt2: FamilySpec = {

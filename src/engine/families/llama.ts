@@ -17,10 +17,11 @@ import type { ArchConfig, Family, LlamaVariant } from '../../model/config.js';
 import { act, num, optNum, specialIds, type Raw } from '../../model/config-fields.js';
 import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
-import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
-import { activation, attend, attendScores, cachedCausalBias, causalPaddingBias, withCache, linear, mergeHeads, repeatKv, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
-import { linearWeights, vector } from './bert.js';
+import { GraphBuilder } from '../graph.js';
+import { activation, attend, attendScores, withCache, linear, mergeHeads, repeatKv, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
+import { bridge, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
+import { decoderDims, finishDecoder, startDecoder } from '../decoder.js';
+import { linearWeights } from './bert.js';
 
 /**
  * inv_freq = 1 / theta^(2i/R) for the R rotary dims, as HF computes it in fp32; with Llama 3 rope scaling,
@@ -52,6 +53,12 @@ export function rotaryTables(g: GraphBuilder, pos: string, invFreq: Float32Array
   return { cos: g.op('Cos', [emb]), sin: g.op('Sin', [emb]) };
 }
 
+/** The tables for the config's rotary dims R (rotaryDim, default head_dim), rope_theta and rope_scaling. */
+export function ropeTables(g: GraphBuilder, pos: string, arch: ArchConfig): { cos: string; sin: string; R: number } {
+  const R = arch.rotaryDim ?? arch.headDim;
+  return { ...rotaryTables(g, pos, inverseFrequencies(R, arch.ropeTheta ?? 10000, arch.ropeScaling)), R };
+}
+
 /**
  * x*cos + rotate_half(x)*sin on the first R of the D head dims (the rest pass through: partial rotary),
  * rotate_half(x) = cat(-x2, x1) on the two halves of the rotary dims.
@@ -71,7 +78,13 @@ function softcap(g: GraphBuilder, x: string, cap: number): string {
   return g.op('Mul', [g.op('Tanh', [g.op('Mul', [x, g.constF(1 / cap)])]), g.constF(cap)]);
 }
 
-const PLAIN: LlamaVariant = { qkvBias: false, oBias: false, mlpBias: false, fused: false, gemmaNorm: false, embedScale: 1 };
+/** The plain Llama variant, which the Llama-shaped families (qwen2.ts, mistral.ts, phi3.ts) change a field or two of. */
+export const PLAIN: LlamaVariant = { qkvBias: false, oBias: false, mlpBias: false, fused: false, gemmaNorm: false, embedScale: 1 };
+
+/** Sliding-window attention on every layer (Mistral; Phi-3 when sliding_window is set), or none without a window. */
+export function slidingEverywhere(raw: Raw, window: number | undefined): LlamaVariant['slidingWindow'] {
+  return window === undefined ? undefined : { window, sliding: new Array<boolean>(optNum(raw, 'num_hidden_layers') ?? 32).fill(true) };
+}
 
 /** nn.Linear rows [r0, r0 + n) of a fused weight [rows, inp] as a MatMul weight [inp, n] (+ bias), optionally scaled. */
 function linearRows(g: GraphBuilder, w: WeightStore, name: string, rows: number, inp: number, r0: number, n: number, scale: number, withBias: boolean, tag: string) {
@@ -91,17 +104,9 @@ export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions,
   w.choosePrefix(['model.', ''], 'embed_tokens.weight');
   const P = w.prefix;
   const V = arch.llama ?? PLAIN;
-  const C = arch.hidden;
-  const H = arch.heads;
-  const KV = arch.kvHeads;
-  const D = arch.headDim;
-  const F = arch.intermediate;
-  if (H % KV !== 0) throw new Error(`num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
-  const g = new GraphBuilder(arch.family, external, opts.precision);
-  const ids = g.input('input_ids', INT64, ['batch', 'seq']);
-  const cache = opts.kvCache === true;
-  const mask = g.input('attention_mask', INT64, ['batch', cache ? 'total_seq' : 'seq']);
-  const pos = g.input('position_ids', INT64, ['batch', 'seq']);
+  const { C, H, KV, D, F } = decoderDims(arch);
+  const d = startDecoder(arch.family, opts, external);
+  const { g, ids, pos, cache } = d;
   // Gemma's (1 + w) RMSNorm: the offset is added to the stored weight once, here
   const norm = (x: string, name: string) => {
     const wt = w.get(name, [C]).data;
@@ -112,11 +117,9 @@ export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions,
   let x = g.op('Gather', [g.weight(`${P}embed_tokens.weight`, embed.data, [arch.vocab, C]), ids]);
   if (V.embedScale !== 1) x = g.op('Mul', [x, g.constF(V.embedScale)]);
   const embedded = x;
-  const causalBias = (window?: number) => (cache ? cachedCausalBias(g, mask, ids, window) : causalPaddingBias(g, mask, window));
-  const bias = causalBias();
-  const slidingBias = V.slidingWindow ? causalBias(V.slidingWindow.window) : bias;
-  const R = arch.rotaryDim ?? D;
-  const { cos, sin } = rotaryTables(g, pos, inverseFrequencies(R, arch.ropeTheta ?? 10000, arch.ropeScaling));
+  const bias = d.causalBias();
+  const slidingBias = V.slidingWindow ? d.causalBias(V.slidingWindow.window) : bias;
+  const { cos, sin, R } = ropeTables(g, pos, arch);
   const scale = V.gemma2 ? V.gemma2.queryScale : 1 / Math.sqrt(D);
 
   const layerOutputs: string[] = [];
@@ -159,18 +162,12 @@ export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions,
     x = g.op('Add', [x, mlpOut]);
     layerOutputs.push(x);
   }
-  x = bridge(g, x, opts, opts.layers.length, C);
-  const final = norm(x, `${P}norm.weight`);
-  const outputs = publishStack(g, '', embedded, layerOutputs, final, opts.hiddenStates);
-  if (opts.logits) {
-    const head = arch.tieEmbeddings ? embed : w.get('lm_head.weight', [arch.vocab, C]);
-    let logits = g.op('MatMul', [final, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]);
-    if (V.gemma2?.finalSoftcap) logits = softcap(g, logits, V.gemma2.finalSoftcap);
-    g.output('logits', logits, FLOAT, ['batch_size', 'sequence_length', 'vocab_size']);
-    outputs.push('logits');
-  }
-  if (cache) outputs.push(...opts.layers.flatMap((_, j) => [`present.${j}.key`, `present.${j}.value`]));
-  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs, cache: cache ? { layers: opts.layers.length, kvHeads: KV, headDim: D } : undefined };
+  return finishDecoder(d, arch, opts, {
+    x, embedded, layerOutputs, kvHeads: KV, headDim: D,
+    finalNorm: (y) => norm(y, `${P}norm.weight`),
+    head: () => (arch.tieEmbeddings ? embed : w.get('lm_head.weight', [arch.vocab, C])).data,
+    afterHead: (logits) => (V.gemma2?.finalSoftcap ? softcap(g, logits, V.gemma2.finalSoftcap) : logits),
+  });
 }
 
 /** Tensors of a Llama-shaped decoder (after "model."), with the extra names a variant stores. */

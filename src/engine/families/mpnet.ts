@@ -1,24 +1,25 @@
 /**
- * MPNet: BERT's post-LN block (graph in bert.ts) with RoBERTa's positions (from padding_idx + 1), no token
+ * MPNet: BERT's post-LN block (graph in bert.ts) with RoBERTa's positions (from padding_idx + 1) and MLM head
+ * (the spec fields it shares with roberta.ts come from ROBERTA_LIKE), no token
  * types, and one relative position bias table (encoder.relative_attention_bias, T5's bidirectional log
  * buckets over key - query) computed once and added to the scores of every layer.
  *   scores_l = q k^T / sqrt(D) + table[bucket(j - i)] + mask
  * The table is outside the layers, so any kept subset keeps it (fixed cost).
  */
 import { num } from '../../model/config-fields.js';
-import { renumberedSubset, storedPerLayer, type FamilySpec } from '../family.js';
+import type { FamilySpec } from '../family.js';
 import { BERT_LAYOUT, buildBertEncoder, parseBertLike } from './bert.js';
-import { robertaPositions } from './roberta.js';
+import { ROBERTA_HEAD, ROBERTA_HEAD_TENSORS, ROBERTA_LIKE } from './roberta.js';
 
 export const mpnet: FamilySpec = {
   about: { kind: 'encoder', notes: 'one relative position bias for all layers', fixture: 'hf-zoo/mpnet' },
+  ...ROBERTA_LIKE,
   modelTypes: ['mpnet'],
   parseConfig(raw, path) {
     const arch = parseBertLike(raw, path, 'mpnet', { vocab: 30527, pad: 1 });
     return { ...arch, eps: num(raw, 'layer_norm_eps', 1e-12, path), positionBuckets: { buckets: num(raw, 'relative_attention_num_buckets', 32, path), maxDistance: 128 } };
   },
   prefixes: ['mpnet.', ''],
-  anchor: 'embeddings.word_embeddings.weight',
   tensors: [
     /^embeddings\.(word_embeddings|position_embeddings)\.weight$/,
     /^embeddings\.LayerNorm\.(weight|bias)$/,
@@ -27,24 +28,15 @@ export const mpnet: FamilySpec = {
     /^encoder\.layer\.\d+\.attention\.attn\.(q|k|v|o)\.(weight|bias)$/,
     /^encoder\.layer\.\d+\.(attention\.LayerNorm|intermediate\.dense|output\.dense|output\.LayerNorm)\.(weight|bias)$/,
     /^pooler\.dense\.(weight|bias)$/,
-    /^lm_head\.(bias|decoder\.weight|decoder\.bias)$/,
-    /^lm_head\.(dense|layer_norm)\.(weight|bias)$/,
+    ...ROBERTA_HEAD_TENSORS,
   ],
   layerPattern: /^((?:mpnet\.)?encoder\.layer\.)(\d+)(\..*)$/,
-  layerCountKey: 'num_hidden_layers',
-  sharedAcrossLayers: () => false,
-  vocabTensors: ['embeddings.word_embeddings.weight', 'lm_head.bias', 'lm_head.decoder.weight', 'lm_head.decoder.bias'],
-  positionIds: robertaPositions,
-  maxSequenceTokens: (arch) => arch.maxPositions - ((arch.padTokenId ?? 1) + 1),
-  kvCache: false,
   build: buildBertEncoder({
     ...BERT_LAYOUT,
     prefixes: ['mpnet.', ''],
     tokenType: undefined,
     relativeBias: 'encoder.relative_attention_bias.weight',
     q: 'attention.attn.q', k: 'attention.attn.k', v: 'attention.attn.v', o: 'attention.attn.o', attnNorm: 'attention.LayerNorm',
-    head: { dense: 'lm_head.dense', norm: 'lm_head.layer_norm', decoder: 'lm_head.decoder.weight', bias: 'lm_head.bias' },
+    head: ROBERTA_HEAD,
   }),
-  writeSubset: renumberedSubset,
-  appliedParameters: storedPerLayer,
 };

@@ -10,9 +10,10 @@ import type { ArchConfig } from '../../model/config.js';
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { ProbescaleError } from '../../util/errors.js';
-import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
-import { activation, attend, cachedCausalBias, causalPaddingBias, withCache, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, renumberedSubset, storedPerLayer, type BuiltGraph, type FamilySpec, type GraphOptions, type PositionRule } from '../family.js';
+import { GraphBuilder } from '../graph.js';
+import { activation, attend, withCache, layerNorm, linear, mergeHeads, splitHeads } from '../ops.js';
+import { bridge, renumberedSubset, storedPerLayer, type BuiltGraph, type FamilySpec, type GraphOptions, type PositionRule } from '../family.js';
+import { decoderDims, finishDecoder, startDecoder } from '../decoder.js';
 import { linearWeights, vector } from './bert.js';
 
 /** OPTLearnedPositionalEmbedding: cumsum of the mask, minus 1, plus the offset 2. */
@@ -33,17 +34,11 @@ export function buildOpt(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
   w.choosePrefix(['model.', ''], 'decoder.embed_tokens.weight');
   const P = `${w.prefix}decoder.`;
   const o = arch.opt!;
-  const C = arch.hidden;
+  const { C, H, D, F } = decoderDims(arch);
   const E = o.embedDim;
-  const H = arch.heads;
-  const D = arch.headDim;
-  const F = arch.intermediate;
-  const g = new GraphBuilder('opt', external, opts.precision);
-  const ids = g.input('input_ids', INT64, ['batch', 'seq']);
-  const cache = opts.kvCache === true;
-  const mask = g.input('attention_mask', INT64, ['batch', cache ? 'total_seq' : 'seq']);
   // with a cache the positions come from the whole mask, in the graph (so every runtime gets OPT's rule)
-  const pos = cache ? cachedOptPositions(g, ids, mask) : g.input('position_ids', INT64, ['batch', 'seq']);
+  const d = startDecoder('opt', opts, external, opts.kvCache === true ? cachedOptPositions : undefined);
+  const { g, ids, pos, cache } = d;
   const ln = (x: string, name: string) => layerNorm(g, x, vector(g, w, `${name}.weight`, C), vector(g, w, `${name}.bias`, C), arch.eps);
 
   const embed = w.get(`${P}embed_tokens.weight`, [arch.vocab, E]);
@@ -52,7 +47,7 @@ export function buildOpt(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
   const posTable = g.weight(`${P}embed_positions.weight`, w.get(`${P}embed_positions.weight`, [arch.maxPositions + 2, C]).data, [arch.maxPositions + 2, C]);
   x = g.op('Add', [x, g.op('Gather', [posTable, pos])]);
   const embedded = x;
-  const bias = cache ? cachedCausalBias(g, mask, ids) : causalPaddingBias(g, mask);
+  const bias = d.causalBias();
   const layerOutputs: string[] = [];
   for (const [j, l] of opts.layers.entries()) {
     x = bridge(g, x, opts, j, C);
@@ -78,17 +73,14 @@ export function buildOpt(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
     }
     layerOutputs.push(x);
   }
-  x = bridge(g, x, opts, opts.layers.length, C);
-  let final = o.finalNorm ? ln(x, `${P}final_layer_norm`) : x;
-  if (E !== C) final = linear(g, final, linearWeights(g, w, `${P}project_out`, E, C, 1, false).w);
-  const outputs = publishStack(g, '', embedded, layerOutputs, final, opts.hiddenStates);
-  if (opts.logits) {
-    const head = arch.tieEmbeddings ? embed : w.get('lm_head.weight', [arch.vocab, E]);
-    g.output('logits', g.op('MatMul', [final, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, E), [E, arch.vocab])]), FLOAT, ['batch_size', 'sequence_length', 'vocab_size']);
-    outputs.push('logits');
-  }
-  if (cache) outputs.push(...opts.layers.flatMap((_, j) => [`present.${j}.key`, `present.${j}.value`]));
-  return { bytes: g.toBytes(), feeds: cache ? ['input_ids', 'attention_mask'] : ['input_ids', 'attention_mask', 'position_ids'], outputs, cache: cache ? { layers: opts.layers.length, kvHeads: H, headDim: D } : undefined };
+  return finishDecoder(d, arch, opts, {
+    x, embedded, layerOutputs, kvHeads: H, headDim: D, width: E,
+    finalNorm: (y) => {
+      const n = o.finalNorm ? ln(y, `${P}final_layer_norm`) : y;
+      return E !== C ? linear(g, n, linearWeights(g, w, `${P}project_out`, E, C, 1, false).w) : n;
+    },
+    head: () => (arch.tieEmbeddings ? embed : w.get('lm_head.weight', [arch.vocab, E])).data,
+  });
 }
 
 /** optPositions in the graph over the whole mask [B, S], keeping the last T (new) columns: cumsum(mask) * mask + 1. */

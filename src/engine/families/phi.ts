@@ -8,34 +8,25 @@ import type { ArchConfig } from '../../model/config.js';
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { ProbescaleError } from '../../util/errors.js';
-import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
-import { activation, attend, cachedCausalBias, causalPaddingBias, withCache, layerNorm, linear, mergeHeads, repeatKv, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
+import { activation, attend, withCache, layerNorm, linear, mergeHeads, repeatKv, splitHeads } from '../ops.js';
+import { bridge, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
+import { decoderDims, finishDecoder, startDecoder } from '../decoder.js';
 import { linearWeights, vector } from './bert.js';
-import { applyRotary, inverseFrequencies, rotaryTables } from './llama.js';
+import { applyRotary, ropeTables } from './llama.js';
 
 export function buildPhi(arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string): BuiltGraph {
   w.choosePrefix(['model.', ''], 'embed_tokens.weight');
   const P = w.prefix;
-  const C = arch.hidden;
-  const H = arch.heads;
-  const KV = arch.kvHeads;
-  const D = arch.headDim;
-  const F = arch.intermediate;
-  if (H % KV !== 0) throw new Error(`num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
-  const g = new GraphBuilder('phi', external, opts.precision);
-  const ids = g.input('input_ids', INT64, ['batch', 'seq']);
-  const cache = opts.kvCache === true;
-  const mask = g.input('attention_mask', INT64, ['batch', cache ? 'total_seq' : 'seq']);
-  const pos = g.input('position_ids', INT64, ['batch', 'seq']);
+  const { C, H, KV, D, F } = decoderDims(arch);
+  const d = startDecoder('phi', opts, external);
+  const { g, ids, pos, cache } = d;
   const ln = (x: string, name: string) => layerNorm(g, x, vector(g, w, `${name}.weight`, C), vector(g, w, `${name}.bias`, C), arch.eps);
 
   const embed = w.body('embed_tokens.weight', [arch.vocab, C]);
   let x = g.op('Gather', [g.weight(`${P}embed_tokens.weight`, embed.data, [arch.vocab, C]), ids]);
   const embedded = x;
-  const bias = cache ? cachedCausalBias(g, mask, ids) : causalPaddingBias(g, mask);
-  const R = arch.rotaryDim ?? D;
-  const { cos, sin } = rotaryTables(g, pos, inverseFrequencies(R, arch.ropeTheta ?? 10000, arch.ropeScaling));
+  const bias = d.causalBias();
+  const { cos, sin, R } = ropeTables(g, pos, arch);
   const layerOutputs: string[] = [];
   for (const [j, l] of opts.layers.entries()) {
     x = bridge(g, x, opts, j, C);
@@ -57,18 +48,12 @@ export function buildPhi(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
     x = g.op('Add', [g.op('Add', [attnOut, mlp]), x]);
     layerOutputs.push(x);
   }
-  x = bridge(g, x, opts, opts.layers.length, C);
-  const final = ln(x, `${P}final_layernorm`);
-  const outputs = publishStack(g, '', embedded, layerOutputs, final, opts.hiddenStates);
-  if (opts.logits) {
-    const head = arch.tieEmbeddings ? embed : w.get('lm_head.weight', [arch.vocab, C]);
-    let logits = g.op('MatMul', [final, g.weight('lm_head.T', transposeWeight(head.data, arch.vocab, C), [C, arch.vocab])]);
-    if (w.has('lm_head.bias')) logits = g.op('Add', [logits, vector(g, w, 'lm_head.bias', arch.vocab)]);
-    g.output('logits', logits, FLOAT, ['batch_size', 'sequence_length', 'vocab_size']);
-    outputs.push('logits');
-  }
-  if (cache) outputs.push(...opts.layers.flatMap((_, j) => [`present.${j}.key`, `present.${j}.value`]));
-  return { bytes: g.toBytes(), feeds: ['input_ids', 'attention_mask', 'position_ids'], outputs, cache: cache ? { layers: opts.layers.length, kvHeads: KV, headDim: D } : undefined };
+  return finishDecoder(d, arch, opts, {
+    x, embedded, layerOutputs, kvHeads: KV, headDim: D,
+    finalNorm: (y) => ln(y, `${P}final_layernorm`),
+    head: () => (arch.tieEmbeddings ? embed : w.get('lm_head.weight', [arch.vocab, C])).data,
+    afterHead: (logits) => (w.has('lm_head.bias') ? g.op('Add', [logits, vector(g, w, 'lm_head.bias', arch.vocab)]) : logits),
+  });
 }
 
 export const phi: FamilySpec = {

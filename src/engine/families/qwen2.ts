@@ -1,7 +1,7 @@
 /** Qwen2 / Qwen2.5: the Llama graph (llama.ts) with biases on q/k/v (not o); sliding window off unless asked. */
 import { ProbescaleError } from '../../util/errors.js';
 import type { FamilySpec } from '../family.js';
-import { LLAMA_LIKE, llamaTensors, parseLlamaLike } from './llama.js';
+import { LLAMA_LIKE, PLAIN, llamaTensors, parseLlamaLike } from './llama.js';
 
 export const qwen2: FamilySpec = {
   about: { kind: 'decoder', notes: 'Llama + q/k/v biases', fixture: 'hf-zoo/qwen2' },
@@ -10,7 +10,7 @@ export const qwen2: FamilySpec = {
   parseConfig(raw, path) {
     if (raw.use_sliding_window === true) throw new ProbescaleError('Qwen2 with use_sliding_window=true is not supported', { file: path, fix: 'set use_sliding_window to false (the released Qwen2/2.5 checkpoints have it off)' });
     return parseLlamaLike(raw, path, 'qwen2', { hidden: 4096, heads: 32, layers: 32, intermediate: 22016, vocab: 151936, maxPositions: 32768, eps: 1e-6, act: 'silu', tie: false }, {
-      qkvBias: true, oBias: false, mlpBias: false, fused: false, gemmaNorm: false, embedScale: 1,
+      ...PLAIN, qkvBias: true,
     });
   },
   tensors: llamaTensors([/^layers\.\d+\.self_attn\.(q_proj|k_proj|v_proj)\.bias$/]),

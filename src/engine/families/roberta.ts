@@ -3,7 +3,8 @@
  * positions: non-pad tokens count from padding_idx + 1, pads get padding_idx
  * (create_position_ids_from_input_ids), so the table serves max_position_embeddings - padding_idx - 1 tokens.
  */
-import { BERT_BODY_TENSORS, BERT_LAYOUT, buildBertEncoder, parseBertLike } from './bert.js';
+import type { ArchConfig } from '../../model/config.js';
+import { BERT_BODY_TENSORS, BERT_LAYOUT, buildBertEncoder, parseBertLike, type BertLayout } from './bert.js';
 import { renumberedSubset, storedPerLayer, type FamilySpec, type PositionRule } from '../family.js';
 
 export const robertaPositions: PositionRule = (ids, _mask, B, T, arch) => {
@@ -20,25 +21,30 @@ export const robertaPositions: PositionRule = (ids, _mask, B, T, arch) => {
   return out;
 };
 
-export const roberta: FamilySpec = {
-  about: { kind: 'encoder', notes: 'positions from padding_idx + 1; xlm-roberta is the same', fixture: 'hf-tiny/roberta, hf-zoo/xlm-roberta' },
-  modelTypes: ['roberta', 'xlm-roberta'], // XLM-RoBERTa: the same math and names
-  parseConfig: (raw, path) => parseBertLike(raw, path, 'roberta', { vocab: 50265, pad: 1 }),
-  prefixes: ['roberta.', ''],
+/** RoBERTa's MLM head (lm_head.*), which MPNet shares. */
+export const ROBERTA_HEAD: NonNullable<BertLayout['head']> = { dense: 'lm_head.dense', norm: 'lm_head.layer_norm', decoder: 'lm_head.decoder.weight', bias: 'lm_head.bias' };
+export const ROBERTA_HEAD_TENSORS: readonly RegExp[] = [/^lm_head\.(bias|decoder\.weight|decoder\.bias)$/, /^lm_head\.(dense|layer_norm)\.(weight|bias)$/];
+
+/** Spec fields RoBERTa and MPNet share: padding-offset positions, the lm_head vocabulary tensors, renumbered subsets. */
+export const ROBERTA_LIKE = {
   anchor: 'embeddings.word_embeddings.weight',
-  tensors: [...BERT_BODY_TENSORS, /^lm_head\.(bias|decoder\.weight|decoder\.bias)$/, /^lm_head\.(dense|layer_norm)\.(weight|bias)$/],
-  layerPattern: /^((?:roberta\.)?encoder\.layer\.)(\d+)(\..*)$/,
   layerCountKey: 'num_hidden_layers',
   sharedAcrossLayers: () => false,
   vocabTensors: ['embeddings.word_embeddings.weight', 'lm_head.bias', 'lm_head.decoder.weight', 'lm_head.decoder.bias'],
   positionIds: robertaPositions,
-  maxSequenceTokens: (arch) => arch.maxPositions - ((arch.padTokenId ?? 1) + 1),
+  maxSequenceTokens: (arch: ArchConfig) => arch.maxPositions - ((arch.padTokenId ?? 1) + 1),
   kvCache: false,
-  build: buildBertEncoder({
-    ...BERT_LAYOUT,
-    prefixes: ['roberta.', ''],
-    head: { dense: 'lm_head.dense', norm: 'lm_head.layer_norm', decoder: 'lm_head.decoder.weight', bias: 'lm_head.bias' },
-  }),
   writeSubset: renumberedSubset,
   appliedParameters: storedPerLayer,
+} satisfies Partial<FamilySpec>;
+
+export const roberta: FamilySpec = {
+  about: { kind: 'encoder', notes: 'positions from padding_idx + 1; xlm-roberta is the same', fixture: 'hf-tiny/roberta, hf-zoo/xlm-roberta' },
+  ...ROBERTA_LIKE,
+  modelTypes: ['roberta', 'xlm-roberta'], // XLM-RoBERTa: the same math and names
+  parseConfig: (raw, path) => parseBertLike(raw, path, 'roberta', { vocab: 50265, pad: 1 }),
+  prefixes: ['roberta.', ''],
+  tensors: [...BERT_BODY_TENSORS, ...ROBERTA_HEAD_TENSORS],
+  layerPattern: /^((?:roberta\.)?encoder\.layer\.)(\d+)(\..*)$/,
+  build: buildBertEncoder({ ...BERT_LAYOUT, prefixes: ['roberta.', ''], head: ROBERTA_HEAD }),
 };

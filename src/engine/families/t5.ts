@@ -10,8 +10,9 @@ import type { ArchConfig } from '../../model/config.js';
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
-import { activation, attend, causalPaddingBias, linear, mergeHeads, paddingBias, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
+import { activation, attend, bucketsInGraph, causalPaddingBias, linear, mergeHeads, paddingBias, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
+import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions, type SubsetWrite } from '../family.js';
+import { ProbescaleError } from '../../util/errors.js';
 import { linearWeights, vector } from './bert.js';
 
 export function t5HasDecoder(arch: ArchConfig, w: WeightStore): boolean {
@@ -64,8 +65,11 @@ export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions, ex
   const embed = g.weight('shared.weight', shared.data, [arch.vocab, C]);
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
   const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
-  const buckets = g.input('position_buckets', INT64, ['seq', 'seq']);
-  const feeds: FeedName[] = ['input_ids', 'attention_mask', 'position_buckets'];
+  // exported graphs (positionsInGraph) compute the buckets themselves: runtimes feed only ids and masks
+  const inGraph = opts.positionsInGraph !== undefined;
+  const t5 = arch.t5!;
+  const buckets = inGraph ? bucketsInGraph(g, ids, ids, true, t5.buckets, t5.maxDistance) : g.input('position_buckets', INT64, ['seq', 'seq']);
+  const feeds: FeedName[] = inGraph ? ['input_ids', 'attention_mask'] : ['input_ids', 'attention_mask', 'position_buckets'];
 
   // Encoder
   let x = g.op('Gather', [embed, ids]);
@@ -92,8 +96,8 @@ export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions, ex
   // Decoder
   const dids = g.input('decoder_input_ids', INT64, ['batch', 'dseq']);
   const dmask = g.input('decoder_attention_mask', INT64, ['batch', 'dseq']);
-  const dbuckets = g.input('decoder_position_buckets', INT64, ['dseq', 'dseq']);
-  feeds.push('decoder_input_ids', 'decoder_attention_mask', 'decoder_position_buckets');
+  const dbuckets = inGraph ? bucketsInGraph(g, dids, dids, false, t5.buckets, t5.maxDistance) : g.input('decoder_position_buckets', INT64, ['dseq', 'dseq']);
+  feeds.push('decoder_input_ids', 'decoder_attention_mask', ...(inGraph ? [] : ['decoder_position_buckets' as const]));
   let y = g.op('Gather', [embed, dids]);
   const decEmbedded = y;
   const selfBias = g.op('Add', [positionBias(g, w, 'decoder', dbuckets, arch), causalPaddingBias(g, dmask)]);
@@ -119,8 +123,61 @@ export function buildT5(arch: ArchConfig, w: WeightStore, opts: GraphOptions, ex
   return { bytes: g.toBytes(), feeds, outputs };
 }
 
+/** The selectable units of a T5 checkpoint: its encoder blocks, then its decoder blocks (none for T5EncoderModel). */
+export function t5Units(arch: ArchConfig, w: WeightStore): { encoder: number; decoder: number } {
+  return { encoder: arch.layers, decoder: t5HasDecoder(arch, w) ? arch.t5!.decoderLayers : 0 };
+}
+
+/** Units (t5Units numbering) -> the encoder and decoder block indices they name, each in the given order. */
+export function splitT5Units(arch: ArchConfig, w: WeightStore, units: number[]): { layers: number[]; decoderLayers: number[] } {
+  const n = t5Units(arch, w);
+  const bad = units.find((u) => !Number.isInteger(u) || u < 0 || u >= n.encoder + n.decoder);
+  if (bad !== undefined) throw new ProbescaleError(`T5 unit ${bad} does not exist: units 0-${n.encoder - 1} are encoder blocks${n.decoder ? `, ${n.encoder}-${n.encoder + n.decoder - 1} decoder blocks` : ' (no decoder stored)'}`, { fix: 'pass unit indices within that range' });
+  return { layers: units.filter((u) => u < n.encoder), decoderLayers: units.filter((u) => u >= n.encoder).map((u) => u - n.encoder) };
+}
+
+const DECODER_BLOCK = /^(decoder\.block\.)(\d+)(\..*)$/;
+
+/** The decoder block a tensor belongs to, or -1. */
+export function t5DecoderBlockOf(name: string): number {
+  const m = DECODER_BLOCK.exec(name);
+  return m ? Number(m[2]) : -1;
+}
+
+/**
+ * A kept subset of units (t5Units numbering). Encoder blocks alone: the encoder alone (T5EncoderModel, the
+ * layout HF loads with no missing or unexpected keys: shared, encoder.*). With decoder blocks: both stacks
+ * renumbered (T5ForConditionalGeneration), num_layers / num_decoder_layers the kept counts. Each stack's
+ * position table lives in its block 0 (has_relative_attention_bias = i == 0 in HF's T5Stack), so when block 0
+ * is dropped it moves to the new block 0.
+ */
+function writeT5Subset(spec: FamilySpec, arch: ArchConfig, w: WeightStore, units: number[]): SubsetWrite {
+  const { layers, decoderLayers } = splitT5Units(arch, w, units);
+  const out = renumberedSubset(spec, arch, w, layers);
+  for (const name of Object.keys(out.tensors)) if (name.startsWith('decoder.') || name.startsWith('lm_head.')) delete out.tensors[name];
+  if (decoderLayers.length > 0 && layers.length === 0) throw new ProbescaleError('a T5 subset with decoder blocks needs at least one encoder block', { fix: 'keep an encoder block too (units 0-' + (arch.layers - 1) + ')' });
+  if (decoderLayers.length === 0) {
+    out.config.architectures = ['T5EncoderModel'];
+    return out;
+  }
+  const newIndex = new Map(decoderLayers.map((l, j) => [l, j]));
+  for (const name of w.names()) {
+    if (!name.startsWith('decoder.') && !name.startsWith('lm_head.')) continue;
+    const t = w.get(name);
+    const entry = { dtype: 'F32' as const, shape: t.shape, data: t.data };
+    const m = DECODER_BLOCK.exec(name);
+    if (!m) out.tensors[name] = entry;
+    else if (newIndex.has(Number(m[2]))) out.tensors[`${m[1]}${newIndex.get(Number(m[2]))}${m[3]}`] = entry;
+  }
+  const table = 'decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight';
+  if (!newIndex.has(0)) out.tensors[table] = { dtype: 'F32', shape: w.get(table).shape, data: w.get(table).data };
+  out.config.num_decoder_layers = decoderLayers.length;
+  out.config.architectures = ['T5ForConditionalGeneration'];
+  return out;
+}
+
 export const t5: FamilySpec = {
-  about: { kind: 'encoder-decoder', notes: 'encoder blocks selectable; a written subset is the encoder alone (T5EncoderModel); relative buckets', fixture: 'hf-tiny/t5, t5-encoder, t5-gated' },
+  about: { kind: 'encoder-decoder', notes: 'encoder and decoder blocks selectable; tasks probe the encoder and a subset of encoder blocks is written as the encoder alone (T5EncoderModel); relative buckets', fixture: 'hf-tiny/t5, t5-encoder, t5-gated' },
   modelTypes: ['t5'],
   parseConfig(raw, path) {
     const ffProj = (raw.feed_forward_proj as string | undefined) ?? 'relu';
@@ -161,7 +218,7 @@ export const t5: FamilySpec = {
     /^(encoder|decoder)\.block\.0\.layer\.0\.SelfAttention\.relative_attention_bias\.weight$/,
     /^(encoder|decoder)\.block\.\d+\.layer\.\d\.DenseReluDense\.(wi|wi_0|wi_1|wo)\.weight$/,
   ],
-  // The encoder's blocks are selectable; the decoder is written whole.
+  // the probed (encoder) stack's blocks; decoder blocks are units L.. of t5Units (select/costs.ts parameterCosts 'all')
   layerPattern: /^(encoder\.block\.)(\d+)(\..*)$/,
   layerCountKey: 'num_layers',
   // every stack reads its position table from its block 0: a subset without block 0 moves it to the new block 0
@@ -171,13 +228,9 @@ export const t5: FamilySpec = {
   maxSequenceTokens: () => Number.POSITIVE_INFINITY,
   kvCache: false,
   build: buildT5,
-  // probescale probes T5's encoder, so a written subset is that encoder alone (T5EncoderModel): the decoder
-  // and LM head are not written, and parameter costs count what is written
-  writeSubset(spec, arch, w, layers) {
-    const out = renumberedSubset(spec, arch, w, layers);
-    for (const name of Object.keys(out.tensors)) if (name.startsWith('decoder.') || name === 'lm_head.weight') delete out.tensors[name];
-    out.config.architectures = ['T5EncoderModel'];
-    return out;
-  },
+  // Units 0..L-1 are encoder blocks, L..L+Ld-1 decoder blocks (t5Units). Tasks are probed on the encoder, so
+  // a subset of encoder blocks is written as that encoder alone (T5EncoderModel: no decoder, no LM head); a
+  // subset with decoder blocks as T5ForConditionalGeneration with both stacks renumbered.
+  writeSubset: writeT5Subset,
   appliedParameters: storedPerLayer,
 };

@@ -1,0 +1,86 @@
+/**
+ * The scale study's results contract (OUT/results.json of `probescale study scale`): per model the `run`
+ * pipeline's budgets with the kept fraction each stands for, the ProbeScale law's fit and its
+ * leave-one-model-out errors, and the prune-vs-train pairs. Written by pipeline/scale.ts, read by report/scale.ts.
+ */
+import type { BudgetResult, TaskReferences } from './results.js';
+import type { RetentionMode } from '../select/retention.js';
+import type { SentencePooling } from '../features/task-rows.js';
+import type { HeldOutError, LawFit, LawPoint } from '../scaling/probescale-law.js';
+
+/** One budget of one model: the pipeline's BudgetResult with the kept fraction it stands for. */
+export interface ScaleBudget extends BudgetResult {
+  /** the kept fraction of layer parameters asked for; null for a budget added for a prune-vs-train pair */
+  k: number | null;
+  /** the fraction ProbeScale's subset actually keeps (whole layers fit under k) */
+  kKept: number;
+}
+
+export interface ScaleModel {
+  name: string;
+  path: string;
+  family: string;
+  layers: number;
+  /** non-embedding parameters: the sum of the layers' (the law's N) */
+  N: number;
+  /** embeddings, final norm and head: paid whatever is kept */
+  fixed: number;
+  total: number;
+  /** the run's selection retention (gain unless no task's layers add anything measurable on dev) */
+  retentionMode: RetentionMode;
+  pooling: SentencePooling;
+  references: Record<string, TaskReferences>;
+  budgets: ScaleBudget[];
+  /** fractions that could not hold one layer of this model */
+  skipped: number[];
+  /** the run folder (results.json, report.html, the written model of the first budget) */
+  runDir: string;
+  seconds: number;
+}
+
+export interface PairTask {
+  task: string;
+  metric: string;
+  units: number;
+  pruned: { score: number; lo: number; hi: number };
+  small: { score: number; lo: number; hi: number };
+  /** pruned - small, paired bootstrap 95% CI over the same test units */
+  diff: { score: number; lo: number; hi: number; above: number };
+  verdict: 'pruned better' | 'small better' | 'within noise';
+}
+
+export interface PairResult {
+  big: string;
+  small: string;
+  /** ProbeScale's subset of the big model at the small model's layer parameters */
+  layers: number[];
+  bigLayers: number;
+  keptParameters: { layers: number; total: number };
+  smallParameters: { layers: number; total: number };
+  tasks: PairTask[];
+  /** weighted over tasks (the run's task weights), paired bootstrap */
+  weighted: { score: number; lo: number; hi: number; above: number };
+  /** median batch latency (calibration batch of the same task texts, each model's own tokenizer), ms */
+  latency: { prunedMs: number; smallMs: number; ratio: number; rounds: number };
+}
+
+export interface ScaleResults {
+  date: string;
+  /** the options of the study as given (ScaleOptions of pipeline/scale.ts without the log function) */
+  options: Record<string, unknown>;
+  tasks: { name: string; weight: number; metric: string }[];
+  models: ScaleModel[];
+  law: {
+    formula: string;
+    /** ProbeScale's test gain retention per model and budget (points where it is defined) */
+    points: LawPoint[];
+    fit?: LawFit;
+    sizeFree?: LawFit;
+    heldOut?: HeldOutError[];
+    /** why the fit or the held-out check is missing */
+    note?: string;
+  };
+  pairs: PairResult[];
+  seconds: number;
+}
+

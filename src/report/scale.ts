@@ -1,0 +1,125 @@
+/**
+ * The scale study's table (markdown) and report (HTML with plots): every model x budget x method with raw and
+ * gain retention and their CIs, the law's fit with its leave-one-model-out error, and the prune-vs-train pairs.
+ */
+import type * as vl from 'vega-lite';
+import type { ScaleResults } from './scale-results.js';
+import { lawCurve } from '../scaling/probescale-law.js';
+import { svg } from './plots.js';
+
+const pct = (v: number | undefined) => (v === undefined ? 'n/a' : (100 * v).toFixed(1));
+const ci = (c?: [number, number]) => (c ? ` [${pct(c[0])}, ${pct(c[1])}]` : '');
+const pts = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
+const num = (v: number) => v.toLocaleString('en-US');
+
+export function scaleTable(r: ScaleResults): string {
+  const L: string[] = [];
+  L.push(`Tasks: ${r.tasks.map((t) => `${t.name} (${t.metric}, weight ${t.weight})`).join(', ')}. k = kept fraction of the layer (non-embedding) parameters; retention in % of the full model (raw = score / final layer, gain = (score - embeddings) / (final - embeddings)), test, 95% bootstrap CI.`);
+  L.push('', '| model | family | layers | N (layer params) | fixed params | selection by | tasks with a defined gain (test) |', '| --- | --- | ---: | ---: | ---: | --- | --- |');
+  for (const m of r.models) {
+    const defined = Object.entries(m.references).filter(([, x]) => !x.gainUndefined.test).map(([t]) => t);
+    L.push(`| ${m.name} | ${m.family} | ${m.layers} | ${num(m.N)} | ${num(m.fixed)} | ${m.retentionMode} | ${defined.join(', ') || 'none'} |`);
+  }
+  L.push('', 'Per task references (test): embeddings-only subnetwork -> full model, what the layers add (paired 95% CI):', '');
+  L.push('| model | task | majority | embeddings | final layer | layers add (pts) | gain defined |', '| --- | --- | ---: | ---: | ---: | ---: | --- |');
+  for (const m of r.models) {
+    for (const [t, x] of Object.entries(m.references)) L.push(`| ${m.name} | ${t} | ${x.majority.toFixed(3)} | ${x.embeddings.test.toFixed(3)} | ${x.final.test.toFixed(3)} | ${pts(x.layersAdd.test.score)} [${pts(x.layersAdd.test.lo)}, ${pts(x.layersAdd.test.hi)}] | ${x.gainUndefined.test ? 'no' : 'yes'} |`);
+  }
+  const methods = r.models[0]?.budgets[0]?.methods.map((x) => x.method.replace(/ \(.*/, '')) ?? [];
+  for (const kind of ['gain', 'raw'] as const) {
+    L.push('', `**${kind} retention (%)** per model and budget (ProbeScale with its CI; baselines; random = mean over seeds):`, '');
+    L.push(`| model | k | kept | ${methods.join(' | ')} |`, `| --- | ---: | ---: | ${methods.map(() => '---:').join(' | ')} |`);
+    for (const m of r.models) {
+      for (const b of m.budgets) {
+        const cells = b.methods.map((x, i) => {
+          const v = kind === 'gain' ? x.gain : x.retention;
+          const c = kind === 'gain' ? x.gainCI : x.retentionCI;
+          const d = kind === 'gain' ? x.probescaleMinusGain : x.probescaleMinus;
+          const mark = d && d.lo > 0 ? ' ▼' : d && d.hi < 0 ? ' ▲' : '';
+          return i === 0 ? `**${pct(v)}**${ci(c)}` : `${pct(v)}${mark}`;
+        });
+        L.push(`| ${m.name} | ${b.k === null ? `pair (${num(b.allowed)})` : b.k} | ${b.keptLayers}/${m.layers} (${pct(b.kKept)}) | ${cells.join(' | ')} |`);
+      }
+    }
+  }
+  L.push('', '▼: ProbeScale above this baseline beyond noise (paired bootstrap CI of the difference above 0); ▲: below it beyond noise.');
+  L.push('', 'Smallest measured kept fraction at which ProbeScale keeps 95% / 98% (test point estimate; "none" = no budget of the study did):', '');
+  L.push('| model | raw 95% | raw 98% | gain 95% | gain 98% |', '| --- | ---: | ---: | ---: | ---: |');
+  for (const m of r.models) {
+    const at = (kind: 'raw' | 'gain', target: number) => {
+      const hit = m.budgets.filter((b) => b.k !== null && (kind === 'raw' ? b.methods[0].retention : b.methods[0].gain ?? -Infinity) >= target).sort((a, b) => a.kKept - b.kKept)[0];
+      return kind === 'gain' && m.budgets.every((b) => b.methods[0].gain === undefined) ? 'n/a (gain undefined)' : hit ? `${pct(hit.kKept)}% (${hit.keptLayers}/${m.layers} layers)` : 'none';
+    };
+    L.push(`| ${m.name} | ${at('raw', 0.95)} | ${at('raw', 0.98)} | ${at('gain', 0.95)} | ${at('gain', 0.98)} |`);
+  }
+  const law = r.law;
+  L.push('', `**Law**: ${law.formula}.`);
+  if (law.fit) {
+    L.push(`Fit on ${law.fit.points} points from ${law.fit.sizes} model size(s): a = ${law.fit.a.toFixed(3)}, b = ${law.fit.b.toFixed(3)} (exponent at 1M layer parameters ${Math.exp(law.fit.a).toFixed(2)}), rmse ${pct(law.fit.rmse)} gain points; size-free law (b = 0): a = ${law.sizeFree!.a.toFixed(3)}, rmse ${pct(law.sizeFree!.rmse)}.`);
+  }
+  if (law.heldOut?.length) {
+    L.push('', '| held-out model | N | points | rmse (gain pts) | mean abs error | size-free law rmse | a, b without it |', '| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+    for (const e of law.heldOut) L.push(`| ${e.model} | ${num(e.N)} | ${e.points} | ${pct(e.rmse)} | ${pct(e.mae)} | ${pct(e.sizeFreeRmse)} | ${e.fit.a.toFixed(2)}, ${e.fit.b.toFixed(2)} |`);
+  }
+  if (law.note) L.push('', `Note: ${law.note}.`);
+  for (const p of r.pairs) {
+    L.push('', `**Prune vs train: ${p.big} pruned to ${p.small}'s layer parameters** — ProbeScale kept layers [${p.layers.join(',')}] of ${p.bigLayers}: ${num(p.keptParameters.layers)} layer / ${num(p.keptParameters.total)} total parameters vs ${p.small}'s ${num(p.smallParameters.layers)} / ${num(p.smallParameters.total)}. Median batch latency: pruned ${p.latency.prunedMs.toFixed(2)} ms, ${p.small} ${p.latency.smallMs.toFixed(2)} ms (ratio ${p.latency.ratio.toFixed(2)}).`, '');
+    L.push(`| task | test units | ${p.big} pruned | ${p.small} | pruned - ${p.small} (pts) | verdict |`, '| --- | ---: | ---: | ---: | ---: | --- |');
+    for (const t of p.tasks) L.push(`| ${t.task} | ${t.units} | ${t.pruned.score.toFixed(3)} [${t.pruned.lo.toFixed(3)}, ${t.pruned.hi.toFixed(3)}] | ${t.small.score.toFixed(3)} [${t.small.lo.toFixed(3)}, ${t.small.hi.toFixed(3)}] | ${pts(t.diff.score)} [${pts(t.diff.lo)}, ${pts(t.diff.hi)}] | ${t.verdict} |`);
+    L.push(`| weighted | | | | ${pts(p.weighted.score)} [${pts(p.weighted.lo)}, ${pts(p.weighted.hi)}] | ${p.weighted.lo > 0 ? 'pruned better' : p.weighted.hi < 0 ? 'small better' : 'within noise'} |`);
+  }
+  return L.join('\n');
+}
+
+/** Gain retention against kept fraction: ProbeScale's measured points per model and the fitted law's curves. */
+export function lawPlot(r: ScaleResults): vl.TopLevelSpec {
+  const points = r.law.points.map((p) => ({ model: p.model, k: p.k, g: p.g }));
+  const fit = r.law.fit;
+  const curves = fit ? r.models.filter((m) => points.some((p) => p.model === m.name)).flatMap((m) => lawCurve(fit, m.N).map((c) => ({ model: m.name, ...c }))) : [];
+  const x = { field: 'k', type: 'quantitative' as const, title: 'kept fraction of layer parameters (k)', scale: { domain: [0, 1] }, axis: { format: '%' } };
+  const y = { field: 'g', type: 'quantitative' as const, title: 'gain retention (test)', axis: { format: '%' } };
+  const color = { field: 'model', type: 'nominal' as const };
+  return {
+    width: 460,
+    height: 280,
+    layer: [
+      ...(curves.length ? [{ data: { values: curves }, mark: { type: 'line' as const, opacity: 0.7 }, encoding: { x, y, color } }] : []),
+      { data: { values: points.length ? points : [{ model: 'none', k: 0, g: 0 }] }, mark: { type: 'point' as const, filled: true, size: 60 }, encoding: { x, y, color } },
+    ],
+  };
+}
+
+/** Every method's gain (or raw) retention per budget, a panel per model. */
+export function methodsByModelPlot(r: ScaleResults, kind: 'gain' | 'raw'): vl.TopLevelSpec {
+  const values = r.models.flatMap((m) => m.budgets.filter((b) => b.k !== null).flatMap((b) => b.methods.map((x) => ({ model: m.name, k: b.kKept, method: x.method.replace(/ \(.*/, ''), v: kind === 'gain' ? x.gain : x.retention })).filter((p) => p.v !== undefined)));
+  return {
+    data: { values },
+    facet: { column: { field: 'model', type: 'nominal', title: null } },
+    spec: {
+      width: 220,
+      height: 200,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'k', type: 'quantitative', title: 'k kept', axis: { format: '%' } },
+        y: { field: 'v', type: 'quantitative', title: `${kind} retention`, axis: { format: '%' }, scale: { zero: false } },
+        color: { field: 'method', type: 'nominal' },
+        strokeWidth: { condition: { test: "datum.method === 'probescale'", value: 3 }, value: 1 },
+      },
+    },
+  };
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+
+export async function renderScaleReport(r: ScaleResults): Promise<string> {
+  const table = scaleTable(r);
+  const hasGain = r.models.some((m) => m.budgets.some((b) => b.methods.some((x) => x.gain !== undefined)));
+  return `<!doctype html><meta charset="utf-8"><title>probescale: the ProbeScale law across model sizes</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1300px}pre{white-space:pre-wrap;font-size:12px}</style>
+<h1>ProbeScale across model sizes; prune vs train</h1>
+<p>${esc(r.models.map((m) => `${m.name} (${m.layers} layers, N = ${m.N.toLocaleString('en-US')})`).join(', '))}. Per-model runs (each with its own report): ${r.models.map((m) => `<a href="runs/${esc(m.name)}/report.html">${esc(m.name)}</a>`).join(', ')}.</p>
+<h2>Gain retention of ProbeScale's subset and the fitted law</h2>${await svg(lawPlot(r))}
+${hasGain ? `<h2>Every method, gain retention</h2>${await svg(methodsByModelPlot(r, 'gain'))}` : ''}
+<h2>Every method, raw retention</h2>${await svg(methodsByModelPlot(r, 'raw'))}
+<h2>Tables</h2><pre>${esc(table)}</pre>`;
+}

@@ -1,0 +1,99 @@
+/**
+ * `probescale study scale` end to end on two tiny models: stories260K and a copy truncated to its first
+ * three layers (written by the compressor), one task, a few sentences. Files, every baseline at every
+ * budget, the prune-vs-train pair (the truncated copy is one of the big model's own subsets), --resume, and
+ * bad arguments that must fail before --out exists.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { loadModel } from '../../src/model/checkpoint.js';
+import { materialize } from '../../src/compress/materialize.js';
+import { BASELINES } from '../../src/select/registry.js';
+import type { ScaleResults } from '../../src/report/scale-results.js';
+import { ROOT, STORIES } from '../helpers.js';
+
+const CLI = join(ROOT, 'bin', 'probescale.js');
+const BIG = join(STORIES, 'stories260K.bin');
+
+test('study scale: two models, every baseline at every budget, law points, prune vs train, --resume', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ps-scale-'));
+  try {
+    const small = join(dir, 't3');
+    await materialize(loadModel(BIG), [0, 1, 2], small);
+    const out = join(dir, 'out');
+    const args = ['study', 'scale', '--models', `big=${BIG},small=${small}`, '--tasks', 'upos', '--budgets', '0.4,0.8', '--pairs', 'big:small',
+      '--max-train', '40', '--max-eval', '20', '--search-evals', '2', '--random-seeds', '1', '--bootstrap', '30', '--threads', '1', '--out', out];
+    const first = execFileSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const f of ['results.json', 'table.md', 'report.html', '.probescale-output.json', 'runs/big/results.json', 'runs/small/results.json']) assert.ok(existsSync(join(out, f)), f);
+    const r = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ScaleResults;
+    assert.deepEqual(r.models.map((m) => [m.name, m.layers]), [['big', 5], ['small', 3]]);
+    const want = ['probescale', ...BASELINES.map((b) => b.name)];
+    for (const m of r.models) {
+      assert.deepEqual(m.budgets.filter((b) => b.k !== null).map((b) => b.k), [0.4, 0.8], m.name);
+      for (const b of m.budgets) {
+        const names = b.methods.map((x) => x.method);
+        for (const w of want) assert.ok(names.includes(w), `${m.name} k=${b.k}: ${w}`);
+        assert.ok(names.some((n) => n.startsWith('random')), `${m.name} k=${b.k}: random`);
+        const ps = b.methods[0];
+        assert.ok(ps.retentionCI && ps.retentionCI[0] <= ps.retention + 1e-12 && ps.retention <= ps.retentionCI[1] + 1e-12, 'raw retention with its CI');
+        assert.ok(b.kKept > 0 && b.kKept <= (b.k ?? 1) + 1e-9, `${m.name}: kept ${b.kKept} within k ${b.k}`);
+      }
+    }
+    // the law's points are exactly ProbeScale's defined test gains; one held-out error per model with points
+    const expected = r.models.flatMap((m) => m.budgets.filter((b) => b.k !== null && b.methods[0].gain !== undefined).map((b) => b.methods[0].gain));
+    assert.deepEqual(r.law.points.map((p) => p.g), expected);
+    const withPoints = new Set(r.law.points.map((p) => p.model)).size;
+    if (withPoints >= 2) assert.equal(r.law.heldOut!.length, withPoints);
+    else assert.ok(r.law.note, 'says why the law is not validated');
+    // prune vs train: big keeps at most small's layer parameters (3 of its layers); paired CI holds the difference
+    const p = r.pairs[0];
+    assert.equal(p.big, 'big');
+    assert.ok(p.layers.length <= 3 && p.keptParameters.layers <= p.smallParameters.layers);
+    const t = p.tasks[0];
+    assert.equal(t.task, 'upos');
+    assert.ok(Math.abs(t.diff.score - (t.pruned.score - t.small.score)) < 1e-9);
+    assert.ok(t.diff.lo <= t.diff.score + 1e-12 && t.diff.score <= t.diff.hi + 1e-12);
+    // the truncated copy is big's layers [0,1,2]: if ProbeScale kept those, the two are the same network
+    if (p.layers.join() === '0,1,2') assert.equal(t.diff.score, 0);
+    assert.ok(p.latency.prunedMs > 0 && p.latency.smallMs > 0);
+    const table = readFileSync(join(out, 'table.md'), 'utf8');
+    for (const w of [...want, 'Prune vs train', 'Law']) assert.ok(table.includes(w), `table.md: ${w}`);
+    assert.ok(readFileSync(join(out, 'report.html'), 'utf8').includes('<svg'), 'report has a plot');
+    assert.ok(first.includes('prune vs train'));
+    // --resume reuses both finished runs and reproduces the same selections
+    const again = execFileSync(process.execPath, [CLI, ...args, '--resume'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.equal(again.match(/reusing the finished run/g)?.length, 2);
+    const r2 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ScaleResults;
+    assert.deepEqual(r2.models.map((m) => m.budgets.map((b) => b.methods[0].layers)), r.models.map((m) => m.budgets.map((b) => b.methods[0].layers)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('study scale: bad --pairs, --budgets and --models fail with one line before --out exists', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ps-scale-bad-'));
+  try {
+    const out = join(dir, 'out');
+    const run = (...extra: string[]) => spawnSync(process.execPath, [CLI, 'study', 'scale', '--tasks', 'upos', '--out', out, ...extra], { cwd: ROOT, encoding: 'utf8' });
+    const cases: [string[], RegExp][] = [
+      [['--models', `a=${BIG},b=${BIG}`, '--pairs', 'a:c'], /--pairs: "a:c" must be BIG:SMALL/],
+      [['--models', `a=${BIG},b=${BIG}`, '--pairs', 'a:b'], /is not larger than/],
+      [['--models', `a=${BIG},a=${BIG}`], /two models are named "a"/],
+      [['--models', BIG, '--budgets', '0,0.5'], /kept fractions in \(0, 1\]/],
+      [['--models', BIG, '--budgets', '0.01'], /holds one layer/],
+    ];
+    for (const [extra, re] of cases) {
+      const r = run(...extra);
+      assert.notEqual(r.status, 0, extra.join(' '));
+      assert.match(r.stderr, re, extra.join(' '));
+      assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+      assert.ok(!existsSync(out), `nothing written: ${extra.join(' ')}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
