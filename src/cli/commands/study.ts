@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { measureThroughput, shapeAt, type Throughput } from '../../scaling/architecture.js';
-import { prepareOutputDir, writeFileAtomic } from '../../util/atomic.js';
+import { checkReplaceable, prepareOutputDir, writeFileAtomic } from '../../util/atomic.js';
 import { positiveIntArg, threadsArg } from '../parse.js';
 import { DEFAULT_STUDY, QUICK_STUDY, runStudy, summarize, type StudyOptions } from '../../scaling/small-lm.js';
 import { lawFitPlot, lawResidualPlot, nllVsFlopsPlot, nllVsParamsPlot, svg } from '../../report/plots.js';
@@ -30,13 +30,24 @@ export function register(program: Command): void {
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
     .option('--runs <results.json>', 'reuse the training runs of an earlier study (no training)')
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
-    .action(async (o: { out: string; quick?: boolean; budget: number; compute?: number; runs?: string; threads?: number; overwrite?: boolean }) => {
+    .option('--redis <url>', 'scale-out: each training run is a job on this Redis (redis://HOST:PORT) for `probescale worker`s')
+    .option('--store <dir>', 'scale-out: result store shared by the workers, same path on every machine (default OUT/.store)')
+    .action(async (o: { out: string; quick?: boolean; budget: number; compute?: number; runs?: string; threads?: number; overwrite?: boolean; redis?: string; store?: string; quiet?: boolean }) => {
       const t0 = performance.now();
       const opts = { ...(o.quick ? QUICK_LAW : DEFAULT_LAW), threads: o.threads, log: (l: string) => console.log(l) };
       const earlier = o.runs ? readRuns(o.runs) : undefined;
-      // checked after the inputs (a bad --runs writes nothing) and before hours of training
-      prepareOutputDir(o.out, 'probescale study law', { overwrite: o.overwrite });
-      const runs: LawRun[] = earlier ?? (await runLawGrid(opts));
+      checkReplaceable(o.out, { overwrite: o.overwrite });
+      // scale-out: Redis reached (or a one-line error) before --out is created
+      const { JobQueue, lawRunner } = o.redis && !earlier ? await import('../../distribute/queue.js') : { JobQueue: undefined, lawRunner: undefined };
+      const queue = o.redis && !earlier ? await JobQueue!.open(o.redis, o.store ?? join(o.out, '.store')) : undefined;
+      let runs: LawRun[];
+      try {
+        // checked after the inputs (a bad --runs writes nothing) and before hours of training
+        prepareOutputDir(o.out, 'probescale study law', { overwrite: o.overwrite });
+        runs = earlier ?? (await runLawGrid(opts, queue && lawRunner!(queue, !o.quiet)));
+      } finally {
+        await queue?.close();
+      }
       const fit = await fitLaw(runs);
       const sized = o.compute ? sizeForCompute(fit.conditional, o.compute, opts.vocab) : undefined;
       const budget = sized?.budget ?? (o.quick ? 1.6e6 : o.budget);
