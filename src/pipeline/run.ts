@@ -265,15 +265,20 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   const keep = primary.methods[0].layers;
   // healing bridges are kept only if they help on dev: a linear map fitted on average calibration tokens can
   // wash out what a task reads (measured: mini-gpt keeping 1 of 12 layers, coordination inversion fell to chance)
+  const healingSteps = opts.heal ? progress('healing', 3, 'steps (fit the bridges, dev with them, dev without)') : undefined;
   let bridges = opts.heal ? await fitBridges(model, keep, calib, opts.threads) : undefined;
+  healingSteps?.increment();
   let healing: { devRetentionHealed: number; devRetentionUnhealed: number; used: boolean } | undefined;
   if (bridges) {
     const healed = await ev.evaluate(keep, 'dev', bridges);
+    healingSteps?.increment();
     const plain = await ev.evaluate(keep, 'dev');
+    healingSteps?.increment();
     healing = { devRetentionHealed: objective(healed), devRetentionUnhealed: objective(plain), used: objective(healed) > objective(plain) };
     log(`healing bridges: dev ${mode} retention ${(100 * healing.devRetentionHealed).toFixed(1)}% with, ${(100 * healing.devRetentionUnhealed).toFixed(1)}% without -> ${healing.used ? 'kept' : 'dropped'}`);
     if (!healing.used) bridges = undefined;
   }
+  healingSteps?.stop();
   await ev.release();
   const headTensors: Record<string, TensorToWrite> = {};
   const headInfo: Record<string, unknown> = {};

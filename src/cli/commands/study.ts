@@ -14,6 +14,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { ProbescaleError } from '../../util/errors.js';
 import { join } from 'node:path';
 import { registerBian } from './study-bian.js';
+import { InvalidArgumentError } from 'commander';
+import { DEFAULT_PAPER_PLAN, PARTS, paperReport, planRuns, runPlan, type Part, type PlanOptions } from '../../scaling/small-lm-paper.js';
 import { registerScale } from './study-scale.js';
 
 export function register(program: Command): void {
@@ -90,7 +92,17 @@ export function register(program: Command): void {
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
     .option('--budget <flops>', 'training FLOPs per run', Number)
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
-    .action(async (o: { out: string; quick?: boolean; seeds?: number; budget?: number; threads?: number; overwrite?: boolean }) => {
+    // --paper block (issue 19): the paper's split, shapes and sweeps; resumable, one file per run under --out/runs
+    .option('--paper', "the paper's configurations on its split (Bhatti 2025): table, sweeps, equal FLOPs, learning rate tuning, our budget")
+    .option('--parts <list>', `with --paper: which parts (${PARTS.join(',')})`, partsArg)
+    .option('--scale <x>', "with --paper: fraction of the paper's training windows for table/equal/tune", fractionArg)
+    .option('--sweep-scale <x>', "with --paper: the same for the sweeps", fractionArg)
+    .option('--lrs <list>', 'with --paper: learning rates tried per tuned variant (paper shapes)', lrsArg)
+    .option('--max-minutes <m>', 'with --paper: start no new run after this many minutes (the rest stays pending; rerun to continue)', Number)
+    .option('--reverse-seeds', 'with --paper: highest seed first (a second process sharing --out then meets the first at the end)')
+    .option('--only <configs>', 'with --paper: run only these configurations of the plan (comma-separated names, e.g. table/transformer3-rope-pre); the report still shows every finished run', (v: string) => v.split(',').map((x) => x.trim()))
+    .action(async (o: { out: string; quick?: boolean; seeds?: number; budget?: number; threads?: number; overwrite?: boolean; paper?: boolean; parts?: Part[]; scale?: number; sweepScale?: number; lrs?: number[]; maxMinutes?: number; reverseSeeds?: boolean; only?: string[] }) => {
+      if (o.paper) return paperStudy(o);
       prepareOutputDir(o.out, 'probescale study small-lm', { overwrite: o.overwrite });
       const opts: StudyOptions = { ...(o.quick ? QUICK_STUDY : DEFAULT_STUDY), threads: o.threads, log: (l) => console.log(l) };
       if (o.seeds) opts.seeds = o.seeds;
@@ -174,4 +186,49 @@ function readRuns(path: string): LawRun[] {
     throw new ProbescaleError('no training runs in this file', { file: path, fix: 'pass the results.json written by an earlier `probescale study law`' });
   }
   return parsed.runs;
+}
+
+function partsArg(v: string): Part[] {
+  const parts = v.split(',').map((x) => x.trim());
+  const bad = parts.find((x) => !(PARTS as string[]).includes(x));
+  if (bad !== undefined) throw new InvalidArgumentError(`unknown part "${bad}"; choose from ${PARTS.join(',')}`);
+  return parts as Part[];
+}
+
+function fractionArg(v: string): number {
+  const x = Number(v);
+  if (!(x > 0 && x <= 1)) throw new InvalidArgumentError(`expected a fraction in (0, 1], got "${v}"`);
+  return x;
+}
+
+function lrsArg(v: string): number[] {
+  const xs = v.split(',').map(Number);
+  if (!xs.length || xs.some((x) => !(x > 0 && x < 1))) throw new InvalidArgumentError(`expected comma-separated learning rates in (0, 1), got "${v}"`);
+  return xs;
+}
+
+/** `study small-lm --paper`: run what is missing of the plan (resumable), then report everything finished. */
+async function paperStudy(o: { out: string; seeds?: number; threads?: number; overwrite?: boolean; parts?: Part[]; scale?: number; sweepScale?: number; lrs?: number[]; maxMinutes?: number; reverseSeeds?: boolean; only?: string[] }): Promise<void> {
+  const plan: PlanOptions = { ...DEFAULT_PAPER_PLAN };
+  if (o.parts) plan.parts = o.parts;
+  if (o.seeds) plan.seeds = o.seeds;
+  if (o.scale) plan.scale = o.scale;
+  if (o.sweepScale) plan.sweepScale = o.sweepScale;
+  if (o.lrs) plan.lrs = [...new Set([3e-4, ...o.lrs])];
+  if (o.maxMinutes !== undefined && !(o.maxMinutes >= 0)) throw new ProbescaleError(`--max-minutes must be a number of minutes >= 0, got ${o.maxMinutes}`, { fix: 'e.g. --max-minutes 60' });
+  let specs = planRuns(plan);
+  if (o.reverseSeeds) specs = [...specs].sort((a, b) => b.seed - a.seed);
+  const unknown = o.only?.find((c) => !specs.some((s) => s.config === c));
+  if (unknown !== undefined) throw new ProbescaleError(`--only: "${unknown}" is not a configuration of this plan`, { fix: `choose from ${[...new Set(specs.map((s) => s.config))].join(', ')}` });
+  prepareOutputDir(o.out, 'probescale study small-lm --paper', { overwrite: o.overwrite });
+  const toRun = o.only ? specs.filter((s) => o.only!.includes(s.config)) : specs;
+  const t0 = performance.now();
+  const { ran } = await runPlan(toRun, join(o.out, 'runs'), { threads: o.threads, maxMinutes: o.maxMinutes, log: (l) => console.log(l) });
+  // the report covers every finished run of the plan, including those other processes wrote meanwhile
+  const { results, pending } = await runPlan(specs, join(o.out, 'runs'), { maxMinutes: 0 });
+  const table = paperReport(results, plan);
+  console.log('\n' + table);
+  writeFileAtomic(join(o.out, 'table.md'), table + '\n');
+  writeFileAtomic(join(o.out, 'results.json'), JSON.stringify({ plan, planned: specs.length, finished: results.length, pending, results }, null, 1) + '\n');
+  console.log(`\n${ran} runs now; ${results.length} of the plan's ${specs.length} finished, ${pending} pending (rerun the same command to continue) in ${((performance.now() - t0) / 60000).toFixed(1)} min -> ${o.out}/{table.md,results.json,runs/}`);
 }
