@@ -3,7 +3,7 @@
  * Requires Debian's python3-torch and python3-sklearn for the peers, on OpenBLAS
  * (apt-get install python3-torch python3-sklearn libopenblas0-pthread). Every PyTorch peer reports its BLAS and
  * GEMM speed first (bench/peer-check.ts); a peer on the reference BLAS, or far below our GEMM, gets no ratio.
- * Flags: --quick (fewer iterations; skips the TF.js candidates), --only forward|int8|probe|train
+ * Flags: --quick (fewer iterations; skips the TF.js candidates), --only forward|int8|probe|train|scaleout
  */
 import { parseArgs } from 'node:util';
 import { runForwardBench } from './forward/index.js';
@@ -14,6 +14,7 @@ import { runTrainEngineBench } from './train/index.js';
 import { runOrtTrainBench } from './train/ort-gpt2.js';
 import { runInt8Bench } from './int8/index.js';
 import { machine } from './util.js';
+import { runScaleOutBench } from './scaleout/index.js';
 import { ratioCell, verdictLines } from './peer-check.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, threads: { type: 'string', default: '2' } } });
@@ -51,3 +52,6 @@ if (!values.only || values.only === 'train') {
   await runOrtTrainBench(threads);
   if (!values.quick) await runTrainEngineBench(threads); // the other candidates (TF.js), for the engine-choice table
 }
+
+// only when asked for: needs Debian's redis-server (it starts its own on a free localhost port)
+if (values.only === 'scaleout') await runScaleOutBench({ quick: values.quick });

@@ -74,3 +74,37 @@ test('writeSafetensors is atomic: a failed write leaves no file', () => {
   assert.throws(() => readSafetensors(path), /file not found/);
   rmSync(dir, { recursive: true });
 });
+
+test('release() drops the bytes, the next get() rereads the same values, and a changed file is refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'probescale-release-'));
+  try {
+    const path = join(dir, 'model.safetensors');
+    const data = Float32Array.from([1, 2, 3, 4, 5, 6]);
+    writeSafetensors(path, { 'a.weight': { dtype: 'F32', shape: [2, 3], data }, 'b.bias': { dtype: 'F32', shape: [2], data: Float32Array.from([7, 8]) } });
+    const store = WeightStore.fromDir(dir);
+    const before = Array.from(store.get('a.weight').data);
+    store.release();
+    assert.deepEqual(store.names(), ['a.weight', 'b.bias']);
+    assert.equal(store.parameterCount(), 8);
+    assert.deepEqual(Array.from(store.get('a.weight', [2, 3]).data), before);
+    assert.deepEqual(Array.from(store.get('b.bias').data), [7, 8]);
+    store.release();
+    writeSafetensors(path, { 'a.weight': { dtype: 'F32', shape: [2, 3], data: data.map((v) => -v) }, 'b.bias': { dtype: 'F32', shape: [2], data: Float32Array.from([7, 8, 9]).subarray(0, 2) }, 'c': { dtype: 'F32', shape: [1], data: Float32Array.from([0]) } });
+    assert.throws(() => store.get('a.weight'), /changed on disk/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an engine built with external data releases the weights, and a second engine on the same model still matches', async () => {
+  const model = loadModel(join(FIXTURES, 'llama'));
+  const batch = readInputs(join(FIXTURES, 'llama', 'inputs.json'));
+  const first = await Engine.create(model, { threads: 1, externalData: true });
+  const a = await first.run(batch);
+  await first.release();
+  const second = await Engine.create(model, { threads: 1 }); // rereads the checkpoint
+  const b = await second.run(batch);
+  await second.release();
+  assert.ok(Object.keys(a).includes('layer_outputs.0'));
+  for (const name of Object.keys(a)) assert.deepEqual(Array.from(b[name].data), Array.from(a[name].data), name);
+});

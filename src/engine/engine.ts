@@ -92,6 +92,8 @@ export class Engine {
         writeFileSync(join(dir, 'model.onnx'), built.bytes);
         // without the memory arena a large model's activations are returned to the system between runs
         const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), { ...sessionOptions, enableCpuMemArena: false });
+        // onnxruntime now holds the weights; ours are reread from the checkpoint if a later graph needs them
+        model.weights.release();
         return new Engine(model, options, built.outputs, built.feeds, session, checkCache(built, options, model.source));
       } finally {
         rmSync(dir, { recursive: true, force: true });
@@ -173,11 +175,19 @@ export class Engine {
       const t = results[name];
       out[name] = { data: t.data as Float32Array, dims: t.dims as number[] };
     }
+    if (this.options.hiddenStates === 'all') aliasLayerOutputs(out);
     return out;
   }
 
   async release(): Promise<void> {
     await this.session.release();
+  }
+}
+
+/** layer_outputs.j = hidden_states.j+1 wherever publishStack published the value once (no copy). */
+function aliasLayerOutputs(out: Record<string, OutputTensor>): void {
+  for (const prefix of ['', 'encoder_', 'decoder_']) {
+    for (let j = 0; out[`${prefix}hidden_states.${j + 1}`]; j++) out[`${prefix}layer_outputs.${j}`] ??= out[`${prefix}hidden_states.${j + 1}`];
   }
 }
 

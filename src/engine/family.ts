@@ -66,6 +66,8 @@ export type FamilyBuilder = (arch: ArchConfig, w: WeightStore, opts: GraphOption
  * Publish a stack's states under the golden-file names (Hugging Face `output_hidden_states` semantics):
  * hidden_states.0 = embedding output, hidden_states.j = output of kept layer j-1, and for pre-norm stacks the
  * last hidden_states entry is taken after the final norm; layer_outputs.j is the raw output of kept layer j.
+ * layer_outputs.j is a graph output only where it differs from hidden_states.j+1 (the last layer of a pre-norm
+ * stack); Engine.run returns the others as aliases of the same tensor.
  */
 export function publishStack(
   g: GraphBuilder,
@@ -85,8 +87,10 @@ export function publishStack(
   if (mode === 'all') {
     out(`${prefix}hidden_states.0`, embedded);
     layerOutputs.forEach((o, j) => {
-      out(`${prefix}layer_outputs.${j}`, o);
-      out(`${prefix}hidden_states.${j + 1}`, j === layerOutputs.length - 1 ? final : o);
+      const last = j === layerOutputs.length - 1;
+      out(`${prefix}hidden_states.${j + 1}`, last ? final : o);
+      // a value published under two names is copied twice; Engine.run aliases layer_outputs.j instead
+      if (last && final !== o) out(`${prefix}layer_outputs.${j}`, o);
     });
   }
   out(lastName, final);

@@ -31,10 +31,107 @@ export interface ExtractOptions {
   /** Sequences per forward batch. */
   batchSize?: number;
   progress?: boolean;
+  /** Compute the batches elsewhere (scale-out: shards on workers) and write their rows through `write`
+   * instead of running the forward passes here; the entry is finished, checked and renamed as usual. */
+  remote?: (job: RemoteExtraction) => Promise<void>;
+}
+
+/** What a remote extraction must fill: `batches` forward batches of the length-sorted plan (see planBatches). */
+export interface RemoteExtraction {
+  key: string;
+  label: string;
+  batches: number;
+  batchSize: number;
+  layers: number;
+  cols: number;
+  dtype: 'f32' | 'f16';
+  /** write `count` consecutive rows starting at row `first` of layer `layer` (encoded in `dtype`) */
+  write(layer: number, first: number, data: Uint8Array): void;
+}
+
+/** Rows grouped by sequence, and sequences sorted by length so batches pad little. A batch is always
+ * order[b * batchSize, (b + 1) * batchSize): the same sequences whichever process runs it, hence the same
+ * padded shapes and the same hidden states. */
+export interface BatchPlan {
+  order: number[];
+  rowsOf: Map<number, number[]>;
+  batchSize: number;
+  batches: number;
+}
+
+export function planBatches(seqs: number[][], rows: RowSpec[], batchSize = 32): BatchPlan {
+  const width = rows[0].ranges.length;
+  const rowsOf = new Map<number, number[]>();
+  rows.forEach((r, i) => {
+    if (r.ranges.length !== width) throw new Error(`row ${i} pools ${r.ranges.length} ranges, expected ${width}`);
+    const list = rowsOf.get(r.seq);
+    if (list) list.push(i);
+    else rowsOf.set(r.seq, [i]);
+  });
+  const order = [...rowsOf.keys()].sort((a, b) => seqs[a].length - seqs[b].length);
+  return { order, rowsOf, batchSize, batches: Math.ceil(order.length / batchSize) };
+}
+
+/**
+ * Run batches [b0, b1) of `plan` and pool their rows; `emit(layer, firstRow, rows)` receives each run of
+ * consecutive row indices (f32, rows x cols, a view valid until the next call). The one loop both the
+ * in-process extraction and a scale-out shard run, so their features are the same bits.
+ */
+export async function poolBatches(
+  engine: Engine, seqs: number[][], rows: RowSpec[], plan: BatchPlan, b0: number, b1: number, label: string,
+  emit: (layer: number, first: number, data: Float32Array) => void, onBatch?: (sequences: number) => void,
+): Promise<void> {
+  const C = engine.model.arch.hidden;
+  const cols = rows[0].ranges.length * C;
+  const onlyLast = engine.options.hiddenStates === 'last';
+  const L = onlyLast ? 1 : engine.options.layers.length + 1;
+  const { order, rowsOf, batchSize } = plan;
+  let stage = new Float32Array(0);
+  for (let b = b0; b < b1; b++) {
+    const batchSeqs = order.slice(b * batchSize, (b + 1) * batchSize);
+    const out = await engine.run({ inputIds: batchSeqs.map((s) => seqs[s]) });
+    const T = Math.max(...batchSeqs.map((s) => seqs[s].length));
+    // this batch's rows in file order: pooled into one staging buffer per layer, then each run of
+    // consecutive rows goes out in one write (a write per row cost more than the forward pass on
+    // mini-gpt UPOS: 430k small writes)
+    const batchRows = batchSeqs.flatMap((s, bi) => rowsOf.get(s)!.map((ri) => ({ ri, bi }))).sort((a, b) => a.ri - b.ri);
+    if (stage.length < batchRows.length * cols) stage = new Float32Array(batchRows.length * cols);
+    for (let l = 0; l < L; l++) {
+      const hs = (onlyLast ? out.last_hidden_state ?? out.encoder_last_hidden_state : out[`hidden_states.${l}`] ?? out[`encoder_hidden_states.${l}`]).data as Float32Array;
+      stage.fill(0, 0, batchRows.length * cols);
+      batchRows.forEach(({ ri, bi }, j) => {
+        rows[ri].ranges.forEach(([s, e], k) => {
+          const n = Math.max(e - s, 1);
+          const o = j * cols + k * C;
+          for (let t = s; t < Math.max(e, s + 1); t++) {
+            const base = (bi * T + t) * C;
+            for (let c = 0; c < C; c++) stage[o + c] += hs[base + c] / n;
+          }
+        });
+      });
+      // non-finite hidden states (overflow in fp32, a broken checkpoint) would be probed as if they were features
+      for (let i = 0, n = batchRows.length * cols; i < n; i++) {
+        if (stage[i] - stage[i] !== 0) throw new ProbescaleError(`the model produced NaN or infinite hidden states at representation ${l} (${label})`, { file: engine.model.source, fix: 'the checkpoint overflows or is corrupt; check it with probescale forward' });
+      }
+      for (let j0 = 0, j = 1; j <= batchRows.length; j++) {
+        if (j < batchRows.length && batchRows[j].ri === batchRows[j - 1].ri + 1) continue;
+        emit(l, batchRows[j0].ri, stage.subarray(j0 * cols, j * cols));
+        j0 = j;
+      }
+    }
+    onBatch?.(batchSeqs.length);
+  }
+}
+
+/** Rows as stored in a cache file of `dtype`. */
+export function encodeRows(data: Float32Array, dtype: 'f32' | 'f16'): Uint8Array {
+  return dtype === 'f32' ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(Uint16Array.from(data, floatToHalf).buffer);
 }
 
 export interface FeatureSet {
   dir: string;
+  /** content key of the entry (its folder name under the cache) */
+  key: string;
   rows: number;
   cols: number;
   /** hidden_states.0 (embeddings) .. hidden_states.L */
@@ -56,7 +153,7 @@ interface Meta {
   key: string;
 }
 
-function cacheKey(engine: Engine, seqs: number[][], rows: RowSpec[], dtype: string): string {
+export function cacheKey(engine: Engine, seqs: number[][], rows: RowSpec[], dtype: string): string {
   const h = createHash('sha256');
   h.update(engine.model.contentHash());
   h.update(`layers=${engine.options.layers.join(',')};states=${engine.options.hiddenStates};bridges=${Object.keys(engine.options.bridges ?? {}).join(',')};dtype=${dtype};${engine.options.precision === 'int8' ? 'precision=int8;' : ''}`); // fp32 keys unchanged: existing caches stay valid
@@ -129,53 +226,15 @@ export async function extractFeatures(engine: Engine, seqs: number[][], rows: Ro
     return fd;
   });
   try {
-    // Rows grouped by sequence; sequences sorted by length so batches pad little.
-    const rowsOf = new Map<number, number[]>();
-    rows.forEach((r, i) => {
-      if (r.ranges.length !== width) throw new Error(`row ${i} pools ${r.ranges.length} ranges, expected ${width}`);
-      rowsOf.set(r.seq, [...(rowsOf.get(r.seq) ?? []), i]);
-    });
-    const order = [...rowsOf.keys()].sort((a, b) => seqs[a].length - seqs[b].length);
-    const batchSize = opts.batchSize ?? 32;
-    const bar = startProgress(`features ${opts.label}`, order.length, { unit: 'sequences', enabled: !!opts.progress });
-    let stage = new Float32Array(0);
-    for (let b0 = 0; b0 < order.length; b0 += batchSize) {
-      const batchSeqs = order.slice(b0, b0 + batchSize);
-      const out = await engine.run({ inputIds: batchSeqs.map((s) => seqs[s]) });
-      const T = Math.max(...batchSeqs.map((s) => seqs[s].length));
-      // this batch's rows in file order: pooled into one staging buffer per layer, then each run of
-      // consecutive rows goes out in one write (a write per row cost more than the forward pass on
-      // mini-gpt UPOS: 430k small writes)
-      const batchRows = batchSeqs.flatMap((s, bi) => rowsOf.get(s)!.map((ri) => ({ ri, bi }))).sort((a, b) => a.ri - b.ri);
-      if (stage.length < batchRows.length * cols) stage = new Float32Array(batchRows.length * cols);
-      for (let l = 0; l < L; l++) {
-        const hs = (onlyLast ? out.last_hidden_state ?? out.encoder_last_hidden_state : out[`hidden_states.${l}`] ?? out[`encoder_hidden_states.${l}`]).data as Float32Array;
-        stage.fill(0, 0, batchRows.length * cols);
-        batchRows.forEach(({ ri, bi }, j) => {
-          rows[ri].ranges.forEach(([s, e], k) => {
-            const n = Math.max(e - s, 1);
-            const o = j * cols + k * C;
-            for (let t = s; t < Math.max(e, s + 1); t++) {
-              const base = (bi * T + t) * C;
-              for (let c = 0; c < C; c++) stage[o + c] += hs[base + c] / n;
-            }
-          });
-        });
-        // non-finite hidden states (overflow in fp32, a broken checkpoint) would be probed as if they were features
-        for (let i = 0, n = batchRows.length * cols; i < n; i++) {
-          if (stage[i] - stage[i] !== 0) throw new ProbescaleError(`the model produced NaN or infinite hidden states at representation ${l} (${opts.label})`, { file: engine.model.source, fix: 'the checkpoint overflows or is corrupt; check it with probescale forward' });
-        }
-        for (let j0 = 0, j = 1; j <= batchRows.length; j++) {
-          if (j < batchRows.length && batchRows[j].ri === batchRows[j - 1].ri + 1) continue;
-          const run = stage.subarray(j0 * cols, j * cols);
-          const buf = dtype === 'f32' ? new Uint8Array(run.buffer, run.byteOffset, run.byteLength) : new Uint8Array(Uint16Array.from(run, floatToHalf).buffer);
-          writeSync(fds[l], buf, 0, buf.byteLength, batchRows[j0].ri * cols * bytes);
-          j0 = j;
-        }
-      }
-      bar.increment(batchSeqs.length);
+    const plan = planBatches(seqs, rows, opts.batchSize ?? 32);
+    const write = (l: number, first: number, buf: Uint8Array) => writeSync(fds[l], buf, 0, buf.byteLength, first * cols * bytes);
+    if (opts.remote) {
+      await opts.remote({ key, label: opts.label, batches: plan.batches, batchSize: plan.batchSize, layers: L, cols, dtype, write });
+    } else {
+      const bar = startProgress(`features ${opts.label}`, plan.order.length, { unit: 'sequences', enabled: !!opts.progress });
+      await poolBatches(engine, seqs, rows, plan, 0, plan.batches, opts.label, (l, first, data) => write(l, first, encodeRows(data, dtype)), (n) => bar.increment(n));
+      bar.stop();
     }
-    bar.stop();
   } catch (err) {
     fds.forEach((fd) => closeSync(fd));
     rmSync(tmp, { recursive: true, force: true });
@@ -264,4 +323,17 @@ function pidAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
   }
+}
+
+/** A complete cache entry by key (scale-out workers open the entries the coordinator assembled), or undefined. */
+export function openCachedFeatures(cacheDir: string, key: string): FeatureSet | undefined {
+  const dir = join(cacheDir, key);
+  let meta: Meta;
+  try {
+    meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta;
+  } catch {
+    return undefined;
+  }
+  const ok = readEntry(dir, { rows: meta.rows, cols: meta.cols, layers: meta.layers, dtype: meta.dtype, key });
+  return ok ? openSet(dir, ok, true) : undefined;
 }

@@ -3,7 +3,7 @@
  * Single-file (model.safetensors) and sharded (model.safetensors.index.json) layouts.
  * Families ask by canonical Hugging Face name; the store checks presence and shape and says which file is wrong.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProbescaleError } from '../util/errors.js';
 import { checkFinite } from './validate.js';
@@ -16,6 +16,8 @@ export interface Tensor {
 
 export class WeightStore {
   private cache = new Map<string, Tensor>();
+  /** Files whose bytes release() dropped, with the size and mtime they had, reread on the next get(). */
+  private released = new Map<string, { size: number; mtimeMs: number }>();
 
   constructor(
     private readonly raw: Map<string, { tensor: RawTensor; file: string }>,
@@ -83,11 +85,41 @@ export class WeightStore {
     this.prefix = hit;
   }
 
+  /**
+   * Drop the bytes read from the checkpoint files (names and shapes stay); the next get() rereads the file.
+   * Engines built with external data hold their own copy of the weights, so a large model's bytes need not sit
+   * in memory twice while it runs. Tensors given with fromTensors are kept.
+   */
+  release(): void {
+    for (const [name, entry] of this.raw) {
+      if (!this.released.has(entry.file)) {
+        const st = statSync(entry.file);
+        this.released.set(entry.file, { size: st.size, mtimeMs: st.mtimeMs });
+      }
+      entry.tensor = { dtype: entry.tensor.dtype, shape: entry.tensor.shape, bytes: new Uint8Array(0) };
+      this.cache.delete(name);
+    }
+  }
+
+  private reread(file: string): void {
+    const was = this.released.get(file)!;
+    const st = existsSync(file) ? statSync(file) : undefined;
+    if (!st || st.size !== was.size || st.mtimeMs !== was.mtimeMs) {
+      throw new ProbescaleError('the checkpoint changed on disk while probescale was using it', { file, fix: 'leave the model folder alone during a run, then run again' });
+    }
+    for (const [name, tensor] of readSafetensors(file).tensors) {
+      const entry = this.raw.get(name);
+      if (entry && entry.file === file) entry.tensor = tensor;
+    }
+    this.released.delete(file);
+  }
+
   /** Tensor by full name, shape-checked. */
   get(name: string, shape?: number[]): Tensor {
     let t = this.cache.get(name);
     if (!t) {
       const entry = this.raw.get(name);
+      if (entry && this.released.has(entry.file)) this.reread(entry.file);
       if (!entry) {
         throw new ProbescaleError(`missing tensor "${name}"`, { file: this.source, fix: 'the checkpoint is incomplete or belongs to another architecture' });
       }

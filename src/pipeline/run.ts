@@ -32,6 +32,7 @@ import { verifyWritten } from '../verify/heads.js';
 import { measureModel } from '../verify/measure.js';
 import { fitRetention, budgetForRetention, predictRetention } from '../scaling/retention.js';
 import type { BudgetResult, CompressedResult, MethodResult, Reference, RunResults, Scaling, TaskReferences } from '../report/results.js';
+import { openDistributor } from './probe.js';
 import { checkCanCreate, checkReplaceable, lockDir, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
 import { ProbescaleError, UsageError } from '../util/errors.js';
 import type { Precision } from '../engine/graph.js';
@@ -71,6 +72,13 @@ export interface PipelineOptions {
   /** progress on stderr for long steps (bar on a terminal, periodic lines otherwise); false: none */
   progress?: boolean;
   log?: (line: string) => void;
+  /** scale-out: the probing step's feature shards and per-layer fits run as jobs on Redis for `probescale worker`s
+   * (selection, baselines, compression and verification stay here) */
+  redis?: string;
+  /** scale-out result store, the same path on every machine (default OUT/.store) */
+  store?: string;
+  /** sequences per feature shard job (default 256) */
+  shardSequences?: number;
 }
 
 export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
@@ -97,16 +105,27 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   const flops = flopCosts(model, 64, Math.max(...tasks.map((t) => t.labels.length)));
   // fail before any work if a budget cannot hold a single layer
   for (const b of budgets) if (b.kind !== 'latency') capacity(b, b.kind === 'parameters' ? paramCosts : flops);
-  prepareOutputDir(opts.out, 'probescale run', { overwrite: opts.overwrite });
-  const pooling = opts.pooling ?? 'mean';
-  const suite: SuiteOptions = { cacheDir: join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: opts.progress !== false, threads: opts.threads, precision: opts.precision, sentencePooling: pooling };
-
-  // 1. probe every layer of the full model
-  log(`probing ${L + 1} representations of ${model.source} on ${tasks.map((t) => t.name).join(', ')}`);
-  const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads, precision: opts.precision });
+  // scale-out: Redis reached (or a one-line error) before --out exists; the queue module loads only then
+  const dist = opts.redis ? await openDistributor(opts, model) : undefined;
   const probes: TaskResult[] = [];
-  for (const t of tasks) probes.push(await probeTask(engine, tok, t, { ...suite, control: t.kind === 'token' }));
-  await engine.release();
+  let suite: SuiteOptions;
+  const pooling = opts.pooling ?? 'mean';
+  try {
+    prepareOutputDir(opts.out, 'probescale run', { overwrite: opts.overwrite });
+    // with --redis every feature entry (the workers' and this process's subsets) lives in the shared store
+    suite = { cacheDir: dist?.featuresDir ?? join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: opts.progress !== false, threads: opts.threads, precision: opts.precision, sentencePooling: pooling };
+
+    // 1. probe every layer of the full model
+    log(`probing ${L + 1} representations of ${model.source} on ${tasks.map((t) => t.name).join(', ')}${dist ? ` (scale-out: jobs on ${opts.redis})` : ''}`);
+    const engine = await Engine.create(model, { hiddenStates: 'all', logits: false, threads: opts.threads, precision: opts.precision });
+    const one = (t: Task) => probeTask(engine, tok, t, { ...suite!, control: t.kind === 'token', distribute: dist });
+    // scale-out: every task's jobs are queued at once
+    if (dist) probes.push(...(await Promise.all(tasks.map(one))));
+    else for (const t of tasks) probes.push(await one(t));
+    await engine.release();
+  } finally {
+    await dist?.close();
+  }
 
   // references per task: the same head type on the full model's final representation and on the subnetwork
   // with no layers (the embeddings), on dev (selection) and test (reporting); until those are measured, the
@@ -246,15 +265,20 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   const keep = primary.methods[0].layers;
   // healing bridges are kept only if they help on dev: a linear map fitted on average calibration tokens can
   // wash out what a task reads (measured: mini-gpt keeping 1 of 12 layers, coordination inversion fell to chance)
+  const healingSteps = opts.heal ? progress('healing', 3, 'steps (fit the bridges, dev with them, dev without)') : undefined;
   let bridges = opts.heal ? await fitBridges(model, keep, calib, opts.threads) : undefined;
+  healingSteps?.increment();
   let healing: { devRetentionHealed: number; devRetentionUnhealed: number; used: boolean } | undefined;
   if (bridges) {
     const healed = await ev.evaluate(keep, 'dev', bridges);
+    healingSteps?.increment();
     const plain = await ev.evaluate(keep, 'dev');
+    healingSteps?.increment();
     healing = { devRetentionHealed: objective(healed), devRetentionUnhealed: objective(plain), used: objective(healed) > objective(plain) };
     log(`healing bridges: dev ${mode} retention ${(100 * healing.devRetentionHealed).toFixed(1)}% with, ${(100 * healing.devRetentionUnhealed).toFixed(1)}% without -> ${healing.used ? 'kept' : 'dropped'}`);
     if (!healing.used) bridges = undefined;
   }
+  healingSteps?.stop();
   await ev.release();
   const headTensors: Record<string, TensorToWrite> = {};
   const headInfo: Record<string, unknown> = {};

@@ -7,7 +7,7 @@ import { startProgress } from '../util/progress.js';
 import type { Engine } from '../engine/engine.js';
 import type { Task } from '../data/types.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
-import { extractFeatures, type FeatureSet } from '../features/extract.js';
+import { extractFeatures, type ExtractOptions, type FeatureSet } from '../features/extract.js';
 import { taskRows, type RowOptions, type TaskRows } from '../features/task-rows.js';
 import { maxSequenceTokens } from '../model/config.js';
 import type { Matrix } from '../features/matrix.js';
@@ -43,6 +43,16 @@ export interface SuiteOptions extends RowOptions {
   threads?: number;
   /** linear-layer precision of the engines built for subsets (select/evaluate) */
   precision?: Precision;
+  /** scale-out: feature shards and per-layer fits run as jobs on workers (src/distribute); absent, all in-process */
+  distribute?: Distributor;
+}
+
+/** Where a probing run's units of work run when they do not run here (implemented by src/distribute). */
+export interface Distributor {
+  /** extract a split's features through jobs: passed on to extractFeatures as its `remote` */
+  extract(task: Task, split: 'train' | 'dev' | 'test', opts: SuiteOptions): ExtractOptions['remote'];
+  /** the per-layer results of probeLayer for these layers, each fitted by a job */
+  fitLayers(task: Task, keys: { train: string; dev: string; test: string }, layers: number[], opts: SuiteOptions): Promise<LayerResult[]>;
 }
 
 export interface LayerResult {
@@ -109,13 +119,20 @@ export interface SplitFeatures {
   features: FeatureSet;
 }
 
-export async function splitFeatures(engine: Engine, tok: TextTokenizer, task: Task, split: 'train' | 'dev' | 'test', opts: SuiteOptions): Promise<SplitFeatures> {
+/** A split's feature rows (sequences, pooled ranges, labels) for a model with this position table. */
+export function splitRows(arch: Engine['model']['arch'], tok: TextTokenizer, task: Task, split: 'train' | 'dev' | 'test', opts: RowOptions): TaskRows {
   // never longer than the model's position table: longer inputs are truncated (words past the cut dropped)
-  const maxTokens = Math.min(opts.maxTokens ?? 256, maxSequenceTokens(engine.model.arch));
+  const maxTokens = Math.min(opts.maxTokens ?? 256, maxSequenceTokens(arch));
   const rows = taskRows(task, task.splits[split], tok, { ...opts, maxTokens });
   if (rows.rows.length === 0) throw new ProbescaleError(`task ${task.name}: the ${split} split produced no rows`, { file: task.source, fix: 'check that the split has examples the tokenizer can encode' });
   warnOverflow(task, split, rows, maxTokens);
-  const features = await extractFeatures(engine, rows.seqs, rows.rows, { cacheDir: opts.cacheDir, label: `${task.name}/${split}`, dtype: opts.dtype, progress: opts.progress });
+  return rows;
+}
+
+export async function splitFeatures(engine: Engine, tok: TextTokenizer, task: Task, split: 'train' | 'dev' | 'test', opts: SuiteOptions): Promise<SplitFeatures> {
+  const rows = splitRows(engine.model.arch, tok, task, split, opts);
+  const remote = opts.distribute?.extract(task, split, opts);
+  const features = await extractFeatures(engine, rows.seqs, rows.rows, { cacheDir: opts.cacheDir, label: `${task.name}/${split}`, dtype: opts.dtype, progress: opts.progress, remote });
   return { rows, features };
 }
 
@@ -161,55 +178,82 @@ export function majorityBaseline(task: Task, trainLabels: Int32Array, test: Task
   return { majority: makeScorer(task, test).score(new Int32Array(test.labels.length).fill(top)), classes: counts.filter((c) => c > 0).length };
 }
 
-export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, opts: SuiteOptions): Promise<TaskResult> {
-  const t0 = performance.now();
-  const [tr, dv, te] = [await splitFeatures(engine, tok, task, 'train', opts), await splitFeatures(engine, tok, task, 'dev', opts), await splitFeatures(engine, tok, task, 'test', opts)];
-  const featureSeconds = (performance.now() - t0) / 1000;
+/** What every layer of a task shares: control labels (a fixed random label per word type) and the MDL row order
+ * depend on the task, not the layer, so they are made once. */
+export interface LayerContext {
+  control?: { train: Int32Array; test: Int32Array };
+  mdlOrder?: Int32Array | number[];
+  mdlLabels?: Int32Array;
+  reuse: { tr?: Float32Array; dv?: Float32Array; te?: Float32Array };
+  sessions: ProbeSessions;
+}
+
+export function layerContext(task: Task, tr: SplitFeatures, te: SplitFeatures, opts: SuiteOptions, sessions: ProbeSessions): LayerContext {
   const K = task.labels.length;
-  const layers = opts.layers ?? Array.from({ length: tr.features.layers }, (_, l) => l);
-  const bar = startProgress(`probing ${task.name}`, layers.length, { unit: 'layers', enabled: !!opts.progress });
-  const results: LayerResult[] = [];
-  const t1 = performance.now();
-  // control labels (a fixed random label per word type) and the MDL row order depend on the task, not the
-  // layer: made once
   const control = opts.control && task.kind === 'token' ? controlLabels(tr.rows, te.rows, K, (opts.seed ?? 0) + 7) : undefined;
   const mdlOrder = opts.mdl ? permutation(tr.rows.labels.length, mulberry32((opts.seed ?? 0) + 11)) : undefined;
   const mdlLabels = mdlOrder && Int32Array.from(mdlOrder, (src) => tr.rows.labels[src]);
+  return { control, mdlOrder, mdlLabels, reuse: {}, sessions };
+}
+
+/** One representation of one task: the probe fitted on train (C on dev), scored on dev and test, with control
+ * selectivity and MDL on request. The unit a scale-out fit job runs, so both give the same numbers. */
+export async function probeLayer(task: Task, tr: SplitFeatures, dv: SplitFeatures, te: SplitFeatures, l: number, ctx: LayerContext, opts: SuiteOptions): Promise<LayerResult> {
+  const K = task.labels.length;
+  const { control, mdlOrder, mdlLabels, reuse, sessions } = ctx;
+  const ls = performance.now();
   // one buffer per split, refilled layer after layer (fresh multi-megabyte arrays cost page faults), and one
   // set of onnxruntime sessions: every layer's matrices have the same shapes
-  const reuse: { tr?: Float32Array; dv?: Float32Array; te?: Float32Array } = {};
-  const sessions = new ProbeSessions(opts.threads);
-  try {
-    for (const l of layers) {
-      const ls = performance.now();
-      const Xtr = tr.features.load(l, reuse.tr);
-      const Xdv = dv.features.load(l, reuse.dv);
-      const Xte = te.features.load(l, reuse.te);
-      Object.assign(reuse, { tr: Xtr.data, dv: Xdv.data, te: Xte.data });
-      const { ci, hyper, probe, pred } = await probeOneLayer(task, { X: Xtr, y: tr.rows.labels }, { X: Xdv, y: dv.rows.labels }, { X: Xte, rows: te.rows }, opts, sessions);
-      const dev = makeScorer(task, dv.rows).score(await predictRows(probe, Xdv, sessions));
-      const res: LayerResult = { layer: l, dev, score: ci.score, lo: ci.lo, hi: ci.hi, hyper, seconds: 0 };
-      if (control) {
-        // same probe, same hyperparameters, labels replaced by a fixed random label per word type
-        const p = await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0, hyper, opts.threads).fit(Xtr, control.train, { sessions });
-        res.control = accuracy(control.test, await predictRows(p, Xte, sessions));
-        // the task probe above was fitted at the same C (the problem is convex, so warm starts do not matter)
-        res.selectivity = accuracy(te.rows.labels, pred) - res.control;
-      }
-      if (mdlOrder && mdlLabels) {
-        const Xs = sessions.scratch('mdl-rows', Xtr.data.length);
-        mdlOrder.forEach((src, dst) => Xs.set(Xtr.data.subarray(src * Xtr.cols, (src + 1) * Xtr.cols), dst * Xtr.cols));
-        const m = await mdlOnlineCode({ data: Xs, rows: Xtr.rows, cols: Xtr.cols }, mdlLabels, K, (k) => makeProbe(opts.probe ?? 'logistic', k, opts.seed ?? 0, hyper ?? 1, opts.threads), undefined, { sessions });
-        res.mdl = { onlineBits: m.onlineBits, uniformBits: m.uniformBits, compression: m.compression };
-      }
-      res.seconds = (performance.now() - ls) / 1000;
-      results.push(res);
-      bar.increment();
-    }
-  } finally {
-    await sessions.release();
+  const Xtr = tr.features.load(l, reuse.tr);
+  const Xdv = dv.features.load(l, reuse.dv);
+  const Xte = te.features.load(l, reuse.te);
+  Object.assign(reuse, { tr: Xtr.data, dv: Xdv.data, te: Xte.data });
+  const { ci, hyper, probe, pred } = await probeOneLayer(task, { X: Xtr, y: tr.rows.labels }, { X: Xdv, y: dv.rows.labels }, { X: Xte, rows: te.rows }, opts, sessions);
+  const dev = makeScorer(task, dv.rows).score(await predictRows(probe, Xdv, sessions));
+  const res: LayerResult = { layer: l, dev, score: ci.score, lo: ci.lo, hi: ci.hi, hyper, seconds: 0 };
+  if (control) {
+    // same probe, same hyperparameters, labels replaced by a fixed random label per word type
+    const p = await makeProbe(opts.probe ?? 'logistic', K, opts.seed ?? 0, hyper, opts.threads).fit(Xtr, control.train, { sessions });
+    res.control = accuracy(control.test, await predictRows(p, Xte, sessions));
+    // the task probe above was fitted at the same C (the problem is convex, so warm starts do not matter)
+    res.selectivity = accuracy(te.rows.labels, pred) - res.control;
   }
-  bar.stop();
+  if (mdlOrder && mdlLabels) {
+    const Xs = sessions.scratch('mdl-rows', Xtr.data.length);
+    mdlOrder.forEach((src, dst) => Xs.set(Xtr.data.subarray(src * Xtr.cols, (src + 1) * Xtr.cols), dst * Xtr.cols));
+    const m = await mdlOnlineCode({ data: Xs, rows: Xtr.rows, cols: Xtr.cols }, mdlLabels, K, (k) => makeProbe(opts.probe ?? 'logistic', k, opts.seed ?? 0, hyper ?? 1, opts.threads), undefined, { sessions });
+    res.mdl = { onlineBits: m.onlineBits, uniformBits: m.uniformBits, compression: m.compression };
+  }
+  res.seconds = (performance.now() - ls) / 1000;
+  return res;
+}
+
+export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, opts: SuiteOptions): Promise<TaskResult> {
+  const t0 = performance.now();
+  const split = (s: 'train' | 'dev' | 'test') => splitFeatures(engine, tok, task, s, opts);
+  // scale-out: the three splits' shards are queued at once, so workers are not idle behind a split barrier
+  const [tr, dv, te] = opts.distribute ? await Promise.all([split('train'), split('dev'), split('test')]) : [await split('train'), await split('dev'), await split('test')];
+  const featureSeconds = (performance.now() - t0) / 1000;
+  const K = task.labels.length;
+  const layers = opts.layers ?? Array.from({ length: tr.features.layers }, (_, l) => l);
+  let results: LayerResult[] = [];
+  const t1 = performance.now();
+  if (opts.distribute) {
+    results = await opts.distribute.fitLayers(task, { train: tr.features.key, dev: dv.features.key, test: te.features.key }, layers, opts);
+  } else {
+    const bar = startProgress(`probing ${task.name}`, layers.length, { unit: 'layers', enabled: !!opts.progress });
+    const sessions = new ProbeSessions(opts.threads);
+    try {
+      const ctx = layerContext(task, tr, te, opts, sessions);
+      for (const l of layers) {
+        results.push(await probeLayer(task, tr, dv, te, l, ctx, opts));
+        bar.increment();
+      }
+    } finally {
+      await sessions.release();
+    }
+    bar.stop();
+  }
   const { majority, classes } = majorityBaseline(task, tr.rows.labels, te.rows, K);
   return {
     task: task.name,

@@ -68,8 +68,30 @@ export function llamaShapeFor(c: LawGridConfig, headDim: number, vocab: number, 
   return { vocab, hidden: c.hidden, layers: c.layers, heads, kvHeads, intermediate, seq };
 }
 
-export async function runLawGrid(opts: LawStudyOptions): Promise<LawRun[]> {
-  const log = opts.log ?? (() => {});
+/** What every run of a grid shares: the BPE vocabulary trained on the pretraining text, the token streams
+ * and the held-out evaluation batches (deterministic, so a scale-out worker rebuilds the same ones). */
+export interface LawData {
+  trainStream: Int32Array;
+  heldStream: Int32Array;
+  vocab: number;
+  evalFeeds: Feed[];
+}
+
+type Feed = { input_ids: BigInt64Array; targets: BigInt64Array; loss_weights: Float32Array };
+
+function feedOf(data: Int32Array, starts: number[], B: number, T: number): Feed {
+  const ids = new BigInt64Array(B * T);
+  const targets = new BigInt64Array(B * T);
+  starts.forEach((s, b) => {
+    for (let t = 0; t < T; t++) {
+      ids[b * T + t] = BigInt(data[s + t]);
+      targets[b * T + t] = BigInt(data[s + t + 1]);
+    }
+  });
+  return { input_ids: ids, targets, loss_weights: new Float32Array(B * T).fill(1) };
+}
+
+export function lawData(opts: LawStudyOptions): LawData {
   const corpus = pretrainingCorpus();
   const train = opts.maxDocs ? corpus.train.slice(0, opts.maxDocs) : corpus.train;
   const held = opts.maxDocs ? corpus.heldOut.slice(0, opts.maxDocs) : corpus.heldOut;
@@ -78,45 +100,61 @@ export async function runLawGrid(opts: LawStudyOptions): Promise<LawRun[]> {
   const stream = (docs: string[]) => Int32Array.from(docs.flatMap((d) => [...tok.encode(d, { add_special_tokens: false }).ids, 2]));
   const trainStream = stream(train);
   const heldStream = stream(held);
-  const vocab = bpe.vocab.size;
   const { batch: B, seq: T } = opts;
-  const feed = (data: Int32Array, starts: number[]) => {
-    const ids = new BigInt64Array(B * T);
-    const targets = new BigInt64Array(B * T);
-    starts.forEach((s, b) => {
-      for (let t = 0; t < T; t++) {
-        ids[b * T + t] = BigInt(data[s + t]);
-        targets[b * T + t] = BigInt(data[s + t + 1]);
-      }
-    });
-    return { input_ids: ids, targets, loss_weights: new Float32Array(B * T).fill(1) };
-  };
-  const evalFeeds = Array.from({ length: opts.evalBatches }, (_, k) => feed(heldStream, Array.from({ length: B }, (_, b) => Math.floor(((k * B + b) / (opts.evalBatches * B)) * (heldStream.length - T - 1)))));
+  const evalFeeds = Array.from({ length: opts.evalBatches }, (_, k) => feedOf(heldStream, Array.from({ length: B }, (_, b) => Math.floor(((k * B + b) / (opts.evalBatches * B)) * (heldStream.length - T - 1))), B, T));
+  return { trainStream, heldStream, vocab: bpe.vocab.size, evalFeeds };
+}
 
-  const runs: LawRun[] = [];
-  for (const [i, c] of opts.grid.entries()) {
-    const t0 = performance.now();
-    const shape = llamaShapeFor(c, opts.headDim, vocab, T);
-    const nonEmbedding = llamaParamShapes(shape).filter(([n]) => n !== 'model.embed_tokens.weight').reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0);
-    const trainer = await Trainer.create(llamaModel(shape), { batch: B, seq: T, lr: opts.lr, seed: 1 + i, threads: opts.threads });
-    const rand = mulberry32(50 + i);
-    const warmup = Math.max(1, Math.round(opts.steps / 20));
-    const checkpoints = new Set([Math.round(opts.steps / 4), Math.round(opts.steps / 2), opts.steps]);
-    const points: LossPoint[] = [];
-    const arch = { hidden: shape.hidden, mlpAttnRatio: mlpAttentionRatio({ ...shape }), groups: shape.heads / shape.kvHeads };
+/** Grid point i: one training run with its own seed and data order (the unit a scale-out job runs). */
+export async function trainLawRun(opts: LawStudyOptions, data: LawData, i: number): Promise<LawRun> {
+  const { batch: B, seq: T } = opts;
+  const { trainStream, evalFeeds, vocab } = data;
+  const c = opts.grid[i];
+  const t0 = performance.now();
+  const shape = llamaShapeFor(c, opts.headDim, vocab, T);
+  const nonEmbedding = llamaParamShapes(shape).filter(([n]) => n !== 'model.embed_tokens.weight').reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0);
+  const trainer = await Trainer.create(llamaModel(shape), { batch: B, seq: T, lr: opts.lr, seed: 1 + i, threads: opts.threads });
+  const rand = mulberry32(50 + i);
+  const warmup = Math.max(1, Math.round(opts.steps / 20));
+  const checkpoints = new Set([Math.round(opts.steps / 4), Math.round(opts.steps / 2), opts.steps]);
+  const points: LossPoint[] = [];
+  const arch = { hidden: shape.hidden, mlpAttnRatio: mlpAttentionRatio({ ...shape }), groups: shape.heads / shape.kvHeads };
+  try {
     for (let step = 0; step < opts.steps; step++) {
       const lr = cosineSchedule(step, opts.steps, opts.lr, warmup, 1); // floor 1: constant after warmup
-      await trainer.step(feed(trainStream, Array.from({ length: B }, () => Math.floor(rand() * (trainStream.length - T - 1)))), lr);
+      await trainer.step(feedOf(trainStream, Array.from({ length: B }, () => Math.floor(rand() * (trainStream.length - T - 1))), B, T), lr);
       if (checkpoints.has(step + 1)) {
         let loss = 0;
         for (const f of evalFeeds) loss += (await trainer.evaluate(f)).loss;
         points.push({ N: nonEmbedding, D: (step + 1) * B * T, loss: loss / evalFeeds.length, ...arch });
       }
     }
+  } finally {
     await trainer.release();
-    const run: LawRun = { config: c, shape, nonEmbedding, mlpAttnRatio: arch.mlpAttnRatio, points, heldOut: (i + 1) % opts.holdOutEvery === 0, seconds: (performance.now() - t0) / 1000 };
+  }
+  return { config: c, shape, nonEmbedding, mlpAttnRatio: arch.mlpAttnRatio, points, heldOut: (i + 1) % opts.holdOutEvery === 0, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Runs the grid's training runs elsewhere (scale-out: one job per run, src/distribute), in grid order. */
+export type LawRunner = (opts: LawStudyOptions) => Promise<LawRun[]>;
+
+export async function runLawGrid(opts: LawStudyOptions, remote?: LawRunner): Promise<LawRun[]> {
+  const log = opts.log ?? (() => {});
+  const line = (run: LawRun) => {
+    const c = run.config;
+    log(`h${c.hidden} L${c.layers} r${c.ratio} g${c.groups}: N ${run.nonEmbedding.toLocaleString('en-US')}, losses ${run.points.map((p) => p.loss.toFixed(3)).join(' / ')} (${run.seconds.toFixed(0)} s)${run.heldOut ? ' [held out]' : ''}`);
+  };
+  if (remote) {
+    const runs = await remote(opts);
+    runs.forEach(line);
+    return runs;
+  }
+  const data = lawData(opts);
+  const runs: LawRun[] = [];
+  for (let i = 0; i < opts.grid.length; i++) {
+    const run = await trainLawRun(opts, data, i);
     runs.push(run);
-    log(`h${c.hidden} L${c.layers} r${c.ratio} g${c.groups}: N ${nonEmbedding.toLocaleString('en-US')}, losses ${points.map((p) => p.loss.toFixed(3)).join(' / ')} (${run.seconds.toFixed(0)} s)${run.heldOut ? ' [held out]' : ''}`);
+    line(run);
   }
   return runs;
 }

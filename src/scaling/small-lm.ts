@@ -9,6 +9,7 @@
 import { dataFile } from '../data/paths.js';
 import { readText } from '../data/read.js';
 import { mulberry32 } from '../util/random.js';
+import { ProbescaleError } from '../util/errors.js';
 import { cosineSchedule } from '../train/optim.js';
 import { Trainer } from '../train/trainer.js';
 import type { Feed } from '../train/backend.js';
@@ -94,7 +95,7 @@ export interface StudyOptions {
 }
 
 export const DEFAULT_STUDY: StudyOptions = { budget: { char: 3e11, word: 3e11 }, seeds: 3, batch: 32, seq: { char: 64, word: 32 }, lr: 3e-3, evalWindows: 256 };
-export const QUICK_STUDY: StudyOptions = { budget: { char: 4e9, word: 4e9 }, seeds: 2, batch: 8, seq: { char: 32, word: 16 }, lr: 3e-3, evalWindows: 16, datasets: ['shakespeare-char', 'ptb-word'], configs: ['linear', 'mlp', 'attention-rope', 'transformer2-learned'] };
+export const QUICK_STUDY: StudyOptions = { budget: { char: 1e10, word: 1e10 }, seeds: 2, batch: 8, seq: { char: 32, word: 16 }, lr: 3e-3, evalWindows: 16, datasets: ['shakespeare-char', 'ptb-word'], configs: ['linear', 'mlp', 'attention-rope', 'transformer2-learned'] };
 
 export interface StudyRun {
   dataset: string;
@@ -162,7 +163,11 @@ export async function runStudy(opts: StudyOptions): Promise<{ runs: StudyRun[]; 
       const shape: SmallLmShape = { ...c.shape, vocab: d.vocab.length, seq: T };
       const { total, nonEmbedding } = smallLmParameters(shape);
       const flopsPerToken = smallLmTrainFlopsPerToken(shape);
-      const steps = Math.max(4, Math.round(opts.budget[d.level] / (flopsPerToken * B * T)));
+      // every configuration gets the budget to within one window: the last batch is cut to the exact window
+      // count by zero loss weights, and FLOPs are counted over the windows trained (no per-family step minimum)
+      const windows = Math.round(opts.budget[d.level] / (flopsPerToken * T));
+      if (windows < 1) throw new ProbescaleError(`${d.name} ${c.name}: a training budget of ${opts.budget[d.level].toExponential(2)} FLOPs buys no ${T}-token window (${(flopsPerToken * T).toExponential(2)} FLOPs each)`, { fix: 'raise --budget' });
+      const steps = Math.ceil(windows / B);
       for (let seed = 0; seed < opts.seeds; seed++) {
         const t0 = performance.now();
         const trainer = await Trainer.create(smallLmModel(shape), { batch: B, seq: T, lr: opts.lr, seed: 100 + seed, threads: opts.threads, weightDecay: 0.01 });
@@ -171,13 +176,16 @@ export async function runStudy(opts: StudyOptions): Promise<{ runs: StudyRun[]; 
         const curve: { flops: number; nll: number }[] = [];
         for (let step = 0; step < steps; step++) {
           const starts = Array.from({ length: B }, () => Math.floor(rand() * (d.train.length - T - 1)));
-          await trainer.step(windowBatch(d.train, starts, T, shape), cosineSchedule(step, steps, opts.lr, Math.max(1, Math.round(steps / 20))));
-          if (checkpoints.has(step + 1)) curve.push({ flops: (step + 1) * B * T * flopsPerToken, nll: await testNll(trainer, shape, d.test, B, T, opts.evalWindows) });
+          const batch = windowBatch(d.train, starts, T, shape);
+          const used = Math.min(B, windows - step * B);
+          (batch.loss_weights as Float32Array).fill(0, used * T);
+          await trainer.step(batch, cosineSchedule(step, steps, opts.lr, Math.max(1, Math.round(steps / 20))));
+          if (checkpoints.has(step + 1)) curve.push({ flops: Math.min((step + 1) * B, windows) * T * flopsPerToken, nll: await testNll(trainer, shape, d.test, B, T, opts.evalWindows) });
         }
         await trainer.release();
         const run: StudyRun = {
           dataset: d.name, config: c.name, family: c.shape.family, positions: c.shape.positions, seed,
-          parameters: total, nonEmbedding, flopsPerToken, steps, tokens: steps * B * T, trainFlops: steps * B * T * flopsPerToken,
+          parameters: total, nonEmbedding, flopsPerToken, steps, tokens: windows * T, trainFlops: windows * T * flopsPerToken,
           curve, testNll: curve.at(-1)!.nll, seconds: (performance.now() - t0) / 1000,
         };
         runs.push(run);

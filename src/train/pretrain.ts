@@ -19,6 +19,7 @@ import { prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
 import { ProbescaleError } from '../util/errors.js';
 import { floatToHalf } from '../util/half.js';
 import { mulberry32 } from '../util/random.js';
+import { startProgress } from '../util/progress.js';
 import { trainByteLevelBpe, tokenizerJson } from './bpe.js';
 import { pretrainingCorpus, type Corpus } from './corpus.js';
 import { cosineSchedule } from './optim.js';
@@ -248,6 +249,8 @@ export interface PretrainOptions {
   stopAfter?: number;
   /** Asked after every step; true stops the run at that step with a checkpoint (SIGTERM, a deadline). */
   shouldStop?: () => boolean;
+  /** Steps done and time left on stderr (a bar in a terminal, a line a minute otherwise); off by default. */
+  progress?: boolean;
 }
 
 export const CHECKPOINT = 'checkpoint.safetensors';
@@ -394,7 +397,8 @@ export async function pretrain(spec0: PretrainSpec, outDir: string, opts: Pretra
   let running = ck ? ck.state.running : 0;
   const state = (step: number): CheckpointState => ({ version: 1, spec, step, adamT: 0, rng: rand.state, running, curve, evals, seconds: before + (performance.now() - t0) / 1000, resumedAt });
   let step = first;
-  for (; step < spec.steps; step++) {
+  const bar = startProgress(`${spec.name} training`, spec.steps - first, { unit: 'steps', enabled: !!opts.progress, intervalMs: 60_000 });
+  for (; step < spec.steps; step++, bar.increment()) {
     if (step > first && ((opts.stopAfter !== undefined && step - first >= opts.stopAfter) || opts.shouldStop?.())) break;
     const lr = cosineSchedule(step, spec.steps, spec.lr, Math.min(spec.warmup, Math.max(1, Math.floor(spec.steps / 10))));
     const { loss } = await trainer.step(makeBatch(trainStream, randomStarts(), spec.seq, spec.objective, vocab, rand, spec.maskRate), lr);
@@ -408,6 +412,7 @@ export async function pretrain(spec0: PretrainSpec, outDir: string, opts: Pretra
     }
     if (opts.checkpointEvery && (step + 1) % opts.checkpointEvery === 0 && step + 1 < spec.steps) writeCheckpoint(outDir, trainer, state(step + 1));
   }
+  bar.stop();
   const finished = step >= spec.steps;
   const result: PretrainOutcome = {
     spec,

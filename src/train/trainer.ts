@@ -28,6 +28,8 @@ export interface TrainerOptions {
   seq: number;
   lr: number;
   weightDecay?: number;
+  /** Adam's second-moment decay (default 0.99; PyTorch's Adam default is 0.999) */
+  beta2?: number;
   clip?: number;
   seed?: number;
   threads?: number;
@@ -63,7 +65,7 @@ export class Trainer {
       const drawn = initParam(init, name, n, model.initStd(name)); // drawn even when replaced, so other parameters' init is unchanged
       params.set(name, given ? Float32Array.from(given) : (model.initValue?.(name) ?? drawn));
     }
-    const opt = new AdamW({ lr: opts.lr, weightDecay: opts.weightDecay ?? 0.01, beta2: 0.99 });
+    const opt = new AdamW({ lr: opts.lr, weightDecay: opts.weightDecay ?? 0.01, beta2: opts.beta2 ?? 0.99 });
     return new Trainer(model, params, train, evaluation, opt, opts);
   }
 

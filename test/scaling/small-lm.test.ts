@@ -20,13 +20,18 @@ test('context windows for linear / mlp models hold the previous tokens, left-cla
   assert.deepEqual([...(b.targets as BigInt64Array)].map(Number), [6, 7, 8]);
 });
 
-test('study small-lm --quick: every model beats the uniform code, seeds differ, CIs are computed', async () => {
+test('study small-lm --quick: equal training FLOPs, every model beats the uniform code, seeds differ, CIs are computed', async () => {
   const { runs, datasets } = await runStudy({ ...QUICK_STUDY, threads: 1 });
   assert.equal(runs.length, 2 * 4 * 2);
   for (const r of runs) {
     const vocab = datasets.find((d) => d.name === r.dataset)!.vocab;
     assert.ok(r.testNll < Math.log(vocab), `${r.dataset} ${r.config}: NLL ${r.testNll} vs uniform ${Math.log(vocab)}`);
     assert.equal(r.curve.length, 3);
+    // equal training FLOPs: every family gets the budget to within half a window (no per-family step minimum)
+    const level = r.dataset === 'shakespeare-char' ? 'char' : 'word';
+    const T = QUICK_STUDY.seq[level];
+    assert.ok(Math.abs(r.trainFlops - QUICK_STUDY.budget[level]) <= (r.flopsPerToken * T) / 2, `${r.dataset} ${r.config}: ${r.trainFlops} FLOPs vs budget ${QUICK_STUDY.budget[level]}`);
+    assert.equal(r.curve.at(-1)!.flops, r.trainFlops);
   }
   const s = summarize(runs);
   assert.equal(s.rows.length, 8);

@@ -92,6 +92,10 @@ test('autodiff: small-LM families (mlp context window, attention with RoPE, tran
   for (const positions of ['rope', 'learned'] as const) {
     await directionalCheck((t) => buildSmallLm(t, { ...base, family: 'transformer', positions }, B, T), { input_ids: ids([3, 1, 4, 1, 5, 2, 6, 5]), targets, loss_weights }, 13, 4, positions);
   }
+  // the paper's shapes: post-LN attention block with a ReLU FFN (loss at the last position only), two-hidden-layer MLP
+  const last = new Float32Array([0, 0, 0, 1, 0, 0, 0, 1]);
+  await directionalCheck((t) => buildSmallLm(t, { ...base, family: 'attention', positions: 'learned', ffHidden: 12, norm: 'post', activation: 'relu' }, B, T), { input_ids: ids([3, 1, 4, 1, 5, 2, 6, 5]), targets, loss_weights: last }, 17, 4, 'post-LN attention', 1e-4);
+  await directionalCheck((t) => buildSmallLm(t, { ...base, family: 'mlp', positions: 'none', mlpLayers: 2 }, B, T), { context_ids: ids(Array.from({ length: 24 }, (_, i) => (i * 3) % 7)), targets, loss_weights }, 19, 4, 'mlp 2 layers', 1e-4);
 });
 
 test('autodiff: Llama with grouped-query attention (RMSNorm, SwiGLU, RoPE, repeated kv heads) matches finite differences', async () => {

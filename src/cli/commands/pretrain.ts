@@ -40,6 +40,7 @@ export function register(program: Command): void {
           resume: o.resume,
           shouldStop: () => signalled || Date.now() > deadline,
           log: (l) => console.log(l),
+          progress: true, // --quiet turns every progress display off (setProgressMode)
         });
         if (!r.finished) {
           process.exitCode = 3; // stopped, not failed: a wrapper can tell the two apart

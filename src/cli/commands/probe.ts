@@ -47,6 +47,9 @@ export function register(program: Command): void {
     .addOption(precisionOption())
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
     .option('--allow-outside', 'let task spec files name data files outside their own folder')
+    .option('--redis <url>', 'scale-out: split the work into jobs on this Redis (redis://HOST:PORT) for `probescale worker`s and wait for them')
+    .option('--store <dir>', 'scale-out: result store shared by the workers, same path on every machine (default OUT/.store)')
+    .option('--shard-sequences <n>', 'scale-out: sequences per feature-extraction job', positiveIntArg)
     .option('--json', 'print the per-task, per-layer results (as in probe.json) as JSON on stdout instead of the table')
     .action(async (opts: ProbeCliOptions & { json?: boolean }) => {
       const results = await runProbe(opts);

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { measureThroughput, shapeAt, type Throughput } from '../../scaling/architecture.js';
-import { prepareOutputDir, writeFileAtomic } from '../../util/atomic.js';
+import { checkReplaceable, prepareOutputDir, writeFileAtomic } from '../../util/atomic.js';
 import { positiveIntArg, threadsArg } from '../parse.js';
 import { DEFAULT_STUDY, QUICK_STUDY, runStudy, summarize, type StudyOptions } from '../../scaling/small-lm.js';
 import { lawFitPlot, lawResidualPlot, nllVsFlopsPlot, nllVsParamsPlot, svg } from '../../report/plots.js';
@@ -13,6 +13,8 @@ import { chooseArchitecture, DEFAULT_LAW, fitLaw, QUICK_LAW, runLawGrid, sizeFor
 import { existsSync, readFileSync } from 'node:fs';
 import { ProbescaleError } from '../../util/errors.js';
 import { join } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import { DEFAULT_PAPER_PLAN, PARTS, paperReport, planRuns, runPlan, type Part, type PlanOptions } from '../../scaling/small-lm-paper.js';
 import { registerScale } from './study-scale.js';
 
 export function register(program: Command): void {
@@ -28,13 +30,24 @@ export function register(program: Command): void {
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
     .option('--runs <results.json>', 'reuse the training runs of an earlier study (no training)')
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
-    .action(async (o: { out: string; quick?: boolean; budget: number; compute?: number; runs?: string; threads?: number; overwrite?: boolean }) => {
+    .option('--redis <url>', 'scale-out: each training run is a job on this Redis (redis://HOST:PORT) for `probescale worker`s')
+    .option('--store <dir>', 'scale-out: result store shared by the workers, same path on every machine (default OUT/.store)')
+    .action(async (o: { out: string; quick?: boolean; budget: number; compute?: number; runs?: string; threads?: number; overwrite?: boolean; redis?: string; store?: string; quiet?: boolean }) => {
       const t0 = performance.now();
       const opts = { ...(o.quick ? QUICK_LAW : DEFAULT_LAW), threads: o.threads, log: (l: string) => console.log(l) };
       const earlier = o.runs ? readRuns(o.runs) : undefined;
-      // checked after the inputs (a bad --runs writes nothing) and before hours of training
-      prepareOutputDir(o.out, 'probescale study law', { overwrite: o.overwrite });
-      const runs: LawRun[] = earlier ?? (await runLawGrid(opts));
+      checkReplaceable(o.out, { overwrite: o.overwrite });
+      // scale-out: Redis reached (or a one-line error) before --out is created
+      const { JobQueue, lawRunner } = o.redis && !earlier ? await import('../../distribute/queue.js') : { JobQueue: undefined, lawRunner: undefined };
+      const queue = o.redis && !earlier ? await JobQueue!.open(o.redis, o.store ?? join(o.out, '.store')) : undefined;
+      let runs: LawRun[];
+      try {
+        // checked after the inputs (a bad --runs writes nothing) and before hours of training
+        prepareOutputDir(o.out, 'probescale study law', { overwrite: o.overwrite });
+        runs = earlier ?? (await runLawGrid(opts, queue && lawRunner!(queue, !o.quiet)));
+      } finally {
+        await queue?.close();
+      }
       const fit = await fitLaw(runs);
       const sized = o.compute ? sizeForCompute(fit.conditional, o.compute, opts.vocab) : undefined;
       const budget = sized?.budget ?? (o.quick ? 1.6e6 : o.budget);
@@ -78,7 +91,17 @@ export function register(program: Command): void {
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
     .option('--budget <flops>', 'training FLOPs per run', Number)
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
-    .action(async (o: { out: string; quick?: boolean; seeds?: number; budget?: number; threads?: number; overwrite?: boolean }) => {
+    // --paper block (issue 19): the paper's split, shapes and sweeps; resumable, one file per run under --out/runs
+    .option('--paper', "the paper's configurations on its split (Bhatti 2025): table, sweeps, equal FLOPs, learning rate tuning, our budget")
+    .option('--parts <list>', `with --paper: which parts (${PARTS.join(',')})`, partsArg)
+    .option('--scale <x>', "with --paper: fraction of the paper's training windows for table/equal/tune", fractionArg)
+    .option('--sweep-scale <x>', "with --paper: the same for the sweeps", fractionArg)
+    .option('--lrs <list>', 'with --paper: learning rates tried per tuned variant (paper shapes)', lrsArg)
+    .option('--max-minutes <m>', 'with --paper: start no new run after this many minutes (the rest stays pending; rerun to continue)', Number)
+    .option('--reverse-seeds', 'with --paper: highest seed first (a second process sharing --out then meets the first at the end)')
+    .option('--only <configs>', 'with --paper: run only these configurations of the plan (comma-separated names, e.g. table/transformer3-rope-pre); the report still shows every finished run', (v: string) => v.split(',').map((x) => x.trim()))
+    .action(async (o: { out: string; quick?: boolean; seeds?: number; budget?: number; threads?: number; overwrite?: boolean; paper?: boolean; parts?: Part[]; scale?: number; sweepScale?: number; lrs?: number[]; maxMinutes?: number; reverseSeeds?: boolean; only?: string[] }) => {
+      if (o.paper) return paperStudy(o);
       prepareOutputDir(o.out, 'probescale study small-lm', { overwrite: o.overwrite });
       const opts: StudyOptions = { ...(o.quick ? QUICK_STUDY : DEFAULT_STUDY), threads: o.threads, log: (l) => console.log(l) };
       if (o.seeds) opts.seeds = o.seeds;
@@ -160,4 +183,49 @@ function readRuns(path: string): LawRun[] {
     throw new ProbescaleError('no training runs in this file', { file: path, fix: 'pass the results.json written by an earlier `probescale study law`' });
   }
   return parsed.runs;
+}
+
+function partsArg(v: string): Part[] {
+  const parts = v.split(',').map((x) => x.trim());
+  const bad = parts.find((x) => !(PARTS as string[]).includes(x));
+  if (bad !== undefined) throw new InvalidArgumentError(`unknown part "${bad}"; choose from ${PARTS.join(',')}`);
+  return parts as Part[];
+}
+
+function fractionArg(v: string): number {
+  const x = Number(v);
+  if (!(x > 0 && x <= 1)) throw new InvalidArgumentError(`expected a fraction in (0, 1], got "${v}"`);
+  return x;
+}
+
+function lrsArg(v: string): number[] {
+  const xs = v.split(',').map(Number);
+  if (!xs.length || xs.some((x) => !(x > 0 && x < 1))) throw new InvalidArgumentError(`expected comma-separated learning rates in (0, 1), got "${v}"`);
+  return xs;
+}
+
+/** `study small-lm --paper`: run what is missing of the plan (resumable), then report everything finished. */
+async function paperStudy(o: { out: string; seeds?: number; threads?: number; overwrite?: boolean; parts?: Part[]; scale?: number; sweepScale?: number; lrs?: number[]; maxMinutes?: number; reverseSeeds?: boolean; only?: string[] }): Promise<void> {
+  const plan: PlanOptions = { ...DEFAULT_PAPER_PLAN };
+  if (o.parts) plan.parts = o.parts;
+  if (o.seeds) plan.seeds = o.seeds;
+  if (o.scale) plan.scale = o.scale;
+  if (o.sweepScale) plan.sweepScale = o.sweepScale;
+  if (o.lrs) plan.lrs = [...new Set([3e-4, ...o.lrs])];
+  if (o.maxMinutes !== undefined && !(o.maxMinutes >= 0)) throw new ProbescaleError(`--max-minutes must be a number of minutes >= 0, got ${o.maxMinutes}`, { fix: 'e.g. --max-minutes 60' });
+  let specs = planRuns(plan);
+  if (o.reverseSeeds) specs = [...specs].sort((a, b) => b.seed - a.seed);
+  const unknown = o.only?.find((c) => !specs.some((s) => s.config === c));
+  if (unknown !== undefined) throw new ProbescaleError(`--only: "${unknown}" is not a configuration of this plan`, { fix: `choose from ${[...new Set(specs.map((s) => s.config))].join(', ')}` });
+  prepareOutputDir(o.out, 'probescale study small-lm --paper', { overwrite: o.overwrite });
+  const toRun = o.only ? specs.filter((s) => o.only!.includes(s.config)) : specs;
+  const t0 = performance.now();
+  const { ran } = await runPlan(toRun, join(o.out, 'runs'), { threads: o.threads, maxMinutes: o.maxMinutes, log: (l) => console.log(l) });
+  // the report covers every finished run of the plan, including those other processes wrote meanwhile
+  const { results, pending } = await runPlan(specs, join(o.out, 'runs'), { maxMinutes: 0 });
+  const table = paperReport(results, plan);
+  console.log('\n' + table);
+  writeFileAtomic(join(o.out, 'table.md'), table + '\n');
+  writeFileAtomic(join(o.out, 'results.json'), JSON.stringify({ plan, planned: specs.length, finished: results.length, pending, results }, null, 1) + '\n');
+  console.log(`\n${ran} runs now; ${results.length} of the plan's ${specs.length} finished, ${pending} pending (rerun the same command to continue) in ${((performance.now() - t0) / 60000).toFixed(1)} min -> ${o.out}/{table.md,results.json,runs/}`);
 }

@@ -26,6 +26,22 @@ export interface SmallLmShape {
   heads: number;
   positions: PositionEncoding;
   seq: number;
+  /** Options for the paper's shapes (Bhatti 2025); unset = this study's own models above. */
+  /** FFN width after attention (default 4 x width for transformer, none for attention) */
+  ffHidden?: number;
+  /** 'pre' (x + f(LN(x)), default) or 'post' (LN(x + f(x)), the paper's baseline blocks) */
+  norm?: 'pre' | 'post';
+  /** FFN activation: gelu (default) or relu (the paper's) */
+  activation?: 'gelu' | 'relu';
+  /** hidden layers of the mlp family, each `hiddenUnits` wide (default 1; the paper's MLP has 2) */
+  mlpLayers?: number;
+}
+
+/** FFN width of one attention block (0 = attention only). */
+export function ffWidth(s: SmallLmShape): number {
+  if (s.family === 'transformer') return s.ffHidden ?? 4 * s.width;
+  if (s.family === 'attention') return s.ffHidden ?? 0;
+  return 0;
 }
 
 export function smallLmParamShapes(s: SmallLmShape): [string, number[]][] {
@@ -33,14 +49,17 @@ export function smallLmParamShapes(s: SmallLmShape): [string, number[]][] {
   const out: [string, number[]][] = [['embed.weight', [s.vocab, C]]];
   if (s.family === 'linear') return [...out, ['head.weight', [s.context * C, s.vocab]], ['head.bias', [s.vocab]]];
   if (s.family === 'mlp') {
-    return [...out, ['fc.weight', [s.context * C, s.hiddenUnits]], ['fc.bias', [s.hiddenUnits]], ['head.weight', [s.hiddenUnits, s.vocab]], ['head.bias', [s.vocab]]];
+    const deeper: [string, number[]][] = [];
+    for (let i = 2; i <= (s.mlpLayers ?? 1); i++) deeper.push([`fc${i}.weight`, [s.hiddenUnits, s.hiddenUnits]], [`fc${i}.bias`, [s.hiddenUnits]]);
+    return [...out, ['fc.weight', [s.context * C, s.hiddenUnits]], ['fc.bias', [s.hiddenUnits]], ...deeper, ['head.weight', [s.hiddenUnits, s.vocab]], ['head.bias', [s.vocab]]];
   }
   if (s.positions === 'learned') out.push(['pos.weight', [s.seq, C]]);
   const layers = s.family === 'attention' ? 1 : s.layers;
   for (let l = 0; l < layers; l++) {
     out.push([`h.${l}.ln_1.weight`, [C]], [`h.${l}.ln_1.bias`, [C]], [`h.${l}.qkv.weight`, [C, 3 * C]], [`h.${l}.qkv.bias`, [3 * C]], [`h.${l}.proj.weight`, [C, C]], [`h.${l}.proj.bias`, [C]]);
-    if (s.family === 'transformer') {
-      out.push([`h.${l}.ln_2.weight`, [C]], [`h.${l}.ln_2.bias`, [C]], [`h.${l}.fc.weight`, [C, 4 * C]], [`h.${l}.fc.bias`, [4 * C]], [`h.${l}.out.weight`, [4 * C, C]], [`h.${l}.out.bias`, [C]]);
+    const F = ffWidth(s);
+    if (F > 0) {
+      out.push([`h.${l}.ln_2.weight`, [C]], [`h.${l}.ln_2.bias`, [C]], [`h.${l}.fc.weight`, [C, F]], [`h.${l}.fc.bias`, [F]], [`h.${l}.out.weight`, [F, C]], [`h.${l}.out.bias`, [C]]);
     }
   }
   return [...out, ['ln_f.weight', [C]], ['ln_f.bias', [C]], ['head.weight', [C, s.vocab]], ['head.bias', [s.vocab]]];
@@ -82,7 +101,12 @@ export function buildSmallLm(t: Tape, s: SmallLmShape, B: number, T: number) {
     const ctx = t.input('context_ids', [B, T, s.context], 'int64');
     inputs.push(ctx);
     const e = t.reshape(t.gather(P('embed.weight'), ctx), [B * T, s.context * C]);
-    logits = s.family === 'linear' ? lin(e, 'head') : lin(t.relu(lin(e, 'fc')), 'head');
+    let h = e;
+    if (s.family === 'mlp') {
+      h = t.relu(lin(e, 'fc'));
+      for (let i = 2; i <= (s.mlpLayers ?? 1); i++) h = t.relu(lin(h, `fc${i}`));
+    }
+    logits = lin(h, 'head');
   } else {
     const ids = t.input('input_ids', [B, T], 'int64');
     inputs.push(ids);
@@ -91,13 +115,17 @@ export function buildSmallLm(t: Tape, s: SmallLmShape, B: number, T: number) {
     const rope = s.positions === 'rope' ? ropeFn(t, T, C / s.heads) : undefined;
     const mask = causalMask(t, T);
     const layers = s.family === 'attention' ? 1 : s.layers;
+    const post = s.norm === 'post';
+    const act = (v: V) => (s.activation === 'relu' ? t.relu(v) : t.gelu(v));
+    const ln = (v: V, n: string) => t.layerNorm(v, P(`${n}.weight`), P(`${n}.bias`), 1e-5);
     for (let l = 0; l < layers; l++) {
-      const h = t.layerNorm(x, P(`h.${l}.ln_1.weight`), P(`h.${l}.ln_1.bias`), 1e-5);
-      const [q, k, v] = t.split(lin(h, `h.${l}.qkv`), 3);
+      // pre-LN: x + f(LN(x)); post-LN (the paper's baseline blocks): LN(x + f(x))
+      const [q, k, v] = t.split(lin(post ? x : ln(x, `h.${l}.ln_1`), `h.${l}.qkv`), 3);
       x = t.add(x, lin(attention(t, q, k, v, s.heads, mask, rope), `h.${l}.proj`));
-      if (s.family === 'transformer') {
-        const m = t.layerNorm(x, P(`h.${l}.ln_2.weight`), P(`h.${l}.ln_2.bias`), 1e-5);
-        x = t.add(x, lin(t.gelu(lin(m, `h.${l}.fc`)), `h.${l}.out`));
+      if (post) x = ln(x, `h.${l}.ln_1`);
+      if (ffWidth(s) > 0) {
+        x = t.add(x, lin(act(lin(post ? x : ln(x, `h.${l}.ln_2`), `h.${l}.fc`)), `h.${l}.out`));
+        if (post) x = ln(x, `h.${l}.ln_2`);
       }
     }
     logits = lin(t.reshape(t.layerNorm(x, P('ln_f.weight'), P('ln_f.bias'), 1e-5), [B * T, C]), 'head');

@@ -1,0 +1,213 @@
+/**
+ * Scale-out end to end: a local redis-server on a free port, `probescale worker` child processes, and
+ * `probe --redis` compared with the in-process `probe` on stories260K (a few sentences): the same scores and
+ * the same feature bytes; then a worker SIGKILLed during its first job, whose job another worker retries,
+ * with the result still identical; and a job that cannot run fails the run naming the unit and the reason.
+ * Skipped (with a message) only when redis-server is not installed and CI is not set; in CI it must run.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, delimiter } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { ROOT, STORIES } from './helpers.js';
+
+const run = promisify(execFile);
+const CLI = join(ROOT, 'bin', 'probescale.js');
+
+function findRedis(): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/usr/local/bin'];
+  return dirs.map((d) => join(d, 'redis-server')).find((p) => existsSync(p));
+}
+const REDIS = findRedis();
+if (!REDIS && process.env.CI) throw new Error('redis-server not found but CI is set: .ci/run installs Debian\'s redis-server before npm test');
+const skip = REDIS ? false : 'redis-server not found (apt-get install redis-server); scale-out tests skipped outside CI';
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+    s.on('error', rej);
+  });
+}
+
+interface Proc {
+  child: ChildProcess;
+  log: () => string;
+  /** resolves when the log has a line matching re */
+  waitFor(re: RegExp, ms?: number): Promise<string>;
+}
+
+function start(args: string[]): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  const waiters: { re: RegExp; res: (l: string) => void }[] = [];
+  const onData = (d: Buffer) => {
+    text += d.toString();
+    for (const w of [...waiters]) {
+      const m = text.split('\n').find((l) => w.re.test(l));
+      if (m) waiters.splice(waiters.indexOf(w), 1), w.res(m);
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  return {
+    child,
+    log: () => text,
+    waitFor: (re, ms = 60_000) =>
+      new Promise((res, rej) => {
+        const m = text.split('\n').find((l) => re.test(l));
+        if (m) return res(m);
+        const t = setTimeout(() => rej(new Error(`no line matching ${re} within ${ms} ms; log:\n${text}`)), ms);
+        waiters.push({ re, res: (l) => (clearTimeout(t), res(l)) });
+      }),
+  };
+}
+
+function stop(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return Promise.resolve();
+  return new Promise((res) => {
+    p.child.once('exit', () => res());
+    p.child.kill(signal);
+  });
+}
+
+/** probe.json results without the timings (wall-clock seconds differ run to run). */
+function scores(json: string): unknown {
+  const r = JSON.parse(json).results as { layers: { seconds: number }[]; featureSeconds: number; probeSeconds: number; featuresFromCache: boolean }[];
+  return r.map((t) => ({ ...t, featureSeconds: 0, probeSeconds: 0, featuresFromCache: false, layers: t.layers.map((l) => ({ ...l, seconds: 0 })) }));
+}
+
+const PROBE = ['probe', '--model', STORIES, '--tasks', 'upos,sst2', '--max-train', '40', '--max-eval', '20', '--bootstrap', '100', '--threads', '1', '--json'];
+const WORKER = (url: string) => ['worker', '--redis', url, '--threads', '1', '--lock-ms', '3000'];
+
+describe('scale-out through Redis + BullMQ', { skip }, () => {
+  let dir: string;
+  let redis: ChildProcess;
+  let url: string;
+  let inProcess: unknown;
+  let workers: Proc[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'probescale-scaleout-'));
+    const port = await freePort();
+    url = `redis://127.0.0.1:${port}`;
+    redis = spawn(REDIS!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    c.on('error', () => {});
+    for (let i = 0; ; i++) {
+      try {
+        await c.connect();
+        await c.ping();
+        break;
+      } catch {
+        if (i > 100) throw new Error('redis-server did not start');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    c.disconnect();
+    const { stdout } = await run(process.execPath, [CLI, ...PROBE, '--out', join(dir, 'local')]);
+    inProcess = scores(stdout);
+  });
+
+  after(async () => {
+    await Promise.all(workers.map((w) => stop(w, 'SIGKILL')));
+    if (redis) await new Promise<void>((res) => (redis.exitCode !== null ? res() : (redis.once('exit', () => res()), redis.kill('SIGTERM'))));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('two workers give the in-process scores and the same feature bytes', async () => {
+    workers = [start(WORKER(url)), start(WORKER(url))];
+    await Promise.all(workers.map((w) => w.waitFor(/ready/)));
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...PROBE, '--out', join(dir, 'two'), '--redis', url, '--shard-sequences', '32']);
+    assert.deepEqual(scores(stdout), inProcess);
+    assert.match(stderr, /scale-out features upos\/train: \d+ jobs .* for 2 worker\(s\)/);
+    assert.match(stderr, /jobs per worker so far: /);
+    // every split's features, assembled from shards, are the in-process cache entry byte for byte
+    const local = join(dir, 'local', '.features');
+    const codeDirs = readdirSync(join(dir, 'two', '.store', 'features'));
+    assert.equal(codeDirs.length, 1);
+    const keys = readdirSync(local).filter((k) => /^[0-9a-f]{20}$/.test(k));
+    assert.equal(keys.length, 6);
+    for (const k of keys) {
+      for (const f of readdirSync(join(local, k)).filter((n) => n.startsWith('layer-'))) {
+        assert.ok(readFileSync(join(local, k, f)).equals(readFileSync(join(dir, 'two', '.store', 'features', codeDirs[0], k, f))), `${k}/${f}`);
+      }
+    }
+    // a second run finds every unit in the store: nothing is queued or computed again
+    const again = await run(process.execPath, [CLI, ...PROBE, '--out', join(dir, 'two'), '--redis', url]);
+    assert.deepEqual(scores(again.stdout), inProcess);
+    assert.doesNotMatch(again.stderr, /scale-out .* jobs \(/);
+    await Promise.all(workers.map((w) => stop(w)));
+  });
+
+  test('a worker killed (SIGKILL) during a job: another worker retries it, same result', async () => {
+    const a = start(WORKER(url));
+    const b = start(WORKER(url));
+    workers = [a, b];
+    await Promise.all(workers.map((w) => w.waitFor(/ready/)));
+    const coordinator = run(process.execPath, [CLI, ...PROBE, '--out', join(dir, 'killed'), '--redis', url, '--shard-sequences', '32']);
+    // its first job loads the model and builds the engine (~0.5-5 s): killed in the middle of it
+    const line = await a.waitFor(/: start /);
+    a.child.kill('SIGKILL');
+    const unit = / start (.*) \(job /.exec(line)![1];
+    const { stdout, stderr } = await coordinator;
+    assert.deepEqual(scores(stdout), inProcess);
+    assert.doesNotMatch(a.log(), new RegExp(`done ${unit.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.match(b.log(), new RegExp(`start ${unit.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'the surviving worker ran the killed job');
+    assert.match(stderr, /retried after a lost worker/);
+    await stop(b);
+  });
+
+  test('a job that cannot run fails the run naming the unit and the reason; law-study runs as jobs give the in-process runs', async () => {
+    const w = start(WORKER(url));
+    workers = [w];
+    await w.waitFor(/ready/);
+    const { loadModel } = await import('../src/model/checkpoint.js');
+    const { JobQueue } = await import('../src/distribute/queue.js');
+    const model = loadModel(STORIES);
+    const q = await JobQueue.open(url, join(dir, 'bad-store'));
+    try {
+      const run = { store: q.store.root, code: 'not-this-code', model: STORIES, modelHash: model.contentHash(), precision: 'fp32' as const, tasks: 'sst2', load: { seed: 0 }, suite: {} };
+      await assert.rejects(
+        q.runJobs('bad', [{ kind: 'fit', unit: 'fit sst2 representation 2', run, task: 'sst2', keys: { train: 'x', dev: 'y', test: 'z' }, layer: 2 }], false),
+        /scale-out job failed: fit sst2 representation 2: .*this worker runs probescale code [0-9a-f]+, the coordinator not-this-code/,
+      );
+    } finally {
+      await q.close();
+    }
+    assert.match(w.log(), /FAILED fit sst2 representation 2/);
+    // the law study's training runs as jobs: the same LawRuns (losses to the bit) as in-process
+    const { runLawGrid, QUICK_LAW } = await import('../src/scaling/law-study.js');
+    const { lawRunner } = await import('../src/distribute/queue.js');
+    const law = { ...QUICK_LAW, grid: QUICK_LAW.grid.slice(0, 2), steps: 8, maxDocs: 200, threads: 1 };
+    const local = await runLawGrid(law);
+    const q2 = await JobQueue.open(url, join(dir, 'law-store'));
+    try {
+      const remote = await runLawGrid(law, lawRunner(q2, false));
+      assert.deepEqual(remote.map((r) => ({ ...r, seconds: 0 })), local.map((r) => ({ ...r, seconds: 0 })));
+      assert.deepEqual([...q2.perWorker.keys()], [/worker (\S+): ready/.exec(w.log())![1]]);
+    } finally {
+      await q2.close();
+    }
+    await stop(w);
+  });
+
+  test('--redis that cannot be reached: one line naming --redis, nothing written', async () => {
+    const out = join(dir, 'unreachable');
+    const port = await freePort();
+    const r = await run(process.execPath, [CLI, ...PROBE, '--out', out, '--redis', `redis://127.0.0.1:${port}`]).catch((e) => e);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ \(--redis\)/);
+    assert.equal(existsSync(out), false);
+    const { connectRedis } = await import('../src/distribute/queue.js');
+    await assert.rejects(connectRedis('localhost:6379'), /--redis "localhost:6379" is not a Redis URL/);
+  });
+});
