@@ -28,17 +28,19 @@ export function scaleTable(r: ScaleResults): string {
   const methods = r.models[0]?.budgets[0]?.methods.map((x) => x.method.replace(/ \(.*/, '')) ?? [];
   for (const kind of ['gain', 'raw'] as const) {
     L.push('', `**${kind} retention (%)** per model and budget (ProbeScale with its CI; baselines; random = mean over seeds):`, '');
-    L.push(`| model | k | kept | ${methods.join(' | ')} |`, `| --- | ---: | ---: | ${methods.map(() => '---:').join(' | ')} |`);
+    L.push(`| model | k | layers fit (ProbeScale keeps) | ${methods.join(' | ')} |`, `| --- | ---: | ---: | ${methods.map(() => '---:').join(' | ')} |`);
     for (const m of r.models) {
       for (const b of m.budgets) {
-        const cells = b.methods.map((x, i) => {
+        // a baseline whose rule keeps no layer (truncate-best when the embeddings probe best) has no row: '-'
+        const cells = methods.map((name) => b.methods.find((x) => x.method.replace(/ \(.*/, '') === name)).map((x, i) => {
+          if (!x) return '-';
           const v = kind === 'gain' ? x.gain : x.retention;
           const c = kind === 'gain' ? x.gainCI : x.retentionCI;
           const d = kind === 'gain' ? x.probescaleMinusGain : x.probescaleMinus;
           const mark = d && d.lo > 0 ? ' ▼' : d && d.hi < 0 ? ' ▲' : '';
           return i === 0 ? `**${pct(v)}**${ci(c)}` : `${pct(v)}${mark}`;
         });
-        L.push(`| ${m.name} | ${b.k === null ? `pair (${num(b.allowed)})` : b.k} | ${b.keptLayers}/${m.layers} (${pct(b.kKept)}) | ${cells.join(' | ')} |`);
+        L.push(`| ${m.name} | ${b.k === null ? `pair (${num(b.allowed)})` : b.k} | ${b.keptLayers}/${m.layers} (${pct(b.kKept)}%) | ${cells.join(' | ')} |`);
       }
     }
   }
