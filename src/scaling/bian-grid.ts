@@ -12,17 +12,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Tokenizer } from '@huggingface/tokenizers';
 import { mulberry32 } from '../util/random.js';
 import { ProbescaleError } from '../util/errors.js';
 import { mkdirp, writeFileAtomic } from '../util/atomic.js';
-import { trainByteLevelBpe, tokenizerJson } from '../train/bpe.js';
-import { pretrainingCorpus } from '../train/corpus.js';
 import { llamaModel, llamaParamShapes, type LlamaShape } from '../train/models/llama.js';
 import { cosineSchedule } from '../train/optim.js';
-import { SPECIALS } from '../train/pretrain.js';
 import { Trainer } from '../train/trainer.js';
 import { mlpAttentionRatio } from './architecture.js';
+import { feedOf, lawData } from './law-study.js';
 import type { BianPoint, ConfigPoints } from './bian.js';
 import type { LossPoint } from './chinchilla.js';
 
@@ -177,28 +174,9 @@ export async function runGrid(specs: GridRunSpec[], dir: string, opts: GridRunOp
   log(`${specs.length - todo.length} of ${specs.length} runs already in ${dir}; ${todo.length} to train`);
   if (!todo.length) return [];
   const { setup } = opts;
-  const corpus = pretrainingCorpus();
-  const train = setup.maxDocs ? corpus.train.slice(0, setup.maxDocs) : corpus.train;
-  const held = setup.maxDocs ? corpus.heldOut.slice(0, setup.maxDocs) : corpus.heldOut;
-  const bpe = trainByteLevelBpe(train, setup.vocab, SPECIALS);
-  const tok = new Tokenizer(tokenizerJson(bpe, SPECIALS, 'gpt2'), {});
-  const stream = (docs: string[]) => Int32Array.from(docs.flatMap((d) => [...tok.encode(d, { add_special_tokens: false }).ids, 2]));
-  const trainStream = stream(train);
-  const heldStream = stream(held);
-  const vocab = bpe.vocab.size;
+  // the same vocabulary, streams and held-out batches as `study law` (deterministic from the setup)
+  const { trainStream, vocab, evalFeeds } = lawData(setup);
   const { batch: B, seq: T } = setup;
-  const feed = (data: Int32Array, starts: number[]) => {
-    const ids = new BigInt64Array(B * T);
-    const targets = new BigInt64Array(B * T);
-    starts.forEach((s, b) => {
-      for (let t = 0; t < T; t++) {
-        ids[b * T + t] = BigInt(data[s + t]);
-        targets[b * T + t] = BigInt(data[s + t + 1]);
-      }
-    });
-    return { input_ids: ids, targets, loss_weights: new Float32Array(B * T).fill(1) };
-  };
-  const evalFeeds = Array.from({ length: setup.evalBatches }, (_, k) => feed(heldStream, Array.from({ length: B }, (_, b) => Math.floor(((k * B + b) / (setup.evalBatches * B)) * (heldStream.length - T - 1)))));
   const written: GridResult[] = [];
   for (const spec of todo) {
     if (opts.deadline && Date.now() > opts.deadline) {
@@ -217,7 +195,7 @@ export async function runGrid(specs: GridRunSpec[], dir: string, opts: GridRunOp
     const points: GridResult['points'] = [];
     for (let step = 0; step < steps; step++) {
       const lr = cosineSchedule(step, steps, setup.lr, warmup, 1); // floor 1: constant after warmup
-      await trainer.step(feed(trainStream, Array.from({ length: B }, () => Math.floor(rand() * (trainStream.length - T - 1)))), lr);
+      await trainer.step(feedOf(trainStream, Array.from({ length: B }, () => Math.floor(rand() * (trainStream.length - T - 1))), B, T), lr);
       if (marks.has(step + 1)) {
         let loss = 0;
         for (const f of evalFeeds) loss += (await trainer.evaluate(f)).loss;

@@ -79,7 +79,8 @@ export interface LawData {
 
 type Feed = { input_ids: BigInt64Array; targets: BigInt64Array; loss_weights: Float32Array };
 
-function feedOf(data: Int32Array, starts: number[], B: number, T: number): Feed {
+/** Next-token batches: row b reads data[s .. s+T] at start s = starts[b], targets shifted by one. */
+export function feedOf(data: Int32Array, starts: number[], B: number, T: number): Feed {
   const ids = new BigInt64Array(B * T);
   const targets = new BigInt64Array(B * T);
   starts.forEach((s, b) => {
@@ -91,7 +92,7 @@ function feedOf(data: Int32Array, starts: number[], B: number, T: number): Feed 
   return { input_ids: ids, targets, loss_weights: new Float32Array(B * T).fill(1) };
 }
 
-export function lawData(opts: LawStudyOptions): LawData {
+export function lawData(opts: Pick<LawStudyOptions, 'maxDocs' | 'vocab' | 'batch' | 'seq' | 'evalBatches'>): LawData {
   const corpus = pretrainingCorpus();
   const train = opts.maxDocs ? corpus.train.slice(0, opts.maxDocs) : corpus.train;
   const held = opts.maxDocs ? corpus.heldOut.slice(0, opts.maxDocs) : corpus.heldOut;
