@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { loadModel } from '../model/checkpoint.js';
 import { Engine } from '../engine/engine.js';
+import { runTimesMs } from '../engine/timing.js';
 import { maxSequenceTokens } from '../model/config.js';
 import { peakRssMb } from '../util/memory.js';
 import type { Precision } from '../engine/graph.js';
@@ -24,15 +25,7 @@ const row = Array.from({ length: T }, (_, t) => 3 + ((t * 7919) % Math.max(1, mo
 
 // one warm-up run, then every repeat timed: the median is reported with the spread (min, max) of the repeats
 async function timesMs(batch: number): Promise<number[]> {
-  const b = { inputIds: Array.from({ length: batch }, () => row) };
-  await engine.run(b);
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await engine.run(b);
-    times.push(performance.now() - t0);
-  }
-  return times.sort((x, y) => x - y);
+  return runTimesMs(engine, { inputIds: Array.from({ length: batch }, () => row) }, repeats);
 }
 
 const b1 = await timesMs(1);
