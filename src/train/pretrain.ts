@@ -83,6 +83,8 @@ export const SUITE: Record<string, string> = {
   'gpt-s': `layers=6,hidden=64,heads=2,intermediate=256,vocab=1024,lr=0.002,warmup=200,evalEvery=500,batch=16,steps=4000,${SUITE_COMMON}`,
   'gpt-d12': `layers=12,hidden=48,heads=2,intermediate=192,vocab=1024,lr=0.002,warmup=200,evalEvery=500,batch=16,steps=4000,${SUITE_COMMON}`,
   'gpt-m': `layers=6,hidden=128,heads=4,intermediate=512,vocab=2048,lr=0.001,warmup=300,evalEvery=500,batch=16,steps=14500,${SUITE_COMMON}`,
+  // 12 layers (the depth item 3 asks of the largest member), gpt-m's width, 10 tokens per parameter
+  'gpt-l12': `layers=12,hidden=128,heads=4,intermediate=512,vocab=2048,lr=0.001,warmup=500,evalEvery=1000,batch=16,steps=26000,${SUITE_COMMON}`,
   'roberta-s-sin': `layers=6,hidden=64,heads=2,intermediate=256,vocab=1024,lr=0.002,warmup=200,evalEvery=250,batch=32,steps=2000,sinusoidal=true,${SUITE_COMMON}`,
   'roberta-m': `layers=6,hidden=128,heads=4,intermediate=512,vocab=2048,lr=0.001,warmup=300,evalEvery=500,batch=32,steps=10000,sinusoidal=true,${SUITE_COMMON}`,
 };
