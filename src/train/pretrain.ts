@@ -171,7 +171,7 @@ function modelFor(spec: PretrainSpec): { model: TrainModel; config: Record<strin
 }
 
 /** Token stream: CLM joins documents with </s>; MLM wraps each in <s> ... </s> (as the tokenizer does). */
-function encodeStream(tok: Tokenizer, docs: string[], objective: 'clm' | 'mlm'): Int32Array {
+export function encodeStream(tok: Tokenizer, docs: string[], objective: 'clm' | 'mlm'): Int32Array {
   const parts: number[][] = [];
   let total = 0;
   for (const d of docs) {
