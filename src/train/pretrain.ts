@@ -59,6 +59,10 @@ export interface PretrainSpec {
   sinusoidal?: boolean;
   /** MLM: init std of the attention query/key weights (see RobertaShape.qkStd). */
   qkStd?: number;
+  /** MLM: identity added to the query/key init (see RobertaShape.qkIdentity). */
+  qkIdentity?: number;
+  /** MLM: words and positions start in separate halves (see RobertaShape.splitInit). */
+  splitInit?: boolean;
   /** dtype of the written model.safetensors (checkpoints are always F32). */
   dtype?: 'F32' | 'F16';
 }
@@ -90,7 +94,7 @@ export const SUITE: Record<string, string> = {
 };
 
 /** Spec fields that `--set key=value` may override (numbers, and booleans/strings where noted). */
-const NUMERIC_FIELDS = ['vocab', 'hidden', 'layers', 'heads', 'intermediate', 'batch', 'seq', 'steps', 'lr', 'warmup', 'evalEvery', 'evalBatches', 'seed', 'maskRate', 'maxDocs', 'qkStd'] as const;
+const NUMERIC_FIELDS = ['vocab', 'hidden', 'layers', 'heads', 'intermediate', 'batch', 'seq', 'steps', 'lr', 'warmup', 'evalEvery', 'evalBatches', 'seed', 'maskRate', 'maxDocs', 'qkStd', 'qkIdentity'] as const;
 
 /**
  * A test bed by name, optionally with overrides ("layers=6,hidden=96,brown=true,dtype=F16"): the way to
@@ -114,9 +118,10 @@ export function specByName(name: string, overrides = '', rename?: string): Pretr
       (spec as unknown as Record<string, number>)[k] = n;
     } else if (k === 'brown') spec.brown = v === 'true' || v === '1';
     else if (k === 'sinusoidal') spec.sinusoidal = v === 'true' || v === '1';
+    else if (k === 'splitInit') spec.splitInit = v === 'true' || v === '1';
     else if (k === 'dtype' && (v === 'F16' || v === 'F32')) spec.dtype = v;
     else if (k === 'objective' && (v === 'clm' || v === 'mlm')) spec.objective = v;
-    else throw new ProbescaleError(`--set ${k}=${v}: unknown key or value; keys: ${[...NUMERIC_FIELDS, 'brown', 'sinusoidal', 'dtype (F16|F32)', 'objective (clm|mlm)'].join(', ')}`);
+    else throw new ProbescaleError(`--set ${k}=${v}: unknown key or value; keys: ${[...NUMERIC_FIELDS, 'brown', 'sinusoidal', 'splitInit', 'dtype (F16|F32)', 'objective (clm|mlm)'].join(', ')}`);
   }
   if (spec.hidden % spec.heads !== 0) throw new ProbescaleError(`--set: hidden ${spec.hidden} is not a multiple of heads ${spec.heads}`);
   return spec;
@@ -166,7 +171,7 @@ function modelFor(spec: PretrainSpec): { model: TrainModel; config: Record<strin
     const shape: Gpt2Shape = { vocab: spec.vocab, positions: spec.seq, hidden: spec.hidden, layers: spec.layers, heads: spec.heads, intermediate: spec.intermediate };
     return { model: gpt2Model(shape), config: { ...gpt2Config(shape), bos_token_id: BOS, eos_token_id: EOS, pad_token_id: PAD } };
   }
-  const shape: RobertaShape = { vocab: spec.vocab, seq: spec.seq, hidden: spec.hidden, layers: spec.layers, heads: spec.heads, intermediate: spec.intermediate, padTokenId: PAD, sinusoidalPositions: spec.sinusoidal, qkStd: spec.qkStd };
+  const shape: RobertaShape = { vocab: spec.vocab, seq: spec.seq, hidden: spec.hidden, layers: spec.layers, heads: spec.heads, intermediate: spec.intermediate, padTokenId: PAD, sinusoidalPositions: spec.sinusoidal, qkStd: spec.qkStd, qkIdentity: spec.qkIdentity, splitInit: spec.splitInit };
   return { model: robertaModel(shape), config: robertaConfig(shape, { bos: BOS, eos: EOS }) };
 }
 

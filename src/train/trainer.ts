@@ -18,8 +18,8 @@ export interface BuiltModel {
 export interface TrainModel {
   paramShapes(): [string, number[]][];
   initStd(name: string): number;
-  /** A non-random starting value for this parameter (e.g. sinusoidal positions), else undefined. */
-  initValue?(name: string): Float32Array | undefined;
+  /** A starting value other than the random draw (e.g. sinusoidal positions, draw + identity), else undefined. */
+  initValue?(name: string, drawn: Float32Array): Float32Array | undefined;
   build(t: Tape, batch: number, seq: number): BuiltModel;
 }
 
@@ -63,7 +63,7 @@ export class Trainer {
       const given = opts.params?.get(name);
       if (given && given.length !== n) throw new Error(`parameter ${name}: ${given.length} values for shape [${shape}]`);
       const drawn = initParam(init, name, n, model.initStd(name)); // drawn even when replaced, so other parameters' init is unchanged
-      params.set(name, given ? Float32Array.from(given) : (model.initValue?.(name) ?? drawn));
+      params.set(name, given ? Float32Array.from(given) : (model.initValue?.(name, drawn) ?? drawn));
     }
     const opt = new AdamW({ lr: opts.lr, weightDecay: opts.weightDecay ?? 0.01, beta2: opts.beta2 ?? 0.99 });
     return new Trainer(model, params, train, evaluation, opt, opts);

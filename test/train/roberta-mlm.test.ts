@@ -102,3 +102,20 @@ test('roberta MLM uses context: on a copy task (a random span twice) it leaves t
   console.log(`copy task: held-out masked loss ${before.toFixed(3)} -> ${after.toFixed(3)} (unigram ${Math.log(V - 5).toFixed(3)})`);
   assert.ok(after < 0.5 * Math.log(V - 5), `held-out masked loss ${before.toFixed(3)} -> ${after.toFixed(3)} (unigram ${Math.log(V - 5).toFixed(3)})`);
 });
+
+test('roberta splitInit: words in the first half, sinusoidal positions in the second, query/key identity on the positional half', async () => {
+  const C = 8;
+  const model = robertaModel({ vocab: 12, seq: 6, hidden: C, layers: 1, heads: 2, intermediate: 16, padTokenId: 1, sinusoidalPositions: true, qkIdentity: 1, splitInit: true });
+  const trainer = await Trainer.create(model, { batch: 1, seq: 6, lr: 0, seed: 3, threads: 1 });
+  const p = (n: string) => trainer.params.get(n)!;
+  const words = p('roberta.embeddings.word_embeddings.weight');
+  const pos = p('roberta.embeddings.position_embeddings.weight');
+  const q = p('roberta.encoder.layer.0.attention.self.query.weight');
+  for (let r = 0; r < 12; r++) for (let c = 0; c < C; c++) assert.equal(words[r * C + c] === 0, c >= C / 2, `word ${r},${c}`);
+  for (let r = 0; r < 8; r++) {
+    for (let c = 0; c < C / 2; c++) assert.equal(pos[r * C + c], 0);
+    assert.ok(Math.abs(pos[r * C + C / 2 + 1] - Math.cos(r) * 0.04) < 1e-6, 'cos of position r at frequency 1, RMS 0.02 * sqrt(2)');
+  }
+  for (let i = 0; i < C; i++) assert.equal(Math.abs(q[i * C + i]) > 0.5, i >= C / 2, `query diagonal ${i}`);
+  await trainer.release();
+});

@@ -157,7 +157,9 @@ def sinusoids(rows, C, rms):
     return out
 
 
-def init_params(shapes, std, rng, sinusoidal=False, qk_identity=0.0):
+def init_params(shapes, std, rng, sinusoidal=False, qk_identity=0.0, split=False):
+    """split: words start in the first half of the dimensions, sinusoidal positions in the second, and the
+    query/key identity covers only the positional half, so attention starts local and content-blind."""
     P = {}
     for n, s in shapes:
         if n.endswith('.bias'):
@@ -168,8 +170,17 @@ def init_params(shapes, std, rng, sinusoidal=False, qk_identity=0.0):
             v = rng.normal(0, std, size=s)
             if sinusoidal and n.endswith('position_embeddings.weight'):
                 v = sinusoids(s[0], s[1], std)
+                if split:
+                    h = s[1] // 2
+                    v = np.concatenate([np.zeros((s[0], h)), sinusoids(s[0], h, std * math.sqrt(2))], axis=1)
+            if split and n.endswith('word_embeddings.weight'):
+                v[:, s[1] // 2:] = 0
+                v *= math.sqrt(2)
             if qk_identity and (n.endswith('query.weight') or n.endswith('key.weight')):
-                v = v + qk_identity * np.eye(s[0])
+                eye = np.eye(s[0])
+                if split:
+                    eye[: s[0] // 2] = 0
+                v = v + qk_identity * eye
             P[n] = torch.tensor(v, dtype=torch.float32)
     return P
 
@@ -257,7 +268,7 @@ def cmd_train(a):
     evals = [make_batch(held, [int(((k * a.batch + j) / (a.eval_batches * a.batch)) * (len(held) - span)) for j in range(a.batch)], T, vocab, erng, a.mask)
              for k in range(a.eval_batches)]
     base = baseline(tr, vocab, evals)
-    P = init_params(param_shapes(vocab, T, a.hidden, a.layers, a.hidden * 4), a.std, rng, a.sinusoidal, a.qk_identity)
+    P = init_params(param_shapes(vocab, T, a.hidden, a.layers, a.hidden * 4), a.std, rng, a.sinusoidal, a.qk_identity, a.split)
     sample = lambda: make_batch(tr, rng.integers(0, len(tr) - span, size=a.batch), T, vocab, rng, a.mask, a.mask_frac, a.rand_frac)
     print(f'train: {vars(a)}', flush=True)
     train_loop(a, P, sample, evals, base, a.heads, a.layers, lambda s: print(s, flush=True))
@@ -281,7 +292,7 @@ def cmd_copy(a):
 
     erng = np.random.default_rng(a.seed + 1)
     evals = [batch(erng) for _ in range(4)]
-    P = init_params(param_shapes(vocab, T, a.hidden, a.layers, a.hidden * 4), a.std, rng, a.sinusoidal, a.qk_identity)
+    P = init_params(param_shapes(vocab, T, a.hidden, a.layers, a.hidden * 4), a.std, rng, a.sinusoidal, a.qk_identity, a.split)
     print(f'copy task: vocab {vocab}, seq {T} (a span of {half} twice), unigram loss {math.log(vocab - NSPECIAL):.3f}', flush=True)
     e = train_loop(a, P, lambda: batch(rng), evals, math.log(vocab - NSPECIAL), a.heads, a.layers, lambda s: print(s, flush=True))
     return 0 if e < 0.5 * math.log(vocab - NSPECIAL) else 1
@@ -361,6 +372,7 @@ def main():
         t.add_argument('--pre-ln', action='store_true')
         t.add_argument('--sinusoidal', action='store_true')
         t.add_argument('--qk-identity', type=float, default=0.0)
+        t.add_argument('--split', action='store_true')
         t.add_argument('--eval-every', type=int, default=100)
         t.add_argument('--eval-batches', type=int, default=16)
         t.add_argument('--threads', type=int, default=1)

@@ -30,6 +30,20 @@ export interface RobertaShape {
    * the attention logits ~0.03 at the start: attention is uniform and its gradient is tiny, a saddle.
    */
   qkStd?: number;
+  /**
+   * Add this multiple of the identity to the query and key weights' random init (0: off). Attention
+   * logits then start as scaled dot products of the layer inputs, so with sinusoidal positions each head
+   * starts as a local window (neighbours score high) instead of uniform; see bench/RESULTS.md, "The
+   * masked-LM plateau, diagnosed".
+   */
+  qkIdentity?: number;
+  /**
+   * With sinusoidalPositions and qkIdentity: words start in the first half of the hidden dimensions, the
+   * sinusoidal positions in the second, and the query/key identity covers only the positional half, so
+   * every head that reads the positional half starts as a content-blind local window (a masked token
+   * averages its neighbours) instead of attending to itself and to the other <mask> tokens.
+   */
+  splitInit?: boolean;
 }
 
 /** Row r = sin/cos of position r at geometric frequencies, scaled so each row's RMS is `rms`. */
@@ -107,7 +121,24 @@ export function robertaModel(s: RobertaShape) {
   return {
     paramShapes: () => robertaParamShapes(s),
     initStd: (name: string) => (s.qkStd !== undefined && /attention\.self\.(query|key)\.weight$/.test(name) ? s.qkStd : 0.02),
-    initValue: (name: string) => (s.sinusoidalPositions && name === `${E}.position_embeddings.weight` ? sinusoidTable(s.seq + 2, s.hidden, 0.02) : undefined),
+    initValue: (name: string, drawn: Float32Array) => {
+      const C = s.hidden;
+      const h = C / 2;
+      if (s.sinusoidalPositions && name === `${E}.position_embeddings.weight`) {
+        if (!s.splitInit) return sinusoidTable(s.seq + 2, C, 0.02);
+        const half = sinusoidTable(s.seq + 2, h, 0.02 * Math.SQRT2);
+        const out = new Float32Array((s.seq + 2) * C);
+        for (let r = 0; r < s.seq + 2; r++) out.set(half.subarray(r * h, (r + 1) * h), r * C + h);
+        return out;
+      }
+      if (s.splitInit && name === `${E}.word_embeddings.weight`) return drawn.map((x, i) => (i % C < h ? x * Math.SQRT2 : 0));
+      if (s.qkIdentity && /attention\.self\.(query|key)\.weight$/.test(name)) {
+        const out = Float32Array.from(drawn);
+        for (let i = s.splitInit ? h : 0; i < C; i++) out[i * C + i] += s.qkIdentity;
+        return out;
+      }
+      return undefined;
+    },
     build: (t: Tape, B: number, T: number) => buildRoberta(t, s, B, T),
   };
 }
