@@ -157,7 +157,7 @@ def sinusoids(rows, C, rms):
     return out
 
 
-def init_params(shapes, std, rng, sinusoidal=False, qk_identity=0.0, split=False):
+def init_params(shapes, std, rng, sinusoidal=False, qk_identity=0.0, split=False, vo_identity=0.0, pos_scale=1.0):
     """split: words start in the first half of the dimensions, sinusoidal positions in the second, and the
     query/key identity covers only the positional half, so attention starts local and content-blind."""
     P = {}
@@ -173,6 +173,8 @@ def init_params(shapes, std, rng, sinusoidal=False, qk_identity=0.0, split=False
                 if split:
                     h = s[1] // 2
                     v = np.concatenate([np.zeros((s[0], h)), sinusoids(s[0], h, std * math.sqrt(2))], axis=1)
+            if n.endswith('position_embeddings.weight'):
+                v = v * pos_scale
             if split and n.endswith('word_embeddings.weight'):
                 v[:, s[1] // 2:] = 0
                 v *= math.sqrt(2)
@@ -181,6 +183,8 @@ def init_params(shapes, std, rng, sinusoidal=False, qk_identity=0.0, split=False
                 if split:
                     eye[: s[0] // 2] = 0
                 v = v + qk_identity * eye
+            if vo_identity and (n.endswith('value.weight') or n.endswith('attention.output.dense.weight')):
+                v = v + vo_identity * np.eye(s[0])
             P[n] = torch.tensor(v, dtype=torch.float32)
     return P
 
@@ -268,7 +272,11 @@ def cmd_train(a):
     evals = [make_batch(held, [int(((k * a.batch + j) / (a.eval_batches * a.batch)) * (len(held) - span)) for j in range(a.batch)], T, vocab, erng, a.mask)
              for k in range(a.eval_batches)]
     base = baseline(tr, vocab, evals)
-    P = init_params(param_shapes(vocab, T, a.hidden, a.layers, a.hidden * 4), a.std, rng, a.sinusoidal, a.qk_identity, a.split)
+    P = init_params(param_shapes(vocab, T, a.hidden, a.layers, a.hidden * 4), a.std, rng, a.sinusoidal, a.qk_identity, a.split, a.vo_identity, a.pos_scale)
+    if a.unigram_bias:
+        # start the output bias at the log unigram frequencies: the context-free part is known from step 0
+        counts = np.bincount(tr, minlength=vocab).astype(np.float64) + 1
+        P['lm_head.bias'] = torch.tensor(np.log(counts / counts.sum()), dtype=torch.float32)
     sample = lambda: make_batch(tr, rng.integers(0, len(tr) - span, size=a.batch), T, vocab, rng, a.mask, a.mask_frac, a.rand_frac)
     print(f'train: {vars(a)}', flush=True)
     train_loop(a, P, sample, evals, base, a.heads, a.layers, lambda s: print(s, flush=True))
@@ -292,7 +300,7 @@ def cmd_copy(a):
 
     erng = np.random.default_rng(a.seed + 1)
     evals = [batch(erng) for _ in range(4)]
-    P = init_params(param_shapes(vocab, T, a.hidden, a.layers, a.hidden * 4), a.std, rng, a.sinusoidal, a.qk_identity, a.split)
+    P = init_params(param_shapes(vocab, T, a.hidden, a.layers, a.hidden * 4), a.std, rng, a.sinusoidal, a.qk_identity, a.split, a.vo_identity, a.pos_scale)
     print(f'copy task: vocab {vocab}, seq {T} (a span of {half} twice), unigram loss {math.log(vocab - NSPECIAL):.3f}', flush=True)
     e = train_loop(a, P, lambda: batch(rng), evals, math.log(vocab - NSPECIAL), a.heads, a.layers, lambda s: print(s, flush=True))
     return 0 if e < 0.5 * math.log(vocab - NSPECIAL) else 1
@@ -373,6 +381,9 @@ def main():
         t.add_argument('--sinusoidal', action='store_true')
         t.add_argument('--qk-identity', type=float, default=0.0)
         t.add_argument('--split', action='store_true')
+        t.add_argument('--vo-identity', type=float, default=0.0)
+        t.add_argument('--pos-scale', type=float, default=1.0)
+        t.add_argument('--unigram-bias', action='store_true')
         t.add_argument('--eval-every', type=int, default=100)
         t.add_argument('--eval-batches', type=int, default=16)
         t.add_argument('--threads', type=int, default=1)
