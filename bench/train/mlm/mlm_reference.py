@@ -221,9 +221,12 @@ def train_loop(a, P, sample, evals, base, heads, layers, log):
     params = list(P.values())
     for p in params:
         p.requires_grad_(True)
-    decay = [p for n, p in P.items() if not (n.endswith('.bias') or 'LayerNorm' in n or 'layer_norm' in n)]
-    nodecay = [p for n, p in P.items() if n.endswith('.bias') or 'LayerNorm' in n or 'layer_norm' in n]
-    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': a.wd}, {'params': nodecay, 'weight_decay': 0.0}], lr=a.lr, betas=(a.beta1, a.beta2), eps=a.eps)
+    qk = lambda n: n.endswith('query.weight') or n.endswith('key.weight')
+    nd = lambda n: n.endswith('.bias') or 'LayerNorm' in n or 'layer_norm' in n
+    groups = [{'params': [p for n, p in P.items() if not nd(n) and not qk(n)], 'weight_decay': a.wd, 'mult': 1.0},
+              {'params': [p for n, p in P.items() if qk(n)], 'weight_decay': a.wd, 'mult': a.qk_lr_mult},
+              {'params': [p for n, p in P.items() if nd(n)], 'weight_decay': 0.0, 'mult': 1.0}]
+    opt = torch.optim.AdamW(groups, lr=a.lr, betas=(a.beta1, a.beta2), eps=a.eps)
     warm = min(a.warmup, max(1, a.steps // 10))
     sched = lambda s: (s + 1) / warm if s < warm else 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1, (s - warm) / max(1, a.steps - warm))))
     kw = {'pre_ln': a.pre_ln}
@@ -245,7 +248,7 @@ def train_loop(a, P, sample, evals, base, heads, layers, log):
     log(f'step 0: held-out {e:.3f} (acc {acc * 100:.1f}%), context-free baseline {base:.3f}')
     for s in range(a.steps):
         for g in opt.param_groups:
-            g['lr'] = a.lr * sched(s)
+            g['lr'] = a.lr * sched(s) * g['mult']
         b = sample()
         loss, _ = mlm_loss(P, b, heads, layers, **kw)
         opt.zero_grad()
@@ -384,6 +387,7 @@ def main():
         t.add_argument('--vo-identity', type=float, default=0.0)
         t.add_argument('--pos-scale', type=float, default=1.0)
         t.add_argument('--unigram-bias', action='store_true')
+        t.add_argument('--qk-lr-mult', type=float, default=1.0)
         t.add_argument('--eval-every', type=int, default=100)
         t.add_argument('--eval-batches', type=int, default=16)
         t.add_argument('--threads', type=int, default=1)
