@@ -3,6 +3,9 @@
  *   features: batches [b0, b1) of one split's length-sorted batch plan (model x split x row range), pooled
  *             exactly as in-process (poolBatches) and written to the store as a shard;
  *   fit:      one task x one representation: probeLayer on the assembled features, its LayerResult stored.
+ *   subset:   one layer subset x one split (dev for the search, test for reporting) of `run`: scoreSubset
+ *             (select/evaluate.ts, the function the in-process evaluator calls), its per-task scores and
+ *             predictions stored.
  *   law-run:  one training run of `study law`'s grid, its LawRun stored.
  * `noop` does nothing (it measures the queue's own cost per job). Every job names the model by path and
  * content hash and the code version: a worker whose model files or code differ refuses it (no retry), so
@@ -22,6 +25,7 @@ import { layerContext, probeLayer, splitRows, type LayerResult, type SplitFeatur
 import { ProbeSessions } from '../probe/sessions.js';
 import { ProbescaleError } from '../util/errors.js';
 import { Store, storeKey, type EntryKind } from './store.js';
+import { scoreSubset, type SubsetOutcome } from '../select/evaluate.js';
 import { lawData, trainLawRun, type LawData, type LawStudyOptions } from '../scaling/law-study.js';
 import { codeVersion } from './version.js';
 
@@ -62,6 +66,23 @@ export interface FitJob {
   layer: number;
 }
 
+/** One subset of `run`'s search or baselines scored on one split (every task of the run). */
+export interface SubsetJob {
+  kind: 'subset';
+  unit: string;
+  run: RunSpec;
+  /** the run's task names in its order */
+  tasks: string[];
+  layers: number[];
+  split: 'dev' | 'test';
+}
+
+/** A stored subset result: SubsetOutcome with the predictions as plain arrays. */
+export interface StoredSubset {
+  scores: SubsetOutcome['scores'];
+  preds: Record<string, number[]>;
+}
+
 /** One training run of `study law`'s grid (grid point `index`): trainLawRun, its LawRun stored. */
 export interface LawJob {
   kind: 'law-run';
@@ -77,12 +98,12 @@ export interface NoopJob {
   unit: string;
 }
 
-export type StoredJob = FeaturesJob | FitJob | LawJob;
+export type StoredJob = FeaturesJob | FitJob | SubsetJob | LawJob;
 export type JobData = StoredJob | NoopJob;
 
 /** The store folder of a job kind's results. */
 export function entryKind(job: StoredJob): EntryKind {
-  return job.kind === 'features' ? 'shards' : job.kind === 'fit' ? 'fits' : 'runs';
+  return job.kind === 'features' ? 'shards' : job.kind === 'fit' ? 'fits' : job.kind === 'subset' ? 'subsets' : 'runs';
 }
 
 export function storeOf(job: StoredJob): string {
@@ -160,6 +181,7 @@ export class WorkerState {
     if (store.has(entryKind(job), key)) return { worker: workerId, seconds: (performance.now() - t0) / 1000, reused: true };
     if (job.kind === 'features') await this.features(job, store, key);
     else if (job.kind === 'fit') await this.fit(job, store, key);
+    else if (job.kind === 'subset') await this.subset(job, store, key);
     else await this.lawRun(job, store, key);
     return { worker: workerId, seconds: (performance.now() - t0) / 1000, reused: false };
   }
@@ -214,6 +236,42 @@ export class WorkerState {
     await store.putJson('fits', key, res);
   }
 
+  /** idle probe session pools per task: a pool serves one fit at a time, so concurrent jobs take different pools */
+  private readonly pools = new Map<string, ProbeSessions[]>();
+
+  private async subset(job: SubsetJob, store: Store, key: string): Promise<void> {
+    const c = this.context(job.run);
+    const tasks = job.tasks.map((n) => this.task(c, job.run, n));
+    const tok = await c.tok;
+    const L = c.model.arch.layers;
+    if (!job.layers.every((l, i) => Number.isInteger(l) && l >= 0 && l < L && (i === 0 || l > job.layers[i - 1]))) throw new PermanentJobError(`layers [${job.layers}] are not a sorted subset of the model's ${L} layers`);
+    const taken: ProbeSessions[] = [];
+    const poolFor = (task: Task) => {
+      const id = `${job.run.model}\0${task.name}`;
+      let p = taken.find((x) => this.poolTask.get(x) === id);
+      if (!p) {
+        p = this.pools.get(id)?.pop() ?? new ProbeSessions(this.threads);
+        this.poolTask.set(p, id);
+        taken.push(p);
+      }
+      return p;
+    };
+    try {
+      // the coordinator's options; the features of every subnetwork go to the store's feature cache
+      const opts: SuiteOptions = { ...job.run.suite, cacheDir: store.featuresDir(job.run.code), threads: this.threads, precision: job.run.precision };
+      const r = await scoreSubset(c.model, tok, tasks, job.layers, job.split, opts, poolFor);
+      const value: StoredSubset = { scores: r.scores, preds: Object.fromEntries(Object.entries(r.preds).map(([t, p]) => [t, Array.from(p)])) };
+      await store.putJson('subsets', key, value);
+    } finally {
+      for (const p of taken) {
+        const id = this.poolTask.get(p)!;
+        this.pools.set(id, [...(this.pools.get(id) ?? []), p]);
+      }
+    }
+  }
+
+  private readonly poolTask = new WeakMap<ProbeSessions, string>();
+
   private readonly lawData = new Map<string, LawData>();
 
   private async lawRun(job: LawJob, store: Store, key: string): Promise<void> {
@@ -230,6 +288,8 @@ export class WorkerState {
   }
 
   async release(): Promise<void> {
+    for (const ps of this.pools.values()) for (const p of ps) await p.release();
+    this.pools.clear();
     for (const c of this.models.values()) if (c.engine) await (await c.engine).release();
     this.models.clear();
   }

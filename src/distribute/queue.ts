@@ -16,7 +16,8 @@ import type { RemoteExtraction } from '../features/extract.js';
 import type { Distributor, LayerResult, SuiteOptions } from '../probe/suite.js';
 import { progressMode } from '../util/progress.js';
 import { ProbescaleError, UsageError } from '../util/errors.js';
-import { entryKind, jobKey, readShard, type FeaturesJob, type FitJob, type JobData, type JobReturn, type LawJob, type RunSpec, type Split, type StoredJob } from './jobs.js';
+import { entryKind, jobKey, readShard, type FeaturesJob, type FitJob, type JobData, type JobReturn, type LawJob, type RunSpec, type Split, type StoredJob, type StoredSubset, type SubsetJob } from './jobs.js';
+import type { SubsetRunner } from '../select/evaluate.js';
 import type { LawRun, LawRunner } from '../scaling/law-study.js';
 import { Store } from './store.js';
 import { codeVersion } from './version.js';
@@ -149,6 +150,11 @@ export class JobQueue {
     return out;
   }
 
+  /** workers connected now (at least 1): how many units are worth sending at once */
+  async workers(): Promise<number> {
+    return Math.max(1, await this.queue.getWorkersCount());
+  }
+
   async close(): Promise<void> {
     await this.events.close();
     await this.queue.close();
@@ -229,6 +235,27 @@ export class RedisDistributor implements Distributor {
     const jobs: FitJob[] = layers.map((layer) => ({ kind: 'fit', unit: `fit ${task.name} representation ${layer}`, run, task: task.name, keys, layer }));
     await this.queue.runJobs(`probing ${task.name}`, jobs, !!opts.progress);
     return jobs.map((j) => this.store.readJson<LayerResult>('fits', jobKey(j)));
+  }
+
+  /**
+   * `run`'s subset evaluations (search on dev, ProbeScale and every baseline on test) as jobs: each subset x
+   * split is one job running scoreSubset on a worker, its scores and predictions read back from the store.
+   */
+  subsetRunner(tasks: Task[]): SubsetRunner {
+    const names = tasks.map((t) => t.name);
+    return {
+      score: async (subsets, split, opts) => {
+        const run = this.runSpec(opts);
+        const jobs: SubsetJob[] = subsets.map((layers) => ({ kind: 'subset', unit: `subset [${layers.join(',')}] on ${split}`, run, tasks: names, layers, split }));
+        // one line per batch of a few units (the starts, the test set of baselines), not per search step
+        await this.queue.runJobs(`subsets on ${split}`, jobs, !!opts.progress && jobs.length >= 4);
+        return jobs.map((j) => {
+          const v = this.store.readJson<StoredSubset>('subsets', jobKey(j));
+          return { scores: v.scores, preds: Object.fromEntries(Object.entries(v.preds).map(([t, p]) => [t, Int32Array.from(p)])) };
+        });
+      },
+      width: () => this.queue.workers(),
+    };
   }
 
   close(): Promise<void> {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { mkdirp } from '../util/atomic.js';
 import { fsError } from '../util/errors.js';
 
-export type EntryKind = 'shards' | 'fits' | 'runs';
+export type EntryKind = 'shards' | 'fits' | 'subsets' | 'runs';
 
 export function storeKey(parts: unknown): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 24);
@@ -72,7 +72,7 @@ export class Store {
    */
   cleanStale(): void {
     const host = hostname();
-    for (const kind of ['shards', 'fits', 'runs'] as const) {
+    for (const kind of ['shards', 'fits', 'subsets', 'runs'] as const) {
       let names: string[];
       try {
         names = readdirSync(join(this.root, kind));
