@@ -3,6 +3,8 @@
  * `probe --redis` compared with the in-process `probe` on stories260K (a few sentences): the same scores and
  * the same feature bytes; then a worker SIGKILLed during its first job, whose job another worker retries,
  * with the result still identical; and a job that cannot run fails the run naming the unit and the reason.
+ * `run --redis` (its subset evaluations as jobs) and the law and small-LM studies' training runs as jobs give
+ * the in-process results.
  * Skipped (with a message) only when redis-server is not installed and CI is not set; in CI it must run.
  */
 import { test, describe, before, after } from 'node:test';
@@ -148,6 +150,31 @@ describe('scale-out through Redis + BullMQ', { skip }, () => {
     await Promise.all(workers.map((w) => stop(w)));
   });
 
+  test('run --redis: the search and every baseline scored by workers give the in-process selection and scores', async () => {
+    workers = [start(WORKER(url)), start(WORKER(url))];
+    await Promise.all(workers.map((w) => w.waitFor(/ready/)));
+    // local search (10 subsets of 2 layers > 8 evaluations): starts, then swaps two at a time (two workers)
+    const RUN = ['run', '--model', STORIES, '--tasks', 'upos', '--max-train', '40', '--max-eval', '20', '--budget', '0.6', '--search-evals', '8', '--random-seeds', '1', '--bootstrap', '50', '--threads', '1', '--json'];
+    const [local, remote] = await Promise.all([run(process.execPath, [CLI, ...RUN, '--out', join(dir, 'run-local')]), run(process.execPath, [CLI, ...RUN, '--out', join(dir, 'run-redis'), '--redis', url])]);
+    // everything but wall-clock times, measured latencies/memory and the output folder: to the bit
+    const same = (json: string) => {
+      const r = JSON.parse(json);
+      const { measured: _m, compute: _c, dir: _d, ...compressed } = r.compressed;
+      return { ...r, date: 0, seconds: 0, compressed, probes: scores(JSON.stringify({ results: r.probes })) };
+    };
+    const a = same(local.stdout);
+    assert.deepEqual(same(remote.stdout), a);
+    assert.equal(a.budgets[0].search.method, 'local');
+    assert.equal(a.budgets[0].search.evaluated, 8);
+    assert.match(remote.stderr, /scale-out subsets on dev: \d+ jobs/);
+    assert.match(remote.stderr, /scale-out subsets on test: \d+ jobs/);
+    // every subset ran on a worker, once: one store entry per job done
+    const done = workers.flatMap((w) => w.log().split('\n').filter((l) => / done subset \[/.test(l)));
+    assert.ok(done.length >= 8 + 2, `${done.length} subset jobs`);
+    assert.equal(readdirSync(join(dir, 'run-redis', '.store', 'subsets')).length, done.length);
+    await Promise.all(workers.map((w) => stop(w)));
+  });
+
   test('a worker killed (SIGKILL) during a job: another worker retries it, same result', async () => {
     const a = start(WORKER(url));
     const b = start(WORKER(url));
@@ -166,7 +193,7 @@ describe('scale-out through Redis + BullMQ', { skip }, () => {
     await stop(b);
   });
 
-  test('a job that cannot run fails the run naming the unit and the reason; law-study runs as jobs give the in-process runs', async () => {
+  test('a job that cannot run fails the run naming the unit and the reason; law and small-LM study runs as jobs give the in-process runs', async () => {
     const w = start(WORKER(url));
     workers = [w];
     await w.waitFor(/ready/);
@@ -197,6 +224,21 @@ describe('scale-out through Redis + BullMQ', { skip }, () => {
     } finally {
       await q2.close();
     }
+    // the small-LM study's training runs as jobs: the same StudyRuns as in-process
+    const { runStudy, QUICK_STUDY } = await import('../src/scaling/small-lm.js');
+    const { smallLmRunner } = await import('../src/distribute/queue.js');
+    const study = { ...QUICK_STUDY, datasets: ['shakespeare-char'], configs: ['linear', 'attention-rope'], seeds: 1, budget: { char: 1e9, word: 1e9 }, evalWindows: 4, threads: 1 };
+    const lmLocal = await runStudy(study);
+    const q3 = await JobQueue.open(url, join(dir, 'law-store'));
+    try {
+      const lmRemote = await runStudy(study, smallLmRunner(q3, false));
+      assert.equal(lmRemote.runs.length, 2);
+      assert.deepEqual(lmRemote.runs.map((r) => ({ ...r, seconds: 0 })), lmLocal.runs.map((r) => ({ ...r, seconds: 0 })));
+      assert.deepEqual(lmRemote.datasets, lmLocal.datasets);
+    } finally {
+      await q3.close();
+    }
+    assert.equal((w.log().match(/ done small-LM run /g) ?? []).length, 2);
     await stop(w);
   });
 

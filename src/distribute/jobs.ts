@@ -7,6 +7,7 @@
  *             (select/evaluate.ts, the function the in-process evaluator calls), its per-task scores and
  *             predictions stored.
  *   law-run:  one training run of `study law`'s grid, its LawRun stored.
+ *   small-lm-run: one training run of `study small-lm` (dataset x configuration x seed), its StudyRun stored.
  * `noop` does nothing (it measures the queue's own cost per job). Every job names the model by path and
  * content hash and the code version: a worker whose model files or code differ refuses it (no retry), so
  * the coordinator never mixes numbers from other inputs or other code into its run.
@@ -26,6 +27,7 @@ import { ProbeSessions } from '../probe/sessions.js';
 import { ProbescaleError } from '../util/errors.js';
 import { Store, storeKey, type EntryKind } from './store.js';
 import { scoreSubset, type SubsetOutcome } from '../select/evaluate.js';
+import { studyConfig, studyDatasets, trainStudyRun, type StudyDataset, type StudyOptions, type StudyUnit } from '../scaling/small-lm.js';
 import { lawData, trainLawRun, type LawData, type LawStudyOptions } from '../scaling/law-study.js';
 import { codeVersion } from './version.js';
 
@@ -93,12 +95,22 @@ export interface LawJob {
   index: number;
 }
 
+/** One training run of `study small-lm`: trainStudyRun, its StudyRun stored. */
+export interface SmallLmJob {
+  kind: 'small-lm-run';
+  unit: string;
+  store: string;
+  code: string;
+  study: Omit<StudyOptions, 'log'>;
+  run: StudyUnit;
+}
+
 export interface NoopJob {
   kind: 'noop';
   unit: string;
 }
 
-export type StoredJob = FeaturesJob | FitJob | SubsetJob | LawJob;
+export type StoredJob = FeaturesJob | FitJob | SubsetJob | LawJob | SmallLmJob;
 export type JobData = StoredJob | NoopJob;
 
 /** The store folder of a job kind's results. */
@@ -107,7 +119,7 @@ export function entryKind(job: StoredJob): EntryKind {
 }
 
 export function storeOf(job: StoredJob): string {
-  return job.kind === 'law-run' ? job.store : job.run.store;
+  return job.kind === 'law-run' || job.kind === 'small-lm-run' ? job.store : job.run.store;
 }
 
 export interface JobReturn {
@@ -120,6 +132,7 @@ export interface JobReturn {
 /** Store key of a job's result: model files + job spec + code version (paths and labels left out). */
 export function jobKey(job: StoredJob): string {
   if (job.kind === 'law-run') return storeKey({ code: job.code, law: job.law, index: job.index });
+  if (job.kind === 'small-lm-run') return storeKey({ code: job.code, kind: job.kind, study: job.study, run: job.run });
   const { store: _s, model: _m, ...run } = job.run;
   const { unit: _u, run: _r, ...spec } = job;
   return storeKey({ run, spec });
@@ -182,6 +195,7 @@ export class WorkerState {
     if (job.kind === 'features') await this.features(job, store, key);
     else if (job.kind === 'fit') await this.fit(job, store, key);
     else if (job.kind === 'subset') await this.subset(job, store, key);
+    else if (job.kind === 'small-lm-run') await this.smallLmRun(job, store, key);
     else await this.lawRun(job, store, key);
     return { worker: workerId, seconds: (performance.now() - t0) / 1000, reused: false };
   }
@@ -284,6 +298,18 @@ export class WorkerState {
     if (!data) this.lawData.set(id, (data = lawData(job.law)));
     // the coordinator's thread count, not this worker's: the same run, the same numbers
     const run = await trainLawRun(job.law, data, job.index);
+    await store.putJson('runs', key, run);
+  }
+
+  private studyData?: StudyDataset[];
+
+  private async smallLmRun(job: SmallLmJob, store: Store, key: string): Promise<void> {
+    if (job.code !== codeVersion()) throw new PermanentJobError(`this worker runs probescale code ${codeVersion()}, the coordinator ${job.code}`, { fix: 'run the same probescale version (same sources) on the workers and the coordinator' });
+    // the datasets (the bundled corpora, tokenized) are read once per worker
+    const d = (this.studyData ??= studyDatasets()).find((x) => x.name === job.run.dataset);
+    if (!d) throw new PermanentJobError(`small-LM dataset ${job.run.dataset} is not among this worker's datasets`);
+    // the coordinator's thread count, not this worker's: the same run, the same numbers
+    const run = await trainStudyRun(job.study, d, studyConfig(job.run.config), job.run.seed);
     await store.putJson('runs', key, run);
   }
 

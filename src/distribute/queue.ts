@@ -16,7 +16,8 @@ import type { RemoteExtraction } from '../features/extract.js';
 import type { Distributor, LayerResult, SuiteOptions } from '../probe/suite.js';
 import { progressMode } from '../util/progress.js';
 import { ProbescaleError, UsageError } from '../util/errors.js';
-import { entryKind, jobKey, readShard, type FeaturesJob, type FitJob, type JobData, type JobReturn, type LawJob, type RunSpec, type Split, type StoredJob, type StoredSubset, type SubsetJob } from './jobs.js';
+import { entryKind, jobKey, readShard, type FeaturesJob, type FitJob, type JobData, type JobReturn, type LawJob, type RunSpec, type Split, type StoredJob, type StoredSubset, type SubsetJob, type SmallLmJob } from './jobs.js';
+import type { StudyRun, StudyRunner } from '../scaling/small-lm.js';
 import type { SubsetRunner } from '../select/evaluate.js';
 import type { LawRun, LawRunner } from '../scaling/law-study.js';
 import { Store } from './store.js';
@@ -261,6 +262,15 @@ export class RedisDistributor implements Distributor {
   close(): Promise<void> {
     return this.queue.close();
   }
+}
+
+/** `study small-lm --redis`: each training run (dataset x configuration x seed) is a job; the runs come back in order. */
+export function smallLmRunner(queue: JobQueue, progress = true): StudyRunner {
+  return async (study, units) => {
+    const jobs: SmallLmJob[] = units.map((run, i) => ({ kind: 'small-lm-run', unit: `small-LM run ${i + 1}/${units.length} (${run.dataset} ${run.config} seed ${run.seed})`, store: queue.store.root, code: queue.code, study, run }));
+    await queue.runJobs('small-LM runs', jobs, progress);
+    return jobs.map((j) => queue.store.readJson<StudyRun>('runs', jobKey(j)));
+  };
 }
 
 /** `study law --redis`: each training run of the grid is a job; the runs come back in grid order. */
