@@ -171,7 +171,8 @@ describe('scale-out through Redis + BullMQ', { skip }, () => {
     // every subset ran on a worker, once: one store entry per job done
     const done = workers.flatMap((w) => w.log().split('\n').filter((l) => / done subset \[/.test(l)));
     assert.ok(done.length >= 8 + 2, `${done.length} subset jobs`);
-    assert.equal(readdirSync(join(dir, 'run-redis', '.store', 'subsets')).length, done.length);
+    const [code] = readdirSync(join(dir, 'run-redis', '.store', 'subsets'));
+    assert.equal(readdirSync(join(dir, 'run-redis', '.store', 'subsets', code)).length, done.length);
     await Promise.all(workers.map((w) => stop(w)));
   });
 

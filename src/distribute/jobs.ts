@@ -122,6 +122,11 @@ export function storeOf(job: StoredJob): string {
   return job.kind === 'law-run' || job.kind === 'small-lm-run' ? job.store : job.run.store;
 }
 
+/** The code version a job was made by (its entries live under it in the store). */
+export function codeOf(job: StoredJob): string {
+  return job.kind === 'law-run' || job.kind === 'small-lm-run' ? job.code : job.run.code;
+}
+
 export interface JobReturn {
   worker: string;
   seconds: number;
@@ -188,7 +193,8 @@ export class WorkerState {
   async run(job: JobData): Promise<JobReturn> {
     const t0 = performance.now();
     if (job.kind === 'noop') return { worker: workerId, seconds: 0, reused: false };
-    const store = new Store(storeOf(job));
+    const store = new Store(storeOf(job), codeOf(job));
+    store.ensure(); // a folder that is not probescale's store fails the job (no retry)
     if (!this.cleaned.has(store.root)) this.cleaned.add(store.root), store.cleanStale();
     const key = jobKey(job);
     if (store.has(entryKind(job), key)) return { worker: workerId, seconds: (performance.now() - t0) / 1000, reused: true };
@@ -230,7 +236,7 @@ export class WorkerState {
     const c = this.context(job.run);
     const task = this.task(c, job.run, job.task);
     const tok = await c.tok;
-    const dir = store.featuresDir(job.run.code);
+    const dir = store.featuresDir();
     const split = (s: Split): SplitFeatures => {
       const features = openCachedFeatures(dir, job.keys[s]);
       if (!features) throw new PermanentJobError(`the ${s} features of ${task.name} (entry ${job.keys[s]}) are not in the store`, { file: dir, fix: 'mount the same --store folder on every worker and the coordinator' });
@@ -272,7 +278,7 @@ export class WorkerState {
     };
     try {
       // the coordinator's options; the features of every subnetwork go to the store's feature cache
-      const opts: SuiteOptions = { ...job.run.suite, cacheDir: store.featuresDir(job.run.code), threads: this.threads, precision: job.run.precision };
+      const opts: SuiteOptions = { ...job.run.suite, cacheDir: store.featuresDir(), threads: this.threads, precision: job.run.precision };
       const r = await scoreSubset(c.model, tok, tasks, job.layers, job.split, opts, poolFor);
       const value: StoredSubset = { scores: r.scores, preds: Object.fromEntries(Object.entries(r.preds).map(([t, p]) => [t, Array.from(p)])) };
       await store.putJson('subsets', key, value);

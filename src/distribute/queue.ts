@@ -85,18 +85,21 @@ export class JobQueue {
   readonly perWorker = new Map<string, number>();
 
   static async open(redis: string, store: string, opts: { attempts?: number; log?: (line: string) => void } = {}): Promise<JobQueue> {
+    // a --store that is a file or someone else's folder is refused before anything is created
+    Store.check(resolve(store));
     const a = await connectRedis(redis);
     const b = await connectRedis(redis);
     const queue = new Queue(QUEUE_NAME, { connection: a });
     const events = new QueueEvents(QUEUE_NAME, { connection: b });
     await events.waitUntilReady();
-    return new JobQueue(queue, events, [a, b], new Store(resolve(store)), codeVersion(), opts.attempts ?? 3, opts.log ?? ((l: string) => process.stderr.write(l + '\n')));
+    return new JobQueue(queue, events, [a, b], new Store(resolve(store), codeVersion()), codeVersion(), opts.attempts ?? 3, opts.log ?? ((l: string) => process.stderr.write(l + '\n')));
   }
 
   /** Queue the units not yet in the store and wait until every one is there. */
   async runJobs(label: string, jobs: StoredJob[], progress: boolean): Promise<void> {
     const todo = jobs.filter((j) => !this.store.has(entryKind(j), jobKey(j)));
     if (todo.length === 0) return;
+    this.store.ensure();
     const workers = await this.queue.getWorkersCount();
     const say = (s: string) => progress && progressMode() !== 'off' && this.log(s);
     say(`scale-out ${label}: ${todo.length} jobs (${jobs.length - todo.length} already in the store) for ${workers} worker(s)${workers === 0 ? ' — none connected yet: start `probescale worker --redis URL`' : ''}`);
@@ -184,7 +187,8 @@ export class RedisDistributor implements Distributor {
 
   /** The feature-cache folder in the store for this code version: the run's SuiteOptions.cacheDir. */
   get featuresDir(): string {
-    return this.store.featuresDir(this.code);
+    this.store.ensure(); // asked for once --out exists (the default store is inside it)
+    return this.store.featuresDir();
   }
 
   private runSpec(opts: SuiteOptions): RunSpec {
