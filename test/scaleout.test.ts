@@ -132,17 +132,25 @@ describe('scale-out through Redis + BullMQ', { skip }, () => {
     assert.deepEqual(scores(stdout), inProcess);
     assert.match(stderr, /scale-out features upos\/train: \d+ jobs .* for 2 worker\(s\)/);
     assert.match(stderr, /jobs per worker so far: /);
-    // every split's features, assembled from shards, are the in-process cache entry byte for byte
+    // every split's features, read from its shards (no assembled copy), are the in-process cache entry byte for byte
     const local = join(dir, 'local', '.features');
-    const codeDirs = readdirSync(join(dir, 'two', '.store', 'features'));
-    assert.equal(codeDirs.length, 1);
+    const shardRoot = join(dir, 'two', '.store', 'shards');
+    const [code] = readdirSync(shardRoot);
+    const shards = readdirSync(join(shardRoot, code)).map((k) => ({ dir: join(shardRoot, code, k), ...JSON.parse(readFileSync(join(shardRoot, code, k, 'index.json'), 'utf8')) }));
     const keys = readdirSync(local).filter((k) => /^[0-9a-f]{20}$/.test(k));
     assert.equal(keys.length, 6);
+    const { partsFeatureSet } = await import('../src/features/extract.js');
     for (const k of keys) {
-      for (const f of readdirSync(join(local, k)).filter((n) => n.startsWith('layer-'))) {
-        assert.ok(readFileSync(join(local, k, f)).equals(readFileSync(join(dir, 'two', '.store', 'features', codeDirs[0], k, f))), `${k}/${f}`);
+      const meta = JSON.parse(readFileSync(join(local, k, 'meta.json'), 'utf8'));
+      const mine = shards.filter((x) => x.key === k);
+      assert.ok(mine.length >= 1, `${k}: no shards`);
+      const set = partsFeatureSet(meta, mine, true);
+      for (let l = 0; l < meta.layers; l++) {
+        const d = set.load(l).data;
+        assert.ok(Buffer.from(d.buffer, d.byteOffset, d.byteLength).equals(readFileSync(join(local, k, `layer-${l}.f32`))), `${k}/layer-${l}`);
       }
     }
+    assert.equal(existsSync(join(dir, 'two', '.store', 'features', code)) && readdirSync(join(dir, 'two', '.store', 'features', code)).some((k) => keys.includes(k)), false, 'no assembled copy of the probing features');
     // a second run finds every unit in the store: nothing is queued or computed again
     const again = await run(process.execPath, [CLI, ...PROBE, '--out', join(dir, 'two'), '--redis', url]);
     assert.deepEqual(scores(again.stdout), inProcess);
@@ -205,7 +213,7 @@ describe('scale-out through Redis + BullMQ', { skip }, () => {
     try {
       const run = { store: q.store.root, code: 'not-this-code', model: STORIES, modelHash: model.contentHash(), precision: 'fp32' as const, tasks: 'sst2', load: { seed: 0 }, suite: {} };
       await assert.rejects(
-        q.runJobs('bad', [{ kind: 'fit', unit: 'fit sst2 representation 2', run, task: 'sst2', keys: { train: 'x', dev: 'y', test: 'z' }, layer: 2 }], false),
+        q.runJobs('bad', [{ kind: 'fit', unit: 'fit sst2 representation 2', run, task: 'sst2', keys: { train: 'x', dev: 'y', test: 'z' }, parts: { train: [], dev: [], test: [] }, layer: 2 }], false),
         /scale-out job failed: fit sst2 representation 2: .*this worker runs probescale code [0-9a-f]+, the coordinator not-this-code/,
       );
     } finally {
