@@ -143,6 +143,8 @@ export function jobKey(job: StoredJob): string {
   if (job.kind === 'small-lm-run') return storeKey({ code: job.code, kind: job.kind, study: job.study, run: job.run });
   const { store: _s, model: _m, ...run } = job.run;
   const { unit: _u, run: _r, ...spec } = job;
+  // a fit's result depends on the features (their keys), not on how they were cut into shards
+  if (job.kind === 'fit') delete (spec as Partial<FitJob>).parts;
   return storeKey({ run, spec });
 }
 

@@ -210,6 +210,9 @@ export class RedisDistributor implements Distributor {
   private readonly shardsOf = new Map<string, string[]>();
 
   async features(task: Task, split: Split, x: FeaturePlan, opts: SuiteOptions): Promise<FeatureSet> {
+    // a split computed before (by any shard size) is read from the shards its manifest names
+    const done = this.store.has('splits', x.key) ? this.store.readJson<{ shards: string[] }>('splits', x.key).shards : undefined;
+    if (done && done.every((k) => this.store.has('shards', k))) return this.partsOf(x, done, undefined, true);
     const run = this.runSpec(opts);
     const per = Math.max(1, Math.ceil((this.opts.shardSequences ?? DEFAULT_SHARD_SEQUENCES) / x.plan.batchSize));
     const batches = x.plan.batches;
@@ -220,12 +223,18 @@ export class RedisDistributor implements Distributor {
     }
     const fromCache = jobs.every((j) => this.store.has('shards', jobKey(j)));
     await this.queue.runJobs(`features ${task.name}/${split}`, jobs, !!opts.progress);
-    // no reassembly: the split's features are read from its shards, here and in every fit job
     const keys = jobs.map((j) => jobKey(j));
+    const set = this.partsOf(x, keys, jobs.map((j) => j.unit), fromCache);
+    await this.store.putJson('splits', x.key, { shards: keys });
+    return set;
+  }
+
+  /** No reassembly: a split's features are read from its shards, here and in every fit job (checked to cover every row once). */
+  private partsOf(x: FeaturePlan, keys: string[], units: string[] | undefined, fromCache: boolean): FeatureSet {
     this.shardsOf.set(x.key, keys);
     const parts = keys.map((k, i) => {
       const shard = readShard(this.store, k);
-      if (shard.layers !== x.layers || shard.dtype !== x.dtype) throw new ProbescaleError(`shard of ${jobs[i].unit} has ${shard.layers} layers of ${shard.dtype}, expected ${x.layers} of ${x.dtype}`, { file: shard.dir });
+      if (shard.layers !== x.layers || shard.dtype !== x.dtype) throw new ProbescaleError(`shard of ${units?.[i] ?? `split ${x.key}`} has ${shard.layers} layers of ${shard.dtype}, expected ${x.layers} of ${x.dtype}`, { file: shard.dir });
       return shard;
     });
     return partsFeatureSet({ key: x.key, rows: x.rows, cols: x.cols, layers: x.layers, dtype: x.dtype }, parts, fromCache);
