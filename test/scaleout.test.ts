@@ -47,6 +47,9 @@ interface Proc {
   waitFor(re: RegExp, ms?: number): Promise<string>;
 }
 
+/** every process started, so `after` stops them all even when a test failed before stopping its own */
+const started: Proc[] = [];
+
 function start(args: string[]): Proc {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
@@ -60,7 +63,7 @@ function start(args: string[]): Proc {
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  return {
+  const p: Proc = {
     child,
     log: () => text,
     waitFor: (re, ms = 60_000) =>
@@ -71,7 +74,12 @@ function start(args: string[]): Proc {
         waiters.push({ re, res: (l) => (clearTimeout(t), res(l)) });
       }),
   };
+  started.push(p);
+  return p;
 }
+
+/** a test that failed before stopping its workers must not leave them taking the next test's jobs */
+const stopAll = () => Promise.all(started.map((w) => stop(w, 'SIGKILL')));
 
 function stop(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return Promise.resolve();
@@ -120,12 +128,13 @@ describe('scale-out through Redis + BullMQ', { skip }, () => {
   });
 
   after(async () => {
-    await Promise.all(workers.map((w) => stop(w, 'SIGKILL')));
+    await stopAll();
     if (redis) await new Promise<void>((res) => (redis.exitCode !== null ? res() : (redis.once('exit', () => res()), redis.kill('SIGTERM'))));
     rmSync(dir, { recursive: true, force: true });
   });
 
   test('two workers give the in-process scores and the same feature bytes', async () => {
+    await stopAll();
     workers = [start(WORKER(url)), start(WORKER(url))];
     await Promise.all(workers.map((w) => w.waitFor(/ready/)));
     const { stdout, stderr } = await run(process.execPath, [CLI, ...PROBE, '--out', join(dir, 'two'), '--redis', url, '--shard-sequences', '32']);
@@ -159,6 +168,7 @@ describe('scale-out through Redis + BullMQ', { skip }, () => {
   });
 
   test('run --redis: the search and every baseline scored by workers give the in-process selection and scores', async () => {
+    await stopAll();
     workers = [start(WORKER(url)), start(WORKER(url))];
     await Promise.all(workers.map((w) => w.waitFor(/ready/)));
     // local search (10 subsets of 2 layers > 8 evaluations): starts, then swaps two at a time (two workers)
@@ -176,15 +186,17 @@ describe('scale-out through Redis + BullMQ', { skip }, () => {
     assert.equal(a.budgets[0].search.evaluated, 8);
     assert.match(remote.stderr, /scale-out subsets on dev: \d+ jobs/);
     assert.match(remote.stderr, /scale-out subsets on test: \d+ jobs/);
-    // every subset ran on a worker, once: one store entry per job done
-    const done = workers.flatMap((w) => w.log().split('\n').filter((l) => / done subset \[/.test(l)));
-    assert.ok(done.length >= 8 + 2, `${done.length} subset jobs`);
+    // every subset ran on a worker: one store entry per subset a worker did (a job whose lock lapsed on this
+    // loaded machine may run twice; its entry is still one)
+    const done = new Set(workers.flatMap((w) => w.log().split('\n').map((l) => / done (subset \[.*\] on \w+) in /.exec(l)?.[1]).filter((u) => u !== undefined)));
+    assert.ok(done.size >= 8 + 2, `${done.size} subsets`);
     const [code] = readdirSync(join(dir, 'run-redis', '.store', 'subsets'));
-    assert.equal(readdirSync(join(dir, 'run-redis', '.store', 'subsets', code)).length, done.length);
+    assert.equal(readdirSync(join(dir, 'run-redis', '.store', 'subsets', code)).length, done.size);
     await Promise.all(workers.map((w) => stop(w)));
   });
 
   test('a worker killed (SIGKILL) during a job: another worker retries it, same result', async () => {
+    await stopAll();
     const a = start(WORKER(url));
     const b = start(WORKER(url));
     workers = [a, b];
@@ -203,6 +215,7 @@ describe('scale-out through Redis + BullMQ', { skip }, () => {
   });
 
   test('a job that cannot run fails the run naming the unit and the reason; law and small-LM study runs as jobs give the in-process runs', async () => {
+    await stopAll();
     const w = start(WORKER(url));
     workers = [w];
     await w.waitFor(/ready/);
