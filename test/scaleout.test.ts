@@ -260,7 +260,8 @@ describe('scale-out through Redis + BullMQ', { skip }, () => {
     } finally {
       await q3.close();
     }
-    assert.equal((w.log().match(/ done small-LM run /g) ?? []).length, 2);
+    // both runs done by the worker (a run whose lock lapsed on a loaded machine may be done twice; one entry)
+    assert.equal(new Set(w.log().split('\n').map((l) => / done (small-LM run \S+) /.exec(l)?.[1]).filter(Boolean)).size, 2);
     await stop(w);
   });
 
