@@ -2,7 +2,8 @@
  * Scale-out jobs and what a worker does with them. Two kinds carry a probing run's work:
  *   features: batches [b0, b1) of one split's length-sorted batch plan (model x split x row range), pooled
  *             exactly as in-process (poolBatches) and written to the store as a shard;
- *   fit:      one task x one representation: probeLayer on the assembled features, its LayerResult stored.
+ *   fit:      one task x one representation: probeLayer on the features read from the splits' shards, its
+ *             LayerResult stored.
  *   subset:   one layer subset x one split (dev for the search, test for reporting) of `run`: scoreSubset
  *             (select/evaluate.ts, the function the in-process evaluator calls), its per-task scores and
  *             predictions stored.
@@ -21,7 +22,7 @@ import type { Precision } from '../engine/graph.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { Task } from '../data/types.js';
 import { resolveTasks } from '../data/resolve.js';
-import { cacheKey, encodeRows, openCachedFeatures, planBatches, poolBatches } from '../features/extract.js';
+import { cacheKey, encodeRows, partsFeatureSet, planBatches, poolBatches } from '../features/extract.js';
 import { layerContext, probeLayer, splitRows, type LayerResult, type SplitFeatures, type SuiteOptions } from '../probe/suite.js';
 import { ProbeSessions } from '../probe/sessions.js';
 import { ProbescaleError } from '../util/errors.js';
@@ -65,6 +66,8 @@ export interface FitJob {
   run: RunSpec;
   task: string;
   keys: Record<Split, string>;
+  /** per split, the store keys of its feature shards (read directly: no assembled copy) */
+  parts: Record<Split, string[]>;
   layer: number;
 }
 
@@ -140,6 +143,8 @@ export function jobKey(job: StoredJob): string {
   if (job.kind === 'small-lm-run') return storeKey({ code: job.code, kind: job.kind, study: job.study, run: job.run });
   const { store: _s, model: _m, ...run } = job.run;
   const { unit: _u, run: _r, ...spec } = job;
+  // a fit's result depends on the features (their keys), not on how they were cut into shards
+  if (job.kind === 'fit') delete (spec as Partial<FitJob>).parts;
   return storeKey({ run, spec });
 }
 
@@ -228,7 +233,7 @@ export class WorkerState {
       } finally {
         fds.forEach((fd) => closeSync(fd));
       }
-      writeJsonFile(join(dir, 'index.json'), { layers: L, dtype, runs: index });
+      writeJsonFile(join(dir, 'index.json'), { layers: L, dtype, runs: index, key: job.key, batches: [job.b0, job.b1] });
     });
   }
 
@@ -238,10 +243,13 @@ export class WorkerState {
     const tok = await c.tok;
     const dir = store.featuresDir();
     const split = (s: Split): SplitFeatures => {
-      const features = openCachedFeatures(dir, job.keys[s]);
-      if (!features) throw new PermanentJobError(`the ${s} features of ${task.name} (entry ${job.keys[s]}) are not in the store`, { file: dir, fix: 'mount the same --store folder on every worker and the coordinator' });
       const rows = splitRows(c.model.arch, tok, task, s, job.run.suite);
-      if (rows.rows.length !== features.rows) throw new PermanentJobError(`${task.name}/${s}: ${rows.rows.length} rows here, ${features.rows} in the stored features`, { file: features.dir });
+      const shards = job.parts[s].map((k) => {
+        if (!store.has('shards', k)) throw new PermanentJobError(`a feature shard of ${task.name}/${s} (entry ${k}) is not in the store`, { file: store.root, fix: 'mount the same --store folder on every worker and the coordinator' });
+        return readShard(store, k);
+      });
+      if (shards.some((x) => x.layers !== shards[0].layers || x.dtype !== shards[0].dtype)) throw new PermanentJobError(`the feature shards of ${task.name}/${s} disagree in layers or dtype`, { file: store.root });
+      const features = partsFeatureSet({ key: job.keys[s], rows: rows.rows.length, cols: rows.rows[0].ranges.length * c.model.arch.hidden, layers: shards[0].layers, dtype: shards[0].dtype }, shards, true);
       return { rows, features };
     };
     const [tr, dv, te] = [split('train'), split('dev'), split('test')];
@@ -337,8 +345,8 @@ function writeJsonFile(path: string, value: unknown): void {
 }
 
 /** A stored shard: its row runs [first, count] and one file per layer holding those rows in that order. */
-export function readShard(store: Store, key: string): { layers: number; dtype: 'f32' | 'f16'; runs: number[]; layer(l: number): Buffer } {
+export function readShard(store: Store, key: string): { dir: string; layers: number; dtype: 'f32' | 'f16'; runs: number[] } {
   const dir = store.path('shards', key);
   const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { layers: number; dtype: 'f32' | 'f16'; runs: number[] };
-  return { ...index, layer: (l) => readFileSync(join(dir, `layer-${l}.${index.dtype}`)) };
+  return { dir, layers: index.layers, dtype: index.dtype, runs: index.runs };
 }

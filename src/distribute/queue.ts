@@ -12,7 +12,7 @@ import type { Task } from '../data/types.js';
 import { isSpecPath } from '../data/spec.js';
 import type { LoadedModel } from '../model/checkpoint.js';
 import type { Precision } from '../engine/graph.js';
-import type { RemoteExtraction } from '../features/extract.js';
+import { partsFeatureSet, type FeaturePlan, type FeatureSet } from '../features/extract.js';
 import type { Distributor, LayerResult, SuiteOptions } from '../probe/suite.js';
 import { progressMode } from '../util/progress.js';
 import { ProbescaleError, UsageError } from '../util/errors.js';
@@ -206,38 +206,44 @@ export class RedisDistributor implements Distributor {
     };
   }
 
-  extract(task: Task, split: Split, opts: SuiteOptions): (job: RemoteExtraction) => Promise<void> {
-    return async (x) => {
-      const run = this.runSpec(opts);
-      const per = Math.max(1, Math.ceil((this.opts.shardSequences ?? DEFAULT_SHARD_SEQUENCES) / x.batchSize));
-      const jobs: FeaturesJob[] = [];
-      for (let b0 = 0; b0 < x.batches; b0 += per) {
-        const b1 = Math.min(b0 + per, x.batches);
-        jobs.push({ kind: 'features', unit: `features ${task.name}/${split} batches ${b0}-${b1 - 1} of ${x.batches}`, run, task: task.name, split, key: x.key, batchSize: x.batchSize, b0, b1 });
-      }
-      await this.queue.runJobs(`features ${task.name}/${split}`, jobs, !!opts.progress);
-      // assemble the shards into the split's feature entry (extractFeatures checks and renames it)
-      const bytes = x.dtype === 'f16' ? 2 : 4;
-      for (const j of jobs) {
-        const shard = readShard(this.store, jobKey(j));
-        if (shard.layers !== x.layers || shard.dtype !== x.dtype) throw new ProbescaleError(`shard of ${j.unit} has ${shard.layers} layers of ${shard.dtype}, expected ${x.layers} of ${x.dtype}`, { file: this.store.path('shards', jobKey(j)) });
-        for (let l = 0; l < x.layers; l++) {
-          const data = shard.layer(l);
-          let off = 0;
-          for (let r = 0; r < shard.runs.length; r += 2) {
-            const n = shard.runs[r + 1] * x.cols * bytes;
-            x.write(l, shard.runs[r], new Uint8Array(data.buffer, data.byteOffset + off, n));
-            off += n;
-          }
-          if (off !== data.byteLength) throw new ProbescaleError(`shard of ${j.unit} is damaged (layer ${l}: ${data.byteLength} bytes, runs cover ${off})`, { file: this.store.path('shards', jobKey(j)) });
-        }
-      }
-    };
+  /** feature key -> the store keys of its shards (the fit jobs read the shards directly) */
+  private readonly shardsOf = new Map<string, string[]>();
+
+  async features(task: Task, split: Split, x: FeaturePlan, opts: SuiteOptions): Promise<FeatureSet> {
+    // a split computed before (by any shard size) is read from the shards its manifest names
+    const done = this.store.has('splits', x.key) ? this.store.readJson<{ shards: string[] }>('splits', x.key).shards : undefined;
+    if (done && done.every((k) => this.store.has('shards', k))) return this.partsOf(x, done, undefined, true);
+    const run = this.runSpec(opts);
+    const per = Math.max(1, Math.ceil((this.opts.shardSequences ?? DEFAULT_SHARD_SEQUENCES) / x.plan.batchSize));
+    const batches = x.plan.batches;
+    const jobs: FeaturesJob[] = [];
+    for (let b0 = 0; b0 < batches; b0 += per) {
+      const b1 = Math.min(b0 + per, batches);
+      jobs.push({ kind: 'features', unit: `features ${task.name}/${split} batches ${b0}-${b1 - 1} of ${batches}`, run, task: task.name, split, key: x.key, batchSize: x.plan.batchSize, b0, b1 });
+    }
+    const fromCache = jobs.every((j) => this.store.has('shards', jobKey(j)));
+    await this.queue.runJobs(`features ${task.name}/${split}`, jobs, !!opts.progress);
+    const keys = jobs.map((j) => jobKey(j));
+    const set = this.partsOf(x, keys, jobs.map((j) => j.unit), fromCache);
+    await this.store.putJson('splits', x.key, { shards: keys });
+    return set;
+  }
+
+  /** No reassembly: a split's features are read from its shards, here and in every fit job (checked to cover every row once). */
+  private partsOf(x: FeaturePlan, keys: string[], units: string[] | undefined, fromCache: boolean): FeatureSet {
+    this.shardsOf.set(x.key, keys);
+    const parts = keys.map((k, i) => {
+      const shard = readShard(this.store, k);
+      if (shard.layers !== x.layers || shard.dtype !== x.dtype) throw new ProbescaleError(`shard of ${units?.[i] ?? `split ${x.key}`} has ${shard.layers} layers of ${shard.dtype}, expected ${x.layers} of ${x.dtype}`, { file: shard.dir });
+      return shard;
+    });
+    return partsFeatureSet({ key: x.key, rows: x.rows, cols: x.cols, layers: x.layers, dtype: x.dtype }, parts, fromCache);
   }
 
   async fitLayers(task: Task, keys: Record<Split, string>, layers: number[], opts: SuiteOptions): Promise<LayerResult[]> {
     const run = this.runSpec(opts);
-    const jobs: FitJob[] = layers.map((layer) => ({ kind: 'fit', unit: `fit ${task.name} representation ${layer}`, run, task: task.name, keys, layer }));
+    const parts = { train: this.shardsOf.get(keys.train)!, dev: this.shardsOf.get(keys.dev)!, test: this.shardsOf.get(keys.test)! };
+    const jobs: FitJob[] = layers.map((layer) => ({ kind: 'fit', unit: `fit ${task.name} representation ${layer}`, run, task: task.name, keys, parts, layer }));
     await this.queue.runJobs(`probing ${task.name}`, jobs, !!opts.progress);
     return jobs.map((j) => this.store.readJson<LayerResult>('fits', jobKey(j)));
   }

@@ -5,7 +5,7 @@
  * renamed into place, so a killed or retried job leaves either nothing or the whole entry, and two workers
  * finishing the same entry keep the first (both wrote the same bytes).
  *
- * Layout: ROOT/<kind>/<code version>/<key> (the feature cache: ROOT/features/<code version>/<feature key>), and
+ * Layout: ROOT/<kind>/<code version>/<key> (`splits/`: which shards make up a split's features; the feature cache: ROOT/features/<code version>/<feature key>), and
  * ROOT/.probescale-output.json, the marker every probescale output folder carries. probescale writes only into
  * a store folder that is new, empty or marked, and deletes only what matches this layout in a marked folder:
  * temp folders of its own dead processes, and (`probescale store --prune`) whole code versions.
@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import { mkdirp, markerText, outputState, OUTPUT_MARKER, writeFileAtomic } from '../util/atomic.js';
 import { fsError, ProbescaleError } from '../util/errors.js';
 
-export type EntryKind = 'shards' | 'fits' | 'subsets' | 'runs';
+export type EntryKind = 'shards' | 'splits' | 'fits' | 'subsets' | 'runs';
 /** every folder of the layout, the feature cache included */
-const KINDS = ['features', 'shards', 'fits', 'subsets', 'runs'] as const;
+const KINDS = ['features', 'shards', 'splits', 'fits', 'subsets', 'runs'] as const;
 const CODE = /^[0-9a-f]{16}$/;
 
 export function storeKey(parts: unknown): string {
@@ -110,7 +110,7 @@ export class Store {
   cleanStale(): void {
     if (outputState(this.root) !== 'probescale') return; // only in a folder probescale marked as its store
     const host = hostname();
-    for (const kind of ['shards', 'fits', 'subsets', 'runs'] as const) {
+    for (const kind of ['shards', 'splits', 'fits', 'subsets', 'runs'] as const) {
       const dir = join(this.root, kind, this.code);
       let names: string[];
       try {
