@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { loadModel } from '../model/checkpoint.js';
 import { maxSequenceTokens } from '../model/config.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
-import type { SentencePooling } from '../features/task-rows.js';
+import type { SentencePooling, WordPooling } from '../features/task-rows.js';
 import type { Task, TokenExample, SentenceExample } from '../data/types.js';
 import { resolveTasks } from '../data/resolve.js';
 import { Engine, range } from '../engine/engine.js';
@@ -49,6 +49,8 @@ export interface PipelineOptions {
   out: string;
   maxTrain?: number;
   maxEval?: number;
+  /** test units per task (default: maxEval); a number at least the split's size (e.g. Number.MAX_SAFE_INTEGER) = the whole test split */
+  maxTest?: number;
   seed: number;
   heal?: boolean;
   trimVocab?: boolean;
@@ -63,6 +65,9 @@ export interface PipelineOptions {
   quantize?: 'int8';
   /** sentence pooling for sentence-level tasks (default mean; 'last' suits decoders, whose last token has seen the whole sentence) */
   pooling?: SentencePooling;
+  /** word pooling over sub-tokens for token tasks (default first; mean suits decoders, whose first
+   * sub-token has not seen the rest of the word) */
+  wordPooling?: WordPooling;
   searchEvals: number;
   randomSeeds: number;
   bootstrap: number;
@@ -89,7 +94,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   checkCanCreate(opts.out);
   const model = loadModel(opts.model);
   const tok = await model.tokenizer();
-  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed, allowOutside: opts.allowOutside });
+  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, maxTest: opts.maxTest, seed: opts.seed, allowOutside: opts.allowOutside });
   const weights = opts.weights ? opts.weights.split(',').map(Number) : tasks.map(() => 1);
   if (weights.length === tasks.length && weights.every((w) => w >= 0) && !weights.some((w) => w > 0)) {
     throw new UsageError(`--weights are all 0: retention would be 0/0`, { fix: 'give at least one task a positive weight' });
@@ -113,7 +118,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   try {
     prepareOutputDir(opts.out, 'probescale run', { overwrite: opts.overwrite });
     // with --redis every feature entry (the workers' and this process's subsets) lives in the shared store
-    suite = { cacheDir: dist?.featuresDir ?? join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: opts.progress !== false, threads: opts.threads, precision: opts.precision, sentencePooling: pooling };
+    suite = { cacheDir: dist?.featuresDir ?? join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: opts.progress !== false, threads: opts.threads, precision: opts.precision, sentencePooling: pooling, wordPooling: opts.wordPooling };
 
     // 1. probe every layer of the full model
     log(`probing ${L + 1} representations of ${model.source} on ${tasks.map((t) => t.name).join(', ')}${dist ? ` (scale-out: jobs on ${opts.redis})` : ''}`);
@@ -290,7 +295,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
     const lin = probe.exportLinear();
     headTensors[`head.${t.name}.weight`] = { dtype: 'F32', shape: [lin.d, lin.K], data: lin.weight };
     headTensors[`head.${t.name}.bias`] = { dtype: 'F32', shape: [lin.K], data: lin.bias };
-    headInfo[t.name] = { kind: t.kind, labels: t.labels, metric: t.metric, C: probe.chosenC, input: t.kind === 'edge' ? 'concat(span1 mean, span2 mean)' : t.kind === 'token' ? 'first sub-token of each word' : `${pooling === 'mean' ? 'mean over tokens' : `${pooling} token`}`, layout: 'logits = features @ weight + bias' };
+    headInfo[t.name] = { kind: t.kind, labels: t.labels, metric: t.metric, C: probe.chosenC, input: t.kind === 'edge' ? 'concat(span1 mean, span2 mean)' : t.kind === 'token' ? `${opts.wordPooling === 'mean' ? 'mean of the sub-tokens' : 'first sub-token'} of each word` : `${pooling === 'mean' ? 'mean over tokens' : `${pooling} token`}`, layout: 'logits = features @ weight + bias' };
   }
   await sub.release();
   const used = opts.trimVocab ? new Set(tasks.flatMap((t) => ['train', 'dev', 'test'].flatMap((s) => splitTokens(tok, t, s as 'train')))) : undefined;

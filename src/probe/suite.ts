@@ -107,9 +107,9 @@ function warnOverflow(task: Task, split: string, rows: TaskRows, maxTokens: numb
   warned.add(key);
   const n = task.splits[split as 'train'].length;
   const parts: string[] = [];
-  if (o.windowed) parts.push(`${o.windowed} of ${n} sentences are longer than ${maxTokens} tokens and were split into windows (every word is scored)`);
+  if (o.windowed) parts.push(`${o.windowed} of ${n} sentences are longer than ${maxTokens} tokens and were split into windows (${task.kind === 'edge' ? 'every edge whose two words fit in one window is scored' : 'every word is scored'})`);
   if (o.truncated) parts.push(`${o.truncated} of ${n} texts were cut to ${maxTokens} tokens (scored on the part that fits)`);
-  if (o.droppedEdges) parts.push(`${o.droppedEdges} edges past token ${maxTokens} could not be scored and were left out`);
+  if (o.droppedEdges) parts.push(`${o.droppedEdges} edges span more than one window of ${maxTokens} tokens and could not be scored`);
   if (o.droppedWords) parts.push(`${o.droppedWords} words could not be placed in any window and were left out`);
   console.warn(`probescale: warning: ${task.name} ${split}: ${parts.join('; ')}`);
 }

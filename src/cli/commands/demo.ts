@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { loadModel } from '../../model/checkpoint.js';
 import { runPipeline } from '../../pipeline/run.js';
-import { EMBEDDED_MODEL, MINI_GPT } from '../paths.js';
+import { EMBEDDED_MODEL, GPT_M, MINI_GPT } from '../paths.js';
 import type { PipelineOptions } from '../../pipeline/run.js';
 import { positiveIntArg } from '../parse.js';
 import { ProbescaleError } from '../../util/errors.js';
@@ -27,10 +27,11 @@ export function register(program: Command): void {
     .option('--only <stage>', 'run one stage: stories260K or mini-gpt')
     .option('--overwrite', 'write into --out even if it holds files probescale did not write (e.g. a demo output from before the output markers)')
     .action(async (o: { out: string; maxTrain?: number; maxEval?: number; only?: string; overwrite?: boolean }) => {
-      type Stage = { name: string; model: string; out: string } & Pick<PipelineOptions, 'tasks' | 'budgets' | 'maxTrain' | 'maxEval' | 'searchEvals' | 'randomSeeds' | 'pooling' | 'quantize'>;
+      type Stage = { name: string; model: string; out: string } & Pick<PipelineOptions, 'tasks' | 'budgets' | 'maxTrain' | 'maxEval' | 'maxTest' | 'searchEvals' | 'randomSeeds' | 'pooling' | 'wordPooling' | 'quantize'>;
       const stages: Stage[] = [
         // a real pretrained model from llama2.c (5 layers)
         { name: 'stories260K', model: EMBEDDED_MODEL, out: o.out, tasks: 'upos,sst2,tense', budgets: '0.6,0.4,0.8', maxTrain: 1000, maxEval: 400, searchEvals: 40, randomSeeds: 5, pooling: 'mean' },
+        { name: 'gpt-m', model: GPT_M, out: join(o.out, 'gpt-m'), tasks: 'upos,deprel,tense,coordinv', budgets: '0.5,0.75', maxTrain: 1000, maxEval: 500, maxTest: Number.MAX_SAFE_INTEGER, searchEvals: 20, randomSeeds: 3, pooling: 'last', wordPooling: 'mean', quantize: 'int8' },
         // our own 12-layer test bed: enough depth for selection to matter; 12-layer subnetworks cost more per evaluation
         { name: 'mini-gpt', model: MINI_GPT, out: join(o.out, 'mini-gpt'), tasks: 'deprel,tense,coordinv', budgets: '0.3,0.5', maxTrain: 1000, maxEval: 500, searchEvals: 30, randomSeeds: 3, pooling: 'last', quantize: 'int8' },
       ];
