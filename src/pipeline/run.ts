@@ -31,7 +31,7 @@ import { fitBridges } from '../compress/heal.js';
 import { verifyWritten } from '../verify/heads.js';
 import { measureModel } from '../verify/measure.js';
 import { fitRetention, budgetForRetention, predictRetention } from '../scaling/retention.js';
-import type { BudgetResult, CompressedResult, MethodResult, Reference, RunResults, Scaling, TaskReferences } from '../report/results.js';
+import type { BudgetResult, CompressedResult, MethodResult, Reference, RunResults, Scaling, TaskReferences, TaskRetention } from '../report/results.js';
 import { openDistributor } from './probe.js';
 import { checkCanCreate, checkReplaceable, lockDir, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
 import { ProbescaleError, UsageError } from '../util/errors.js';
@@ -227,9 +227,15 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
       const r = await ev.evaluate(c.layers, 'test');
       const rawCI = ev.retentionCI(c.layers, 'test', 'raw', opts.bootstrap, opts.seed)!;
       const gainCI = ev.retentionCI(c.layers, 'test', 'gain', opts.bootstrap, opts.seed);
+      const perTask: Record<string, TaskRetention> = {};
+      for (const t of tasks) {
+        const raw = ev.retentionCI(c.layers, 'test', 'raw', opts.bootstrap, opts.seed, t.name)!;
+        const gain = ev.retentionCI(c.layers, 'test', 'gain', opts.bootstrap, opts.seed, t.name);
+        perTask[t.name] = { raw: raw.score, rawCI: [raw.lo, raw.hi], gain: gain?.score, gainCI: gain && [gain.lo, gain.hi] };
+      }
       methods.push({
         method: c.method, layers: c.layers, parameters: subsetCost(paramCosts, c.layers),
-        retention: r.retention, retentionCI: [rawCI.lo, rawCI.hi], gain: r.gain, gainCI: gainCI && [gainCI.lo, gainCI.hi], scores: r.scores,
+        retention: r.retention, retentionCI: [rawCI.lo, rawCI.hi], gain: r.gain, gainCI: gainCI && [gainCI.lo, gainCI.hi], scores: r.scores, perTask,
         devRetention: c.method === 'probescale' ? (winner === 'search' ? search.best.retention : objective(addDevScore)) : undefined,
       });
     }
@@ -240,6 +246,15 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
       if (fullNow.gain !== undefined) {
         const g = ev.compare(chosen, m.layers, opts.bootstrap, opts.seed, 'gain');
         m.probescaleMinusGain = { diff: g.score, lo: g.lo, hi: g.hi, above: g.above };
+      }
+      for (const t of tasks) {
+        const pt = m.perTask![t.name];
+        const c = ev.compare(chosen, m.layers, opts.bootstrap, opts.seed, 'raw', t.name);
+        pt.probescaleMinus = { diff: c.score, lo: c.lo, hi: c.hi, above: c.above };
+        if (pt.gain !== undefined) {
+          const g = ev.compare(chosen, m.layers, opts.bootstrap, opts.seed, 'gain', t.name);
+          pt.probescaleMinusGain = { diff: g.score, lo: g.lo, hi: g.hi, above: g.above };
+        }
       }
     }
     const rand: SubsetScore[] = [];

@@ -75,6 +75,10 @@ export interface TaskResult {
   metric: Task['metric'];
   labels: string[];
   rows: { train: number; dev: number; test: number };
+  /** examples (sentences, pairs) per split, and what of them did not fit the model's positions (windowed,
+   * cut, left out: TaskRows.overflow), so a report can say how many test units were scored */
+  examples?: { train: number; dev: number; test: number };
+  overflow?: Record<'train' | 'dev' | 'test', TaskRows['overflow']>;
   layers: LayerResult[];
   summary: LayerSummary;
   /** test score of always predicting the most frequent training label (the trivial baseline; chance level) */
@@ -261,6 +265,8 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
     metric: task.metric,
     labels: task.labels,
     rows: { train: tr.rows.rows.length, dev: dv.rows.rows.length, test: te.rows.rows.length },
+    examples: { train: task.splits.train.length, dev: task.splits.dev.length, test: task.splits.test.length },
+    overflow: { train: tr.rows.overflow, dev: dv.rows.overflow, test: te.rows.overflow },
     layers: results,
     summary: summarizeLayers(results.map((r) => r.score)),
     majority,
