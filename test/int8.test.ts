@@ -65,6 +65,10 @@ for (const dir of fixtures) {
     const left = graph.node!.filter((n) => n.opType === 'MatMul' && floats2d.has(n.input![1]));
     assert.deepEqual(left.map((n) => n.input![1]), [], `${name}: fp32 MatMuls left`);
     assert.ok(graph.node!.filter((n) => n.opType === 'MatMulIntegerToFloat').length >= 4, `${name}: too few quantized MatMuls`);
+    // plain encoders (no position bias) run q/k/v and attention as one QAttention node per layer
+    const fused = graph.node!.filter((n) => n.opType === 'QAttention').length;
+    const plainEncoder = ['bert', 'roberta', 'electra', 'distilbert', 'albert'].includes(model.arch.family);
+    assert.equal(fused, plainEncoder ? model.arch.layers : 0, `${name}: QAttention nodes`);
     const a = await fp32.run(batch);
     const b = await int8.run(batch);
     assert.deepEqual(Object.keys(b).sort(), Object.keys(a).sort());

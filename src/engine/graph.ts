@@ -43,6 +43,10 @@ export class GraphBuilder {
   /** int8: activation name -> its DynamicQuantizeLinear outputs, so q/k/v projections of one input share them. */
   private dynamicQuant = new Map<string, string[]>();
   private usesContribOps = false;
+  /** Values made by nodes (see output()). */
+  private nodeOutputs = new Set<string>();
+  /** Node output -> the graph output name it is published under, applied when serializing. */
+  private renames = new Map<string, string>();
 
   /** When set, large weights are appended to this file (ONNX external data) instead of the protobuf. */
   private external?: { fd: number; location: string; offset: number };
@@ -75,8 +79,10 @@ export class GraphBuilder {
 
   output(name: string, value: string, elemType = FLOAT, dims: (number | string)[] = []): void {
     this.flush(value);
-    // Graph outputs need their own names: route through Identity so one value can be published twice.
-    this.nodes.push({ opType: 'Identity', input: [value], output: [name], name: `out_${name}` });
+    // A node's output is published by renaming it (an Identity would copy it on every run); a value published
+    // a second time, or not made by a node (an input or initializer), goes through an Identity.
+    if (this.nodeOutputs.has(value) && !this.renames.has(value)) this.renames.set(value, name);
+    else this.nodes.push({ opType: 'Identity', input: [value], output: [name], name: `out_${name}` });
     this.outputs.push(valueInfo(name, elemType, dims.length ? dims : undefined));
   }
 
@@ -145,6 +151,41 @@ export class GraphBuilder {
     return this.opN('MatMulIntegerToFloat', [xq[0], qw.q, xq[1], qw.scale, xq[2]], 1, {}, hint, 'com.microsoft')[0];
   }
 
+  /**
+   * int8 self-attention of a plain encoder layer in one com.microsoft QAttention node: q/k/v weights [C, C] (in,
+   * out; q NOT pre-scaled: the kernel divides by sqrt(head size)) quantized per column as one [C, 3C] matrix, the
+   * activation quantized per batch (shared with other readers of x); `mask` is attention_mask as int32 [B, T].
+   * The kernel writes q/k/v per head and the context back in [B, T, C], so no Transpose nodes are needed.
+   */
+  qAttention(x: string, ws: [string, string, string], bs: [string, string, string], mask: string, heads: number): string {
+    const key = ws.join('|');
+    let qw = this.quantized.get(key); // a shared layer (ALBERT) reads the same three weights again
+    if (!qw) {
+      const parts = ws.map((w) => {
+        const p = this.pending.get(w);
+        if (!p) throw new Error(`internal: QAttention weight ${w} is not a pending 2-D weight`);
+        this.pending.delete(w);
+        return p;
+      });
+      const [K, N] = parts[0].dims;
+      const cat = new Float32Array(K * 3 * N);
+      for (let k = 0; k < K; k++) parts.forEach((p, i) => cat.set(p.data.subarray(k * N, (k + 1) * N), k * 3 * N + i * N));
+      const { q, scale } = quantizeColumns(cat, K, 3 * N);
+      qw = { q: `${ws[0]}.qkv.int8`, scale: `${ws[0]}.qkv.scale` };
+      this.tensor(qw.q, INT8, [K, 3 * N], new Uint8Array(q.buffer));
+      this.tensor(qw.scale, FLOAT, [3 * N], new Uint8Array(scale.buffer));
+      this.quantized.set(key, qw);
+    }
+    let xq = this.dynamicQuant.get(x);
+    if (!xq) {
+      xq = this.opN('DynamicQuantizeLinear', [x], 3, {}, 'xq');
+      this.dynamicQuant.set(x, xq);
+    }
+    const bias = this.op('Concat', bs, { axis: 0 });
+    this.usesContribOps = true;
+    return this.opN('QAttention', [xq[0], qw.q, bias, xq[1], qw.scale, mask, xq[2]], 1, { num_heads: heads }, 'qattn', 'com.microsoft')[0];
+  }
+
   constI64(values: number[], dims: number[] = [values.length]): string {
     const key = `i64:${dims}:${values}`;
     const hit = this.constCache.get(key);
@@ -180,6 +221,7 @@ export class GraphBuilder {
       for (const i of inputs) this.flush(i);
     }
     const outs = Array.from({ length: nOut }, () => this.fresh(hint));
+    for (const o of outs) this.nodeOutputs.add(o);
     this.nodes.push({
       opType,
       domain,
@@ -195,6 +237,12 @@ export class GraphBuilder {
   toBytes(): Uint8Array {
     for (const name of [...this.pending.keys()]) this.flush(name);
     this.closeExternalData();
+    const rename = (n: string) => this.renames.get(n) ?? n;
+    for (const node of this.nodes) {
+      node.input = node.input!.map(rename);
+      node.output = node.output!.map(rename);
+    }
+    this.renames.clear();
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
       producerName: 'probescale',

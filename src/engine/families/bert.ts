@@ -100,21 +100,27 @@ export function buildBertEncoder(layout: BertLayout) {
     }
     const scale = 1 / Math.sqrt(arch.headDim);
     const layerOutputs: string[] = [];
+    let mask32: string | undefined;
     for (const [j, l] of opts.layers.entries()) {
       x = bridge(g, x, opts, j, C);
       const L = P + (layout.layerName ? layout.layerName(l) : `${layout.layerRoot}.${l}`);
-      const q = linearWeights(g, w, `${L}.${layout.q}`, C, C, scale);
+      // int8 without a position bias: one QAttention node (q/k/v in one int8 GEMM, no head transposes); it
+      // applies 1/sqrt(head size) itself, so q is not pre-scaled there
+      const fused = g.precision === 'int8' && !layout.relativeBias;
+      const q = linearWeights(g, w, `${L}.${layout.q}`, C, C, fused ? 1 : scale);
       const k = linearWeights(g, w, `${L}.${layout.k}`, C, C);
       const v = linearWeights(g, w, `${L}.${layout.v}`, C, C);
       const o = linearWeights(g, w, `${L}.${layout.o}`, C, C);
-      const ctx = attend(
-        g,
-        splitHeads(g, linear(g, x, q.w, q.b), arch.heads, arch.headDim),
-        splitHeads(g, linear(g, x, k.w, k.b), arch.heads, arch.headDim),
-        splitHeads(g, linear(g, x, v.w, v.b), arch.heads, arch.headDim),
-        bias,
-      );
-      const attnOut = linear(g, mergeHeads(g, ctx, arch.heads, arch.headDim), o.w, o.b);
+      const merged = fused
+        ? g.qAttention(x, [q.w, k.w, v.w], [q.b!, k.b!, v.b!], (mask32 ??= g.op('Cast', [mask], { to: 6 })), arch.heads)
+        : mergeHeads(g, attend(
+          g,
+          splitHeads(g, linear(g, x, q.w, q.b), arch.heads, arch.headDim),
+          splitHeads(g, linear(g, x, k.w, k.b), arch.heads, arch.headDim),
+          splitHeads(g, linear(g, x, v.w, v.b), arch.heads, arch.headDim),
+          bias,
+        ), arch.heads, arch.headDim);
+      const attnOut = linear(g, merged, o.w, o.b);
       x = ln(g.op('Add', [attnOut, x]), `${L}.${layout.attnNorm}`);
       const f1 = linearWeights(g, w, `${L}.${layout.ffIn}`, arch.intermediate, C);
       const f2 = linearWeights(g, w, `${L}.${layout.ffOut}`, C, arch.intermediate);
