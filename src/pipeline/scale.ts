@@ -137,9 +137,9 @@ export async function runScaleStudy(opts: ScaleOptions): Promise<ScaleResults> {
 
   // 1. the pipeline per model
   const models: ScaleModel[] = [];
-  for (const p of planned) {
+  for (const [i, p] of planned.entries()) {
     const runDir = join(opts.out, 'runs', p.name);
-    log(`\n== ${p.name}: ${p.model.arch.layers} layers, ${p.N.toLocaleString('en-US')} layer parameters (+ ${p.costs.fixed.toLocaleString('en-US')} fixed), pooling ${p.pooling}; budgets k = ${p.feasible.join(', ')}${p.skipped.length ? ` (${p.skipped.join(', ')}: not one layer fits)` : ''}`);
+    log(`\n== model ${i + 1} of ${planned.length}, ${p.name}: ${p.model.arch.layers} layers, ${p.N.toLocaleString('en-US')} layer parameters (+ ${p.costs.fixed.toLocaleString('en-US')} fixed), pooling ${p.pooling}; budgets k = ${p.feasible.join(', ')}${p.skipped.length ? ` (${p.skipped.join(', ')}: not one layer fits)` : ''}`);
     const t = performance.now();
     const budgetText = p.budgetTexts.map((b) => b.text).join(',');
     // what makes a finished run reusable: same weights, tasks, budgets and every setting that changes its numbers

@@ -22,6 +22,7 @@ import { mlpAttentionRatio } from './architecture.js';
 import { feedOf, lawData } from './law-study.js';
 import type { BianPoint, ConfigPoints } from './bian.js';
 import type { LossPoint } from './chinchilla.js';
+import { startProgress } from '../util/progress.js';
 
 /** One model to train: its shape (without vocab/seq, which the training setup fixes) and seed. */
 export interface GridShape {
@@ -178,6 +179,7 @@ export async function runGrid(specs: GridRunSpec[], dir: string, opts: GridRunOp
   const { trainStream, vocab, evalFeeds } = lawData(setup);
   const { batch: B, seq: T } = setup;
   const written: GridResult[] = [];
+  const progress = startProgress('law grid', todo.length, { unit: 'runs' });
   for (const spec of todo) {
     if (opts.deadline && Date.now() > opts.deadline) {
       log(`deadline reached: ${todo.length - written.length} runs left for a later session`);
@@ -207,7 +209,9 @@ export async function runGrid(specs: GridRunSpec[], dir: string, opts: GridRunOp
     const result: GridResult = { key, spec, setup, nonEmbedding: N, mlpAttnRatio: arch.mlpAttnRatio, points, seconds: (performance.now() - t0) / 1000, finished: new Date().toISOString() };
     writeFileAtomic(fileOf(dir, key), JSON.stringify(result, null, 1) + '\n');
     written.push(result);
+    progress.increment();
     log(`${spec.tag} N~${spec.target} h${shape.hidden} L${shape.layers} ffn${shape.intermediate} r${arch.mlpAttnRatio.toFixed(2)} seed${spec.seed}: N ${N}, ${steps} steps, losses ${points.map((p) => p.loss.toFixed(3)).join(' / ')} (${result.seconds.toFixed(0)} s)`);
   }
+  progress.stop();
   return written;
 }

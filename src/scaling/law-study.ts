@@ -18,6 +18,7 @@ import { SPECIALS } from '../train/pretrain.js';
 import { Trainer } from '../train/trainer.js';
 import { conditionalLoss, chinchillaLoss, fitChinchilla, fitConditional, type ChinchillaParams, type ConditionalParams, type LossPoint } from './chinchilla.js';
 import { measureThroughput, mlpAttentionRatio, shapeAt, type Shape, type Throughput } from './architecture.js';
+import { startProgress } from '../util/progress.js';
 
 export interface LawGridConfig {
   hidden: number;
@@ -152,11 +153,14 @@ export async function runLawGrid(opts: LawStudyOptions, remote?: LawRunner): Pro
   }
   const data = lawData(opts);
   const runs: LawRun[] = [];
+  const progress = startProgress('law study', opts.grid.length, { unit: 'runs' });
   for (let i = 0; i < opts.grid.length; i++) {
     const run = await trainLawRun(opts, data, i);
     runs.push(run);
     line(run);
+    progress.increment();
   }
+  progress.stop();
   return runs;
 }
 

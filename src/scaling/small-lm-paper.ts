@@ -22,6 +22,7 @@ import type { Feed } from '../train/backend.js';
 import { cosineSchedule } from '../train/optim.js';
 import { smallLmModel, smallLmParameters, smallLmTrainFlopsPerToken, type SmallLmShape } from '../train/models/small-lm.js';
 import { meanCi, windowBatch } from './small-lm.js';
+import { startProgress } from '../util/progress.js';
 
 export interface CharSplit {
   vocab: string[];
@@ -392,8 +393,10 @@ export async function runPlan(specs: RunSpec[], dir: string, opts: { threads?: n
   let ran = 0;
   let skipped = 0;
   let pending = 0;
-  for (const spec of specs) {
-    const done = readRun(dir, spec);
+  const finished = specs.map((spec) => readRun(dir, spec));
+  const progress = startProgress('small-lm study', finished.filter((r) => !r).length, { unit: 'runs' });
+  for (const [i, spec] of specs.entries()) {
+    const done = finished[i];
     if (done) {
       results.push(done);
       skipped++;
@@ -407,8 +410,10 @@ export async function runPlan(specs: RunSpec[], dir: string, opts: { threads?: n
     writeFileAtomic(join(dir, runFileName(spec)), JSON.stringify(r, null, 1) + '\n');
     results.push(r);
     ran++;
+    progress.increment();
     log(`${spec.config} lr ${spec.lr} seed ${spec.seed}: ${r.parameters.toLocaleString('en-US')} params, ${r.steps} steps, val ${r.valNll.toFixed(4)} (epoch ${r.bestEpoch + 1}), test ${r.testNll.toFixed(4)} (${r.seconds.toFixed(0)} s)`);
   }
+  progress.stop();
   return { results, ran, skipped, pending };
 }
 
