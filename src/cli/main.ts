@@ -33,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   pretrain: () => import('./commands/pretrain.js'),
   demo: () => import('./commands/demo.js'),
   worker: () => import('./commands/worker.js'),
+  store: () => import('./commands/store.js'),
 };
 const invoked = process.argv.slice(2).find((a) => !a.startsWith('-'));
 const wanted = invoked && invoked in COMMANDS ? [invoked] : Object.keys(COMMANDS);

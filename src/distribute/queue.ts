@@ -12,11 +12,13 @@ import type { Task } from '../data/types.js';
 import { isSpecPath } from '../data/spec.js';
 import type { LoadedModel } from '../model/checkpoint.js';
 import type { Precision } from '../engine/graph.js';
-import type { RemoteExtraction } from '../features/extract.js';
+import { partsFeatureSet, type FeaturePlan, type FeatureSet } from '../features/extract.js';
 import type { Distributor, LayerResult, SuiteOptions } from '../probe/suite.js';
 import { progressMode } from '../util/progress.js';
 import { ProbescaleError, UsageError } from '../util/errors.js';
-import { entryKind, jobKey, readShard, type FeaturesJob, type FitJob, type JobData, type JobReturn, type LawJob, type RunSpec, type Split, type StoredJob } from './jobs.js';
+import { entryKind, jobKey, readShard, type FeaturesJob, type FitJob, type JobData, type JobReturn, type LawJob, type RunSpec, type Split, type StoredJob, type StoredSubset, type SubsetJob, type SmallLmJob } from './jobs.js';
+import type { StudyRun, StudyRunner } from '../scaling/small-lm.js';
+import type { SubsetRunner } from '../select/evaluate.js';
 import type { LawRun, LawRunner } from '../scaling/law-study.js';
 import { Store } from './store.js';
 import { codeVersion } from './version.js';
@@ -83,18 +85,21 @@ export class JobQueue {
   readonly perWorker = new Map<string, number>();
 
   static async open(redis: string, store: string, opts: { attempts?: number; log?: (line: string) => void } = {}): Promise<JobQueue> {
+    // a --store that is a file or someone else's folder is refused before anything is created
+    Store.check(resolve(store));
     const a = await connectRedis(redis);
     const b = await connectRedis(redis);
     const queue = new Queue(QUEUE_NAME, { connection: a });
     const events = new QueueEvents(QUEUE_NAME, { connection: b });
     await events.waitUntilReady();
-    return new JobQueue(queue, events, [a, b], new Store(resolve(store)), codeVersion(), opts.attempts ?? 3, opts.log ?? ((l: string) => process.stderr.write(l + '\n')));
+    return new JobQueue(queue, events, [a, b], new Store(resolve(store), codeVersion()), codeVersion(), opts.attempts ?? 3, opts.log ?? ((l: string) => process.stderr.write(l + '\n')));
   }
 
   /** Queue the units not yet in the store and wait until every one is there. */
   async runJobs(label: string, jobs: StoredJob[], progress: boolean): Promise<void> {
     const todo = jobs.filter((j) => !this.store.has(entryKind(j), jobKey(j)));
     if (todo.length === 0) return;
+    this.store.ensure();
     const workers = await this.queue.getWorkersCount();
     const say = (s: string) => progress && progressMode() !== 'off' && this.log(s);
     say(`scale-out ${label}: ${todo.length} jobs (${jobs.length - todo.length} already in the store) for ${workers} worker(s)${workers === 0 ? ' — none connected yet: start `probescale worker --redis URL`' : ''}`);
@@ -149,6 +154,11 @@ export class JobQueue {
     return out;
   }
 
+  /** workers connected now (at least 1): how many units are worth sending at once */
+  async workers(): Promise<number> {
+    return Math.max(1, await this.queue.getWorkersCount());
+  }
+
   async close(): Promise<void> {
     await this.events.close();
     await this.queue.close();
@@ -177,7 +187,8 @@ export class RedisDistributor implements Distributor {
 
   /** The feature-cache folder in the store for this code version: the run's SuiteOptions.cacheDir. */
   get featuresDir(): string {
-    return this.store.featuresDir(this.code);
+    this.store.ensure(); // asked for once --out exists (the default store is inside it)
+    return this.store.featuresDir();
   }
 
   private runSpec(opts: SuiteOptions): RunSpec {
@@ -195,45 +206,81 @@ export class RedisDistributor implements Distributor {
     };
   }
 
-  extract(task: Task, split: Split, opts: SuiteOptions): (job: RemoteExtraction) => Promise<void> {
-    return async (x) => {
-      const run = this.runSpec(opts);
-      const per = Math.max(1, Math.ceil((this.opts.shardSequences ?? DEFAULT_SHARD_SEQUENCES) / x.batchSize));
-      const jobs: FeaturesJob[] = [];
-      for (let b0 = 0; b0 < x.batches; b0 += per) {
-        const b1 = Math.min(b0 + per, x.batches);
-        jobs.push({ kind: 'features', unit: `features ${task.name}/${split} batches ${b0}-${b1 - 1} of ${x.batches}`, run, task: task.name, split, key: x.key, batchSize: x.batchSize, b0, b1 });
-      }
-      await this.queue.runJobs(`features ${task.name}/${split}`, jobs, !!opts.progress);
-      // assemble the shards into the split's feature entry (extractFeatures checks and renames it)
-      const bytes = x.dtype === 'f16' ? 2 : 4;
-      for (const j of jobs) {
-        const shard = readShard(this.store, jobKey(j));
-        if (shard.layers !== x.layers || shard.dtype !== x.dtype) throw new ProbescaleError(`shard of ${j.unit} has ${shard.layers} layers of ${shard.dtype}, expected ${x.layers} of ${x.dtype}`, { file: this.store.path('shards', jobKey(j)) });
-        for (let l = 0; l < x.layers; l++) {
-          const data = shard.layer(l);
-          let off = 0;
-          for (let r = 0; r < shard.runs.length; r += 2) {
-            const n = shard.runs[r + 1] * x.cols * bytes;
-            x.write(l, shard.runs[r], new Uint8Array(data.buffer, data.byteOffset + off, n));
-            off += n;
-          }
-          if (off !== data.byteLength) throw new ProbescaleError(`shard of ${j.unit} is damaged (layer ${l}: ${data.byteLength} bytes, runs cover ${off})`, { file: this.store.path('shards', jobKey(j)) });
-        }
-      }
-    };
+  /** feature key -> the store keys of its shards (the fit jobs read the shards directly) */
+  private readonly shardsOf = new Map<string, string[]>();
+
+  async features(task: Task, split: Split, x: FeaturePlan, opts: SuiteOptions): Promise<FeatureSet> {
+    // a split computed before (by any shard size) is read from the shards its manifest names
+    const done = this.store.has('splits', x.key) ? this.store.readJson<{ shards: string[] }>('splits', x.key).shards : undefined;
+    if (done && done.every((k) => this.store.has('shards', k))) return this.partsOf(x, done, undefined, true);
+    const run = this.runSpec(opts);
+    const per = Math.max(1, Math.ceil((this.opts.shardSequences ?? DEFAULT_SHARD_SEQUENCES) / x.plan.batchSize));
+    const batches = x.plan.batches;
+    const jobs: FeaturesJob[] = [];
+    for (let b0 = 0; b0 < batches; b0 += per) {
+      const b1 = Math.min(b0 + per, batches);
+      jobs.push({ kind: 'features', unit: `features ${task.name}/${split} batches ${b0}-${b1 - 1} of ${batches}`, run, task: task.name, split, key: x.key, batchSize: x.plan.batchSize, b0, b1 });
+    }
+    const fromCache = jobs.every((j) => this.store.has('shards', jobKey(j)));
+    await this.queue.runJobs(`features ${task.name}/${split}`, jobs, !!opts.progress);
+    const keys = jobs.map((j) => jobKey(j));
+    const set = this.partsOf(x, keys, jobs.map((j) => j.unit), fromCache);
+    await this.store.putJson('splits', x.key, { shards: keys });
+    return set;
+  }
+
+  /** No reassembly: a split's features are read from its shards, here and in every fit job (checked to cover every row once). */
+  private partsOf(x: FeaturePlan, keys: string[], units: string[] | undefined, fromCache: boolean): FeatureSet {
+    this.shardsOf.set(x.key, keys);
+    const parts = keys.map((k, i) => {
+      const shard = readShard(this.store, k);
+      if (shard.layers !== x.layers || shard.dtype !== x.dtype) throw new ProbescaleError(`shard of ${units?.[i] ?? `split ${x.key}`} has ${shard.layers} layers of ${shard.dtype}, expected ${x.layers} of ${x.dtype}`, { file: shard.dir });
+      return shard;
+    });
+    return partsFeatureSet({ key: x.key, rows: x.rows, cols: x.cols, layers: x.layers, dtype: x.dtype }, parts, fromCache);
   }
 
   async fitLayers(task: Task, keys: Record<Split, string>, layers: number[], opts: SuiteOptions): Promise<LayerResult[]> {
     const run = this.runSpec(opts);
-    const jobs: FitJob[] = layers.map((layer) => ({ kind: 'fit', unit: `fit ${task.name} representation ${layer}`, run, task: task.name, keys, layer }));
+    const parts = { train: this.shardsOf.get(keys.train)!, dev: this.shardsOf.get(keys.dev)!, test: this.shardsOf.get(keys.test)! };
+    const jobs: FitJob[] = layers.map((layer) => ({ kind: 'fit', unit: `fit ${task.name} representation ${layer}`, run, task: task.name, keys, parts, layer }));
     await this.queue.runJobs(`probing ${task.name}`, jobs, !!opts.progress);
     return jobs.map((j) => this.store.readJson<LayerResult>('fits', jobKey(j)));
+  }
+
+  /**
+   * `run`'s subset evaluations (search on dev, ProbeScale and every baseline on test) as jobs: each subset x
+   * split is one job running scoreSubset on a worker, its scores and predictions read back from the store.
+   */
+  subsetRunner(tasks: Task[]): SubsetRunner {
+    const names = tasks.map((t) => t.name);
+    return {
+      score: async (subsets, split, opts) => {
+        const run = this.runSpec(opts);
+        const jobs: SubsetJob[] = subsets.map((layers) => ({ kind: 'subset', unit: `subset [${layers.join(',')}] on ${split}`, run, tasks: names, layers, split }));
+        // one line per batch of a few units (the starts, the test set of baselines), not per search step
+        await this.queue.runJobs(`subsets on ${split}`, jobs, !!opts.progress && jobs.length >= 4);
+        return jobs.map((j) => {
+          const v = this.store.readJson<StoredSubset>('subsets', jobKey(j));
+          return { scores: v.scores, preds: Object.fromEntries(Object.entries(v.preds).map(([t, p]) => [t, Int32Array.from(p)])) };
+        });
+      },
+      width: () => this.queue.workers(),
+    };
   }
 
   close(): Promise<void> {
     return this.queue.close();
   }
+}
+
+/** `study small-lm --redis`: each training run (dataset x configuration x seed) is a job; the runs come back in order. */
+export function smallLmRunner(queue: JobQueue, progress = true): StudyRunner {
+  return async (study, units) => {
+    const jobs: SmallLmJob[] = units.map((run, i) => ({ kind: 'small-lm-run', unit: `small-LM run ${i + 1}/${units.length} (${run.dataset} ${run.config} seed ${run.seed})`, store: queue.store.root, code: queue.code, study, run }));
+    await queue.runJobs('small-LM runs', jobs, progress);
+    return jobs.map((j) => queue.store.readJson<StudyRun>('runs', jobKey(j)));
+  };
 }
 
 /** `study law --redis`: each training run of the grid is a job; the runs come back in grid order. */

@@ -31,22 +31,6 @@ export interface ExtractOptions {
   /** Sequences per forward batch. */
   batchSize?: number;
   progress?: boolean;
-  /** Compute the batches elsewhere (scale-out: shards on workers) and write their rows through `write`
-   * instead of running the forward passes here; the entry is finished, checked and renamed as usual. */
-  remote?: (job: RemoteExtraction) => Promise<void>;
-}
-
-/** What a remote extraction must fill: `batches` forward batches of the length-sorted plan (see planBatches). */
-export interface RemoteExtraction {
-  key: string;
-  label: string;
-  batches: number;
-  batchSize: number;
-  layers: number;
-  cols: number;
-  dtype: 'f32' | 'f16';
-  /** write `count` consecutive rows starting at row `first` of layer `layer` (encoded in `dtype`) */
-  write(layer: number, first: number, data: Uint8Array): void;
 }
 
 /** Rows grouped by sequence, and sequences sorted by length so batches pad little. A batch is always
@@ -228,13 +212,9 @@ export async function extractFeatures(engine: Engine, seqs: number[][], rows: Ro
   try {
     const plan = planBatches(seqs, rows, opts.batchSize ?? 32);
     const write = (l: number, first: number, buf: Uint8Array) => writeSync(fds[l], buf, 0, buf.byteLength, first * cols * bytes);
-    if (opts.remote) {
-      await opts.remote({ key, label: opts.label, batches: plan.batches, batchSize: plan.batchSize, layers: L, cols, dtype, write });
-    } else {
-      const bar = startProgress(`features ${opts.label}`, plan.order.length, { unit: 'sequences', enabled: !!opts.progress });
-      await poolBatches(engine, seqs, rows, plan, 0, plan.batches, opts.label, (l, first, data) => write(l, first, encodeRows(data, dtype)), (n) => bar.increment(n));
-      bar.stop();
-    }
+    const bar = startProgress(`features ${opts.label}`, plan.order.length, { unit: 'sequences', enabled: !!opts.progress });
+    await poolBatches(engine, seqs, rows, plan, 0, plan.batches, opts.label, (l, first, data) => write(l, first, encodeRows(data, dtype)), (n) => bar.increment(n));
+    bar.stop();
   } catch (err) {
     fds.forEach((fd) => closeSync(fd));
     rmSync(tmp, { recursive: true, force: true });
@@ -336,4 +316,82 @@ export function openCachedFeatures(cacheDir: string, key: string): FeatureSet | 
   }
   const ok = readEntry(dir, { rows: meta.rows, cols: meta.cols, layers: meta.layers, dtype: meta.dtype, key });
   return ok ? openSet(dir, ok, true) : undefined;
+}
+
+/** What a split's features are (key, shape) and the batch plan that computes them, without computing them. */
+export interface FeaturePlan {
+  key: string;
+  plan: BatchPlan;
+  layers: number;
+  cols: number;
+  rows: number;
+  dtype: 'f32' | 'f16';
+}
+
+export function featurePlan(engine: Engine, seqs: number[][], rows: RowSpec[], opts: { dtype?: 'f32' | 'f16'; batchSize?: number } = {}): FeaturePlan {
+  const dtype = opts.dtype ?? 'f32';
+  const L = engine.options.hiddenStates === 'last' ? 1 : engine.options.layers.length + 1;
+  return { key: cacheKey(engine, seqs, rows, dtype), plan: planBatches(seqs, rows, opts.batchSize ?? 32), layers: L, cols: rows[0].ranges.length * engine.model.arch.hidden, rows: rows.length, dtype };
+}
+
+/** A part of a split's features: a folder with one file per layer holding row runs [first, count, ...] in order. */
+export interface FeaturePart {
+  dir: string;
+  runs: number[];
+}
+
+/**
+ * A split's features read straight from its parts (scale-out shards), with no assembled copy: load(l) places
+ * each part's rows of layer l at their row indices. The parts must cover every row exactly once (checked).
+ */
+export function partsFeatureSet(meta: { key: string; rows: number; cols: number; layers: number; dtype: 'f32' | 'f16' }, parts: FeaturePart[], fromCache: boolean): FeatureSet {
+  const bytes = meta.dtype === 'f16' ? 2 : 4;
+  const seen = new Uint8Array(meta.rows);
+  for (const p of parts) {
+    for (let r = 0; r < p.runs.length; r += 2) {
+      for (let i = p.runs[r]; i < p.runs[r] + p.runs[r + 1]; i++) {
+        if (i >= meta.rows || seen[i]) throw new ProbescaleError(`feature parts of ${meta.key} overlap or exceed its ${meta.rows} rows (row ${i})`, { file: p.dir, fix: 'run again (damaged parts are recomputed once removed)' });
+        seen[i] = 1;
+      }
+    }
+  }
+  if (seen.indexOf(0) >= 0) throw new ProbescaleError(`feature parts of ${meta.key} miss row ${seen.indexOf(0)} of ${meta.rows}`, { file: parts[0]?.dir ?? '', fix: 'run again' });
+  return {
+    ...meta,
+    dir: parts[0]?.dir ?? '',
+    fromCache,
+    load(layer: number, into?: Float32Array): Matrix {
+      const size = meta.rows * meta.cols;
+      const out = into && into.length >= size ? into.subarray(0, size) : new Float32Array(size);
+      for (const p of parts) {
+        const file = join(p.dir, `layer-${layer}.${meta.dtype}`);
+        const fd = openSync(file, 'r');
+        try {
+          let covered = 0;
+          for (let r = 0; r < p.runs.length; r += 2) covered += p.runs[r + 1];
+          if (fstatSync(fd).size !== covered * meta.cols * bytes) throw new ProbescaleError(`feature part layer ${layer} is damaged (${fstatSync(fd).size} bytes for ${covered} rows)`, { file: p.dir, fix: 'delete this folder; it is recomputed on the next run' });
+          let pos = 0;
+          for (let r = 0; r < p.runs.length; r += 2) {
+            const n = p.runs[r + 1] * meta.cols;
+            // f32 straight into its rows of the result; f16 through a staging array
+            const target = meta.dtype === 'f32' ? new Uint8Array(out.buffer, out.byteOffset + p.runs[r] * meta.cols * 4, n * 4) : new Uint8Array(n * 2);
+            for (let off = 0; off < target.length; ) {
+              const got = readSync(fd, target, off, target.length - off, pos + off);
+              if (got === 0) throw new ProbescaleError(`feature part layer ${layer} is damaged`, { file: p.dir, fix: 'delete this folder; it is recomputed on the next run' });
+              off += got;
+            }
+            if (meta.dtype === 'f16') {
+              const h = new Uint16Array(target.buffer, 0, n);
+              const o = p.runs[r] * meta.cols;
+              for (let i = 0; i < n; i++) out[o + i] = halfToFloat(h[i]);
+            }
+            pos += n * bytes;
+          }
+        } finally {
+          closeSync(fd);
+        }
+      }
+      return { data: out, rows: meta.rows, cols: meta.cols };
+    },
+  };
 }

@@ -7,7 +7,7 @@ import { startProgress } from '../util/progress.js';
 import type { Engine } from '../engine/engine.js';
 import type { Task } from '../data/types.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
-import { extractFeatures, type ExtractOptions, type FeatureSet } from '../features/extract.js';
+import { extractFeatures, featurePlan, type FeaturePlan, type FeatureSet } from '../features/extract.js';
 import { taskRows, type RowOptions, type TaskRows } from '../features/task-rows.js';
 import { maxSequenceTokens } from '../model/config.js';
 import type { Matrix } from '../features/matrix.js';
@@ -49,8 +49,8 @@ export interface SuiteOptions extends RowOptions {
 
 /** Where a probing run's units of work run when they do not run here (implemented by src/distribute). */
 export interface Distributor {
-  /** extract a split's features through jobs: passed on to extractFeatures as its `remote` */
-  extract(task: Task, split: 'train' | 'dev' | 'test', opts: SuiteOptions): ExtractOptions['remote'];
+  /** a split's features computed by jobs (feature shards) and read from their parts, with no assembled copy */
+  features(task: Task, split: 'train' | 'dev' | 'test', plan: FeaturePlan, opts: SuiteOptions): Promise<FeatureSet>;
   /** the per-layer results of probeLayer for these layers, each fitted by a job */
   fitLayers(task: Task, keys: { train: string; dev: string; test: string }, layers: number[], opts: SuiteOptions): Promise<LayerResult[]>;
 }
@@ -135,8 +135,8 @@ export function splitRows(arch: Engine['model']['arch'], tok: TextTokenizer, tas
 
 export async function splitFeatures(engine: Engine, tok: TextTokenizer, task: Task, split: 'train' | 'dev' | 'test', opts: SuiteOptions): Promise<SplitFeatures> {
   const rows = splitRows(engine.model.arch, tok, task, split, opts);
-  const remote = opts.distribute?.extract(task, split, opts);
-  const features = await extractFeatures(engine, rows.seqs, rows.rows, { cacheDir: opts.cacheDir, label: `${task.name}/${split}`, dtype: opts.dtype, progress: opts.progress, remote });
+  if (opts.distribute) return { rows, features: await opts.distribute.features(task, split, featurePlan(engine, rows.seqs, rows.rows, { dtype: opts.dtype }), opts) };
+  const features = await extractFeatures(engine, rows.seqs, rows.rows, { cacheDir: opts.cacheDir, label: `${task.name}/${split}`, dtype: opts.dtype, progress: opts.progress });
   return { rows, features };
 }
 

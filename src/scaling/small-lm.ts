@@ -151,46 +151,86 @@ export function windowBatch(data: Int32Array, starts: number[], T: number, shape
   return { input_ids: ids, targets, loss_weights: weights };
 }
 
-export async function runStudy(opts: StudyOptions): Promise<{ runs: StudyRun[]; datasets: { name: string; level: string; vocab: number; trainTokens: number; testTokens: number; note: string }[] }> {
-  const log = opts.log ?? (() => {});
+/** One training run of the study (the unit a scale-out job runs). */
+export interface StudyUnit {
+  dataset: string;
+  config: string;
+  seed: number;
+}
+
+/** The shape, window count and steps of a configuration on a dataset at the study's budget (checked here). */
+function runPlan(opts: Omit<StudyOptions, 'log'>, d: StudyDataset, c: StudyConfig) {
+  const T = opts.seq[d.level];
+  const shape: SmallLmShape = { ...c.shape, vocab: d.vocab.length, seq: T };
+  const flopsPerToken = smallLmTrainFlopsPerToken(shape);
+  // every configuration gets the budget to within one window: the last batch is cut to the exact window
+  // count by zero loss weights, and FLOPs are counted over the windows trained (no per-family step minimum)
+  const windows = Math.round(opts.budget[d.level] / (flopsPerToken * T));
+  if (windows < 1) throw new ProbescaleError(`${d.name} ${c.name}: a training budget of ${opts.budget[d.level].toExponential(2)} FLOPs buys no ${T}-token window (${(flopsPerToken * T).toExponential(2)} FLOPs each)`, { fix: 'raise --budget' });
+  return { T, shape, flopsPerToken, windows, steps: Math.ceil(windows / opts.batch) };
+}
+
+/** Train one configuration with one seed on one dataset for the budget: its test-NLL curve. */
+export async function trainStudyRun(opts: Omit<StudyOptions, 'log'>, d: StudyDataset, c: StudyConfig, seed: number): Promise<StudyRun> {
+  const { T, shape, flopsPerToken, windows, steps } = runPlan(opts, d, c);
+  const B = opts.batch;
+  const { total, nonEmbedding } = smallLmParameters(shape);
+  const t0 = performance.now();
+  const trainer = await Trainer.create(smallLmModel(shape), { batch: B, seq: T, lr: opts.lr, seed: 100 + seed, threads: opts.threads, weightDecay: 0.01 });
+  const rand = mulberry32(7 + seed);
+  const checkpoints = new Set([Math.round(steps / 4), Math.round(steps / 2), steps]);
+  const curve: { flops: number; nll: number }[] = [];
+  try {
+    for (let step = 0; step < steps; step++) {
+      const starts = Array.from({ length: B }, () => Math.floor(rand() * (d.train.length - T - 1)));
+      const batch = windowBatch(d.train, starts, T, shape);
+      const used = Math.min(B, windows - step * B);
+      (batch.loss_weights as Float32Array).fill(0, used * T);
+      await trainer.step(batch, cosineSchedule(step, steps, opts.lr, Math.max(1, Math.round(steps / 20))));
+      if (checkpoints.has(step + 1)) curve.push({ flops: Math.min((step + 1) * B, windows) * T * flopsPerToken, nll: await testNll(trainer, shape, d.test, B, T, opts.evalWindows) });
+    }
+  } finally {
+    await trainer.release();
+  }
+  return {
+    dataset: d.name, config: c.name, family: c.shape.family, positions: c.shape.positions, seed,
+    parameters: total, nonEmbedding, flopsPerToken, steps, tokens: windows * T, trainFlops: windows * T * flopsPerToken,
+    curve, testNll: curve.at(-1)!.nll, seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** Runs the study's training runs elsewhere (scale-out: one job per run, src/distribute), in the order given. */
+export type StudyRunner = (opts: Omit<StudyOptions, 'log'>, units: StudyUnit[]) => Promise<StudyRun[]>;
+
+export function studyConfig(name: string): StudyConfig {
+  const c = STUDY_CONFIGS.find((x) => x.name === name);
+  if (!c) throw new ProbescaleError(`unknown small-LM configuration "${name}"`, { fix: `use one of ${STUDY_CONFIGS.map((x) => x.name).join(', ')}` });
+  return c;
+}
+
+export async function runStudy(opts: StudyOptions, remote?: StudyRunner): Promise<{ runs: StudyRun[]; datasets: { name: string; level: string; vocab: number; trainTokens: number; testTokens: number; note: string }[] }> {
+  const { log: maybeLog, ...study } = opts;
+  const log = maybeLog ?? (() => {});
   const datasets = studyDatasets().filter((d) => !opts.datasets || opts.datasets.includes(d.name));
   const configs = STUDY_CONFIGS.filter((c) => !opts.configs || opts.configs.includes(c.name));
-  const runs: StudyRun[] = [];
+  const units: StudyUnit[] = [];
   for (const d of datasets) {
-    const T = opts.seq[d.level];
-    const B = opts.batch;
     for (const c of configs) {
-      const shape: SmallLmShape = { ...c.shape, vocab: d.vocab.length, seq: T };
-      const { total, nonEmbedding } = smallLmParameters(shape);
-      const flopsPerToken = smallLmTrainFlopsPerToken(shape);
-      // every configuration gets the budget to within one window: the last batch is cut to the exact window
-      // count by zero loss weights, and FLOPs are counted over the windows trained (no per-family step minimum)
-      const windows = Math.round(opts.budget[d.level] / (flopsPerToken * T));
-      if (windows < 1) throw new ProbescaleError(`${d.name} ${c.name}: a training budget of ${opts.budget[d.level].toExponential(2)} FLOPs buys no ${T}-token window (${(flopsPerToken * T).toExponential(2)} FLOPs each)`, { fix: 'raise --budget' });
-      const steps = Math.ceil(windows / B);
-      for (let seed = 0; seed < opts.seeds; seed++) {
-        const t0 = performance.now();
-        const trainer = await Trainer.create(smallLmModel(shape), { batch: B, seq: T, lr: opts.lr, seed: 100 + seed, threads: opts.threads, weightDecay: 0.01 });
-        const rand = mulberry32(7 + seed);
-        const checkpoints = new Set([Math.round(steps / 4), Math.round(steps / 2), steps]);
-        const curve: { flops: number; nll: number }[] = [];
-        for (let step = 0; step < steps; step++) {
-          const starts = Array.from({ length: B }, () => Math.floor(rand() * (d.train.length - T - 1)));
-          const batch = windowBatch(d.train, starts, T, shape);
-          const used = Math.min(B, windows - step * B);
-          (batch.loss_weights as Float32Array).fill(0, used * T);
-          await trainer.step(batch, cosineSchedule(step, steps, opts.lr, Math.max(1, Math.round(steps / 20))));
-          if (checkpoints.has(step + 1)) curve.push({ flops: Math.min((step + 1) * B, windows) * T * flopsPerToken, nll: await testNll(trainer, shape, d.test, B, T, opts.evalWindows) });
-        }
-        await trainer.release();
-        const run: StudyRun = {
-          dataset: d.name, config: c.name, family: c.shape.family, positions: c.shape.positions, seed,
-          parameters: total, nonEmbedding, flopsPerToken, steps, tokens: windows * T, trainFlops: windows * T * flopsPerToken,
-          curve, testNll: curve.at(-1)!.nll, seconds: (performance.now() - t0) / 1000,
-        };
-        runs.push(run);
-        log(`${d.name} ${c.name} seed ${seed}: ${total.toLocaleString('en-US')} params, ${steps} steps, test NLL ${run.testNll.toFixed(3)} (${run.seconds.toFixed(1)} s)`);
-      }
+      runPlan(study, d, c); // a budget that buys nothing fails before any run
+      for (let seed = 0; seed < opts.seeds; seed++) units.push({ dataset: d.name, config: c.name, seed });
+    }
+  }
+  const line = (run: StudyRun) => log(`${run.dataset} ${run.config} seed ${run.seed}: ${run.parameters.toLocaleString('en-US')} params, ${run.steps} steps, test NLL ${run.testNll.toFixed(3)} (${run.seconds.toFixed(1)} s)`);
+  let runs: StudyRun[];
+  if (remote) {
+    runs = await remote(study, units);
+    runs.forEach(line);
+  } else {
+    runs = [];
+    for (const u of units) {
+      const run = await trainStudyRun(study, datasets.find((d) => d.name === u.dataset)!, studyConfig(u.config), u.seed);
+      runs.push(run);
+      line(run);
     }
   }
   return {

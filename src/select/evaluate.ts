@@ -11,7 +11,7 @@ import type { TextTokenizer } from '../model/tokenizer.js';
 import type { Task } from '../data/types.js';
 import { Engine } from '../engine/engine.js';
 import type { GraphOptions } from '../engine/family.js';
-import { splitFeatures, probeOneLayer, predictRows, type SuiteOptions } from '../probe/suite.js';
+import { splitFeatures, splitRows, probeOneLayer, predictRows, type SuiteOptions } from '../probe/suite.js';
 import { ProbeSessions } from '../probe/sessions.js';
 import { LogisticProbe } from '../probe/logistic.js';
 import { makeScorer, type Scorer } from '../probe/scoring.js';
@@ -46,6 +46,13 @@ export interface Evaluator {
   retentionCI(a: number[], split: 'dev' | 'test', mode: RetentionMode, B?: number, seed?: number, task?: string): Interval | undefined;
   /** Per task: the full model's final-layer score minus the embeddings', paired bootstrap 95% CI on a split. */
   layersAdd(split: 'dev' | 'test', B?: number, seed?: number): Record<string, Interval>;
+  /**
+   * Score these subsets on a split ahead of evaluate() (which then reads them from the cache): with a remote
+   * runner all at once, as scale-out jobs; in-process a no-op (evaluate runs each when asked).
+   */
+  prefetch(subsets: number[][], split: 'dev' | 'test'): Promise<void>;
+  /** how many subsets prefetch runs at once (1 in-process) */
+  width(): Promise<number>;
   /** number of distinct subnetworks run so far */
   runs: number;
   /** frees the probe sessions kept for later evaluations */
@@ -55,12 +62,15 @@ export interface Evaluator {
 /** Cache key of a subset's scores (and test predictions) for one split. */
 const subsetKey = (split: 'dev' | 'test', layers: number[], healed = false) => `${split}:${layers.join(',')}:${healed ? 'healed' : ''}`;
 
-export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Task[], weights: number[], opts: SuiteOptions, reference: () => References): Evaluator {
+export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Task[], weights: number[], opts: SuiteOptions, reference: () => References, remote?: SubsetRunner): Evaluator {
   const cache = new Map<string, SubsetScore['scores']>();
   // predictions per split, subset and task, and the (subset-independent) scorer per split and task, for the
   // paired bootstraps
   const preds = new Map<string, Record<string, Int32Array>>();
   const scorers: Record<'dev' | 'test', Record<string, Scorer>> = { dev: {}, test: {} };
+  // the split's rows (and so its scorer) are the same for every subnetwork of this model: built once here,
+  // whether the subset was scored in this process or by a worker
+  const scorer = (split: 'dev' | 'test', task: Task) => (scorers[split][task.name] ??= makeScorer(task, splitRows(model.arch, tok, task, split, opts)));
   const weighted = tasks.map((t, i) => ({ name: t.name, weight: weights[i] }));
   const L = model.arch.layers;
   const full = Array.from({ length: L }, (_, l) => l);
@@ -80,6 +90,10 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
   // final representation's width, the task's rows), so the graphs and buffers are built once, not per subset
   const pools = new Map<string, ProbeSessions>();
   const poolFor = (task: Task) => pools.get(task.name) ?? pools.set(task.name, new ProbeSessions(opts.threads)).get(task.name)!;
+  const record = (key: string, r: SubsetOutcome) => {
+    cache.set(key, r.scores);
+    preds.set(key, r.preds);
+  };
   const ev: Evaluator = {
     runs: 0,
     async release() {
@@ -92,7 +106,7 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
       const c = differenceWeights(splitRefs('test'), task ? tasks.map((t) => ({ name: t.name, weight: t.name === task ? 1 : 0 })) : weighted, mode);
       return pairedBootstrapDiff(
         tasks.map((t, i) => {
-          const sc = scorers.test[t.name];
+          const sc = scorer('test', t);
           return { units: sc.units, weight: c[i], scoreA: sc.forPredictions(pa[t.name]), scoreB: sc.forPredictions(pb[t.name]) };
         }),
         { B, seed },
@@ -107,7 +121,7 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
       const wsum = w.reduce((x, y) => x + y, 0);
       return jointBootstrap(
         used.map((t) => {
-          const sc = scorers[split][t.name];
+          const sc = scorer(split, t);
           return { units: sc.units, scorers: [sc.forPredictions(pa[t.name]), sc.forPredictions(pf[t.name]), sc.forPredictions(pe[t.name])] };
         }),
         (s) => s.reduce((acc, [sa, sf, se], i) => acc + (w[i] / wsum) * (mode === 'raw' ? sa / sf : (sa - se) / (sf - se)), 0),
@@ -118,7 +132,7 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
       const [pf, pe] = [predsOf(split, full), predsOf(split, [])];
       return Object.fromEntries(
         tasks.map((t) => {
-          const sc = scorers[split][t.name];
+          const sc = scorer(split, t);
           return [t.name, pairedBootstrapDiff([{ units: sc.units, weight: 1, scoreA: sc.forPredictions(pf[t.name]), scoreB: sc.forPredictions(pe[t.name]) }], { B, seed })];
         }),
       );
@@ -128,31 +142,75 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
       const hit = cache.get(key);
       if (hit) return withRetention(layers, split, hit);
       ev.runs++;
-      const engine = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, bridges, threads: opts.threads, precision: opts.precision });
-      const scores: SubsetScore['scores'] = {};
-      for (const task of tasks) {
-        const tr = await splitFeatures(engine, tok, task, 'train', { ...opts, progress: false });
-        const dv = await splitFeatures(engine, tok, task, 'dev', { ...opts, progress: false });
-        if (split === 'dev') {
-          // selection: fixed regularization, scored on dev (test stays unseen until reporting)
-          const probe = await new LogisticProbe(task.labels.length, { C: 1 }).fit(tr.features.load(0), tr.rows.labels, { sessions: poolFor(task) });
-          const pred = await predictRows(probe, dv.features.load(0), poolFor(task));
-          const scorer = (scorers.dev[task.name] ??= makeScorer(task, dv.rows));
-          scores[task.name] = { score: scorer.score(pred) };
-          preds.set(key, { ...preds.get(key), [task.name]: pred });
-        } else {
-          const te = await splitFeatures(engine, tok, task, 'test', { ...opts, progress: false });
-          const { ci, pred, scorer } = await probeOneLayer(task, { X: tr.features.load(0), y: tr.rows.labels }, { X: dv.features.load(0), y: dv.rows.labels }, { X: te.features.load(0), rows: te.rows }, opts, poolFor(task));
-          scores[task.name] = { score: ci.score, lo: ci.lo, hi: ci.hi };
-          scorers.test[task.name] ??= scorer;
-          preds.set(key, { ...preds.get(key), [task.name]: pred });
-        }
-      }
-      await engine.release();
-      cache.set(key, scores);
-      return withRetention(layers, split, scores);
+      // healing bridges (fitted here, one subset per run) are scored here; every other subset by the runner if there is one
+      const r = remote && !bridges ? (await remote.score([layers], split, opts))[0] : await scoreSubset(model, tok, tasks, layers, split, opts, poolFor, bridges);
+      record(key, r);
+      return withRetention(layers, split, r.scores);
     },
+    async prefetch(subsets, split) {
+      if (!remote) return;
+      const todo: number[][] = [];
+      const keys = new Set<string>();
+      for (const layers of subsets) {
+        const key = subsetKey(split, layers);
+        if (cache.has(key) || keys.has(key)) continue;
+        keys.add(key);
+        todo.push(layers);
+      }
+      if (todo.length === 0) return;
+      const outs = await remote.score(todo, split, opts);
+      todo.forEach((layers, i) => {
+        ev.runs++;
+        record(subsetKey(split, layers), outs[i]);
+      });
+    },
+    width: () => (remote ? remote.width() : Promise.resolve(1)),
   };
   return ev;
 }
 
+
+/** One subset's per-task scores (test: with a bootstrap CI) and predictions on one split. */
+export interface SubsetOutcome {
+  scores: SubsetScore['scores'];
+  preds: Record<string, Int32Array>;
+}
+
+/** Where subsets are scored when they are not scored here (scale-out: jobs on workers, src/distribute). */
+export interface SubsetRunner {
+  /** scoreSubset for each subset (no bridges), in order */
+  score(subsets: number[][], split: 'dev' | 'test', opts: SuiteOptions): Promise<SubsetOutcome[]>;
+  /** how many subsets are worth scoring at once (the workers connected) */
+  width(): Promise<number>;
+}
+
+/**
+ * Score one subset by running it: the subnetwork's final representation for every task, a probe trained on
+ * train and scored on dev (selection: C fixed at 1, test unseen) or on test (reporting: C chosen on dev,
+ * bootstrap CI). The one function behind every subset evaluation, in this process or in a scale-out worker.
+ */
+export async function scoreSubset(model: LoadedModel, tok: TextTokenizer, tasks: Task[], layers: number[], split: 'dev' | 'test', opts: SuiteOptions, poolFor: (task: Task) => ProbeSessions, bridges?: GraphOptions['bridges']): Promise<SubsetOutcome> {
+  const engine = await Engine.create(model, { layers, hiddenStates: 'last', logits: false, bridges, threads: opts.threads, precision: opts.precision });
+  const scores: SubsetScore['scores'] = {};
+  const preds: Record<string, Int32Array> = {};
+  try {
+    for (const task of tasks) {
+      const tr = await splitFeatures(engine, tok, task, 'train', { ...opts, progress: false });
+      const dv = await splitFeatures(engine, tok, task, 'dev', { ...opts, progress: false });
+      if (split === 'dev') {
+        const probe = await new LogisticProbe(task.labels.length, { C: 1 }).fit(tr.features.load(0), tr.rows.labels, { sessions: poolFor(task) });
+        const pred = await predictRows(probe, dv.features.load(0), poolFor(task));
+        scores[task.name] = { score: makeScorer(task, dv.rows).score(pred) };
+        preds[task.name] = pred;
+      } else {
+        const te = await splitFeatures(engine, tok, task, 'test', { ...opts, progress: false });
+        const { ci, pred } = await probeOneLayer(task, { X: tr.features.load(0), y: tr.rows.labels }, { X: dv.features.load(0), y: dv.rows.labels }, { X: te.features.load(0), rows: te.rows }, opts, poolFor(task));
+        scores[task.name] = { score: ci.score, lo: ci.lo, hi: ci.hi };
+        preds[task.name] = pred;
+      }
+    }
+  } finally {
+    await engine.release();
+  }
+  return { scores, preds };
+}

@@ -31,7 +31,7 @@ export interface SearchResult {
   trace: { layers: number[]; retention: number }[];
 }
 
-export async function searchSubset(ev: Pick<Evaluator, 'evaluate'>, costs: LayerCosts, totalBudget: number, k: number, starts: number[][], maxEvals = 40): Promise<SearchResult> {
+export async function searchSubset(ev: Pick<Evaluator, 'evaluate'> & Partial<Pick<Evaluator, 'prefetch' | 'width'>>, costs: LayerCosts, totalBudget: number, k: number, starts: number[][], maxEvals = 40): Promise<SearchResult> {
   const L = costs.perLayer.length;
   const fits = (s: number[]) => subsetCost(costs, s) <= totalBudget + 1e-9;
   const trace: SearchResult['trace'] = [];
@@ -40,9 +40,13 @@ export async function searchSubset(ev: Pick<Evaluator, 'evaluate'>, costs: Layer
     trace.push({ layers: s, retention: r.retention });
     return r;
   };
+  // scale-out: the subsets this search will score are sent out together (prefetch); the order and the
+  // choice below are the same as when each is scored when asked for
+  const prefetch = (subsets: number[][]) => ev.prefetch?.(subsets, 'dev');
   const all = combinations(L, k, maxEvals);
   if (all) {
     let best: SubsetScore | undefined;
+    await prefetch(all.filter(fits));
     for (const s of all.filter(fits)) {
       const r = await score(s);
       if (!best || r.retention > best.retention) best = r;
@@ -50,29 +54,38 @@ export async function searchSubset(ev: Pick<Evaluator, 'evaluate'>, costs: Layer
     return { best: best!, method: 'exhaustive', evaluated: trace.length, trace };
   }
   const seen = new Set<string>();
+  const firsts = starts.map((st) => [...st].sort((a, b) => a - b)).filter((s) => s.length === k && fits(s));
+  await prefetch(firsts);
   let best: SubsetScore | undefined;
-  for (const st of starts) {
-    const s = [...st].sort((a, b) => a - b);
-    if (s.length !== k || !fits(s) || seen.has(s.join())) continue;
+  for (const s of firsts) {
+    if (seen.has(s.join())) continue;
     seen.add(s.join());
     const r = await score(s);
     if (!best || r.retention > best.retention) best = r;
   }
   if (!best) throw new Error('searchSubset: no starting subset of the affordable size fits the budget');
+  // with several workers the next `width` swaps in scan order are scored at once; the first improvement
+  // among them is the one a one-at-a-time scan would have taken (the rest are spare work, at most width - 1)
+  const width = Math.max(1, (await ev.width?.()) ?? 1);
   for (let improved = true; improved && trace.length < maxEvals; ) {
     improved = false;
-    scan: for (const out of best.layers) {
+    const cands: number[][] = [];
+    for (const out of best.layers) {
       for (let inn = 0; inn < L; inn++) {
-        if (trace.length >= maxEvals) break scan;
         const cand = [...best.layers.filter((x) => x !== out), inn].sort((a, b) => a - b);
         if (best.layers.includes(inn) || !fits(cand) || seen.has(cand.join())) continue;
-        seen.add(cand.join());
-        const r = await score(cand);
-        if (r.retention > best.retention) {
-          best = r;
-          improved = true;
-          break scan;
-        }
+        cands.push(cand);
+      }
+    }
+    for (let i = 0; i < cands.length && trace.length < maxEvals; i++) {
+      if (width > 1 && i % width === 0) await prefetch(cands.slice(i, i + Math.min(width, maxEvals - trace.length)));
+      const cand = cands[i];
+      seen.add(cand.join());
+      const r = await score(cand);
+      if (r.retention > best.retention) {
+        best = r;
+        improved = true;
+        break;
       }
     }
   }

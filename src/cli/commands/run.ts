@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .option('--random-seeds <n>', 'random-subset baselines per budget', positiveIntArg, 5)
     .option('--bootstrap <n>', 'bootstrap resamples for CIs', positiveIntArg, 1000)
     .addOption(new Option('--retention <kind>', 'what selection and the retention curve use: gain = share of what the layers add over the embeddings, raw = score / final layer (default: gain, or raw with a message when no task\'s layers add anything beyond noise on dev)').choices(['raw', 'gain']))
-    .option('--redis <url>', 'scale-out: run the probing step\'s feature shards and probe fits as jobs on this Redis (redis://HOST:PORT) for `probescale worker`s')
+    .option('--redis <url>', 'scale-out: run the probing step\'s feature shards and probe fits, and the subset evaluations of the search and every baseline, as jobs on this Redis (redis://HOST:PORT) for `probescale worker`s')
     .option('--store <dir>', 'scale-out: result store shared by the workers, same path on every machine (default OUT/.store)')
     .option('--shard-sequences <n>', 'scale-out: sequences per feature-extraction job', positiveIntArg)
     .option('--json', 'print the results (results.json, type RunResults) as JSON on stdout; the step log goes to stderr')

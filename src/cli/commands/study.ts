@@ -11,7 +11,7 @@ import { DEFAULT_STUDY, QUICK_STUDY, runStudy, summarize, type StudyOptions } fr
 import { lawFitPlot, lawResidualPlot, nllVsFlopsPlot, nllVsParamsPlot, svg } from '../../report/plots.js';
 import { chooseArchitecture, DEFAULT_LAW, fitLaw, QUICK_LAW, runLawGrid, sizeForCompute, type LawRun } from '../../scaling/law-study.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { ProbescaleError } from '../../util/errors.js';
+import { ProbescaleError, UsageError } from '../../util/errors.js';
 import { join } from 'node:path';
 import { registerBian } from './study-bian.js';
 import { InvalidArgumentError } from 'commander';
@@ -101,14 +101,26 @@ export function register(program: Command): void {
     .option('--max-minutes <m>', 'with --paper: start no new run after this many minutes (the rest stays pending; rerun to continue)', Number)
     .option('--reverse-seeds', 'with --paper: highest seed first (a second process sharing --out then meets the first at the end)')
     .option('--only <configs>', 'with --paper: run only these configurations of the plan (comma-separated names, e.g. table/transformer3-rope-pre); the report still shows every finished run', (v: string) => v.split(',').map((x) => x.trim()))
-    .action(async (o: { out: string; quick?: boolean; seeds?: number; budget?: number; threads?: number; overwrite?: boolean; paper?: boolean; parts?: Part[]; scale?: number; sweepScale?: number; lrs?: number[]; maxMinutes?: number; reverseSeeds?: boolean; only?: string[] }) => {
+    .option('--redis <url>', 'scale-out (not with --paper): each training run is a job on this Redis (redis://HOST:PORT) for `probescale worker`s')
+    .option('--store <dir>', 'scale-out: result store shared by the workers, same path on every machine (default OUT/.store)')
+    .action(async (o: { out: string; quick?: boolean; seeds?: number; budget?: number; threads?: number; overwrite?: boolean; paper?: boolean; parts?: Part[]; scale?: number; sweepScale?: number; lrs?: number[]; maxMinutes?: number; reverseSeeds?: boolean; only?: string[]; redis?: string; store?: string; quiet?: boolean }) => {
+      if (o.paper && o.redis) throw new UsageError('--redis is not available with --paper (its runs are resumable files under --out, not jobs)', { fix: 'drop --redis, or run without --paper' });
       if (o.paper) return paperStudy(o);
-      prepareOutputDir(o.out, 'probescale study small-lm', { overwrite: o.overwrite });
+      checkReplaceable(o.out, { overwrite: o.overwrite });
+      // scale-out: Redis reached (or a one-line error) before --out is created
+      const { JobQueue, smallLmRunner } = o.redis ? await import('../../distribute/queue.js') : { JobQueue: undefined, smallLmRunner: undefined };
+      const queue = o.redis ? await JobQueue!.open(o.redis, o.store ?? join(o.out, '.store')) : undefined;
       const opts: StudyOptions = { ...(o.quick ? QUICK_STUDY : DEFAULT_STUDY), threads: o.threads, log: (l) => console.log(l) };
       if (o.seeds) opts.seeds = o.seeds;
       if (o.budget) opts.budget = { char: o.budget, word: o.budget };
       const t0 = performance.now();
-      const result = await runStudy(opts);
+      let result: Awaited<ReturnType<typeof runStudy>>;
+      try {
+        prepareOutputDir(o.out, 'probescale study small-lm', { overwrite: o.overwrite });
+        result = await runStudy(opts, queue && smallLmRunner!(queue, !o.quiet));
+      } finally {
+        await queue?.close();
+      }
       const summary = summarize(result.runs);
       const table = studyTable(result.datasets, summary);
       console.log('\n' + table);
