@@ -73,6 +73,39 @@ test('token task: a sentence longer than the positions is scored in windows, eve
   assert.deepEqual([...new Set(r.rowSentence)], [0, 1]);
 });
 
+test('edge task: a sentence longer than the positions is scored in windows; only edges wider than a window are left out, and counted', async () => {
+  const tok = await model.tokenizer();
+  {
+    const words = Array.from({ length: 60 }, (_, i) => ['the', 'cat', 'sat', 'on', 'a', 'mat'][i % 6]);
+    // every word's edge to its right neighbour (59, each inside some window) and one edge across the whole sentence
+    const edges = [...words.slice(1).map((_, i) => ({ span1: [i, i + 1] as [number, number], span2: [i + 1, i + 2] as [number, number], label: i % 2 ? 'A' : 'B' })), { span1: [0, 1] as [number, number], span2: [59, 60] as [number, number], label: 'A' }];
+    const task: Task = { name: 'rel', kind: 'edge', labels: ['A', 'B'], metric: 'accuracy', description: '', source: 'test', splits: { train: [], dev: [], test: [{ words, edges }] } };
+    const r = taskRows(task, task.splits.test, tok, { maxTokens: 16 });
+    assert.equal(r.overflow.windowed, 1);
+    assert.equal(r.rows.length, 59, 'every neighbour edge scored');
+    assert.equal(r.overflow.droppedEdges, 1, 'the sentence-wide edge is counted, not silently dropped');
+    assert.ok(r.seqs.length > 3 && r.seqs.every((s) => s.length <= 16));
+    // each row's two spans are distinct, non-empty token ranges inside its window, and labels follow their edges
+    for (const row of r.rows) for (const [a, b] of row.ranges) assert.ok(a < b && b <= r.seqs[row.seq].length);
+    assert.deepEqual([...r.labels].sort(), [...edges.slice(0, 59).map((e) => (e.label === 'A' ? 0 : 1))].sort());
+    // a short sentence is still one sequence with its edges in order
+    const short = taskRows(task, [{ words: ['Tom', 'ran', 'home'], edges: edges.slice(0, 2) }], tok, { maxTokens: 16 });
+    assert.equal(short.seqs.length, 1);
+    assert.deepEqual(Array.from(short.labels), [1, 0]);
+    assert.deepEqual(short.overflow, { windowed: 0, truncated: 0, droppedEdges: 0, droppedWords: 0 });
+  }
+});
+
+test('a word longer than the whole window keeps its first tokens instead of being dropped', async () => {
+  const tok = await model.tokenizer();
+  const long = 'x'.repeat(80);
+  const task: Task = { name: 'tags', kind: 'token', labels: ['A', 'B'], metric: 'accuracy', description: '', source: 'test', splits: { train: [], dev: [], test: [{ words: ['see', long, 'now'], labels: ['A', 'B', 'A'] }] } };
+  const r = taskRows(task, task.splits.test, tok, { maxTokens: 16 });
+  assert.equal(r.rows.length, 3, 'all three words scored');
+  assert.equal(r.overflow.droppedWords, 0);
+  assert.ok(r.seqs.every((s) => s.length <= 16));
+});
+
 test('output lock: a lock left by a dead process is taken over; a live holder is waited for', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ps-lock-'));
   writeFileSync(join(dir, '.probescale.lock'), String(deadPid()));

@@ -10,13 +10,14 @@ import { tmpdir } from 'node:os';
 import { runPipeline } from '../src/pipeline/run.js';
 import { ProbescaleError } from '../src/util/errors.js';
 import { STORIES } from './helpers.js';
+import { taskSummaryLines } from '../src/report/text.js';
 
 const MODEL = join(STORIES, 'stories260K.bin');
 const base = { model: MODEL, seed: 0, searchEvals: 12, randomSeeds: 2, bootstrap: 50, maxTrain: 80, maxEval: 40, log: () => {} };
 
 test('run: probe -> select -> baselines -> write -> verify -> report', async () => {
   const out = mkdtempSync(join(tmpdir(), 'ps-run-'));
-  const r = await runPipeline({ ...base, tasks: 'upos,trec', weights: '2,1', budgets: '0.6,0.8', out, heal: true, trimVocab: true, quantize: 'int8' });
+  const r = await runPipeline({ ...base, tasks: 'upos,trec', weights: '2,1', budgets: '0.6,0.8', out, heal: true, trimVocab: true, quantize: 'int8', maxTest: 50 });
   assert.equal(r.budgets.length, 2);
   for (const b of r.budgets) {
     const names = b.methods.map((m) => m.method);
@@ -33,6 +34,29 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
       if (m.layers.join() === ps.layers.join()) assert.ok(d.lo === 0 && d.hi === 0, 'same subset, no difference');
     }
   }
+  // --max-test: the test split has its own size (dev keeps --max-eval); the probes say how many units were scored
+  for (const p of r.probes) assert.deepEqual([p.examples!.dev, p.examples!.test], [40, 50], p.task);
+  assert.ok(r.probes[0].rows.test >= 50 && r.probes[0].overflow!.test.droppedWords === 0, 'upos: a row per word');
+  // per task: raw and gain retention with CIs, and ProbeScale minus each baseline on that task alone (paired)
+  for (const b of r.budgets) {
+    const ps = b.methods[0];
+    for (const m of b.methods.filter((x) => !x.method.startsWith('random'))) {
+      for (const t of ['upos', 'trec']) {
+        const pt = m.perTask![t];
+        assert.ok(Math.abs(pt.raw - m.scores[t].score / r.references[t].final.test) < 1e-9, `${m.method} ${t}: raw = score / final`);
+        assert.ok(pt.rawCI[0] <= pt.raw + 1e-12 && pt.raw <= pt.rawCI[1] + 1e-12, `${m.method} ${t}: CI holds the estimate`);
+        assert.equal(pt.gain === undefined, r.references[t].gainUndefined.test !== undefined, `${m.method} ${t}: gain exactly where defined`);
+        if (m === ps) continue;
+        const d = pt.probescaleMinus!;
+        assert.ok(Math.abs(d.diff - (ps.perTask![t].raw - pt.raw)) < 1e-9, `${m.method} ${t}: per-task difference ${d.diff}`);
+        assert.ok(d.lo <= d.diff + 1e-12 && d.diff <= d.hi + 1e-12);
+      }
+    }
+  }
+  const summary = taskSummaryLines(r).join('\n');
+  assert.match(summary, /upos \(accuracy\): 50 test sentences, \d+ words scored/);
+  assert.match(summary, /trec \(accuracy\): 50 test sentences scored/);
+  assert.match(summary, /budget 0\.6: 2 of 5 layers\n {4}probescale/);
   // reference points per task; gain retention is a number exactly where the references allow it
   for (const t of ['upos', 'trec']) {
     const x = r.references[t];
@@ -69,6 +93,8 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
   assert.equal((html.match(/<svg/g) ?? []).length, 3, 'three inline plots: probe curves, retention vs parameters, fitted retention curve');
   assert.match(html, /Where ProbeScale did not win/);
   assert.match(html, /Reference points per task/);
+  assert.match(html, /50 test sentences, \d+ words scored/);
+  assert.match(html, /ProbeScale minus this, gain points/);
   // every method has its own row in the methods plot (none hides under another's dot); kept blocks are marked
   const methodsSvg = html.split('Every method at every budget')[1].split('</svg>')[0];
   for (const m of ['probescale', 'drop-top', 'drop-bottom', 'alternate', 'keep-ends', 'block-influence', 'angular', 'truncate-best', 'sleb', 'random']) assert.ok(methodsSvg.includes(`>${m}`), `${m} drawn`);

@@ -1,6 +1,6 @@
 /**
  * Built-in tasks over the bundled real datasets. Where a dataset has no dev (or test) split, one is carved
- * from train with a fixed seed and the description says so. `maxTrain` / `maxEval` subsample units
+ * from train with a fixed seed and the description says so. `maxTrain` / `maxEval` (dev and test) / `maxTest` subsample units
  * (sentences, pairs) deterministically for quick runs.
  */
 import { ProbescaleError, UsageError } from '../util/errors.js';
@@ -15,6 +15,8 @@ import type { EdgeExample, Example, Metric, Task, TaskKind, TaskSplits } from '.
 export interface LoadOptions {
   maxTrain?: number;
   maxEval?: number;
+  /** test units only (default: maxEval); lets a run select on a small dev sample and report on the whole test split */
+  maxTest?: number;
   seed?: number;
 }
 
@@ -192,7 +194,7 @@ export function loadTask(name: string, opts: LoadOptions = {}): Task {
   const splits: TaskSplits = {
     train: subsample(full.train, opts.maxTrain, seed + 1),
     dev: subsample(full.dev, opts.maxEval, seed + 2),
-    test: subsample(full.test, opts.maxEval, seed + 3),
+    test: subsample(full.test, opts.maxTest ?? opts.maxEval, seed + 3),
   };
   return { name, kind: def.kind, metric: def.metric, labels: labelsOf(full, def.kind), splits, description: def.description, source: def.source };
 }

@@ -14,7 +14,7 @@ export function resolveTasks(list: string, opts: LoadOptions & { allowOutside?: 
     if (!isSpecPath(n)) return loadTask(n, opts);
     const t = loadTaskSpec(n, { allowOutside: opts.allowOutside });
     const seed = opts.seed ?? 0;
-    return { ...t, splits: { train: subsample(t.splits.train, opts.maxTrain, seed + 1), dev: subsample(t.splits.dev, opts.maxEval, seed + 2), test: subsample(t.splits.test, opts.maxEval, seed + 3) } };
+    return { ...t, splits: { train: subsample(t.splits.train, opts.maxTrain, seed + 1), dev: subsample(t.splits.dev, opts.maxEval, seed + 2), test: subsample(t.splits.test, opts.maxTest ?? opts.maxEval, seed + 3) } };
   });
   for (const t of tasks) checkTrainClasses(t);
   return tasks;

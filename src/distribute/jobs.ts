@@ -43,7 +43,7 @@ export interface RunSpec {
   precision: Precision;
   /** --tasks as the coordinator resolved it (spec files as absolute paths) and its subsampling */
   tasks: string;
-  load: { maxTrain?: number; maxEval?: number; seed: number; allowOutside?: boolean };
+  load: { maxTrain?: number; maxEval?: number; maxTest?: number; seed: number; allowOutside?: boolean };
   suite: Pick<SuiteOptions, 'sentencePooling' | 'wordPooling' | 'maxTokens' | 'dtype' | 'probe' | 'control' | 'mdl' | 'bootstrap' | 'seed'>;
 }
 

@@ -42,10 +42,11 @@ export function alignWords(tok: TextTokenizer, words: string[], frame = specialT
   }
   ids.push(...frame.suffix);
   if (ids.length > maxTokens) {
-    // Keep the words that fit; later words get an empty span and are dropped by the caller.
+    // Keep the words that fit; later words get an empty span (callers window them or count them). A first
+    // word longer than the whole window (a long URL) keeps its first tokens, so a window never comes out empty.
     const limit = maxTokens - frame.suffix.length;
     const cut = ids.slice(0, limit).concat(frame.suffix);
-    return { ids: cut, wordSpans: wordSpans.map(([s, e]) => (e <= limit ? [s, e] : [s, s])) };
+    return { ids: cut, wordSpans: wordSpans.map(([s, e], i) => (e <= limit ? [s, e] : i === 0 && s < limit ? [s, limit] : [s, s])) };
   }
   return { ids, wordSpans };
 }

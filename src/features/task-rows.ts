@@ -23,8 +23,9 @@ export interface TaskRows {
   rowWord: string[];
   /** number of words per sentence (token tasks), to rebuild tag sequences */
   sentenceLengths: number[];
-  /** what did not fit the model's positions: sentences split into windows (token tasks: every word is still
-   *  scored), sentences whose tokens were cut (sentence tasks: scored on the part that fits), edges dropped */
+  /** what did not fit the model's positions: sentences split into windows (token and edge tasks: every word,
+   *  every edge whose two words fit in one window is still scored), sentences whose tokens were cut (sentence
+   *  tasks: scored on the part that fits), edges wider than a window, words no window could hold */
   overflow: { windowed: number; truncated: number; droppedEdges: number; droppedWords: number };
 }
 
@@ -101,24 +102,44 @@ export function taskRows(task: Task, examples: Example[], tok: TextTokenizer, op
       }
       return;
     }
-    const aligned = alignWords(tok, words, frame, maxTokens, spaced);
-    seqs.push(aligned.ids);
-    const seq = seqs.length - 1;
+    // edges: the whole sentence if it fits; otherwise windows of whole words, each starting at the leftmost
+    // word of an edge not yet placed, so every edge whose two words fit in one window is scored (an edge
+    // wider than a window cannot be, and is counted)
     sentenceLengths.push(words.length);
-    for (const edge of (ex as EdgeExample).edges) {
-      const a = aligned.wordSpans[edge.span1[0]];
-      const b = aligned.wordSpans[edge.span2[0]];
-      const ea = aligned.wordSpans[edge.span1[1] - 1];
-      const eb = aligned.wordSpans[edge.span2[1] - 1];
-      if (!a || !b || ea[1] <= a[0] || eb[1] <= b[0]) {
-        overflow.droppedEdges++;
-        continue;
+    const edges = (ex as EdgeExample).edges;
+    let pending = edges.map((_, i) => i);
+    let start = 0;
+    while (pending.length) {
+      const aligned = alignWords(tok, start === 0 ? words : words.slice(start), frame, maxTokens, spaced);
+      if (start === 0 && aligned.wordSpans.some((w) => w[1] <= w[0])) overflow.windowed++;
+      const span = (from: number, to: number): [number, number] | undefined => {
+        const a = aligned.wordSpans[from - start];
+        const b = aligned.wordSpans[to - 1 - start];
+        return from >= start && a && b && a[1] > a[0] && b[1] > b[0] ? [a[0], b[1]] : undefined;
+      };
+      const rest: number[] = [];
+      let seq = -1;
+      for (const i of pending) {
+        const edge = edges[i];
+        const a = span(edge.span1[0], edge.span1[1]);
+        const b = span(edge.span2[0], edge.span2[1]);
+        if (!a || !b) {
+          rest.push(i);
+          continue;
+        }
+        if (seq < 0) seq = seqs.push(aligned.ids) - 1;
+        rows.push({ seq, ranges: [a, b] });
+        labels.push(lab(edge.label));
+        rowSentence.push(si);
+        rowWord.push(`${words[edge.span1[0]].toLowerCase()}|${words[edge.span2[0]].toLowerCase()}`);
       }
-      rows.push({ seq, ranges: [[a[0], ea[1]], [b[0], eb[1]]] });
-      labels.push(lab(edge.label));
-      rowSentence.push(si);
-      rowWord.push(`${words[edge.span1[0]].toLowerCase()}|${words[edge.span2[0]].toLowerCase()}`);
+      // no later window (all start further right) can hold an edge that starts at or before this one's start
+      const leftmost = (i: number) => Math.min(edges[i].span1[0], edges[i].span2[0]);
+      overflow.droppedEdges += rest.filter((i) => leftmost(i) <= start).length;
+      pending = rest.filter((i) => leftmost(i) > start);
+      if (pending.length) start = Math.min(...pending.map(leftmost));
     }
+    if (edges.length === 0) seqs.push(alignWords(tok, words, frame, maxTokens, spaced).ids);
   });
   return { seqs, rows, labels: Int32Array.from(labels), rowSentence: Int32Array.from(rowSentence), rowWord, sentenceLengths, overflow };
 }

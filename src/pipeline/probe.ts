@@ -37,11 +37,11 @@ export interface ProbeOptions {
 }
 
 /** The scale-out distributor of a run with --redis (the queue module is loaded only then). */
-export async function openDistributor(opts: { redis?: string; store?: string; out: string; model: string; precision?: Precision; tasks: string; maxTrain?: number; maxEval?: number; seed: number; allowOutside?: boolean; shardSequences?: number }, model: LoadedModel) {
+export async function openDistributor(opts: { redis?: string; store?: string; out: string; model: string; precision?: Precision; tasks: string; maxTrain?: number; maxEval?: number; maxTest?: number; seed: number; allowOutside?: boolean; shardSequences?: number }, model: LoadedModel) {
   const { RedisDistributor } = await import('../distribute/queue.js');
   return RedisDistributor.open({
     redis: opts.redis!, store: opts.store ?? join(opts.out, '.store'), model, modelPath: opts.model, precision: opts.precision, tasks: opts.tasks,
-    load: { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed, allowOutside: opts.allowOutside }, shardSequences: opts.shardSequences,
+    load: { maxTrain: opts.maxTrain, maxEval: opts.maxEval, maxTest: opts.maxTest, seed: opts.seed, allowOutside: opts.allowOutside }, shardSequences: opts.shardSequences,
   });
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { loadModel } from '../model/checkpoint.js';
 import { maxSequenceTokens } from '../model/config.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
-import type { SentencePooling } from '../features/task-rows.js';
+import type { SentencePooling, WordPooling } from '../features/task-rows.js';
 import type { Task, TokenExample, SentenceExample } from '../data/types.js';
 import { resolveTasks } from '../data/resolve.js';
 import { Engine, range } from '../engine/engine.js';
@@ -31,7 +31,7 @@ import { fitBridges } from '../compress/heal.js';
 import { verifyWritten } from '../verify/heads.js';
 import { measureModel } from '../verify/measure.js';
 import { fitRetention, budgetForRetention, predictRetention } from '../scaling/retention.js';
-import type { BudgetResult, CompressedResult, MethodResult, Reference, RunResults, Scaling, TaskReferences } from '../report/results.js';
+import type { BudgetResult, CompressedResult, MethodResult, Reference, RunResults, Scaling, TaskReferences, TaskRetention } from '../report/results.js';
 import { openDistributor } from './probe.js';
 import { checkCanCreate, checkReplaceable, lockDir, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
 import { ProbescaleError, UsageError } from '../util/errors.js';
@@ -49,6 +49,8 @@ export interface PipelineOptions {
   out: string;
   maxTrain?: number;
   maxEval?: number;
+  /** test units per task (default: maxEval); a number at least the split's size (e.g. Number.MAX_SAFE_INTEGER) = the whole test split */
+  maxTest?: number;
   seed: number;
   heal?: boolean;
   trimVocab?: boolean;
@@ -63,6 +65,9 @@ export interface PipelineOptions {
   quantize?: 'int8';
   /** sentence pooling for sentence-level tasks (default mean; 'last' suits decoders, whose last token has seen the whole sentence) */
   pooling?: SentencePooling;
+  /** word pooling over sub-tokens for token tasks (default first; mean suits decoders, whose first
+   * sub-token has not seen the rest of the word) */
+  wordPooling?: WordPooling;
   searchEvals: number;
   randomSeeds: number;
   bootstrap: number;
@@ -89,7 +94,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
   checkCanCreate(opts.out);
   const model = loadModel(opts.model);
   const tok = await model.tokenizer();
-  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed, allowOutside: opts.allowOutside });
+  const tasks = resolveTasks(opts.tasks, { maxTrain: opts.maxTrain, maxEval: opts.maxEval, maxTest: opts.maxTest, seed: opts.seed, allowOutside: opts.allowOutside });
   const weights = opts.weights ? opts.weights.split(',').map(Number) : tasks.map(() => 1);
   if (weights.length === tasks.length && weights.every((w) => w >= 0) && !weights.some((w) => w > 0)) {
     throw new UsageError(`--weights are all 0: retention would be 0/0`, { fix: 'give at least one task a positive weight' });
@@ -113,7 +118,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
     const pooling = opts.pooling ?? 'mean';
     prepareOutputDir(opts.out, 'probescale run', { overwrite: opts.overwrite });
     // with --redis every feature entry (the workers' and this process's subsets) lives in the shared store
-    const suite: SuiteOptions = { cacheDir: dist?.featuresDir ?? join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: opts.progress !== false, threads: opts.threads, precision: opts.precision, sentencePooling: pooling };
+    const suite: SuiteOptions = { cacheDir: dist?.featuresDir ?? join(opts.out, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: opts.progress !== false, threads: opts.threads, precision: opts.precision, sentencePooling: pooling, wordPooling: opts.wordPooling };
 
     // 1. probe every layer of the full model
     log(`probing ${L + 1} representations of ${model.source} on ${tasks.map((t) => t.name).join(', ')}${dist ? ` (scale-out: jobs on ${opts.redis})` : ''}`);
@@ -225,9 +230,15 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
         const r = await ev.evaluate(c.layers, 'test');
         const rawCI = ev.retentionCI(c.layers, 'test', 'raw', opts.bootstrap, opts.seed)!;
         const gainCI = ev.retentionCI(c.layers, 'test', 'gain', opts.bootstrap, opts.seed);
+        const perTask: Record<string, TaskRetention> = {};
+        for (const t of tasks) {
+          const raw = ev.retentionCI(c.layers, 'test', 'raw', opts.bootstrap, opts.seed, t.name)!;
+          const gain = ev.retentionCI(c.layers, 'test', 'gain', opts.bootstrap, opts.seed, t.name);
+          perTask[t.name] = { raw: raw.score, rawCI: [raw.lo, raw.hi], gain: gain?.score, gainCI: gain && [gain.lo, gain.hi] };
+        }
         methods.push({
           method: c.method, layers: c.layers, parameters: subsetCost(paramCosts, c.layers),
-          retention: r.retention, retentionCI: [rawCI.lo, rawCI.hi], gain: r.gain, gainCI: gainCI && [gainCI.lo, gainCI.hi], scores: r.scores,
+          retention: r.retention, retentionCI: [rawCI.lo, rawCI.hi], gain: r.gain, gainCI: gainCI && [gainCI.lo, gainCI.hi], scores: r.scores, perTask,
           devRetention: c.method === 'probescale' ? (winner === 'search' ? search.best.retention : objective(addDevScore)) : undefined,
         });
       }
@@ -238,6 +249,15 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
         if (fullNow.gain !== undefined) {
           const g = ev.compare(chosen, m.layers, opts.bootstrap, opts.seed, 'gain');
           m.probescaleMinusGain = { diff: g.score, lo: g.lo, hi: g.hi, above: g.above };
+        }
+        for (const t of tasks) {
+          const pt = m.perTask![t.name];
+          const c = ev.compare(chosen, m.layers, opts.bootstrap, opts.seed, 'raw', t.name);
+          pt.probescaleMinus = { diff: c.score, lo: c.lo, hi: c.hi, above: c.above };
+          if (pt.gain !== undefined) {
+            const g = ev.compare(chosen, m.layers, opts.bootstrap, opts.seed, 'gain', t.name);
+            pt.probescaleMinusGain = { diff: g.score, lo: g.lo, hi: g.hi, above: g.above };
+          }
         }
       }
       const rand: SubsetScore[] = [];
@@ -293,7 +313,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
       const lin = probe.exportLinear();
       headTensors[`head.${t.name}.weight`] = { dtype: 'F32', shape: [lin.d, lin.K], data: lin.weight };
       headTensors[`head.${t.name}.bias`] = { dtype: 'F32', shape: [lin.K], data: lin.bias };
-      headInfo[t.name] = { kind: t.kind, labels: t.labels, metric: t.metric, C: probe.chosenC, input: t.kind === 'edge' ? 'concat(span1 mean, span2 mean)' : t.kind === 'token' ? 'first sub-token of each word' : `${pooling === 'mean' ? 'mean over tokens' : `${pooling} token`}`, layout: 'logits = features @ weight + bias' };
+      headInfo[t.name] = { kind: t.kind, labels: t.labels, metric: t.metric, C: probe.chosenC, input: t.kind === 'edge' ? 'concat(span1 mean, span2 mean)' : t.kind === 'token' ? `${opts.wordPooling === 'mean' ? 'mean of the sub-tokens' : 'first sub-token'} of each word` : `${pooling === 'mean' ? 'mean over tokens' : `${pooling} token`}`, layout: 'logits = features @ weight + bias' };
     }
     await sub.release();
     const used = opts.trimVocab ? new Set(tasks.flatMap((t) => ['train', 'dev', 'test'].flatMap((s) => splitTokens(tok, t, s as 'train')))) : undefined;

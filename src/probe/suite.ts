@@ -75,6 +75,10 @@ export interface TaskResult {
   metric: Task['metric'];
   labels: string[];
   rows: { train: number; dev: number; test: number };
+  /** examples (sentences, pairs) per split, and what of them did not fit the model's positions (windowed,
+   * cut, left out: TaskRows.overflow), so a report can say how many test units were scored */
+  examples?: { train: number; dev: number; test: number };
+  overflow?: Record<'train' | 'dev' | 'test', TaskRows['overflow']>;
   layers: LayerResult[];
   summary: LayerSummary;
   /** test score of always predicting the most frequent training label (the trivial baseline; chance level) */
@@ -107,9 +111,9 @@ function warnOverflow(task: Task, split: string, rows: TaskRows, maxTokens: numb
   warned.add(key);
   const n = task.splits[split as 'train'].length;
   const parts: string[] = [];
-  if (o.windowed) parts.push(`${o.windowed} of ${n} sentences are longer than ${maxTokens} tokens and were split into windows (every word is scored)`);
+  if (o.windowed) parts.push(`${o.windowed} of ${n} sentences are longer than ${maxTokens} tokens and were split into windows (${task.kind === 'edge' ? 'every edge whose two words fit in one window is scored' : 'every word is scored'})`);
   if (o.truncated) parts.push(`${o.truncated} of ${n} texts were cut to ${maxTokens} tokens (scored on the part that fits)`);
-  if (o.droppedEdges) parts.push(`${o.droppedEdges} edges past token ${maxTokens} could not be scored and were left out`);
+  if (o.droppedEdges) parts.push(`${o.droppedEdges} edges span more than one window of ${maxTokens} tokens and could not be scored`);
   if (o.droppedWords) parts.push(`${o.droppedWords} words could not be placed in any window and were left out`);
   console.warn(`probescale: warning: ${task.name} ${split}: ${parts.join('; ')}`);
 }
@@ -261,6 +265,8 @@ export async function probeTask(engine: Engine, tok: TextTokenizer, task: Task, 
     metric: task.metric,
     labels: task.labels,
     rows: { train: tr.rows.rows.length, dev: dv.rows.rows.length, test: te.rows.rows.length },
+    examples: { train: task.splits.train.length, dev: task.splits.dev.length, test: task.splits.test.length },
+    overflow: { train: tr.rows.overflow, dev: dv.rows.overflow, test: te.rows.overflow },
     layers: results,
     summary: summarizeLayers(results.map((r) => r.score)),
     majority,

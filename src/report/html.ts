@@ -6,6 +6,7 @@
 import { fittedCurvePlot, methodsPlot, probeCurves, svg, type CurvePoint, type MethodPoint } from './plots.js';
 import { predictRetention } from '../scaling/retention.js';
 import type { RunResults } from './results.js';
+import { distinctSubsets, pairedHalfWidth, unitsScored } from './text.js';
 
 const esc = (s: unknown) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -75,7 +76,7 @@ ${methods
         .join('')}</tr>`,
   )
   .join('\n')}
-</table>`;
+</table>${perTaskTable(r, b)}`;
     })
     .join('\n');
 
@@ -91,7 +92,8 @@ ${methods
         .map((t) => {
           const x = r.references[t.name];
           const add = x.layersAdd.test;
-          return `<tr><td>${esc(t.name)} (${esc(t.metric)})</td><td>${x.classes}</td><td>${x.majority.toFixed(3)}</td><td>${x.embeddings.test.toFixed(3)} <span class="ci">[${x.embeddings.lo.toFixed(3)}, ${x.embeddings.hi.toFixed(3)}]</span></td><td>${x.final.test.toFixed(3)} <span class="ci">[${x.final.lo.toFixed(3)}, ${x.final.hi.toFixed(3)}]</span></td><td>${x.best.state}: ${x.best.test.toFixed(3)} <span class="ci">[${x.best.lo.toFixed(3)}, ${x.best.hi.toFixed(3)}]</span></td><td>${pts(add.score)} <span class="ci">[${pts(add.lo)}, ${pts(add.hi)}]</span></td><td>${x.gainUndefined.test ? `not defined: ${esc(x.gainUndefined.test)}` : x.gainUndefined.dev ? `yes on test; left out of selection on dev: ${esc(x.gainUndefined.dev)}` : 'yes'}</td></tr>`;
+          const p = r.probes.find((q) => q.task === t.name);
+          return `<tr><td>${esc(t.name)} (${esc(t.metric)})</td><td class="units">${p ? esc(unitsScored(p)) : ''}</td><td>${x.classes}</td><td>${x.majority.toFixed(3)}</td><td>${x.embeddings.test.toFixed(3)} <span class="ci">[${x.embeddings.lo.toFixed(3)}, ${x.embeddings.hi.toFixed(3)}]</span></td><td>${x.final.test.toFixed(3)} <span class="ci">[${x.final.lo.toFixed(3)}, ${x.final.hi.toFixed(3)}]</span></td><td>${x.best.state}: ${x.best.test.toFixed(3)} <span class="ci">[${x.best.lo.toFixed(3)}, ${x.best.hi.toFixed(3)}]</span></td><td>${pts(add.score)} <span class="ci">[${pts(add.lo)}, ${pts(add.hi)}]</span></td><td>${x.gainUndefined.test ? `not defined: ${esc(x.gainUndefined.test)}` : x.gainUndefined.dev ? `yes on test; left out of selection on dev: ${esc(x.gainUndefined.dev)}` : 'yes'}</td></tr>`;
         })
         .join('\n')
     : '';
@@ -113,7 +115,7 @@ ${p.layers
 <style>
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;line-height:1.4}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
-td:first-child,th:first-child{text-align:left}tr.ours td{font-weight:600;background:#eef6ff}.ci{color:#777;font-weight:normal;font-size:.9em}
+td:first-child,th:first-child,td.units{text-align:left}tr.ours td{font-weight:600;background:#eef6ff}.ci{color:#777;font-weight:normal;font-size:.9em}
 .plots{display:flex;flex-wrap:wrap;gap:2em}.note{background:#fff8e6;border-left:4px solid #f0b400;padding:.5em 1em}
 </style></head><body>
 <h1>probescale report</h1>
@@ -122,8 +124,9 @@ Tasks: ${r.tasks.map((t) => `${esc(t.name)} (weight ${t.weight})`).join(', ')}. 
 <p>Raw retention = task score of the kept layers / score of the same probe type on the full model's final representation. Gain retention = (score - embeddings only) / (final layer - embeddings only): the share of what the layers add that the kept layers keep (0 = no better than the embeddings alone, 100% = as good as the full model); it is averaged over the tasks whose layers add something beyond test noise. Both on the test split (probes trained on train, regularization chosen on dev; selection used dev only). This run selected by <b>${mode}</b> retention; plots and “did not win” use it.</p>
 ${r.references ? `<h2>Reference points per task</h2>
 <p>Test scores: always predicting the most frequent training label; the subnetwork with no layers (embeddings, final norm where there is one); the full model's final layer; the best probed hidden state (0 = embeddings, i = output of block i - 1). “Layers add” is final minus embeddings with a paired bootstrap 95% CI.</p>
-<table><tr><th>task</th><th>classes</th><th>majority class</th><th>embeddings only</th><th>final layer</th><th>best hidden state</th><th>layers add (points)</th><th>gain retention defined</th></tr>
-${refRows}</table>` : ''}
+<table><tr><th>task</th><th>test units scored</th><th>classes</th><th>majority class</th><th>embeddings only</th><th>final layer</th><th>best hidden state</th><th>layers add (points)</th><th>gain retention defined</th></tr>
+${refRows}</table>
+${noiseNote(r)}` : ''}
 <p>Layer numbering: tables list kept layers as <b>blocks</b> 0 to ${r.parameters.perLayer.length - 1}; the per-layer probes are indexed by <b>hidden state</b>, where state 0 is the embeddings and state i the output of block i - 1 (so keeping block b keeps what produced state b + 1). The written model's blocks are marked on the probe plot.</p>
 <div class="plots"><div><h2>Probe score per hidden state</h2>${await svg(probeCurves(curves, r.compressed.layers))}</div>
 <div><h2>Every method at every budget</h2>${methodPoints.length ? await svg(methodsPlot(methodPoints, `test ${mode} retention (weighted), 95% CI`)) : `<p class="note">No ${mode} retention to plot (see the reference points: no task's layers add anything beyond noise on test).</p>`}<p class="ci">Random subsets: mean ± sd over seeds. Every method's row is drawn, so baselines that chose the same subset are all visible.</p></div></div>
@@ -177,4 +180,35 @@ ${rows.map(([n, p, b]) => `<tr><td>${n}</td><td>${Number(p).toLocaleString('en-U
 function outsideNote(p: { full: number; fixed: number; perLayer: number[] }): string {
   const rest = p.full - p.fixed - p.perLayer.reduce((a, b) => a + b, 0);
   return rest > 0 ? `, and ${num(rest)} in a decoder that tasks do not read and the written model leaves out` : '';
+}
+
+/** One budget, task by task: every distinct subset's score, raw and gain retention, and ProbeScale minus it on
+ * that task alone (paired), all with 95% CIs. Results written before per-task retention existed: nothing. */
+function perTaskTable(r: RunResults, b: RunResults['budgets'][number]): string {
+  if (!b.methods.some((m) => m.perTask)) return '';
+  const d3 = (v: number) => v.toFixed(3);
+  const diff = (d?: { diff: number; lo: number; hi: number }) => (d ? `${pts(d.diff)} <span class="ci">[${pts(d.lo)}, ${pts(d.hi)}]</span>${d.lo > 0 ? ' better' : d.hi < 0 ? ' worse' : ''}` : '');
+  const rows = r.tasks.flatMap((t) =>
+    distinctSubsets(b.methods).map(({ names, m }, i) => {
+      const s = m.scores[t.name];
+      const pt = m.perTask?.[t.name];
+      const ours = names[0] === 'probescale';
+      return `<tr${ours ? ' class="ours"' : ''}><td>${i === 0 ? esc(t.name) : ''}</td><td>${esc(names.join(', '))}</td><td>${m.layers.length ? `[${m.layers.join(', ')}]` : 'seeded'}</td><td>${d3(s.score)}${s.lo !== undefined && s.hi !== undefined ? ` <span class="ci">[${d3(s.lo)}, ${d3(s.hi)}]</span>` : ' (mean)'}</td><td>${pt ? `${pct(pt.raw)} <span class="ci">[${pct(pt.rawCI[0])}, ${pct(pt.rawCI[1])}]</span>` : ''}</td><td>${pt?.gain !== undefined ? `${pct(pt.gain)} <span class="ci">[${pct(pt.gainCI![0])}, ${pct(pt.gainCI![1])}]</span>` : pt ? 'n/a' : ''}</td><td>${ours ? '' : diff(pt?.probescaleMinus)}</td><td>${ours ? '' : diff(pt?.probescaleMinusGain)}</td></tr>`;
+    }),
+  );
+  return `<p>Per task (baselines that kept the same layers share a row; ProbeScale minus this subset on that task alone, paired bootstrap over its test units):</p>
+<table><tr><th>task</th><th>method</th><th>layers</th><th>score [95% CI]</th><th>raw retention</th><th>gain retention</th><th>ProbeScale minus this, raw points</th><th>ProbeScale minus this, gain points</th></tr>
+${rows.join('\n')}</table>`;
+}
+
+/** Per task: the smallest difference between two subsets this test set tells apart from noise. */
+function noiseNote(r: RunResults): string {
+  const lines = r.tasks.flatMap((t) => {
+    const raw = pairedHalfWidth(r, t.name, 'raw');
+    if (raw === undefined) return [];
+    const gain = pairedHalfWidth(r, t.name, 'gain');
+    const x = r.references[t.name];
+    return [`${esc(t.name)}: final layer's score CI ±${(50 * (x.final.hi - x.final.lo)).toFixed(1)} points; ProbeScale-minus-baseline differences resolve ±${(100 * raw).toFixed(1)} raw points${gain !== undefined ? ` and ±${(100 * gain).toFixed(1)} gain points` : ''} (median 95% CI half-width), so a 3-point raw difference is ${raw < 0.03 ? 'beyond' : 'within'} noise${gain !== undefined ? ` and a 3-point gain difference ${gain < 0.03 ? 'beyond' : 'within'} noise` : ''}`];
+  });
+  return lines.length ? `<p>How large a difference this test set can resolve, per task:<br>${lines.join('<br>')}.</p>` : '';
 }

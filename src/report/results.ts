@@ -69,6 +69,19 @@ export interface MethodResult {
   probescaleMinus?: { diff: number; lo: number; hi: number; above: number };
   /** the same in gain retention (floor cancels: the raw difference rescaled per task by final / (final - embeddings)) */
   probescaleMinusGain?: { diff: number; lo: number; hi: number; above: number };
+  /** per task: raw and gain test retention with bootstrap 95% CIs, and ProbeScale minus this method on that task
+   * alone (paired); absent for the random mean and in results written before it existed */
+  perTask?: Record<string, TaskRetention>;
+}
+
+export interface TaskRetention {
+  raw: number;
+  rawCI: [number, number];
+  /** absent when the task's gain is degenerate on test (references.gainUndefined.test says why) */
+  gain?: number;
+  gainCI?: [number, number];
+  probescaleMinus?: { diff: number; lo: number; hi: number; above: number };
+  probescaleMinusGain?: { diff: number; lo: number; hi: number; above: number };
 }
 
 export interface BudgetResult {

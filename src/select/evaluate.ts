@@ -37,12 +37,13 @@ export interface Evaluator {
    * Test retention of subset `a` minus subset `b` with a paired bootstrap 95% CI (same resampled test units
    * for both, per task); both must have been evaluated on test already. `above`: share of resamples > 0.
    */
-  compare(a: number[], b: number[], B?: number, seed?: number, mode?: RetentionMode): Interval & { above: number };
+  compare(a: number[], b: number[], B?: number, seed?: number, mode?: RetentionMode, task?: string): Interval & { above: number };
   /**
    * Bootstrap 95% CI of subset `a`'s retention on a split, resampling the split's units once for the
    * subset, the full model and the embeddings together (all three evaluated on that split already).
+   * `task`: that task alone (compare and retentionCI both), instead of the weighted mean over tasks.
    */
-  retentionCI(a: number[], split: 'dev' | 'test', mode: RetentionMode, B?: number, seed?: number): Interval | undefined;
+  retentionCI(a: number[], split: 'dev' | 'test', mode: RetentionMode, B?: number, seed?: number, task?: string): Interval | undefined;
   /** Per task: the full model's final-layer score minus the embeddings', paired bootstrap 95% CI on a split. */
   layersAdd(split: 'dev' | 'test', B?: number, seed?: number): Record<string, Interval>;
   /**
@@ -99,10 +100,10 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
       for (const p of pools.values()) await p.release();
       pools.clear();
     },
-    compare(a, b, B = 1000, seed = 0, mode = 'raw') {
+    compare(a, b, B = 1000, seed = 0, mode = 'raw', task) {
       const pa = predsOf('test', a);
       const pb = predsOf('test', b);
-      const c = differenceWeights(splitRefs('test'), weighted, mode);
+      const c = differenceWeights(splitRefs('test'), task ? tasks.map((t) => ({ name: t.name, weight: t.name === task ? 1 : 0 })) : weighted, mode);
       return pairedBootstrapDiff(
         tasks.map((t, i) => {
           const sc = scorer('test', t);
@@ -111,12 +112,12 @@ export function makeEvaluator(model: LoadedModel, tok: TextTokenizer, tasks: Tas
         { B, seed },
       );
     },
-    retentionCI(a, split, mode, B = 1000, seed = 0) {
+    retentionCI(a, split, mode, B = 1000, seed = 0, task) {
       const refs = splitRefs(split);
-      const used = tasks.filter((t) => mode === 'raw' || gainDegenerate(refs[t.name]) === undefined);
+      const used = tasks.filter((t) => (!task || t.name === task) && (mode === 'raw' || gainDegenerate(refs[t.name]) === undefined));
       if (used.length === 0) return undefined;
       const [pa, pf, pe] = [predsOf(split, a), predsOf(split, full), predsOf(split, [])];
-      const w = used.map((t) => weights[tasks.indexOf(t)]);
+      const w = task ? [1] : used.map((t) => weights[tasks.indexOf(t)]);
       const wsum = w.reduce((x, y) => x + y, 0);
       return jointBootstrap(
         used.map((t) => {
