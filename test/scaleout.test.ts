@@ -272,6 +272,11 @@ describe('scale-out through Redis + BullMQ', { skip }, () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ \(--redis\)/);
     assert.equal(existsSync(out), false);
+    // study scale checks it before its --out too (each model's run would go through the queue)
+    const scale = await run(process.execPath, [CLI, 'study', 'scale', '--models', STORIES, '--tasks', 'upos', '--budgets', '0.8', '--out', out, '--redis', `redis://127.0.0.1:${port}`]).catch((e) => e);
+    assert.equal(scale.code, 1);
+    assert.match(scale.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ \(--redis\)/);
+    assert.equal(existsSync(out), false);
     const { connectRedis } = await import('../src/distribute/queue.js');
     await assert.rejects(connectRedis('localhost:6379'), /--redis "localhost:6379" is not a Redis URL/);
   });

@@ -61,6 +61,10 @@ export interface ScaleOptions {
   allowOutside?: boolean;
   progress?: boolean;
   log?: (line: string) => void;
+  /** scale-out: each model's run sends its probing and subset evaluations as jobs to `probescale worker`s on this Redis */
+  redis?: string;
+  /** scale-out result store shared by every model's run (default OUT/.store) */
+  store?: string;
 }
 
 interface Planned {
@@ -133,6 +137,14 @@ export async function runScaleStudy(opts: ScaleOptions): Promise<ScaleResults> {
     return { big, small, text };
   });
   for (const p of planned) if (p.budgetTexts.length === 0) throw new UsageError(`--budgets: none of ${opts.budgets.join(',')} holds one layer of ${p.name} (${p.model.arch.layers} layers)`, { fix: 'add a larger fraction' });
+  // scale-out: Redis reached and --store usable (or a one-line error) before --out is created
+  const store = opts.redis ? resolve(opts.store ?? join(opts.out, '.store')) : undefined;
+  if (opts.redis) {
+    const { connectRedis } = await import('../distribute/queue.js');
+    const { Store } = await import('../distribute/store.js');
+    (await connectRedis(opts.redis)).disconnect();
+    Store.check(store!);
+  }
   prepareOutputDir(opts.out, 'probescale study scale', { overwrite: opts.overwrite });
 
   // 1. the pipeline per model
@@ -154,7 +166,7 @@ export async function runScaleStudy(opts: ScaleOptions): Promise<ScaleResults> {
         model: p.path, tasks: opts.tasks, weights: opts.weights, budgets: budgetText, out: runDir,
         maxTrain: opts.maxTrain, maxEval: opts.maxEval, seed: opts.seed, searchEvals: opts.searchEvals, randomSeeds: opts.randomSeeds,
         bootstrap: opts.bootstrap, pooling: p.pooling, retention: opts.retention, threads: opts.threads, precision: opts.precision,
-        allowOutside: opts.allowOutside, progress: opts.progress, log: (s) => log(`  ${s}`),
+        allowOutside: opts.allowOutside, progress: opts.progress, log: (s) => log(`  ${s}`), redis: opts.redis, store,
       });
       writeFileAtomic(stampFile, stamp);
     }

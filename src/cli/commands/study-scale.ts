@@ -35,6 +35,8 @@ export function registerScale(study: Command): void {
     .option('--overwrite', 'write into --out even if it holds files probescale did not write')
     .option('--resume', 'reuse each model\'s finished run in OUT/runs/NAME made with the same model, tasks, budgets and settings')
     .option('--allow-outside', 'let task spec files name data files outside their own folder')
+    .option('--redis <url>', 'scale-out: each model\'s probing and subset evaluations run as jobs on this Redis (redis://HOST:PORT) for `probescale worker`s (the prune-vs-train pairs stay here)')
+    .option('--store <dir>', 'scale-out: result store shared by the workers and every model\'s run, same path on every machine (default OUT/.store)')
     .action(async (o: Omit<ScaleOptions, 'models' | 'pairs'> & { models: string; pairs?: string; quiet?: boolean }) => {
       await runScaleStudy({ ...o, models: o.models.split(','), pairs: o.pairs?.split(','), progress: !o.quiet, log: o.quiet ? () => {} : undefined });
     });
