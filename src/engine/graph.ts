@@ -124,6 +124,17 @@ export class GraphBuilder {
     this.tensor(name, FLOAT, p.dims, new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength));
   }
 
+  /** x quantized per batch (uint8, scale, zero point), once per activation however many nodes read it. */
+  private quantizedActivation(x: string): string[] {
+    let xq = this.dynamicQuant.get(x);
+    if (!xq) {
+      // uint8 activations x int8 weights is the pair the VNNI dot-product instruction (vpdpbusd) multiplies
+      xq = this.opN('DynamicQuantizeLinear', [x], 3, {}, 'xq');
+      this.dynamicQuant.set(x, xq);
+    }
+    return xq;
+  }
+
   /** x @ W for a weight W [K, N] in int8: per-column symmetric scales, activations quantized per batch at run time. */
   private quantizedMatMul(x: string, w: string, hint: string): string {
     let qw = this.quantized.get(w);
@@ -136,12 +147,7 @@ export class GraphBuilder {
       this.tensor(qw.scale, FLOAT, [dims[1]], new Uint8Array(scale.buffer));
       this.quantized.set(w, qw);
     }
-    let xq = this.dynamicQuant.get(x);
-    if (!xq) {
-      // uint8 activations x int8 weights is the pair the VNNI dot-product instruction (vpdpbusd) multiplies
-      xq = this.opN('DynamicQuantizeLinear', [x], 3, {}, 'xq');
-      this.dynamicQuant.set(x, xq);
-    }
+    const xq = this.quantizedActivation(x);
     this.usesContribOps = true;
     return this.opN('MatMulIntegerToFloat', [xq[0], qw.q, xq[1], qw.scale, xq[2]], 1, {}, hint, 'com.microsoft')[0];
   }
@@ -171,11 +177,7 @@ export class GraphBuilder {
       this.tensor(qw.scale, FLOAT, [3 * N], new Uint8Array(scale.buffer));
       this.quantized.set(key, qw);
     }
-    let xq = this.dynamicQuant.get(x);
-    if (!xq) {
-      xq = this.opN('DynamicQuantizeLinear', [x], 3, {}, 'xq');
-      this.dynamicQuant.set(x, xq);
-    }
+    const xq = this.quantizedActivation(x);
     const bias = this.op('Concat', bs, { axis: 0 });
     this.usesContribOps = true;
     return this.opN('QAttention', [xq[0], qw.q, bias, xq[1], qw.scale, mask, xq[2]], 1, { num_heads: heads }, 'qattn', 'com.microsoft')[0];
