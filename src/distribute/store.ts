@@ -21,6 +21,8 @@ export type EntryKind = 'shards' | 'splits' | 'fits' | 'subsets' | 'runs';
 /** every folder of the layout, the feature cache included */
 const KINDS = ['features', 'shards', 'splits', 'fits', 'subsets', 'runs'] as const;
 const CODE = /^[0-9a-f]{16}$/;
+/** An entry (or its temp file) of the flat layout of before code-version folders: ROOT/<kind>/<key>. */
+const FLAT_ENTRY = /^[0-9a-f]{24}(\..+\.tmp)?$/;
 
 export function storeKey(parts: unknown): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 24);
@@ -152,7 +154,7 @@ export function storeVersions(root: string, flag = '--store'): StoreVersion[] {
       continue;
     }
     // entries of the flat layout of before code-version folders: listed as one pseudo-version, "flat"
-    const flat = kind === 'features' ? [] : codes.filter((n) => /^[0-9a-f]{24}(\..+\.tmp)?$/.test(n));
+    const flat = kind === 'features' ? [] : codes.filter((n) => FLAT_ENTRY.test(n));
     if (flat.length) {
       const v = out.get('flat') ?? out.set('flat', { code: 'flat', entries: {}, bytes: 0 }).get('flat')!;
       v.entries[kind] = flat.length;
@@ -190,7 +192,7 @@ export function pruneStore(root: string, keep: Set<string>, flag = '--store'): {
     for (const n of names) {
       const p = join(root, kind, n);
       const version = CODE.test(n) && lstatSync(p).isDirectory();
-      const flat = kind !== 'features' && /^[0-9a-f]{24}(\..+\.tmp)?$/.test(n) && lstatSync(p).isDirectory();
+      const flat = kind !== 'features' && FLAT_ENTRY.test(n) && lstatSync(p).isDirectory();
       if ((version && !keep.has(n)) || flat) {
         bytes += du(p);
         rmSync(p, { recursive: true, force: true });
