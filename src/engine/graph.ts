@@ -19,8 +19,8 @@ export const UINT8 = onnx.TensorProto.DataType.UINT8;
 /**
  * fp32: every weight as stored. int8: every MatMul by a 2-D weight (the linear layers, LM heads, bridges) runs
  * on int8 weights quantized per output channel at build time and uint8 activations quantized per row (token) at
- * run time (QuantizeLinear with one block per row -> com.microsoft MatMulIntegerToFloat). Choices measured in
- * bench/RESULTS.md.
+ * run time (QuantizeLinear with one block per row -> com.microsoft MatMulIntegerToFloat); QAttention's input
+ * is quantized per batch (its kernel takes one scale). Choices measured in bench/RESULTS.md.
  * bf16 is not offered: onnxruntime's CPU provider has no bfloat16 MatMul kernel (1.30, measured).
  */
 export type Precision = 'fp32' | 'int8';
@@ -44,11 +44,10 @@ export class GraphBuilder {
    * int8: weight name -> its int8 initializer and per-column scales (a shared layer, e.g. ALBERT's, reuses them);
    * `K` = the weight's rows, `extra` = rows appended for the activations' zero points (see quantizedMatMul).
    */
-  private quantized = new Map<string, { q: string; scale: string; K: number; extra: number }>();
-  /**
-   * int8: activation name -> its per-row codes, scales, zero points (q/k/v projections of one input share them);
-   * `${x}|${m}` -> those codes with m zero-point columns.
-   */
+  private quantized = new Map<string, { q: string; scale: string; K?: number; extra?: number }>();
+  /** int8: activation name -> its DynamicQuantizeLinear outputs, so readers of one input share them. */
+  private dynamicQuant = new Map<string, string[]>();
+  /** int8: activation name -> its per-row codes, scales, zero points; and `${x}|${m}` -> codes with m zero-point columns. */
   private rowQuant = new Map<string, { q: string; scale: string; zp: string }>();
   private rowQuantAug = new Map<string, string>();
   private usesContribOps = false;
@@ -133,6 +132,17 @@ export class GraphBuilder {
     this.tensor(name, FLOAT, p.dims, new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength));
   }
 
+  /** x quantized per batch (uint8, scale, zero point) for QAttention, once per activation however many nodes read it. */
+  private quantizedActivation(x: string): string[] {
+    let xq = this.dynamicQuant.get(x);
+    if (!xq) {
+      // uint8 activations x int8 weights is the pair the VNNI dot-product instruction (vpdpbusd) multiplies
+      xq = this.opN('DynamicQuantizeLinear', [x], 3, {}, 'xq');
+      this.dynamicQuant.set(x, xq);
+    }
+    return xq;
+  }
+
   /**
    * x [.., K] quantized per row (token) to uint8: scale = (max - min) / 255 and zero point = round(-min / scale)
    * over the row's range widened to include 0. Per batch, one token with a wide range coarsens every token's
@@ -178,8 +188,8 @@ export class GraphBuilder {
       this.tensor(qw.scale, FLOAT, [N], new Uint8Array(scale.buffer));
       this.quantized.set(w, qw);
     }
-    const m = qw.extra;
-    const xr = this.rowQuantized(x, qw.K);
+    const m = qw.extra!;
+    const xr = this.rowQuantized(x, qw.K!);
     const key = `${x}|${m}`;
     let codes = this.rowQuantAug.get(key);
     if (!codes) {
@@ -189,6 +199,37 @@ export class GraphBuilder {
     this.usesContribOps = true;
     const y = this.opN('MatMulIntegerToFloat', [codes, qw.q, this.constF(1), qw.scale], 1, {}, hint, 'com.microsoft')[0];
     return this.op('Mul', [y, xr.scale], {}, hint);
+  }
+
+  /**
+   * int8 self-attention of a plain encoder layer in one com.microsoft QAttention node: q/k/v weights [C, C] (in,
+   * out; q NOT pre-scaled: the kernel divides by sqrt(head size)) quantized per column as one [C, 3C] matrix, the
+   * activation quantized per batch (shared with other readers of x); `mask` is attention_mask as int32 [B, T].
+   * The kernel writes q/k/v per head and the context back in [B, T, C], so no Transpose nodes are needed.
+   */
+  qAttention(x: string, ws: [string, string, string], bs: [string, string, string], mask: string, heads: number): string {
+    const key = ws.join('|');
+    let qw = this.quantized.get(key); // a shared layer (ALBERT) reads the same three weights again
+    if (!qw) {
+      const parts = ws.map((w) => {
+        const p = this.pending.get(w);
+        if (!p) throw new Error(`internal: QAttention weight ${w} is not a pending 2-D weight`);
+        this.pending.delete(w);
+        return p;
+      });
+      const [K, N] = parts[0].dims;
+      const cat = new Float32Array(K * 3 * N);
+      for (let k = 0; k < K; k++) parts.forEach((p, i) => cat.set(p.data.subarray(k * N, (k + 1) * N), k * 3 * N + i * N));
+      const { q, scale } = quantizeColumns(cat, K, 3 * N);
+      qw = { q: `${ws[0]}.qkv.int8`, scale: `${ws[0]}.qkv.scale` };
+      this.tensor(qw.q, INT8, [K, 3 * N], new Uint8Array(q.buffer));
+      this.tensor(qw.scale, FLOAT, [3 * N], new Uint8Array(scale.buffer));
+      this.quantized.set(key, qw);
+    }
+    const xq = this.quantizedActivation(x);
+    const bias = this.op('Concat', bs, { axis: 0 });
+    this.usesContribOps = true;
+    return this.opN('QAttention', [xq[0], qw.q, bias, xq[1], qw.scale, mask, xq[2]], 1, { num_heads: heads }, 'qattn', 'com.microsoft')[0];
   }
 
   constI64(values: number[], dims: number[] = [values.length]): string {
@@ -225,7 +266,6 @@ export class GraphBuilder {
       if (opType === 'MatMul' && domain === '' && (this.pending.has(inputs[1]) || this.quantized.has(inputs[1]))) return [this.quantizedMatMul(inputs[0], inputs[1], hint)];
       for (const i of inputs) this.flush(i);
     }
-    if (domain === 'com.microsoft') this.usesContribOps = true;
     const outs = Array.from({ length: nOut }, () => this.fresh(hint));
     this.nodes.push({
       opType,

@@ -104,20 +104,15 @@ export function buildBertEncoder(layout: BertLayout) {
     for (const [j, l] of opts.layers.entries()) {
       x = bridge(g, x, opts, j, C);
       const L = P + (layout.layerName ? layout.layerName(l) : `${layout.layerRoot}.${l}`);
-      // int8 without a position bias: q/k/v as three int8 GEMMs (one quantized input) and the attention in one
-      // com.microsoft MultiHeadAttention node (biases, heads and 1/sqrt(head size) inside, no Transpose nodes);
-      // unlike one com.microsoft QAttention node, its inputs are quantized per row, not per batch, and it took about
-      // half of QAttention's kernel time on the BERT-base shape (bench/RESULTS.md, 2026-11-29)
+      // int8 without a position bias: one QAttention node (q/k/v in one int8 GEMM, no head transposes); it
+      // applies 1/sqrt(head size) itself, so q is not pre-scaled there
       const fused = g.precision === 'int8' && !layout.relativeBias;
       const q = linearWeights(g, w, `${L}.${layout.q}`, C, C, fused ? 1 : scale);
       const k = linearWeights(g, w, `${L}.${layout.k}`, C, C);
       const v = linearWeights(g, w, `${L}.${layout.v}`, C, C);
       const o = linearWeights(g, w, `${L}.${layout.o}`, C, C);
       const merged = fused
-        ? g.opN('MultiHeadAttention', [
-          g.op('MatMul', [x, q.w]), g.op('MatMul', [x, k.w]), g.op('MatMul', [x, v.w]),
-          g.op('Concat', [q.b!, k.b!, v.b!], { axis: 0 }), (mask32 ??= g.op('Cast', [mask], { to: 6 })),
-        ], 1, { num_heads: arch.heads }, 'mha', 'com.microsoft')[0]
+        ? g.qAttention(x, [q.w, k.w, v.w], [q.b!, k.b!, v.b!], (mask32 ??= g.op('Cast', [mask], { to: 6 })), arch.heads)
         : mergeHeads(g, attend(
           g,
           splitHeads(g, linear(g, x, q.w, q.b), arch.heads, arch.headDim),
