@@ -141,6 +141,12 @@ for (const dir of fixtures) {
     const fused = graph.node!.filter((n) => n.opType === 'QAttention').length;
     const plainEncoder = ['bert', 'roberta', 'electra', 'distilbert', 'albert'].includes(model.arch.family);
     assert.equal(fused, plainEncoder ? model.arch.layers : 0, `${name}: QAttention nodes`);
+    // every MatMulIntegerToFloat reads activations quantized per row (QuantizeLinear with one block per row)
+    const perRow = new Set(graph.node!.filter((n) => n.opType === 'QuantizeLinear' && n.attribute!.some((a) => a.name === 'block_size')).map((n) => n.output![0]));
+    for (const n of graph.node!.filter((x) => x.opType === 'MatMulIntegerToFloat')) {
+      const src = graph.node!.find((x) => x.output!.includes(n.input![0]))!;
+      assert.ok(perRow.has(n.input![0]) || (src.opType === 'Concat' && perRow.has(src.input![0])), `${name}: ${n.name} reads ${src.opType}`);
+    }
     const a = await fp32.run(batch);
     const b = await int8.run(batch);
     assert.deepEqual(Object.keys(b).sort(), Object.keys(a).sort());
