@@ -67,6 +67,13 @@ if (CHROMIUM) describe('report.html in headless Chromium', () => {
     assert.deepEqual(v.kept, r.compressed.layers);
     assert.deepEqual(v.marked, r.compressed.layers);
     assert.ok(v.png && existsSync(v.png) && v.pixelStdev! > 5, `screenshot ${v.png}, stdev ${v.pixelStdev}`);
+    // latency: the median of the repeats with their [fastest, slowest], for both models
+    for (const m of [r.compressed.measured.full, r.compressed.measured.compressed]) {
+      for (const [median, times] of [[m.latencyMsBatch1, m.timesMsBatch1], [m.latencyMsBatch32, m.timesMsBatch32]] as const) {
+        assert.ok(times.length >= 3 && times[0] <= median && median <= times.at(-1)!, `${median} within [${times[0]}, ${times.at(-1)}]`);
+        assert.ok(html.includes(`${median.toFixed(2)} <span class="ci">[${times[0].toFixed(2)}, ${times.at(-1)!.toFixed(2)}]</span>`), 'latency cell with its spread');
+      }
+    }
   });
 
   test('the check fails on a missing row, overlapping rows, an unmarked kept block and a blank page', async () => {
