@@ -92,6 +92,9 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.equal((html.match(/<svg/g) ?? []).length, 3, 'three inline plots: probe curves, retention vs parameters, fitted retention curve');
   assert.match(html, /Where ProbeScale did not win/);
+  // the int8 row's latency carries its spread over the repeats too
+  const q = r.compressed.quantized!.measured;
+  assert.ok(html.includes(`${q.latencyMsBatch32.toFixed(2)} <span class="ci">[${q.timesMsBatch32[0].toFixed(2)}, ${q.timesMsBatch32.at(-1)!.toFixed(2)}]</span>`), 'int8 latency with its spread');
   assert.match(html, /Reference points per task/);
   assert.match(html, /50 test sentences, \d+ words scored/);
   assert.match(html, /ProbeScale minus this, gain points/);

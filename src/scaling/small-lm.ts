@@ -10,6 +10,7 @@ import { dataFile } from '../data/paths.js';
 import { readText } from '../data/read.js';
 import { mulberry32 } from '../util/random.js';
 import { ProbescaleError } from '../util/errors.js';
+import { startProgress } from '../util/progress.js';
 import { cosineSchedule } from '../train/optim.js';
 import { Trainer } from '../train/trainer.js';
 import type { Feed } from '../train/backend.js';
@@ -227,11 +228,15 @@ export async function runStudy(opts: StudyOptions, remote?: StudyRunner): Promis
     runs.forEach(line);
   } else {
     runs = [];
+    // runs done / to do with time left, like the law study (a bar in a terminal, periodic lines otherwise)
+    const progress = startProgress('small-lm study', units.length, { unit: 'runs' });
     for (const u of units) {
       const run = await trainStudyRun(study, datasets.find((d) => d.name === u.dataset)!, studyConfig(u.config), u.seed);
       runs.push(run);
       line(run);
+      progress.increment();
     }
+    progress.stop();
   }
   return {
     runs,
