@@ -62,6 +62,19 @@ test('probescale probe writes a task x layer table with CIs, selectivity and MDL
   rmSync(tmp, { recursive: true });
 });
 
+test('probe --json --quiet: one line of JSON on stdout with probe.json\'s results, nothing else on stdout or stderr', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ps-cli-json-'));
+  const r = run('probe', '--model', join(ROOT, 'models', 'stories260K', 'stories260K.bin'), '--tasks', 'sst2', '--out', tmp, '--max-train', '40', '--max-eval', '20', '--bootstrap', '50', '--threads', '1', '--json', '--quiet');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').length, 1, r.stdout);
+  // no warnings on these sentences, and --quiet keeps progress lines away even when a loaded machine makes a step slow
+  assert.equal(r.stderr, '');
+  const printed = JSON.parse(r.stdout) as { probe: string; results: unknown };
+  assert.equal(printed.probe, join(tmp, 'probe.json'));
+  assert.deepEqual(printed.results, (JSON.parse(readFileSync(join(tmp, 'probe.json'), 'utf8')) as { results: unknown }).results);
+  rmSync(tmp, { recursive: true });
+});
+
 test('study law --runs with a file that is not a study result: one clear line, nothing written', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'ps-cli-'));
   const bad = join(tmp, 'results.json');
