@@ -38,7 +38,7 @@ export function listArg(value: string): string {
   return value;
 }
 
-/** --precision for every command that runs a model: int8 = int8 linear-layer weights, activations quantized per batch. */
+/** --precision for every command that runs a model: int8 = int8 linear-layer weights, activations quantized per row (token; per batch for QAttention's q/k/v). */
 export function precisionOption(): Option {
   return new Option('--precision <p>', 'weight precision of the linear layers (int8: onnxruntime dynamic quantization)').choices([...PRECISIONS]).default('fp32');
 }

@@ -14,11 +14,13 @@ type Attr = number | string | number[] | Float32Array | { float: number } | { te
 export const FLOAT = onnx.TensorProto.DataType.FLOAT;
 export const INT64 = onnx.TensorProto.DataType.INT64;
 export const INT8 = onnx.TensorProto.DataType.INT8;
+export const UINT8 = onnx.TensorProto.DataType.UINT8;
 
 /**
  * fp32: every weight as stored. int8: every MatMul by a 2-D weight (the linear layers, LM heads, bridges) runs
- * on int8 weights quantized per output channel at build time, activations quantized per batch at run time
- * (DynamicQuantizeLinear -> com.microsoft MatMulIntegerToFloat; choice measured in bench/RESULTS.md).
+ * on int8 weights quantized per output channel at build time and uint8 activations quantized per row (token) at
+ * run time (QuantizeLinear with one block per row -> com.microsoft MatMulIntegerToFloat); QAttention's input
+ * is quantized per batch (its kernel takes one scale). Choices measured in bench/RESULTS.md.
  * bf16 is not offered: onnxruntime's CPU provider has no bfloat16 MatMul kernel (1.30, measured).
  */
 export type Precision = 'fp32' | 'int8';
@@ -38,10 +40,16 @@ export class GraphBuilder {
   private initNames = new Set<string>();
   /** int8: 2-D weights not yet emitted; the first node that reads one decides int8 (MatMul's B) or fp32. */
   private pending = new Map<string, { data: Float32Array; dims: number[] }>();
-  /** int8: weight name -> its int8 initializer and per-column scales (a shared layer, e.g. ALBERT's, reuses them). */
-  private quantized = new Map<string, { q: string; scale: string }>();
-  /** int8: activation name -> its DynamicQuantizeLinear outputs, so q/k/v projections of one input share them. */
+  /**
+   * int8: weight name -> its int8 initializer and per-column scales (a shared layer, e.g. ALBERT's, reuses them);
+   * `K` = the weight's rows, `extra` = rows appended for the activations' zero points (see quantizedMatMul).
+   */
+  private quantized = new Map<string, { q: string; scale: string; K?: number; extra?: number }>();
+  /** int8: activation name -> its DynamicQuantizeLinear outputs, so readers of one input share them. */
   private dynamicQuant = new Map<string, string[]>();
+  /** int8: activation name -> its per-row codes, scales, zero points; and `${x}|${m}` -> codes with m zero-point columns. */
+  private rowQuant = new Map<string, { q: string; scale: string; zp: string }>();
+  private rowQuantAug = new Map<string, string>();
   private usesContribOps = false;
 
   /** When set, large weights are appended to this file (ONNX external data) instead of the protobuf. */
@@ -124,7 +132,7 @@ export class GraphBuilder {
     this.tensor(name, FLOAT, p.dims, new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength));
   }
 
-  /** x quantized per batch (uint8, scale, zero point), once per activation however many nodes read it. */
+  /** x quantized per batch (uint8, scale, zero point) for QAttention, once per activation however many nodes read it. */
   private quantizedActivation(x: string): string[] {
     let xq = this.dynamicQuant.get(x);
     if (!xq) {
@@ -135,21 +143,62 @@ export class GraphBuilder {
     return xq;
   }
 
-  /** x @ W for a weight W [K, N] in int8: per-column symmetric scales, activations quantized per batch at run time. */
+  /**
+   * x [.., K] quantized per row (token) to uint8: scale = (max - min) / 255 and zero point = round(-min / scale)
+   * over the row's range widened to include 0. Per batch, one token with a wide range coarsens every token's
+   * steps; per row, hidden states of gpt-m came out 1.6x closer to fp32 (bench/RESULTS.md, 2026-11-29).
+   */
+  private rowQuantized(x: string, K: number): { q: string; scale: string; zp: string } {
+    let r = this.rowQuant.get(x);
+    if (!r) {
+      const axis = this.constI64([-1]);
+      const lo = this.op('Min', [this.op('ReduceMin', [x, axis], { keepdims: 1 }), this.constF(0)], {}, 'xmin');
+      const hi = this.op('Max', [this.op('ReduceMax', [x, axis], { keepdims: 1 }), this.constF(0)], {}, 'xmax');
+      // an all-zero row: any positive scale (its codes are all the zero point)
+      const scale = this.op('Max', [this.op('Div', [this.op('Sub', [hi, lo]), this.constF(255)]), this.constF(1e-30)], {}, 'xscale');
+      const zp = this.op('Cast', [this.op('Round', [this.op('Div', [this.op('Neg', [lo]), scale])])], { to: UINT8 }, 'xzp');
+      // opset 21 blocked quantization, one block per row: a single pass over x
+      const q = this.op('QuantizeLinear', [x, scale, zp], { axis: -1, block_size: K }, 'xq');
+      r = { q, scale, zp };
+      this.rowQuant.set(x, r);
+    }
+    return r;
+  }
+
+  /**
+   * x @ W for a weight W [K, N] in int8, per-column symmetric weight scales, activations quantized per row.
+   * MatMulIntegerToFloat takes one activation zero point, so each row's own zero point z_r goes into the GEMM:
+   * the codes get m extra columns equal to z_r and W gets m extra int8 rows summing to -sum_k W[k, n], which
+   * makes the integer product sum_k (q[r, k] - z_r) W[k, n] exactly; m = ceil(max_n |sum_k W[k, n]| / 127).
+   * The row scale is applied to the float result (one Mul).
+   */
   private quantizedMatMul(x: string, w: string, hint: string): string {
     let qw = this.quantized.get(w);
     if (!qw) {
       const { data, dims } = this.pending.get(w)!;
       this.pending.delete(w);
-      const { q, scale } = quantizeColumns(data, dims[0], dims[1]);
-      qw = { q: `${w}.int8`, scale: `${w}.scale` };
-      this.tensor(qw.q, INT8, dims, new Uint8Array(q.buffer));
-      this.tensor(qw.scale, FLOAT, [dims[1]], new Uint8Array(scale.buffer));
+      const [K, N] = dims;
+      const { q, scale } = quantizeColumns(data, K, N);
+      const { rows, extra } = zeroPointRows(q, K, N);
+      const all = new Int8Array((K + extra) * N);
+      all.set(q);
+      all.set(rows, K * N);
+      qw = { q: `${w}.int8`, scale: `${w}.scale`, K, extra };
+      this.tensor(qw.q, INT8, [K + extra, N], new Uint8Array(all.buffer));
+      this.tensor(qw.scale, FLOAT, [N], new Uint8Array(scale.buffer));
       this.quantized.set(w, qw);
     }
-    const xq = this.quantizedActivation(x);
+    const m = qw.extra!;
+    const xr = this.rowQuantized(x, qw.K!);
+    const key = `${x}|${m}`;
+    let codes = this.rowQuantAug.get(key);
+    if (!codes) {
+      codes = m === 0 ? xr.q : this.op('Concat', [xr.q, this.op('Expand', [xr.zp, this.constI64([m])])], { axis: -1 }, 'xqz');
+      this.rowQuantAug.set(key, codes);
+    }
     this.usesContribOps = true;
-    return this.opN('MatMulIntegerToFloat', [xq[0], qw.q, xq[1], qw.scale, xq[2]], 1, {}, hint, 'com.microsoft')[0];
+    const y = this.opN('MatMulIntegerToFloat', [codes, qw.q, this.constF(1), qw.scale], 1, {}, hint, 'com.microsoft')[0];
+    return this.op('Mul', [y, xr.scale], {}, hint);
   }
 
   /**
@@ -288,4 +337,24 @@ export function quantizeColumns(w: Float32Array, K: number, N: number): { q: Int
     for (let n = 0; n < N; n++) q[row + n] = Math.max(-127, Math.min(127, Math.round(w[row + n] * inv[n])));
   }
   return { q, scale };
+}
+
+/**
+ * Rows appended to int8 weights q [K, N] so that codes with m extra columns equal to a row's zero point z give
+ * sum_k (x_k - z) q[k, n]: m rows of int8 values whose column sums are -sum_k q[k, n] (m = 0 when those are all 0).
+ */
+export function zeroPointRows(q: Int8Array, K: number, N: number): { rows: Int8Array; extra: number } {
+  const sums = new Int32Array(N);
+  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) sums[n] += q[k * N + n];
+  let most = 0;
+  for (let n = 0; n < N; n++) most = Math.max(most, Math.abs(sums[n]));
+  const m = Math.ceil(most / 127);
+  const rows = new Int8Array(m * N);
+  for (let n = 0; n < N; n++) {
+    const v = -sums[n];
+    const base = Math.trunc(v / m);
+    const rem = v - base * m; // |rem| < m; the first |rem| rows take one more step toward v
+    for (let j = 0; j < m; j++) rows[j * N + n] = base + (j < Math.abs(rem) ? Math.sign(rem) : 0);
+  }
+  return { rows, extra: m };
 }

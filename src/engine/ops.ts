@@ -48,6 +48,16 @@ export function transposeWeight(w: Float32Array, out: number, inp: number): Floa
   return t;
 }
 
+/**
+ * A residual sum a LayerNormalization reads, as one ONNX Sum (terms may broadcast, e.g. a linear layer's bias):
+ * onnxruntime fuses Add -> LayerNormalization into SkipLayerNormalization, whose CPU kernel (1.30, a scalar
+ * loop) took 2x as long as Sum + LayerNormalization on [32, 128, 768] (bench/RESULTS.md, 2026-11-29); the
+ * fusion matches Add only.
+ */
+export function residual(g: GraphBuilder, ...terms: string[]): string {
+  return g.op('Sum', terms);
+}
+
 /** y = x @ W + b, with W already in [in, out] layout. */
 export function linear(g: GraphBuilder, x: string, w: string, b?: string): string {
   const y = g.op('MatMul', [x, w]);

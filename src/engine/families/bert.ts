@@ -10,7 +10,7 @@ import { act, num, optNum, specialIds, type Raw } from '../../model/config-field
 import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
 import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
-import { activation, attend, layerNorm, linear, mergeHeads, paddingBias, splitHeads, transposeWeight, positionsFromIds } from '../ops.js';
+import { activation, attend, layerNorm, linear, mergeHeads, paddingBias, residual, splitHeads, transposeWeight, positionsFromIds } from '../ops.js';
 import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
 
 /** nn.Linear [out, in] -> MatMul [in, out], optionally scaled (folds attention's 1/sqrt(D) into the query). */
@@ -120,12 +120,12 @@ export function buildBertEncoder(layout: BertLayout) {
           splitHeads(g, linear(g, x, v.w, v.b), arch.heads, arch.headDim),
           bias,
         ), arch.heads, arch.headDim);
-      const attnOut = linear(g, merged, o.w, o.b);
-      x = ln(g.op('Add', [attnOut, x]), `${L}.${layout.attnNorm}`);
+      // the output projections' biases join the residual sums (one pass over [B, T, C] each)
+      x = ln(residual(g, g.op('MatMul', [merged, o.w]), o.b!, x), `${L}.${layout.attnNorm}`);
       const f1 = linearWeights(g, w, `${L}.${layout.ffIn}`, arch.intermediate, C);
       const f2 = linearWeights(g, w, `${L}.${layout.ffOut}`, C, arch.intermediate);
-      const ff = linear(g, activation(g, linear(g, x, f1.w, f1.b), arch.activation), f2.w, f2.b);
-      x = ln(g.op('Add', [ff, x]), `${L}.${layout.outNorm}`);
+      const ff = g.op('MatMul', [activation(g, linear(g, x, f1.w, f1.b), arch.activation), f2.w]);
+      x = ln(residual(g, ff, f2.b!, x), `${L}.${layout.outNorm}`);
       layerOutputs.push(x);
     }
     x = bridge(g, x, opts, opts.layers.length, C);

@@ -9,7 +9,7 @@ import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder } from '../graph.js';
-import { activation, attend, withCache, layerNorm, linear, mergeHeads, splitHeads } from '../ops.js';
+import { activation, attend, withCache, layerNorm, linear, mergeHeads, residual, splitHeads } from '../ops.js';
 import { bridge, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { finishDecoder, startDecoder } from '../decoder.js';
 import { vector } from './bert.js';
@@ -55,11 +55,11 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
     if (cache) kv = withCache(g, j, kv.k, kv.v, arch.heads, arch.headDim);
     const ctx = attend(g, splitHeads(g, q, arch.heads, arch.headDim), kv.k, kv.v, bias);
     const proj = conv1d(g, w, `${L}.attn.c_proj`, C, C);
-    x = g.op('Add', [x, linear(g, mergeHeads(g, ctx, arch.heads, arch.headDim), proj.w, proj.b)]);
+    x = residual(g, x, g.op('MatMul', [mergeHeads(g, ctx, arch.heads, arch.headDim), proj.w]), proj.b);
     const m = layerNorm(g, x, vector(g, w, `${L}.ln_2.weight`, C), vector(g, w, `${L}.ln_2.bias`, C), arch.eps);
     const fc = conv1d(g, w, `${L}.mlp.c_fc`, C, arch.intermediate);
     const out = conv1d(g, w, `${L}.mlp.c_proj`, arch.intermediate, C);
-    x = g.op('Add', [x, linear(g, activation(g, linear(g, m, fc.w, fc.b), arch.activation), out.w, out.b)]);
+    x = residual(g, x, g.op('MatMul', [activation(g, linear(g, m, fc.w, fc.b), arch.activation), out.w]), out.b);
     layerOutputs.push(x);
   }
   return finishDecoder(d, arch, opts, {
