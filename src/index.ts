@@ -1,5 +1,5 @@
 /**
- * The probescale library: `import { loadModel, run, probe, predict } from 'probescale'`. The CLI is a thin
+ * The probescale library: `import { loadModel, probe, select, compress, verify, run } from 'probescale'`. The CLI is a thin
  * layer over the same calls. Compiled to dist/ by `npm run build` (run on `npm pack`), so a consumer needs no
  * TypeScript loader.
  */
@@ -7,14 +7,16 @@ export { loadModel, type LoadedModel } from './model/checkpoint.js';
 export { Engine, type EngineOptions, type Batch } from './engine/engine.js';
 export { runPipeline as run, type PipelineOptions as RunOptions } from './pipeline/run.js';
 export { runProbe as probe, type ProbeOptions } from './pipeline/probe.js';
+export { select, type SelectOptions, type Selection } from './pipeline/select.js';
 export { probeTask, type TaskResult, type LayerResult, type SuiteOptions } from './probe/suite.js';
 export { curvePoints, smallestFeasible } from './pipeline/curve.js';
 export { predictBudget as predict, type Prediction } from './scaling/predict.js';
 export { fitRetention, predictRetention, budgetForRetention, type RetentionFit } from './scaling/retention.js';
 export { BASELINES, RANDOM_BASELINE, type BaselineDef, type BaselineContext } from './select/registry.js';
 export { weightedRetention, taskGain, gainDegenerate, type RetentionMode, type SplitReference } from './select/retention.js';
-export { materialize } from './compress/materialize.js';
-export { verifyWritten, type VerifiedTask } from './verify/heads.js';
+// compress = write a layer subset as a model folder (checkpoint, ONNX, tokenizer, optional heads); verify = load it back and score its heads
+export { materialize, materialize as compress, type MaterializeOptions, type MaterializeResult } from './compress/materialize.js';
+export { verifyWritten, verifyWritten as verify, type VerifiedTask } from './verify/heads.js';
 export { measureModel, type Measurement } from './verify/measure.js';
 export { resolveTasks } from './data/resolve.js';
 export { listTasks, loadTask } from './data/builtin.js';

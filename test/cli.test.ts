@@ -75,6 +75,24 @@ test('probe --json --quiet: one line of JSON on stdout with probe.json\'s result
   rmSync(tmp, { recursive: true });
 });
 
+test('run --quiet: nothing on stderr (no step log, no progress even at a line per unit), results and model still written', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ps-cli-quiet-'));
+  const out = join(tmp, 'out');
+  // PROBESCALE_PROGRESS_INTERVAL=0: without --quiet every progress step would print lines here (stderr is a pipe);
+  // run from outside the repo (the measuring child once resolved tsx from the cwd and failed there)
+  const r = spawnSync(process.execPath, [CLI, 'run', '--model', join(ROOT, 'models', 'stories260K', 'stories260K.bin'), '--tasks', 'sst2', '--budget', '0.6', '--out', out,
+    '--max-train', '40', '--max-eval', '20', '--search-evals', '4', '--random-seeds', '1', '--bootstrap', '50', '--threads', '1', '--quiet'], { encoding: 'utf8', cwd: tmp, env: { ...process.env, PROBESCALE_PROGRESS_INTERVAL: '0' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout, `results: ${join(out, 'results.json')}\nreport:  ${join(out, 'report.html')}\n`);
+  const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { budgets: { methods: { method: string }[] }[]; compressed: { layers: number[]; verification: Record<string, unknown> } };
+  assert.equal(res.budgets.length, 1);
+  assert.equal(res.budgets[0].methods[0].method, 'probescale');
+  assert.ok(res.compressed.layers.length >= 1 && res.compressed.verification.sst2, 'the written model was verified');
+  for (const f of ['report.html', join('model', 'config.json'), join('model', 'model.safetensors'), join('model', 'head.safetensors'), join('model', 'onnx', 'model.onnx')]) assert.ok(existsSync(join(out, f)), f);
+  rmSync(tmp, { recursive: true });
+});
+
 test('study law --runs with a file that is not a study result: one clear line, nothing written', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'ps-cli-'));
   const bad = join(tmp, 'results.json');

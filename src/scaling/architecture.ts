@@ -11,6 +11,7 @@ import { Engine } from '../engine/engine.js';
 import { medianRunMs } from '../engine/timing.js';
 import { mulberry32 } from '../util/random.js';
 import { ProbescaleError } from '../util/errors.js';
+import { startProgress } from '../util/progress.js';
 
 export interface Shape {
   hidden: number;
@@ -97,4 +98,60 @@ export async function measureThroughput(s: Shape, seq = 128, threads?: number, r
   const b1 = await time(1);
   await engine.release();
   return { shape: s, parameters: llamaParameters(s), ratio: mlpAttentionRatio(s), groups: s.heads / s.kvHeads, tokensPerS: (32 * seq) / (b32 / 1000), latencyMs: b1 };
+}
+
+export interface ArchStudyOptions {
+  /** parameter budget every shape is sized to */
+  params: number;
+  vocab: number;
+  /** sequence length of the measured prefill */
+  seq: number;
+  threads?: number;
+  /** progress on stderr (runs done / to do, time left); default true, off with setProgressMode('off') */
+  progress?: boolean;
+}
+
+export type ArchRow = Throughput & { name: string };
+
+export interface ArchStudy {
+  options: ArchStudyOptions;
+  /** the standard shape first (Llama-style: hidden 512, MLP/attention ratio 2, no GQA) when it fits the budget */
+  rows: ArchRow[];
+  /** knob combinations left out: no depth fits the budget, or the heads do not divide into the groups */
+  skipped: string[];
+}
+
+/** The shapes `study arch` measures: the standard one, then hidden {256, 512, 768} x ratio {1, 2, 4} x groups {1, 4}. */
+export function archShapes(params: number, vocab: number): { shapes: { name: string; shape: Shape }[]; skipped: string[] } {
+  const shapes: { name: string; shape: Shape }[] = [];
+  const skipped: string[] = [];
+  const standard = shapeAt(params, 512, 2, 1, vocab);
+  if (standard) shapes.push({ name: 'standard', shape: standard });
+  else skipped.push('standard');
+  for (const hidden of [256, 512, 768]) {
+    for (const ratio of [1, 2, 4]) {
+      for (const groups of [1, 4]) {
+        if (hidden === 512 && ratio === 2 && groups === 1) continue;
+        const name = `h${hidden} r${ratio} g${groups}`;
+        const s = shapeAt(params, hidden, ratio, groups, vocab);
+        if (s) shapes.push({ name, shape: s });
+        else skipped.push(name);
+      }
+    }
+  }
+  return { shapes, skipped };
+}
+
+/** Measure every shape of archShapes (random weights, onnxruntime prefill at batch 32 and batch 1). */
+export async function runArchStudy(opts: ArchStudyOptions): Promise<ArchStudy> {
+  const { shapes, skipped } = archShapes(opts.params, opts.vocab);
+  if (!shapes.length) throw new ProbescaleError(`no shape fits ${opts.params} parameters with a ${opts.vocab}-token vocabulary (the embeddings alone take more)`, { fix: 'raise --params or lower --vocab' });
+  const progress = startProgress('arch study', shapes.length, { unit: 'shapes', enabled: opts.progress !== false });
+  const rows: ArchRow[] = [];
+  for (const { name, shape } of shapes) {
+    rows.push({ name, ...(await measureThroughput(shape, opts.seq, opts.threads)) });
+    progress.increment();
+  }
+  progress.stop();
+  return { options: opts, rows, skipped };
 }

@@ -17,6 +17,13 @@ export function progressMode(): ProgressMode {
   return mode ?? (process.stderr.isTTY ? 'bar' : 'lines');
 }
 
+/** Seconds between plain lines: PROBESCALE_PROGRESS_INTERVAL (e.g. 60 for long CI logs, 0 for a line per unit), default 10. */
+function lineIntervalMs(): number {
+  const v = process.env.PROBESCALE_PROGRESS_INTERVAL;
+  const s = v === undefined || v.trim() === '' ? NaN : Number(v);
+  return Number.isFinite(s) && s >= 0 ? s * 1000 : 10_000;
+}
+
 export interface Progress {
   increment(n?: number): void;
   stop(): void;
@@ -32,7 +39,7 @@ function duration(s: number): string {
 
 /**
  * Start a progress display for `total` units of `unit` (e.g. "sequences", "layers"). `enabled: false`
- * shows nothing. Lines mode prints at most every `intervalMs` (default 10 s) and a last line when a step
+ * shows nothing. Lines mode prints at most every `intervalMs` (default 10 s, or PROBESCALE_PROGRESS_INTERVAL seconds) and a last line when a step
  * that printed anything ends, so short steps stay silent.
  */
 export function startProgress(label: string, total: number, opts: { unit?: string; enabled?: boolean; intervalMs?: number; stream?: NodeJS.WritableStream } = {}): Progress {
@@ -45,7 +52,7 @@ export function startProgress(label: string, total: number, opts: { unit?: strin
     return { increment: (n = 1) => bar.increment(n), stop: () => bar.stop() };
   }
   const stream = opts.stream ?? process.stderr;
-  const every = opts.intervalMs ?? 10_000;
+  const every = opts.intervalMs ?? lineIntervalMs();
   const t0 = performance.now();
   let done = 0;
   let last = t0;

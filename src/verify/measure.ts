@@ -28,7 +28,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const CHILD = existsSync(join(HERE, 'measure-child.ts')) ? join(HERE, 'measure-child.ts') : join(HERE, 'measure-child.js');
 
 export function measureModel(model: LoadedModel, opts: { layers?: number[]; seq?: number; repeats?: number; threads?: number; precision?: Precision } = {}): Measurement {
-  const args = [...(CHILD.endsWith('.ts') ? ['--import', 'tsx'] : []), CHILD, '--model', model.source, '--seq', String(opts.seq ?? 64), '--repeats', String(opts.repeats ?? 5), '--threads', String(opts.threads ?? defaultThreads())];
+  // tsx by its resolved location: a bare `--import tsx` resolves from the cwd and fails outside the repo
+  const args = [...(CHILD.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : []), CHILD, '--model', model.source, '--seq', String(opts.seq ?? 64), '--repeats', String(opts.repeats ?? 5), '--threads', String(opts.threads ?? defaultThreads())];
   if (opts.precision) args.push('--precision', opts.precision);
   if (opts.layers) args.push('--layers', opts.layers.join(','));
   const r = spawnSync(process.execPath, args, { encoding: 'utf8' });

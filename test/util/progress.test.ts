@@ -41,3 +41,27 @@ test('a step shorter than the interval prints nothing; off and enabled: false pr
   assert.deepEqual([...disabled.lines, ...off.lines], []);
   setProgressMode(undefined);
 });
+
+test('PROBESCALE_PROGRESS_INTERVAL sets the seconds between lines (0: a line per unit); a bad value keeps 10 s', () => {
+  setProgressMode('lines');
+  const before = process.env.PROBESCALE_PROGRESS_INTERVAL;
+  try {
+    process.env.PROBESCALE_PROGRESS_INTERVAL = '0';
+    const every = sink();
+    const p = startProgress('every', 3, { unit: 'runs', stream: every.stream });
+    p.increment();
+    p.increment();
+    p.stop();
+    assert.deepEqual(every.lines.map((l) => l.replace(/, \d+ s.*/, '')), ['every: 1/3 runs (33%)', 'every: 2/3 runs (67%)', 'every: 2/3 runs (67%)']);
+    process.env.PROBESCALE_PROGRESS_INTERVAL = 'soon';
+    const bad = sink();
+    const b = startProgress('bad', 3, { stream: bad.stream });
+    b.increment();
+    b.stop();
+    assert.deepEqual(bad.lines, []);
+  } finally {
+    if (before === undefined) delete process.env.PROBESCALE_PROGRESS_INTERVAL;
+    else process.env.PROBESCALE_PROGRESS_INTERVAL = before;
+    setProgressMode(undefined);
+  }
+});

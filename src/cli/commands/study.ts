@@ -4,7 +4,7 @@
  * shape of the same size (Llama-style: MLP/attention ratio 2.0 — SwiGLU at ~2.7x hidden — no GQA).
  */
 import type { Command } from 'commander';
-import { measureThroughput, shapeAt, type Throughput } from '../../scaling/architecture.js';
+import { runArchStudy } from '../../scaling/architecture.js';
 import { checkReplaceable, prepareOutputDir, writeFileAtomic } from '../../util/atomic.js';
 import { positiveIntArg, threadsArg } from '../parse.js';
 import { DEFAULT_STUDY, QUICK_STUDY, runStudy, summarize, type StudyOptions } from '../../scaling/small-lm.js';
@@ -141,7 +141,7 @@ export function register(program: Command): void {
   study
     .command('arch')
     .description('measure inference throughput of Llama shapes at equal parameter count')
-    .option('--params <n>', 'parameter budget', Number, 20e6)
+    .option('--params <n>', 'parameter budget', positiveIntArg, 20e6)
     .option('--vocab <n>', 'vocabulary size', positiveIntArg, 8000)
     .option('--seq <n>', 'sequence length', positiveIntArg, 128)
     .option('--threads <n>', 'onnxruntime threads', threadsArg)
@@ -149,24 +149,13 @@ export function register(program: Command): void {
     .option('--overwrite', 'replace --out if it exists')
     .action(async (o: { params: number; vocab: number; seq: number; threads?: number; out?: string; overwrite?: boolean }) => {
       if (o.out && existsSync(o.out) && !o.overwrite) throw new ProbescaleError('--out exists; probescale does not replace a file it was not told to', { file: o.out, fix: 'choose a new --out or pass --overwrite' });
-      const baseline = shapeAt(o.params, 512, 2, 1, o.vocab);
-      const rows: (Throughput & { name: string })[] = [];
-      if (baseline) rows.push({ name: 'standard', ...(await measureThroughput(baseline, o.seq, o.threads)) });
-      for (const hidden of [256, 512, 768]) {
-        for (const ratio of [1, 2, 4]) {
-          for (const groups of [1, 4]) {
-            if (hidden === 512 && ratio === 2 && groups === 1) continue;
-            const s = shapeAt(o.params, hidden, ratio, groups, o.vocab);
-            if (!s || Math.abs(s.layers * 1) < 1) continue;
-            rows.push({ name: `h${hidden} r${ratio} g${groups}`, ...(await measureThroughput(s, o.seq, o.threads)) });
-          }
-        }
-      }
-      const base = rows[0];
+      const { rows } = await runArchStudy({ params: o.params, vocab: o.vocab, seq: o.seq, threads: o.threads });
+      // shapes are compared with the standard one; with a budget too small for it there is no comparison
+      const base = rows.find((r) => r.name === 'standard');
       console.log('| shape | hidden | layers | heads/kv | FFN | params | MLP/attn | batch-32 tok/s | vs standard | batch-1 ms |');
       console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
       for (const r of rows) {
-        console.log(`| ${r.name} | ${r.shape.hidden} | ${r.shape.layers} | ${r.shape.heads}/${r.shape.kvHeads} | ${r.shape.intermediate} | ${(r.parameters / 1e6).toFixed(1)}M | ${r.ratio.toFixed(2)} | ${r.tokensPerS.toFixed(0)} | ${(r.tokensPerS / base.tokensPerS).toFixed(2)}x | ${r.latencyMs.toFixed(1)} |`);
+        console.log(`| ${r.name} | ${r.shape.hidden} | ${r.shape.layers} | ${r.shape.heads}/${r.shape.kvHeads} | ${r.shape.intermediate} | ${(r.parameters / 1e6).toFixed(1)}M | ${r.ratio.toFixed(2)} | ${r.tokensPerS.toFixed(0)} | ${base ? `${(r.tokensPerS / base.tokensPerS).toFixed(2)}x` : 'n/a'} | ${r.latencyMs.toFixed(1)} |`);
       }
       if (o.out) writeFileAtomic(o.out, JSON.stringify(rows, null, 2) + '\n');
     });
