@@ -82,8 +82,10 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
   assert.equal(sz.written.onnxQuantized, statSync(join(out, 'model', 'onnx', 'model_quantized.onnx')).size);
   assert.equal(sz.originalBytes, statSync(MODEL).size);
   assert.ok(sz.written.onnxQuantized! < sz.written.onnx, 'int8 file smaller');
-  assert.ok(Math.abs(sz.total - sz.written.onnxQuantized! / sz.originalBytes) < 1e-12);
-  assert.ok(sz.selection < 1 && sz.vocabulary < 1 && sz.quantization! < 1, JSON.stringify(sz));
+  const qf = sz.files.onnxQuantized!;
+  assert.ok(Math.abs(qf.total - sz.written.onnxQuantized! / sz.originalBytes) < 1e-12);
+  assert.ok(sz.selection < 1 && sz.vocabulary < 1 && qf.int8! < 1, JSON.stringify(sz));
+  assert.ok(Math.abs(sz.selection * sz.vocabulary * qf.precision * qf.layout * qf.int8! - qf.total) < 1e-9, 'the factors multiply to the total');
   for (const t of ['upos', 'trec']) assert.ok(r.compressed.quantized!.verification[t].score > 0, `int8 ${t}`);
   assert.ok(r.compressed.quantized!.measured.latencyMsBatch32 > 0 && r.compressed.quantized!.measured.peakRssMb > 0);
   // 2 of 5 layers kept: the FLOP ratio is 2/5 of the layer FLOPs (plus any kept bridge)

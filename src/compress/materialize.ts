@@ -9,7 +9,8 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LoadedModel } from '../model/checkpoint.js';
-import { writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
+import { toFloat32, writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
+import { floatToHalf } from '../util/half.js';
 import { FAMILIES } from '../engine/families/index.js';
 import { t5HasDecoder } from '../engine/families/t5.js';
 import { robertaPositions } from '../engine/families/roberta.js';
@@ -39,6 +40,10 @@ export interface MaterializeResult {
   compat: HfCompatibility;
   /** Bytes on disk of what was written (the int8 ONNX only with `quantize`). */
   bytes: { safetensors: number; onnx: number; onnxQuantized?: number };
+  /** Floating dtype of the source checkpoint, and the one model.safetensors was written in (the same; the ONNX graphs are fp32). */
+  dtype: { source: 'F32' | 'F16' | 'BF16'; safetensors: 'F32' | 'F16' | 'BF16' };
+  /** Bytes of tensor data in model.safetensors (the file less its header). */
+  safetensorsDataBytes: number;
   /** Parameters before vocabulary trimming (kept layers + everything else). */
   parametersBeforeTrim: number;
 }
@@ -114,7 +119,13 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
       tokJson = undefined;
     }
   }
+  // model.safetensors keeps the source's floating dtype (an f16 checkpoint stays f16, not twice its bytes as fp32);
+  // the kept values came from that dtype, so writing them back in it is exact
+  const dtype = model.weights.floatDtype();
+  tensors = inDtype(tensors, dtype);
   const bridgePositions = Object.keys(extra.bridges ?? {}).map(Number);
+  // bridges stay F32: they were fitted here in fp32, and rounding them to f16 would change the healed model that
+  // the fp32 ONNX graph computes (they are C x C per bridge, small next to the layers)
   for (const j of bridgePositions) {
     const b = extra.bridges![j];
     const C = model.arch.hidden;
@@ -131,12 +142,18 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
     (config.probescale as Json).model_type = sourceType;
     notes.push(`healed: config.json says model_type "${HEALED_MODEL_TYPE}" so Hugging Face refuses it; probescale and onnxruntime (onnx/model.onnx) run it with its bridges`);
   }
-  let parameters = 0;
-  for (const t of Object.values(tensors)) parameters += t.data.length;
+  let parameters = 0, safetensorsDataBytes = 0;
+  const byDtype: Record<string, number> = {};
+  for (const t of Object.values(tensors)) {
+    parameters += t.data.length;
+    safetensorsDataBytes += t.data.byteLength;
+    byDtype[t.dtype] = (byDtype[t.dtype] ?? 0) + t.data.length;
+  }
+  const writtenDtype = (['F32', 'F16', 'BF16'] as const).reduce((a, d) => ((byDtype[d] ?? 0) > (byDtype[a] ?? 0) ? d : a), 'F32');
   // The ONNX graph is built from the written tensors, exactly as the loader will see them.
   const arch = parseConfig(config, join(outDir, 'config.json'));
   const spec = FAMILIES[arch.family];
-  const store = WeightStore.fromTensors(Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, { data: t.data as Float32Array, shape: t.shape }])), outDir);
+  const store = WeightStore.fromTensors(Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, { data: asLoaded(t, n), shape: t.shape }])), outDir);
   const kvCache = arch.causal && spec.kvCache;
   // encoders compute their positions in the graph: transformers.js feeds only input_ids/attention_mask/token_type_ids
   const positionsInGraph = arch.causal ? undefined : spec.positionIds === robertaPositions ? 'padding-offset' : spec.positionIds === sequentialPositions ? 'sequential' : undefined;
@@ -177,7 +194,42 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
   };
   const size = (f: string) => statSync(join(outDir, f)).size;
   const bytes = { safetensors: size('model.safetensors'), onnx: size(join('onnx', 'model.onnx')), ...(quantized ? { onnxQuantized: size(join('onnx', 'model_quantized.onnx')) } : {}) };
-  return { dir: outDir, parameters, tensors: Object.keys(tensors).length, compat, bytes, parametersBeforeTrim };
+  return { dir: outDir, parameters, tensors: Object.keys(tensors).length, compat, bytes, parametersBeforeTrim, dtype: { source: dtype, safetensors: writtenDtype }, safetensorsDataBytes };
+}
+
+/** F32 tensors in the checkpoint's dtype (F16 / BF16, stored as Uint16 bits) where that is exact; other tensors as they are. */
+function inDtype(tensors: Record<string, TensorToWrite>, dtype: 'F32' | 'F16' | 'BF16'): Record<string, TensorToWrite> {
+  if (dtype === 'F32') return tensors;
+  const out: Record<string, TensorToWrite> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.dtype !== 'F32') {
+      out[name] = t;
+      continue;
+    }
+    const f = t.data as Float32Array;
+    let bits: Uint16Array;
+    if (dtype === 'F16') bits = Uint16Array.from(f, floatToHalf);
+    else {
+      // bf16: round to nearest even on the upper 16 bits (exact for values read from a bf16 checkpoint)
+      const u = new Uint32Array(f.buffer, f.byteOffset, f.length);
+      bits = new Uint16Array(f.length);
+      for (let i = 0; i < u.length; i++) bits[i] = (u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16;
+    }
+    const rounded: TensorToWrite = { dtype, shape: t.shape, data: bits };
+    // a tensor the source did not hold in this dtype (a healed source's fp32 bridges) stays F32 rather than lose bits
+    const back = asLoaded(rounded, name);
+    let exact = true;
+    for (let i = 0; i < f.length && exact; i++) exact = back[i] === f[i];
+    out[name] = exact ? rounded : t;
+  }
+  return out;
+}
+
+/** The fp32 values the loader will read back from a written tensor (the ONNX graph is built from exactly these). */
+function asLoaded(t: TensorToWrite, name: string): Float32Array {
+  if (t.dtype === 'F32') return t.data as Float32Array;
+  const d = t.data as Uint16Array;
+  return toFloat32({ dtype: t.dtype as 'F16' | 'BF16', shape: t.shape, bytes: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) }, name);
 }
 
 /** Bytes of a checkpoint's weight files: a llama2.c .bin, or the .safetensors / .bin weight files of a folder. */

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProbescaleError } from '../util/errors.js';
 import { checkFinite } from './validate.js';
-import { numel, readSafetensors, toFloat32, type RawTensor } from './safetensors.js';
+import { DTYPE_BYTES, numel, readSafetensors, toFloat32, type RawTensor } from './safetensors.js';
 
 export interface Tensor {
   data: Float32Array;
@@ -140,6 +140,29 @@ export class WeightStore {
   /** Tensor of the base model (name without the task-head prefix). */
   body(name: string, shape?: number[]): Tensor {
     return this.get(this.prefix + name, shape);
+  }
+
+  /**
+   * The checkpoint's floating dtype: the one holding most of its floating parameters (F64 counts as F32, which is
+   * what compute runs in). F32 for weights given in memory (a llama2.c .bin, a built subnetwork).
+   */
+  floatDtype(): 'F32' | 'F16' | 'BF16' {
+    const count: Record<string, number> = { F32: 0, F16: 0, BF16: 0 };
+    for (const { tensor } of this.raw.values()) {
+      const d = tensor.dtype === 'F64' ? 'F32' : tensor.dtype;
+      if (d in count) count[d] += numel(tensor.shape);
+    }
+    return (['F32', 'F16', 'BF16'] as const).reduce((a, d) => (count[d] > count[a] ? d : a), 'F32');
+  }
+
+  /** Bytes per parameter of the checkpoint's tensor data (4 for weights given in memory, which are fp32). */
+  dataBytesPerParameter(): number {
+    let bytes = 0, n = 0;
+    for (const { tensor } of this.raw.values()) {
+      bytes += numel(tensor.shape) * DTYPE_BYTES[tensor.dtype];
+      n += numel(tensor.shape);
+    }
+    return n ? bytes / n : 4;
   }
 
   /** Number of parameters stored. */

@@ -17,7 +17,8 @@ import type { RetentionMode } from '../select/retention.js';
 import { curvePoints, smallestFeasible } from './curve.js';
 import { selectionInputs, selectLayers } from './select.js';
 import { describeCompatibility } from '../compress/hf-files.js';
-import { checkpointBytes, materialize } from '../compress/materialize.js';
+import { materialize } from '../compress/materialize.js';
+import { sizeFactorLines, sizeReport } from '../compress/size.js';
 import { fitBridges } from '../compress/heal.js';
 import { verifyWritten } from '../verify/heads.js';
 import { measureModel } from '../verify/measure.js';
@@ -166,19 +167,11 @@ export async function runPipeline(opts: PipelineOptions): Promise<RunResults> {
     };
     const apart = Math.abs(compute.latencyRatioBatch32 / compute.flopRatio - 1);
     log(`compute: FLOP ratio ${(100 * compute.flopRatio).toFixed(1)}%, measured batch-32 latency ratio ${(100 * compute.latencyRatioBatch32).toFixed(1)}%${apart > 0.15 ? ` (${(100 * apart).toFixed(0)}% apart: embeddings, masks and per-run overhead do not shrink with the layers, and on a shared machine the two timings are noisy)` : ' (within 15%)'}`);
-    // bytes next to parameters; the size ratio against the original checkpoint, factor by factor
-    const originalBytes = checkpointBytes(model.source);
-    const size = {
-      originalBytes,
-      written: written.bytes,
-      selection: written.parametersBeforeTrim / fullParams,
-      vocabulary: written.parameters / written.parametersBeforeTrim,
-      quantization: written.bytes.onnxQuantized !== undefined ? written.bytes.onnxQuantized / written.bytes.onnx : undefined,
-      total: (written.bytes.onnxQuantized ?? written.bytes.onnx) / originalBytes,
-    };
+    // bytes next to parameters; each written file's size against the original checkpoint, factor by factor
+    const size = sizeReport(model, written);
     const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MB`;
-    log(`size: original checkpoint ${mb(originalBytes)}; written model.safetensors ${mb(written.bytes.safetensors)}, model.onnx ${mb(written.bytes.onnx)}${written.bytes.onnxQuantized !== undefined ? `, model_quantized.onnx ${mb(written.bytes.onnxQuantized)}` : ''}`);
-    log(`size ratio ${(100 * size.total).toFixed(1)}% of the original = layer selection ${(100 * size.selection).toFixed(1)}% x vocabulary ${(100 * size.vocabulary).toFixed(1)}%${size.quantization !== undefined ? ` x int8 ${(100 * size.quantization).toFixed(1)}%` : ''} of the parameters/bytes (the ONNX file also holds transposed copies, so the product need not equal the total exactly)`);
+    log(`size: original checkpoint ${mb(size.originalBytes)} (${size.original.dtype}); written model.safetensors ${mb(written.bytes.safetensors)} (${written.dtype.safetensors}), model.onnx ${mb(written.bytes.onnx)} (fp32)${written.bytes.onnxQuantized !== undefined ? `, model_quantized.onnx ${mb(written.bytes.onnxQuantized)} (int8)` : ''}`);
+    for (const line of sizeFactorLines(size)) log(`  ${line}`);
     if (quantized) {
       for (const t of tasks) log(`  int8 ${t.name}: retention vs final ${(100 * quantized.verification[t.name].retentionVsFinal).toFixed(1)}% (fp32 written model ${(100 * verification[t.name].retentionVsFinal).toFixed(1)}%)`);
       const q = quantized.measured, c = measured.compressed;

@@ -152,7 +152,7 @@ ${verifyRows}</table>
 ${r.compressed.quantized ? `<tr><td>compressed, int8 (model_quantized.onnx)</td><td>${num(mComp.parameters)}</td><td>${num(mComp.layerParameters)}</td><td>${lat(r.compressed.quantized.measured.latencyMsBatch1, r.compressed.quantized.measured.timesMsBatch1)}</td><td>${lat(r.compressed.quantized.measured.latencyMsBatch32, r.compressed.quantized.measured.timesMsBatch32)}</td><td>${r.compressed.quantized.measured.peakRssMb.toFixed(0)}</td></tr>` : ''}
 </table>
 ${r.compressed.compute ? `<p>Compute: the written model needs ${pct(r.compressed.compute.flopRatio)} of the full model's FLOPs per token; its measured batch-32 latency is ${pct(r.compressed.compute.latencyRatioBatch32)} of the full model's.</p>` : ''}
-${r.compressed.size ? sizeTable(r) : ''}
+${r.compressed.size?.files ? sizeTable(r) : ''}
 <p>Latency: median of ${mFull.timesMsBatch1?.length ?? 5} forward passes of ${mFull.seq}-token sequences after a warm-up, with the fastest and slowest repeat in brackets, each model in its own process (which also gives its peak RSS). On a shared machine the spread shows how far one median can be trusted.</p>
 <h2>Per-layer probes</h2>
 ${probeTables}
@@ -165,15 +165,12 @@ function sizeTable(r: RunResults): string {
   const s = r.compressed.size!;
   const mb = (b: number) => (b / 2 ** 20).toFixed(2);
   const pc = (x: number) => `${(100 * x).toFixed(1)}%`;
-  const rows = [
-    ['original checkpoint', r.parameters.full, s.originalBytes],
-    ['written model.safetensors (fp32)', r.compressed.parameters, s.written.safetensors],
-    ['written model.onnx (fp32)', r.compressed.parameters, s.written.onnx],
-    ...(s.written.onnxQuantized !== undefined ? [['written model_quantized.onnx (int8 linear layers)', r.compressed.parameters, s.written.onnxQuantized]] : []),
-  ];
-  return `<table><tr><th>file</th><th>parameters</th><th>MB on disk</th></tr>
-${rows.map(([n, p, b]) => `<tr><td>${n}</td><td>${Number(p).toLocaleString('en-US')}</td><td>${mb(b as number)}</td></tr>`).join('\n')}</table>
-<p>Size: ${pc(s.total)} of the original checkpoint's bytes = layer selection ${pc(s.selection)} x vocabulary trimming ${pc(s.vocabulary)}${s.quantization !== undefined ? ` x int8 ${pc(s.quantization)}` : ''} (the ONNX files also hold transposed weight copies, so the product need not equal the total exactly).</p>`;
+  const files = Object.values(s.files);
+  const cells = (f: (typeof files)[number]) => [pc(s.selection), pc(s.vocabulary), pc(f.precision), pc(f.layout), f.int8 !== undefined ? pc(f.int8) : '', `<b>${pc(f.total)}</b>`];
+  return `<table><tr><th>file</th><th>holds</th><th>parameters</th><th>MB on disk</th><th>layer selection</th><th>vocabulary</th><th>precision</th><th>file layout</th><th>int8</th><th>= of the original's bytes</th></tr>
+<tr><td>original checkpoint</td><td>${esc(s.original.dtype)}</td><td>${s.original.parameters.toLocaleString('en-US')}</td><td>${mb(s.originalBytes)}</td><td colspan="6"></td></tr>
+${files.map((f) => `<tr><td>written ${esc(f.file)}</td><td>${esc(f.precisionName)}</td><td>${r.compressed.parameters.toLocaleString('en-US')}</td><td>${mb(f.bytes)}</td>${cells(f).map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n')}</table>
+<p>Each file's bytes over the original checkpoint's are the product of its row: layer selection and vocabulary trimming (parameters kept), precision (tensor bytes per parameter written over the original's ${s.original.bytesPerParameter.toFixed(2)}: fp32 ONNX from an f16 checkpoint is 200%), file layout (bytes on disk per tensor byte over the original's: headers; the ONNX graph also holds transposed weight copies) and int8 (model_quantized.onnx over model.onnx).</p>`;
 }
 
 /** What the full count holds beyond the selectable layers (T5's decoder, never written by an encoder subset). */

@@ -11,6 +11,7 @@ import type { SubsetScore } from '../select/evaluate.js';
 import type { VerifiedTask } from '../verify/heads.js';
 import type { Measurement } from '../verify/measure.js';
 import type { HfCompatibility } from '../compress/hf-files.js';
+import type { SizeReport } from '../compress/size.js';
 import type { RetentionFit } from '../scaling/retention.js';
 import type { Interval } from '../probe/bootstrap.js';
 import type { RetentionMode } from '../select/retention.js';
@@ -125,15 +126,8 @@ export interface CompressedResult {
   measured: { full: Measurement; compressed: Measurement };
   /** the written model's FLOPs per token over the full model's, next to its measured batch-32 latency ratio */
   compute: { flopRatio: number; latencyRatioBatch32: number };
-  /** bytes on disk next to parameters, and the size against the original checkpoint factor by factor */
-  size: {
-    originalBytes: number;
-    written: { safetensors: number; onnx: number; onnxQuantized?: number };
-    selection: number;
-    vocabulary: number;
-    quantization?: number;
-    total: number;
-  };
+  /** bytes on disk next to parameters, and each written file's size against the original checkpoint factor by factor (compress/size.ts) */
+  size: SizeReport;
   /** with --quantize int8: model_quantized.onnx verified the same way */
   quantized?: { file: string; verification: Record<string, VerifiedTask>; measured: Measurement };
 }

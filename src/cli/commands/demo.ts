@@ -60,7 +60,7 @@ export function register(program: Command): void {
         const q = r.compressed.quantized;
         if (q) {
           const sz = r.compressed.size!;
-          console.log(`  int8 model_quantized.onnx: ${(sz.written.onnxQuantized! / 2 ** 20).toFixed(2)} MB (fp32 model.onnx ${(sz.written.onnx / 2 ** 20).toFixed(2)} MB; ${(100 * sz.total).toFixed(1)}% of the original checkpoint's bytes); batch 32: ${q.measured.latencyMsBatch32.toFixed(1)} ms`);
+          console.log(`  int8 model_quantized.onnx: ${(sz.written.onnxQuantized! / 2 ** 20).toFixed(2)} MB (fp32 model.onnx ${(sz.written.onnx / 2 ** 20).toFixed(2)} MB; ${(100 * sz.files.onnxQuantized!.total).toFixed(1)}% of the original checkpoint's bytes); batch 32: ${q.measured.latencyMsBatch32.toFixed(1)} ms`);
           for (const [task, s] of Object.entries(q.verification)) console.log(`  int8 ${task.padEnd(6)} ${s.score.toFixed(3)}: retention ${(100 * s.retentionVsFinal).toFixed(1)}%`);
         }
         console.log(`\n${taskSummaryLines(r).join('\n')}`);
