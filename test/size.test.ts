@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { loadModel } from '../src/model/checkpoint.js';
@@ -43,6 +43,7 @@ for (const dtype of ['F16', 'BF16', 'F32'] as const) {
       // vocabulary trimmed to the first 40 ids, so every factor is below 100% or explained
       const written = await materialize(model, [0], out, { quantize: 'int8', vocab: { used: Array.from({ length: 40 }, (_, i) => i), specials: [0, 1, 2, 3] } });
       assert.deepEqual(written.dtype, { source: dtype, safetensors: dtype });
+      assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).torch_dtype, { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype]);
       const file = readSafetensors(join(out, 'model.safetensors'));
       for (const [n, t] of file.tensors) assert.equal(t.dtype, dtype, n);
       // written back exactly: the reloaded values are the source's

@@ -150,6 +150,8 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
     byDtype[t.dtype] = (byDtype[t.dtype] ?? 0) + t.data.length;
   }
   const writtenDtype = (['F32', 'F16', 'BF16'] as const).reduce((a, d) => ((byDtype[d] ?? 0) > (byDtype[a] ?? 0) ? d : a), 'F32');
+  // what Hugging Face's save_pretrained records: the dtype the weights are stored in (from_pretrained(torch_dtype='auto') loads them so)
+  config.torch_dtype = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[writtenDtype];
   // The ONNX graph is built from the written tensors, exactly as the loader will see them.
   const arch = parseConfig(config, join(outDir, 'config.json'));
   const spec = FAMILIES[arch.family];
