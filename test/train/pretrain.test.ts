@@ -117,6 +117,8 @@ test('specByName: a new suite member is defined by its name and --set; bad keys 
   assert.equal(m.hidden, 128);
   assert.equal(specByName('roberta-m').sinusoidal, true);
   assert.equal(specByName('roberta-m').objective, 'mlm');
+  // roberta-s2 ran with this --set before it had a name; its checkpoint's spec must keep matching the entry
+  assert.deepEqual({ ...specByName('roberta-s2'), name: 'x' }, { ...specByName('roberta-x', 'layers=6,hidden=96,heads=4,intermediate=384,vocab=2048,lr=0.002,warmup=300,evalEvery=250,batch=32,steps=4500,sinusoidal=true,qkIdentity=1,splitInit=true,seq=64,brown=true,dtype=F16'), name: 'x' });
   assert.throws(() => specByName('gpt-x', 'depth=3'), /unknown key/);
   assert.throws(() => specByName('gpt-x', 'hidden=100,heads=3'), /not a multiple/);
 });
