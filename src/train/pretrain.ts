@@ -464,6 +464,7 @@ export function saveModel(outDir: string, trainer: Trainer, config: Record<strin
     [...trainer.params].map(([n, data]) => [n, f16 ? { dtype: 'F16' as const, shape: shapes.get(n)!, data: Uint16Array.from(data, floatToHalf) } : { dtype: 'F32' as const, shape: shapes.get(n)!, data }]),
   );
   writeFileAtomic(join(outDir, 'model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
-  writeFileAtomic(join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  // torch_dtype names what model.safetensors holds (HF's torch_dtype='auto' then loads it in that dtype)
+  writeFileAtomic(join(outDir, 'config.json'), JSON.stringify({ ...config, torch_dtype: f16 ? 'float16' : 'float32' }, null, 2) + '\n');
   writeFileAtomic(join(outDir, 'training.json'), JSON.stringify(result, null, 1) + '\n');
 }
