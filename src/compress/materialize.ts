@@ -15,7 +15,7 @@ import { FAMILIES } from '../engine/families/index.js';
 import { t5HasDecoder } from '../engine/families/t5.js';
 import { robertaPositions } from '../engine/families/roberta.js';
 import { sequentialPositions, type GraphOptions } from '../engine/family.js';
-import { WeightStore } from '../model/weights.js';
+import { dominantFloatDtype, WeightStore } from '../model/weights.js';
 import { parseConfig } from '../model/config.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { ProbescaleError } from '../util/errors.js';
@@ -143,13 +143,11 @@ export async function materialize(model: LoadedModel, layers: number[], outDir: 
     notes.push(`healed: config.json says model_type "${HEALED_MODEL_TYPE}" so Hugging Face refuses it; probescale and onnxruntime (onnx/model.onnx) run it with its bridges`);
   }
   let parameters = 0, safetensorsDataBytes = 0;
-  const byDtype: Record<string, number> = {};
   for (const t of Object.values(tensors)) {
     parameters += t.data.length;
     safetensorsDataBytes += t.data.byteLength;
-    byDtype[t.dtype] = (byDtype[t.dtype] ?? 0) + t.data.length;
   }
-  const writtenDtype = (['F32', 'F16', 'BF16'] as const).reduce((a, d) => ((byDtype[d] ?? 0) > (byDtype[a] ?? 0) ? d : a), 'F32');
+  const writtenDtype = dominantFloatDtype(Object.values(tensors).map((t) => [t.dtype, t.data.length]));
   // what Hugging Face's save_pretrained records: the dtype the weights are stored in (from_pretrained(torch_dtype='auto') loads them so)
   config.torch_dtype = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[writtenDtype];
   // The ONNX graph is built from the written tensors, exactly as the loader will see them.

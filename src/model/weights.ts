@@ -147,12 +147,7 @@ export class WeightStore {
    * what compute runs in). F32 for weights given in memory (a llama2.c .bin, a built subnetwork).
    */
   floatDtype(): 'F32' | 'F16' | 'BF16' {
-    const count: Record<string, number> = { F32: 0, F16: 0, BF16: 0 };
-    for (const { tensor } of this.raw.values()) {
-      const d = tensor.dtype === 'F64' ? 'F32' : tensor.dtype;
-      if (d in count) count[d] += numel(tensor.shape);
-    }
-    return (['F32', 'F16', 'BF16'] as const).reduce((a, d) => (count[d] > count[a] ? d : a), 'F32');
+    return dominantFloatDtype([...this.raw.values()].map(({ tensor }) => [tensor.dtype === 'F64' ? 'F32' : tensor.dtype, numel(tensor.shape)]));
   }
 
   /** Bytes per parameter of the checkpoint's tensor data (4 for weights given in memory, which are fp32). */
@@ -171,4 +166,11 @@ export class WeightStore {
     for (const name of this.names()) n += numel(this.cache.get(name)?.shape ?? this.raw.get(name)!.tensor.shape);
     return n;
   }
+}
+
+/** The floating dtype holding most parameters among (dtype, count) pairs; F32 on a tie or when there is none. */
+export function dominantFloatDtype(counts: Iterable<[string, number]>): 'F32' | 'F16' | 'BF16' {
+  const count: Record<string, number> = { F32: 0, F16: 0, BF16: 0 };
+  for (const [d, n] of counts) if (d in count) count[d] += n;
+  return (['F32', 'F16', 'BF16'] as const).reduce((a, d) => (count[d] > count[a] ? d : a), 'F32');
 }
