@@ -5,7 +5,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { LoadedModel } from '../src/model/checkpoint.js';
-import { parseConfig } from '../src/model/config.js';
+import { parseConfig } from '../src/engine/load.js';
 import { WeightStore } from '../src/model/weights.js';
 import { FAMILIES } from '../src/engine/families/index.js';
 import { fullCost, parameterCosts, subsetCost } from '../src/select/costs.js';

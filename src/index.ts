@@ -3,7 +3,8 @@
  * layer over the same calls. Compiled to dist/ by `npm run build` (run on `npm pack`), so a consumer needs no
  * TypeScript loader.
  */
-export { loadModel, type LoadedModel } from './model/checkpoint.js';
+export { type LoadedModel } from './model/checkpoint.js';
+export { loadModel } from './engine/load.js';
 export { Engine, type EngineOptions, type Batch } from './engine/engine.js';
 export { runPipeline as run, type PipelineOptions as RunOptions } from './pipeline/run.js';
 export { runProbe as probe, type ProbeOptions } from './pipeline/probe.js';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { loadModel } from '../src/model/checkpoint.js';
+import { loadModel } from '../src/engine/load.js';
 import { Engine } from '../src/engine/engine.js';
 import { readInputs } from '../src/engine/inputs.js';
 import { FIXTURES, ZOO_FIXTURES, compareMasked, readGolden } from './helpers.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { loadModel } from '../src/model/checkpoint.js';
+import { loadModel } from '../src/engine/load.js';
 import { FAMILIES } from '../src/engine/families/index.js';
 import { specLayerOf } from '../src/engine/family.js';
 import { parameterCosts } from '../src/select/costs.js';

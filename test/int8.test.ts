@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
-import { loadModel } from '../src/model/checkpoint.js';
+import { loadModel } from '../src/engine/load.js';
 import { Engine } from '../src/engine/engine.js';
 import { readInputs } from '../src/engine/inputs.js';
 import { FAMILIES } from '../src/engine/families/index.js';

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import { readFileSync, writeFileSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel } from '../src/model/checkpoint.js';
+import { loadModel } from '../src/engine/load.js';
 import { Engine } from '../src/engine/engine.js';
 import { encodeSafetensors, readSafetensors, toFloat32 } from '../src/model/safetensors.js';
 import { FIXTURES, expectProbescaleError, tempModelCopy } from './helpers.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { encodeSafetensors, parseSafetensors, readSafetensors, toFloat32, writeSafetensors } from '../src/model/safetensors.js';
 import { WeightStore } from '../src/model/weights.js';
-import { loadModel } from '../src/model/checkpoint.js';
+import { loadModel } from '../src/engine/load.js';
 import { Engine } from '../src/engine/engine.js';
 import { readInputs } from '../src/engine/inputs.js';
 import { FIXTURES } from './helpers.js';

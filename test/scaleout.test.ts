@@ -219,7 +219,7 @@ describe('scale-out through Redis + BullMQ', { skip }, () => {
     const w = start(WORKER(url));
     workers = [w];
     await w.waitFor(/ready/);
-    const { loadModel } = await import('../src/model/checkpoint.js');
+    const { loadModel } = await import('../src/engine/load.js');
     const { JobQueue } = await import('../src/distribute/queue.js');
     const model = loadModel(STORIES);
     const q = await JobQueue.open(url, join(dir, 'bad-store'));

@@ -10,7 +10,7 @@ import { cpSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, u
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
-import { loadModel } from '../src/model/checkpoint.js';
+import { loadModel } from '../src/engine/load.js';
 import { convertLlama2c } from '../src/model/llama2c.js';
 import { Llama2cTokenizer } from '../src/model/llama2c-tokenizer.js';
 import { loadTokenizer } from '../src/model/tokenizer.js';

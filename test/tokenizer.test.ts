@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { loadModel } from '../src/model/checkpoint.js';
+import { loadModel } from '../src/engine/load.js';
 import { alignWords, specialTokenFrame } from '../src/features/align.js';
 import { Engine } from '../src/engine/engine.js';
 import { FIXTURES } from './helpers.js';

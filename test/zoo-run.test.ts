@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { runPipeline } from '../src/pipeline/run.js';
-import { loadModel } from '../src/model/checkpoint.js';
+import { loadModel } from '../src/engine/load.js';
 import { FAMILIES } from '../src/engine/families/index.js';
 import { specLayerOf } from '../src/engine/family.js';
 import { Engine } from '../src/engine/engine.js';

@@ -4,7 +4,7 @@
  * Prints one JSON line.
  */
 import { parseArgs } from 'node:util';
-import { loadModel } from '../../src/model/checkpoint.js';
+import { loadModel } from '../../src/engine/load.js';
 import { Engine } from '../../src/engine/engine.js';
 import { peakRssMb } from '../../src/util/memory.js';
 import type { Precision } from '../../src/engine/graph.js';

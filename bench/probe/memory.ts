@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { loadModel } from '../../src/model/checkpoint.js';
+import { loadModel } from '../../src/engine/load.js';
 import { Engine } from '../../src/engine/engine.js';
 import { peakRssMb } from '../../src/util/memory.js';
 import { extractFeatures, type RowSpec } from '../../src/features/extract.js';

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { loadModel } from '../../src/model/checkpoint.js';
+import { loadModel } from '../../src/engine/load.js';
 import { Engine } from '../../src/engine/engine.js';
 import { loadTask } from '../../src/data/builtin.js';
 import { probeTask, probingTime, type TaskResult } from '../../src/probe/suite.js';

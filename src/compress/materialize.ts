@@ -16,7 +16,7 @@ import { t5HasDecoder } from '../engine/families/t5.js';
 import { robertaPositions } from '../engine/families/roberta.js';
 import { sequentialPositions, type GraphOptions } from '../engine/family.js';
 import { dominantFloatDtype, WeightStore } from '../model/weights.js';
-import { parseConfig } from '../model/config.js';
+import { parseConfig } from '../engine/load.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { ProbescaleError } from '../util/errors.js';
 import { findLlama2cTokenizer } from '../model/llama2c.js';

@@ -16,7 +16,8 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { loadModel, type LoadedModel } from '../model/checkpoint.js';
+import { type LoadedModel } from '../model/checkpoint.js';
+import { loadModel } from '../engine/load.js';
 import { Engine } from '../engine/engine.js';
 import type { Precision } from '../engine/graph.js';
 import type { TextTokenizer } from '../model/tokenizer.js';

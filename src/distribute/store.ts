@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, mkdirSync, writeFileSync, lstatSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { mkdirp, markerText, outputState, OUTPUT_MARKER, writeFileAtomic } from '../util/atomic.js';
+import { mkdirp, markerText, outputState, OUTPUT_MARKER, pidAlive, writeFileAtomic } from '../util/atomic.js';
 import { fsError, ProbescaleError } from '../util/errors.js';
 
 export type EntryKind = 'shards' | 'splits' | 'fits' | 'subsets' | 'runs';
@@ -214,13 +214,4 @@ function writeJson(path: string, value: unknown): void {
 }
 function writeDone(dir: string): void {
   writeFileSync(join(dir, 'done'), '');
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { LoadedModel } from '../model/checkpoint.js';
 import { bucketMatrix } from '../model/t5-buckets.js';
 import { debertaRelativePositions } from '../model/deberta-buckets.js';
-import { maxSequenceTokens } from '../model/config.js';
+import { maxSequenceTokens } from './load.js';
 import { ProbescaleError } from '../util/errors.js';
 import { checkBatchShape, checkIdsInVocab } from './inputs.js';
 import { checkThreads, defaultThreads } from '../util/threads.js';

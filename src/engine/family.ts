@@ -212,3 +212,19 @@ export function unclaimedTensors(spec: FamilySpec, names: string[]): string[] {
     return !rests.some((r) => spec.tensors.some((re) => re.test(r)));
   });
 }
+
+/**
+ * Spec fields of a family whose layers each store their own weights under their index (all but ALBERT, whose
+ * layers apply one stored layer, and T5, whose block 0 holds the position bias every block reads).
+ */
+export const OWN_LAYER_WEIGHTS = {
+  sharedAcrossLayers: () => false,
+  writeSubset: renumberedSubset,
+  appliedParameters: storedPerLayer,
+} satisfies Partial<FamilySpec>;
+
+/** Spec fields of a family whose tokens sit at positions 0..T-1 of max_position_embeddings. */
+export const SEQUENTIAL_POSITIONS = {
+  positionIds: sequentialPositions,
+  maxSequenceTokens: (arch: ArchConfig) => arch.maxPositions,
+} satisfies Partial<FamilySpec>;

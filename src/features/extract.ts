@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync, writeFileSync, renameSync, rmSync } from 'node:fs';
-import { mkdirp } from '../util/atomic.js';
+import { mkdirp, pidAlive } from '../util/atomic.js';
 import { ProbescaleError, fsError } from '../util/errors.js';
 import { join } from 'node:path';
 import { startProgress } from '../util/progress.js';
@@ -293,15 +293,6 @@ function cleanStale(cacheDir: string): void {
     if (pid !== process.pid && pidAlive(pid)) continue;
     if (pid === process.pid && m[2] === 'tmp') continue; // ours, maybe in use by a concurrent extraction
     rmSync(join(cacheDir, n), { recursive: true, force: true });
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
   }
 }
 

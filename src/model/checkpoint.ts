@@ -1,18 +1,15 @@
 /**
- * A loaded checkpoint: normalized config + weights (+ tokenizer on demand).
- * Hugging Face directories load directly; a llama2.c .bin is converted in memory (see llama2c.ts).
+ * A loaded checkpoint: normalized config + weights (+ tokenizer on demand), and the files of a checkpoint
+ * folder (content hash, vocab_map.json, a lone llama2.c .bin). Opening one goes through its family's spec:
+ * loadModel in src/engine/load.ts.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, statSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProbescaleError } from '../util/errors.js';
-import { readConfig, type ArchConfig } from './config.js';
-import { WeightStore } from './weights.js';
-import { checkStoredLayers } from './validate.js';
-import { FAMILIES } from '../engine/families/index.js';
-import { unclaimedTensors } from '../engine/family.js';
-import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
-import { isLlama2cCheckpoint, loadLlama2c } from './llama2c.js';
+import type { TextTokenizer } from './tokenizer.js';
+import type { WeightStore } from './weights.js';
+import type { ArchConfig } from './config.js';
 
 export interface LoadedModel {
   /** Directory or file the model came from. */
@@ -25,51 +22,12 @@ export interface LoadedModel {
   contentHash(): string;
 }
 
-export function loadModel(path: string, opts: { tokenizerPath?: string } = {}): LoadedModel {
-  if (!existsSync(path)) throw new ProbescaleError('model path not found', { file: path, fix: 'pass a Hugging Face model directory or a llama2.c .bin file' });
-  if (isLlama2cCheckpoint(path)) return loadLlama2c(path, opts);
-  if (!statSync(path).isDirectory()) {
-    throw new ProbescaleError('not a model directory and not a llama2.c checkpoint', { file: path, fix: 'pass the directory that holds config.json' });
-  }
-  const llama2c = llama2cInDir(path);
-  if (llama2c) return loadLlama2c(llama2c, opts);
-  const arch = readConfig(path);
-  const weights = WeightStore.fromDir(path);
-  checkStoredLayers(arch, weights.names(), weights.source);
-  checkClaimed(arch, weights);
-  let tok: Promise<TextTokenizer> | undefined;
-  let hash: string | undefined;
-  return {
-    source: path,
-    arch,
-    weights,
-    tokenizer: () =>
-      (tok ??= loadTokenizer(opts.tokenizerPath ?? path, existsSync(join(path, 'vocab_map.json')) ? undefined : arch).then((t) => withVocabMap(t, path))),
-    contentHash: () => (hash ??= hashFiles(path)),
-  };
-}
-
-/**
- * Every stored tensor must be one the family's spec knows: a tensor nobody reads would otherwise be carried
- * silently (a head of another architecture, a renamed layer) and written back as if it belonged.
- */
-export function checkClaimed(arch: ArchConfig, weights: WeightStore): void {
-  const spec = FAMILIES[arch.family];
-  const stray = unclaimedTensors(spec, weights.names());
-  if (stray.length === 0) return;
-  const shown = stray.slice(0, 5).map((n) => JSON.stringify(n)).join(', ') + (stray.length > 5 ? ` and ${stray.length - 5} more` : '');
-  throw new ProbescaleError(`${stray.length} stored tensor(s) are not part of a ${arch.family} model as probescale knows it: ${shown}`, {
-    file: weights.source,
-    fix: `save the base model or its ${arch.family} language-model head only (config.json says model_type ${JSON.stringify(arch.raw.model_type)})`,
-  });
-}
-
 /**
  * A folder without config.json that holds one llama2.c checkpoint (a .bin other than a tokenizer.bin /
  * tok*.bin) is that checkpoint. None or several -> an error (several are listed: guessing could probe the
  * wrong model). A folder with config.json -> undefined (Hugging Face layout).
  */
-function llama2cInDir(dir: string): string | undefined {
+export function llama2cInDir(dir: string): string | undefined {
   if (existsSync(join(dir, 'config.json'))) return undefined;
   const bins = readdirSync(dir)
     .filter((f) => f.endsWith('.bin') && f !== 'tokenizer.bin' && !/^tok.*\.bin$/.test(f) && !/^pytorch_model.*\.bin$/.test(f))
@@ -93,7 +51,7 @@ function llama2cInDir(dir: string): string | undefined {
  * A vocabulary-trimmed model has vocab_map.json (kept original ids in new order) and either a tokenizer.json
  * rewritten in the new ids, or its original tokenizer, whose ids are remapped on the way in and out.
  */
-function withVocabMap(tok: TextTokenizer, dir: string): TextTokenizer {
+export function withVocabMap(tok: TextTokenizer, dir: string): TextTokenizer {
   const mapPath = join(dir, 'vocab_map.json');
   if (!existsSync(mapPath)) return tok;
   const map = JSON.parse(readFileSync(mapPath, 'utf8')) as { kept: number[]; fallback: number; tokenizer?: string };

@@ -1,14 +1,9 @@
 /**
- * Hugging Face config.json -> one normalized architecture description; the family's spec parses it.
+ * Hugging Face config.json -> one normalized architecture description: its types. Each family's spec parses
+ * it (engine/families/<family>.ts); engine/load.ts picks the spec by model_type.
  * Field names and defaults follow the transformers config classes (absent fields take the class default,
  * as `save_pretrained` writes only non-default values).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ProbescaleError } from '../util/errors.js';
-import { checkArch } from './validate.js';
-// The family registry: each family's config parsing lives in its spec (engine/families/<family>.ts).
-import { FAMILIES } from '../engine/families/index.js';
 
 /** Every family probescale loads; each has one spec in src/engine/families/<family>.ts (FAMILIES). */
 export type Family = 'bert' | 'roberta' | 'gpt2' | 'llama' | 't5' | 'qwen2' | 'mistral' | 'gemma' | 'gemma2' | 'phi3' | 'gpt-neox' | 'opt' | 'distilbert' | 'electra' | 'phi' | 'mpnet' | 'albert' | 'deberta-v2';
@@ -56,8 +51,6 @@ export interface ArchConfig {
   raw: Record<string, unknown>;
 }
 
-type Raw = Record<string, unknown>;
-
 export interface LlamaVariant {
   /** Biases on q/k/v (Qwen2, Llama attention_bias), on o (Llama attention_bias), on the MLP (Llama mlp_bias). */
   qkvBias: boolean;
@@ -74,49 +67,5 @@ export interface LlamaVariant {
   gemma2?: { attnSoftcap?: number; finalSoftcap?: number; queryScale: number };
 }
 
-/** Longest token sequence the position table allows (RoBERTa's positions start at padding_idx + 1). */
-export function maxSequenceTokens(arch: ArchConfig): number {
-  return FAMILIES[arch.family].maxSequenceTokens(arch);
-}
-
-/** model_type -> family, from every spec's modelTypes. */
-export const SUPPORTED_MODEL_TYPES: Record<string, Family> = Object.fromEntries(
-  (Object.keys(FAMILIES) as Family[]).flatMap((f) => FAMILIES[f].modelTypes.map((t) => [t, f])),
-);
-
 /** model_type of a healed checkpoint (compress/heal.ts): Hugging Face has no class for its bridges, so it refuses the folder. */
 export const HEALED_MODEL_TYPE = 'probescale-healed';
-
-export function parseConfig(raw: Raw, path = 'config.json'): ArchConfig {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ProbescaleError(`config.json must be a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`, { file: path, fix: 'use the config.json saved with the model' });
-  const arch = parseFamilyConfig(raw, path);
-  checkArch(arch, path); // validate/checkArch: sizes, heads, eps
-  return arch;
-}
-
-function parseFamilyConfig(raw: Raw, path: string): ArchConfig {
-  // a healed checkpoint names its base family under probescale.model_type
-  const modelType = raw.model_type === HEALED_MODEL_TYPE ? (raw.probescale as { model_type?: unknown } | undefined)?.model_type : raw.model_type;
-  const family = typeof modelType === 'string' ? SUPPORTED_MODEL_TYPES[modelType] : undefined;
-  if (!family) {
-    throw new ProbescaleError(
-      `unknown model_type ${JSON.stringify(modelType)}; probescale supports: ${Object.keys(SUPPORTED_MODEL_TYPES).join(', ')}`,
-      { file: path, fix: 'use a checkpoint of a supported family, or convert it (llama2.c .bin: `probescale convert`)' },
-    );
-  }
-  return FAMILIES[family].parseConfig(raw, path);
-}
-
-export function readConfig(dir: string): ArchConfig {
-  const path = join(dir, 'config.json');
-  if (!existsSync(path)) {
-    throw new ProbescaleError('config.json not found', { file: path, fix: 'point --model at a Hugging Face model directory (config.json + *.safetensors), or convert a llama2.c checkpoint with `probescale convert`' });
-  }
-  let raw: Raw;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8')) as Raw;
-  } catch (err) {
-    throw new ProbescaleError(`config.json is not valid JSON (${(err as Error).message})`, { file: path });
-  }
-  return parseConfig(raw, path);
-}

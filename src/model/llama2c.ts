@@ -9,14 +9,11 @@ import { existsSync, readFileSync, statSync, readdirSync, copyFileSync, writeFil
 import { basename, dirname, join } from 'node:path';
 import { ProbescaleError } from '../util/errors.js';
 import { checkReplaceable, writeDirAtomic } from '../util/atomic.js';
-import { parseConfig } from './config.js';
 import { checkFinite } from './validate.js';
-import { WeightStore, type Tensor } from './weights.js';
+import type { Tensor } from './weights.js';
 import { writeSafetensors } from './safetensors.js';
 import { Llama2cTokenizer } from './llama2c-tokenizer.js';
 import { llama2cToHf } from './hf-tokenizer.js';
-import type { LoadedModel } from './checkpoint.js';
-import { createHash } from 'node:crypto';
 
 export interface Llama2cHeader {
   dim: number;
@@ -129,31 +126,6 @@ export function findLlama2cTokenizer(binPath: string): string | undefined {
   const files = readdirSync(dir).filter((f) => f !== basename(binPath) && (f === 'tokenizer.bin' || /^tok.*\.bin$/.test(f)));
   if (files.includes('tokenizer.bin')) return join(dir, 'tokenizer.bin');
   return files.length === 1 ? join(dir, files[0]) : undefined;
-}
-
-export function loadLlama2c(path: string, opts: { tokenizerPath?: string } = {}): LoadedModel {
-  const { config, tensors } = readLlama2c(path);
-  const arch = parseConfig(config, path);
-  const weights = WeightStore.fromTensors(tensors, path);
-  let tok: Llama2cTokenizer | undefined;
-  let hash: string | undefined;
-  return {
-    source: path,
-    arch,
-    weights,
-    tokenizer: async () => {
-      if (tok) return tok;
-      const tp = opts.tokenizerPath ?? findLlama2cTokenizer(path);
-      if (!tp) {
-        throw new ProbescaleError('no llama2.c tokenizer next to the checkpoint (looked for tokenizer.bin or one tok*.bin)', {
-          file: path,
-          fix: 'pass --tokenizer path/to/tok.bin',
-        });
-      }
-      return (tok = Llama2cTokenizer.fromFile(tp, arch.vocab));
-    },
-    contentHash: () => (hash ??= createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16)),
-  };
 }
 
 /** Write a llama2.c checkpoint as a Hugging Face Llama directory (config.json + model.safetensors + tokenizer). */

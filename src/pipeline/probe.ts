@@ -3,7 +3,8 @@
  * selectivity, MDL on request), write OUT/probe.json; the CLI only formats the table.
  */
 import { join } from 'node:path';
-import { loadModel, type LoadedModel } from '../model/checkpoint.js';
+import { type LoadedModel } from '../model/checkpoint.js';
+import { loadModel } from '../engine/load.js';
 import { Engine } from '../engine/engine.js';
 import { probeTask, type ProbeKind, type TaskResult } from '../probe/suite.js';
 import { checkCanCreate, checkReplaceable, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';

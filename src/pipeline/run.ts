@@ -5,7 +5,7 @@
  *   -> verify the written model by measurement -> results.json + report.html
  */
 import { join } from 'node:path';
-import { loadModel } from '../model/checkpoint.js';
+import { loadModel } from '../engine/load.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { SentencePooling, WordPooling } from '../features/task-rows.js';
 import type { Task, TokenExample, SentenceExample } from '../data/types.js';

@@ -11,8 +11,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { loadModel, type LoadedModel } from '../model/checkpoint.js';
-import { maxSequenceTokens } from '../model/config.js';
+import { type LoadedModel } from '../model/checkpoint.js';
+import { loadModel } from '../engine/load.js';
+import { maxSequenceTokens } from '../engine/load.js';
 import { resolveTasks } from '../data/resolve.js';
 import type { Task } from '../data/types.js';
 import { Engine, range } from '../engine/engine.js';

@@ -8,8 +8,8 @@
  * compresses, verifies and reports.
  */
 import type { LoadedModel } from '../model/checkpoint.js';
-import { loadModel } from '../model/checkpoint.js';
-import { maxSequenceTokens } from '../model/config.js';
+import { loadModel } from '../engine/load.js';
+import { maxSequenceTokens } from '../engine/load.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { SentencePooling, WordPooling } from '../features/task-rows.js';
 import type { Task } from '../data/types.js';

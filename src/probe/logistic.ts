@@ -9,7 +9,7 @@ import { whitening, toWeights, type Whitening } from './precondition.js';
 import { mulberry32 } from './random.js';
 import { defaultThreads } from '../util/threads.js';
 import { ProbeSessions } from './sessions.js';
-import { accuracy, argmaxRows, Standardizer, type FitOptions, type Matrix, type Probe } from './types.js';
+import { accuracy, argmaxRows, softmaxAt, StandardizedProbe, type FitOptions, type Matrix } from './types.js';
 
 export interface LogisticOptions {
   /** inverse regularization strength (scikit-learn's C); a grid is searched on dev when several are given */
@@ -28,9 +28,8 @@ export interface LogisticOptions {
   seed?: number;
 }
 
-export class LogisticProbe implements Probe {
+export class LogisticProbe extends StandardizedProbe {
   readonly name = 'logistic';
-  private std = new Standardizer();
   private params!: Float64Array;
   private d = 0;
   chosenC = 1;
@@ -38,7 +37,9 @@ export class LogisticProbe implements Probe {
   /** dev accuracy and L-BFGS iterations per C tried, in grid order */
   gridTrace: { C: number; devAccuracy: number; iterations: number }[] = [];
 
-  constructor(readonly numClasses: number, readonly opts: LogisticOptions = {}) {}
+  constructor(numClasses: number, readonly opts: LogisticOptions = {}) {
+    super(numClasses);
+  }
 
   async fit(X: Matrix, y: Int32Array, fitOpts: FitOptions = {}): Promise<this> {
     if (X.rows === 0) throw new Error('cannot fit a probe on zero examples');
@@ -133,14 +134,7 @@ export class LogisticProbe implements Probe {
   predictProba(X: Matrix): Float32Array {
     const K = this.numClasses;
     const out = this.logits(X);
-    for (let r = 0; r < X.rows; r++) {
-      const o = r * K;
-      let max = -Infinity;
-      for (let k = 0; k < K; k++) if (out[o + k] > max) max = out[o + k];
-      let sum = 0;
-      for (let k = 0; k < K; k++) sum += out[o + k] = Math.exp(out[o + k] - max);
-      for (let k = 0; k < K; k++) out[o + k] /= sum;
-    }
+    for (let r = 0; r < X.rows; r++) softmaxAt(out, r * K, K);
     return out;
   }
 
@@ -211,7 +205,8 @@ export class LogisticProbe implements Probe {
     return this.foldedFor;
   }
 
-  predict(X: Matrix): Int32Array {
+  /** the argmax of the logits: predictProba's without the exponentials */
+  override predict(X: Matrix): Int32Array {
     return argmaxRows(this.logits(X), X.rows, this.numClasses);
   }
 
@@ -221,10 +216,6 @@ export class LogisticProbe implements Probe {
     if (!this.useOrt(X)) return this.predict(X);
     const { weightT, bias } = this.folded();
     return (await ortArgmax(X, this.numClasses, sessions)).predict(weightT, bias);
-  }
-
-  score(X: Matrix, y: Int32Array): number {
-    return accuracy(y, this.predict(X));
   }
 
   /** Weights in the original (unstandardized) feature space: W' = diag(scale) W, b' = b - mean' W'. */

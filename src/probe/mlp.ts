@@ -3,7 +3,7 @@
  * stopping on dev accuracy (best epoch kept). Seeded: same data + seed = same model.
  */
 import { mulberry32, normal, permutation } from './random.js';
-import { accuracy, argmaxRows, Standardizer, type FitOptions, type Matrix, type Probe } from './types.js';
+import { accuracy, argmaxRows, softmaxAt, StandardizedProbe, type FitOptions, type Matrix } from './types.js';
 
 export interface MlpOptions {
   hidden?: number;
@@ -15,9 +15,8 @@ export interface MlpOptions {
   seed?: number;
 }
 
-export class MlpProbe implements Probe {
+export class MlpProbe extends StandardizedProbe {
   readonly name = 'mlp';
-  private std = new Standardizer();
   private W1!: Float32Array;
   private b1!: Float32Array;
   private W2!: Float32Array;
@@ -25,7 +24,9 @@ export class MlpProbe implements Probe {
   private d = 0;
   epochsRun = 0;
 
-  constructor(readonly numClasses: number, readonly opts: MlpOptions = {}) {}
+  constructor(numClasses: number, readonly opts: MlpOptions = {}) {
+    super(numClasses);
+  }
 
   private forward(x: Float32Array, off: number, h: Float32Array, z: Float32Array): void {
     const H = h.length;
@@ -36,16 +37,12 @@ export class MlpProbe implements Probe {
       for (let c = 0; c < d; c++) s += x[off + c] * this.W1[c * H + j];
       h[j] = s > 0 ? s : 0;
     }
-    let max = -Infinity;
     for (let k = 0; k < K; k++) {
       let s = this.b2[k];
       for (let j = 0; j < H; j++) s += h[j] * this.W2[j * K + k];
       z[k] = s;
-      if (s > max) max = s;
     }
-    let sum = 0;
-    for (let k = 0; k < K; k++) sum += (z[k] = Math.exp(z[k] - max));
-    for (let k = 0; k < K; k++) z[k] /= sum;
+    softmaxAt(z, 0, K);
   }
 
   async fit(X: Matrix, y: Int32Array, fitOpts: FitOptions = {}): Promise<this> {
@@ -145,13 +142,5 @@ export class MlpProbe implements Probe {
 
   predictProba(X: Matrix): Float32Array {
     return this.probaStandardized(this.std.transform(X));
-  }
-
-  predict(X: Matrix): Int32Array {
-    return argmaxRows(this.predictProba(X), X.rows, this.numClasses);
-  }
-
-  score(X: Matrix, y: Int32Array): number {
-    return accuracy(y, this.predict(X));
   }
 }

@@ -3,15 +3,16 @@
  * features with an unpenalized intercept; alpha chosen on dev from a grid.
  */
 import { solveSPD } from '../util/linalg.js';
-import { accuracy, argmaxRows, Standardizer, type FitOptions, type Matrix, type Probe } from './types.js';
+import { StandardizedProbe, type FitOptions, type Matrix } from './types.js';
 
-export class RidgeProbe implements Probe {
+export class RidgeProbe extends StandardizedProbe {
   readonly name = 'ridge';
-  private std = new Standardizer();
   private W!: Float64Array; // [(d + 1), K], last row = intercept
   chosenAlpha = 1;
 
-  constructor(readonly numClasses: number, readonly alphas: number[] = [0.1, 1, 10, 100, 1000]) {}
+  constructor(numClasses: number, readonly alphas: number[] = [0.1, 1, 10, 100, 1000]) {
+    super(numClasses);
+  }
 
   async fit(X: Matrix, y: Int32Array, opts: FitOptions = {}): Promise<this> {
     const K = this.numClasses;
@@ -70,13 +71,5 @@ export class RidgeProbe implements Probe {
       }
     }
     return out;
-  }
-
-  predict(X: Matrix): Int32Array {
-    return argmaxRows(this.predictProba(X), X.rows, this.numClasses);
-  }
-
-  score(X: Matrix, y: Int32Array): number {
-    return accuracy(y, this.predict(X));
   }
 }

@@ -9,7 +9,7 @@ import type { Task } from '../data/types.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import { extractFeatures, featurePlan, type FeaturePlan, type FeatureSet } from '../features/extract.js';
 import { taskRows, type RowOptions, type TaskRows } from '../features/task-rows.js';
-import { maxSequenceTokens } from '../model/config.js';
+import { maxSequenceTokens } from '../engine/load.js';
 import type { Matrix } from '../features/matrix.js';
 import { LogisticProbe } from './logistic.js';
 import { RidgeProbe } from './ridge.js';

@@ -92,3 +92,31 @@ export class Standardizer {
     return { data: out, rows, cols };
   }
 }
+
+/** Softmax over z[off, off + K) in place, the row's max subtracted first. */
+export function softmaxAt(z: Float32Array, off: number, K: number): void {
+  let max = -Infinity;
+  for (let k = 0; k < K; k++) if (z[off + k] > max) max = z[off + k];
+  let sum = 0;
+  for (let k = 0; k < K; k++) sum += z[off + k] = Math.exp(z[off + k] - max);
+  for (let k = 0; k < K; k++) z[off + k] /= sum;
+}
+
+/** What every probe shares: features standardized on the training rows, predict = argmax of predictProba, score = accuracy. */
+export abstract class StandardizedProbe implements Probe {
+  abstract readonly name: string;
+  protected std = new Standardizer();
+
+  constructor(readonly numClasses: number) {}
+
+  abstract fit(X: Matrix, y: Int32Array, opts?: FitOptions): Promise<this>;
+  abstract predictProba(X: Matrix): Float32Array;
+
+  predict(X: Matrix): Int32Array {
+    return argmaxRows(this.predictProba(X), X.rows, this.numClasses);
+  }
+
+  score(X: Matrix, y: Int32Array): number {
+    return accuracy(y, this.predict(X));
+  }
+}

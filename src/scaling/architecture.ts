@@ -4,7 +4,7 @@
  * attention (query heads per key/value head). Depth is solved from the budget. Weights are random (speed
  * does not depend on their values), built in memory as a Hugging Face Llama checkpoint.
  */
-import { parseConfig } from '../model/config.js';
+import { parseConfig } from '../engine/load.js';
 import { WeightStore, type Tensor } from '../model/weights.js';
 import type { LoadedModel } from '../model/checkpoint.js';
 import { Engine } from '../engine/engine.js';

@@ -11,7 +11,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { mulberry32 } from '../util/random.js';
 import { ProbescaleError } from '../util/errors.js';
 import { trainByteLevelBpe, tokenizerJson } from '../train/bpe.js';
-import { pretrainingCorpus } from '../train/corpus.js';
+import { nextTokenWindows, pretrainingCorpus } from '../train/corpus.js';
 import { llamaModel, llamaParamShapes, type LlamaShape } from '../train/models/llama.js';
 import { cosineSchedule } from '../train/optim.js';
 import { SPECIALS } from '../train/pretrain.js';
@@ -82,14 +82,7 @@ type Feed = { input_ids: BigInt64Array; targets: BigInt64Array; loss_weights: Fl
 
 /** Next-token batches: row b reads data[s .. s+T] at start s = starts[b], targets shifted by one. */
 export function feedOf(data: Int32Array, starts: number[], B: number, T: number): Feed {
-  const ids = new BigInt64Array(B * T);
-  const targets = new BigInt64Array(B * T);
-  starts.forEach((s, b) => {
-    for (let t = 0; t < T; t++) {
-      ids[b * T + t] = BigInt(data[s + t]);
-      targets[b * T + t] = BigInt(data[s + t + 1]);
-    }
-  });
+  const { ids, targets } = nextTokenWindows(data, starts, T, B);
   return { input_ids: ids, targets, loss_weights: new Float32Array(B * T).fill(1) };
 }
 

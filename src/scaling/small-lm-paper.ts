@@ -20,6 +20,7 @@ import { ProbescaleError } from '../util/errors.js';
 import { Trainer } from '../train/trainer.js';
 import type { Feed } from '../train/backend.js';
 import { cosineSchedule } from '../train/optim.js';
+import { nextTokenWindows } from '../train/corpus.js';
 import { smallLmModel, smallLmParameters, smallLmTrainFlopsPerToken, type SmallLmShape } from '../train/models/small-lm.js';
 import { meanCi, windowBatch } from './small-lm.js';
 import { startProgress } from '../util/progress.js';
@@ -189,16 +190,9 @@ export function paperBatch(data: Int32Array, starts: number[], spec: RunSpec): R
     });
     return { context_ids: ctx, targets, loss_weights: weights };
   }
-  const ids = new BigInt64Array(B * T);
-  const targets = new BigInt64Array(B * T);
+  const { ids, targets } = nextTokenWindows(data, rows, T);
   const weights = new Float32Array(B * T);
-  rows.forEach((s, b) => {
-    for (let t = 0; t < T; t++) {
-      ids[b * T + t] = BigInt(data[s + t]);
-      targets[b * T + t] = BigInt(data[s + t + 1]);
-    }
-    if (b < starts.length) weights[b * T + T - 1] = 1;
-  });
+  for (let b = 0; b < starts.length; b++) weights[b * T + T - 1] = 1;
   return { input_ids: ids, targets, loss_weights: weights };
 }
 

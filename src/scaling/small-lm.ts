@@ -12,6 +12,7 @@ import { mulberry32 } from '../util/random.js';
 import { ProbescaleError } from '../util/errors.js';
 import { startProgress } from '../util/progress.js';
 import { cosineSchedule } from '../train/optim.js';
+import { nextTokenWindows } from '../train/corpus.js';
 import { Trainer } from '../train/trainer.js';
 import type { Feed } from '../train/backend.js';
 import { smallLmModel, smallLmParameters, smallLmTrainFlopsPerToken, type SmallLmShape } from '../train/models/small-lm.js';
@@ -132,11 +133,8 @@ async function testNll(trainer: Trainer, shape: SmallLmShape, data: Int32Array, 
 /** Inputs for windows [s, s+T) and next-token targets; linear/mlp get each position's last `context` tokens. */
 export function windowBatch(data: Int32Array, starts: number[], T: number, shape: SmallLmShape): Record<string, Feed> {
   const B = starts.length;
-  const targets = new BigInt64Array(B * T);
+  const { ids, targets } = nextTokenWindows(data, starts, T);
   const weights = new Float32Array(B * T).fill(1);
-  starts.forEach((s, b) => {
-    for (let t = 0; t < T; t++) targets[b * T + t] = BigInt(data[s + t + 1]);
-  });
   if (shape.family === 'linear' || shape.family === 'mlp') {
     const k = shape.context;
     const ctx = new BigInt64Array(B * T * k);
@@ -145,10 +143,6 @@ export function windowBatch(data: Int32Array, starts: number[], T: number, shape
     });
     return { context_ids: ctx, targets, loss_weights: weights };
   }
-  const ids = new BigInt64Array(B * T);
-  starts.forEach((s, b) => {
-    for (let t = 0; t < T; t++) ids[b * T + t] = BigInt(data[s + t]);
-  });
   return { input_ids: ids, targets, loss_weights: weights };
 }
 

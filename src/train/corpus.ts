@@ -80,3 +80,16 @@ export function pretrainingCorpus(opts: { brown?: boolean } = {}): Corpus {
   if (opts.brown) brownCorpus(out);
   return out;
 }
+
+/** Next-token windows: row b holds data[s, s + T) at s = starts[b] and its targets data[s + 1, s + T + 1) (rows past starts stay 0). */
+export function nextTokenWindows(data: Int32Array, starts: number[], T: number, B = starts.length): { ids: BigInt64Array; targets: BigInt64Array } {
+  const ids = new BigInt64Array(B * T);
+  const targets = new BigInt64Array(B * T);
+  starts.forEach((s, b) => {
+    for (let t = 0; t < T; t++) {
+      ids[b * T + t] = BigInt(data[s + t]);
+      targets[b * T + t] = BigInt(data[s + t + 1]);
+    }
+  });
+  return { ids, targets };
+}

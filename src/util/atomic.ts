@@ -120,17 +120,22 @@ export function prepareOutputDir(dir: string, what: string, opts: { overwrite?: 
   removeDeadTemps(dir);
 }
 
+/** Whether a process of this machine exists (EPERM: it does, owned by someone else): the owner test of every temp folder and lock. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Temp files/folders (tempPath names) that a killed process left in one of our output folders. */
 function removeDeadTemps(dir: string): void {
   for (const n of readdirSync(dir)) {
     const m = /^\..+\.(\d+)\.\d{13}\.(tmp|old)$/.exec(n);
     if (!m || Number(m[1]) === process.pid) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-      continue; // alive: still writing
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EPERM') continue;
-    }
+    if (pidAlive(Number(m[1]))) continue; // alive: still writing
     rmSync(join(dir, n), { recursive: true, force: true });
   }
 }
@@ -261,15 +266,7 @@ export async function lockDir(dir: string, log: (s: string) => void = () => {}):
     }
     const holder = Number(text);
     const valid = /^\d+$/.test(text);
-    let alive = false;
-    if (valid && holder !== process.pid) {
-      try {
-        process.kill(holder, 0);
-        alive = true;
-      } catch (err) {
-        alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-      }
-    }
+    const alive = valid && holder !== process.pid && pidAlive(holder);
     if (!alive && (valid || age > 5000)) {
       // take over: rename first so only one waiter removes it; if what we moved is not the lock we judged
       // (a fresh one appeared meanwhile), put it back

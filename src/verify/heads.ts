@@ -4,7 +4,7 @@
  * with the full model's final and best layer.
  */
 import { join } from 'node:path';
-import { loadModel } from '../model/checkpoint.js';
+import { loadModel } from '../engine/load.js';
 import type { Task } from '../data/types.js';
 import type { TensorToWrite } from '../model/safetensors.js';
 import { Engine } from '../engine/engine.js';

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadModel } from '../../src/model/checkpoint.js';
+import { loadModel } from '../../src/engine/load.js';
 import { loadTokenizer } from '../../src/model/tokenizer.js';
-import { maxSequenceTokens } from '../../src/model/config.js';
+import { maxSequenceTokens } from '../../src/engine/load.js';
 import { alignWords, spaceMarksWords } from '../../src/features/align.js';
 import { Engine } from '../../src/engine/engine.js';
 import { ROOT } from '../helpers.js';

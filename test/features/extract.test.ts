@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { loadModel } from '../../src/model/checkpoint.js';
+import { loadModel } from '../../src/engine/load.js';
 import { Engine } from '../../src/engine/engine.js';
 import { alignWords, specialTokenFrame } from '../../src/features/align.js';
 import { extractFeatures, type RowSpec } from '../../src/features/extract.js';

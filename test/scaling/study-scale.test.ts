@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { loadModel } from '../../src/model/checkpoint.js';
+import { loadModel } from '../../src/engine/load.js';
 import { materialize } from '../../src/compress/materialize.js';
 import { BASELINES } from '../../src/select/registry.js';
 import type { ScaleResults } from '../../src/report/scale-results.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { STORIES, expectProbescaleError } from '../helpers.js';
 import { select } from '../../src/pipeline/select.js';
-import { loadModel } from '../../src/model/checkpoint.js';
+import { loadModel } from '../../src/engine/load.js';
 
 test('select: probes passed in give the same per-budget results; probes of other tasks are refused before any work', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ps-select-'));

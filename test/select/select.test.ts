@@ -7,7 +7,7 @@ import { layerRelevance } from '../../src/select/relevance.js';
 import { alternate, angularDrop, blockInfluence, dropBottom, dropTop, keepEnds, randomSubset, truncateAtBest } from '../../src/select/baselines.js';
 import { parameterCosts, subsetCost } from '../../src/select/costs.js';
 import { layerGeometry, slebSubset } from '../../src/select/calibration.js';
-import { loadModel } from '../../src/model/checkpoint.js';
+import { loadModel } from '../../src/engine/load.js';
 import { FIXTURES, STORIES } from '../helpers.js';
 
 /** Brute force over all subsets, to check the DP. */

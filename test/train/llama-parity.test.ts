@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../../src/model/checkpoint.js';
+import { loadModel } from '../../src/engine/load.js';
 import { writeSafetensors } from '../../src/model/safetensors.js';
 import { Engine } from '../../src/engine/engine.js';
 import { Trainer } from '../../src/train/trainer.js';

@@ -1,6 +1,6 @@
 /** `probescale convert`: llama2.c checkpoint -> Hugging Face Llama directory (+ HF tokenizer, transformers.js ONNX). */
 import type { Command } from 'commander';
-import { loadModel } from '../../model/checkpoint.js';
+import { loadModel } from '../../engine/load.js';
 import { materialize } from '../../compress/materialize.js';
 import { describeCompatibility } from '../../compress/hf-files.js';
 import { existsSync } from 'node:fs';

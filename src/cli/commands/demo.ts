@@ -14,7 +14,7 @@
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { loadModel } from '../../model/checkpoint.js';
+import { loadModel } from '../../engine/load.js';
 import { runPipeline } from '../../pipeline/run.js';
 import { EMBEDDED_MODEL, GPT_M } from '../paths.js';
 import { taskSummaryLines } from '../../report/text.js';

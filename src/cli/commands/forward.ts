@@ -1,6 +1,6 @@
 /** `probescale forward`: every hidden state (and logits) of a batch, written as safetensors under golden names. */
 import type { Command } from 'commander';
-import { loadModel } from '../../model/checkpoint.js';
+import { loadModel } from '../../engine/load.js';
 import { Engine } from '../../engine/engine.js';
 import { checkIdsInVocab, readInputs } from '../../engine/inputs.js';
 import { readSafetensors, writeSafetensors } from '../../model/safetensors.js';

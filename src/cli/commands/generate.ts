@@ -1,6 +1,6 @@
 /** `probescale generate`: greedy continuation of a prompt with a causal LM. */
 import type { Command } from 'commander';
-import { loadModel } from '../../model/checkpoint.js';
+import { loadModel } from '../../engine/load.js';
 import { Engine } from '../../engine/engine.js';
 import { FAMILIES } from '../../engine/families/index.js';
 import { greedyGenerate } from '../../engine/generate.js';

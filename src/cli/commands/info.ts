@@ -1,6 +1,6 @@
 /** `probescale info`: what a checkpoint is, as probescale reads it; `--families`: what each family supports. */
 import type { Command } from 'commander';
-import { loadModel } from '../../model/checkpoint.js';
+import { loadModel } from '../../engine/load.js';
 import { FAMILIES } from '../../engine/families/index.js';
 import { ProbescaleError, UsageError } from '../../util/errors.js';
 

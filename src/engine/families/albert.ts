@@ -9,7 +9,7 @@
  */
 import { act, num } from '../../model/config-fields.js';
 import { ProbescaleError } from '../../util/errors.js';
-import { sequentialPositions, type FamilySpec } from '../family.js';
+import { SEQUENTIAL_POSITIONS, type FamilySpec } from '../family.js';
 import { BERT_LAYOUT, buildBertEncoder, parseBertLike } from './bert.js';
 
 const SHARED = 'encoder.albert_layer_groups.0.albert_layers.0';
@@ -47,8 +47,7 @@ export const albert: FamilySpec = {
     return new Array<number>(arch.layers).fill(shared);
   },
   vocabTensors: ['embeddings.word_embeddings.weight', 'predictions.bias', 'predictions.decoder.weight', 'predictions.decoder.bias'],
-  positionIds: sequentialPositions,
-  maxSequenceTokens: (arch) => arch.maxPositions,
+  ...SEQUENTIAL_POSITIONS,
   kvCache: false,
   build: buildBertEncoder({
     ...BERT_LAYOUT,

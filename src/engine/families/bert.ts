@@ -11,7 +11,7 @@ import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
 import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
 import { activation, attend, layerNorm, linear, mergeHeads, paddingBias, residual, splitHeads, transposeWeight, positionsFromIds } from '../ops.js';
-import { bridge, publishStack, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
+import { SEQUENTIAL_POSITIONS, OWN_LAYER_WEIGHTS, bridge, publishStack, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
 
 /** nn.Linear [out, in] -> MatMul [in, out], optionally scaled (folds attention's 1/sqrt(D) into the query). */
 export function linearWeights(g: GraphBuilder, w: WeightStore, name: string, out: number, inp: number, scale = 1, withBias = true) {
@@ -27,6 +27,11 @@ export function linearWeights(g: GraphBuilder, w: WeightStore, name: string, out
 
 export function vector(g: GraphBuilder, w: WeightStore, name: string, n: number): string {
   return g.weight(name, w.get(name, [n]).data, [n]);
+}
+
+/** LayerNorm over the stored `${name}.weight` and `${name}.bias` (width n, default C): the BERT-, GPT- and OPT-shaped families' norm. */
+export function storedLayerNorm(g: GraphBuilder, w: WeightStore, C: number, eps: number): (x: string, name: string, n?: number) => string {
+  return (x, name, n = C) => layerNorm(g, x, vector(g, w, `${name}.weight`, n), vector(g, w, `${name}.bias`, n), eps);
 }
 
 /**
@@ -71,7 +76,7 @@ export function buildBertEncoder(layout: BertLayout) {
     const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
     const pos = opts.positionsInGraph ? positionsFromIds(g, ids, opts.positionsInGraph, arch.padTokenId ?? 1) : g.input('position_ids', INT64, ['batch', 'seq']);
     const feeds: FeedName[] = opts.positionsInGraph ? ['input_ids', 'attention_mask'] : ['input_ids', 'attention_mask', 'position_ids'];
-    const ln = (x: string, name: string, n = C) => layerNorm(g, x, vector(g, w, `${name}.weight`, n), vector(g, w, `${name}.bias`, n), arch.eps);
+    const ln = storedLayerNorm(g, w, C, arch.eps);
 
     const emb = (name: string, rows: number) => g.weight(P + name, w.body(name, [rows, E]).data, [rows, E]);
     const word = emb(layout.word, arch.vocab);
@@ -194,12 +199,9 @@ export const bert: FamilySpec = {
   ],
   layerPattern: /^((?:bert\.)?encoder\.layer\.)(\d+)(\..*)$/,
   layerCountKey: 'num_hidden_layers',
-  sharedAcrossLayers: () => false,
+  ...OWN_LAYER_WEIGHTS,
   vocabTensors: ['embeddings.word_embeddings.weight', 'cls.predictions.bias', 'cls.predictions.decoder.weight', 'cls.predictions.decoder.bias'],
-  positionIds: sequentialPositions,
-  maxSequenceTokens: (arch) => arch.maxPositions,
+  ...SEQUENTIAL_POSITIONS,
   kvCache: false,
   build: buildBert,
-  writeSubset: renumberedSubset,
-  appliedParameters: storedPerLayer,
 };

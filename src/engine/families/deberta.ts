@@ -14,9 +14,9 @@ import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { ProbescaleError } from '../../util/errors.js';
 import { FLOAT, GraphBuilder, INT64 } from '../graph.js';
-import { activation, layerNorm, linear, mergeHeads, paddingBias, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, publishStack, renumberedSubset, sequentialPositions, storedPerLayer, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
-import { linearWeights, vector } from './bert.js';
+import { activation, linear, mergeHeads, paddingBias, splitHeads, transposeWeight } from '../ops.js';
+import { OWN_LAYER_WEIGHTS, bridge, publishStack, sequentialPositions, type BuiltGraph, type FamilySpec, type FeedName, type GraphOptions } from '../family.js';
+import { linearWeights, vector, storedLayerNorm } from './bert.js';
 
 export function buildDeberta(arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string): BuiltGraph {
   w.choosePrefix(['deberta.', ''], 'embeddings.word_embeddings.weight');
@@ -30,7 +30,7 @@ export function buildDeberta(arch: ArchConfig, w: WeightStore, opts: GraphOption
   const ids = g.input('input_ids', INT64, ['batch', 'seq']);
   const mask = g.input('attention_mask', INT64, ['batch', 'seq']);
   const feeds: FeedName[] = ['input_ids', 'attention_mask'];
-  const ln = (x: string, name: string, n = C) => layerNorm(g, x, vector(g, w, `${name}.weight`, n), vector(g, w, `${name}.bias`, n), arch.eps);
+  const ln = storedLayerNorm(g, w, C, arch.eps);
   const emb = (name: string, rows: number) => g.weight(P + name, w.body(name, [rows, E]).data, [rows, E]);
 
   let x = g.op('Gather', [emb('embeddings.word_embeddings.weight', arch.vocab), ids]);
@@ -168,12 +168,10 @@ export const deberta: FamilySpec = {
   ],
   layerPattern: /^((?:deberta\.)?encoder\.layer\.)(\d+)(\..*)$/,
   layerCountKey: 'num_hidden_layers',
-  sharedAcrossLayers: () => false,
-  appliedParameters: storedPerLayer,
+  ...OWN_LAYER_WEIGHTS,
   vocabTensors: ['embeddings.word_embeddings.weight', 'cls.predictions.bias', 'cls.predictions.decoder.weight', 'cls.predictions.decoder.bias'],
   positionIds: sequentialPositions,
   maxSequenceTokens: (arch) => (arch.deberta!.positionBiasedInput ? arch.maxPositions : Number.POSITIVE_INFINITY),
   kvCache: false,
   build: buildDeberta,
-  writeSubset: renumberedSubset,
 };

@@ -5,7 +5,7 @@
  * Sinusoidal position tables (sinusoidal_pos_embds) are stored like learned ones, so both load the same way.
  */
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
-import { renumberedSubset, storedPerLayer, sequentialPositions, type FamilySpec } from '../family.js';
+import { SEQUENTIAL_POSITIONS, OWN_LAYER_WEIGHTS, type FamilySpec } from '../family.js';
 import { buildBertEncoder } from './bert.js';
 
 export const distilbert: FamilySpec = {
@@ -39,10 +39,9 @@ export const distilbert: FamilySpec = {
   ],
   layerPattern: /^((?:distilbert\.)?transformer\.layer\.)(\d+)(\..*)$/,
   layerCountKey: 'n_layers',
-  sharedAcrossLayers: () => false,
+  ...OWN_LAYER_WEIGHTS,
   vocabTensors: ['embeddings.word_embeddings.weight', 'vocab_projector.weight', 'vocab_projector.bias'],
-  positionIds: sequentialPositions,
-  maxSequenceTokens: (arch) => arch.maxPositions,
+  ...SEQUENTIAL_POSITIONS,
   kvCache: false,
   build: buildBertEncoder({
     prefixes: ['distilbert.', ''], word: 'embeddings.word_embeddings.weight', position: 'embeddings.position_embeddings.weight',
@@ -51,6 +50,4 @@ export const distilbert: FamilySpec = {
     attnNorm: 'sa_layer_norm', ffIn: 'ffn.lin1', ffOut: 'ffn.lin2', outNorm: 'output_layer_norm',
     head: { dense: 'vocab_transform', norm: 'vocab_layer_norm', decoder: 'vocab_projector.weight', bias: 'vocab_projector.bias' },
   }),
-  writeSubset: renumberedSubset,
-  appliedParameters: storedPerLayer,
 };

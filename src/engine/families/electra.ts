@@ -4,7 +4,7 @@
  * head maps back to E: generator_predictions (dense C -> E, gelu, LayerNorm) -> generator_lm_head (tied).
  */
 import { optNum } from '../../model/config-fields.js';
-import { renumberedSubset, storedPerLayer, sequentialPositions, type FamilySpec } from '../family.js';
+import { SEQUENTIAL_POSITIONS, OWN_LAYER_WEIGHTS, type FamilySpec } from '../family.js';
 import { BERT_BODY_TENSORS, BERT_LAYOUT, buildBertEncoder, parseBertLike } from './bert.js';
 
 export const electra: FamilySpec = {
@@ -25,10 +25,9 @@ export const electra: FamilySpec = {
   ],
   layerPattern: /^((?:electra\.)?encoder\.layer\.)(\d+)(\..*)$/,
   layerCountKey: 'num_hidden_layers',
-  sharedAcrossLayers: () => false,
+  ...OWN_LAYER_WEIGHTS,
   vocabTensors: ['embeddings.word_embeddings.weight', 'generator_lm_head.weight', 'generator_lm_head.bias'],
-  positionIds: sequentialPositions,
-  maxSequenceTokens: (arch) => arch.maxPositions,
+  ...SEQUENTIAL_POSITIONS,
   kvCache: false,
   build: buildBertEncoder({
     ...BERT_LAYOUT,
@@ -36,6 +35,4 @@ export const electra: FamilySpec = {
     project: 'embeddings_project',
     head: { dense: 'generator_predictions.dense', norm: 'generator_predictions.LayerNorm', decoder: 'generator_lm_head.weight', bias: 'generator_lm_head.bias', act: 'gelu' },
   }),
-  writeSubset: renumberedSubset,
-  appliedParameters: storedPerLayer,
 };

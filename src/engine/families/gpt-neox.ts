@@ -12,11 +12,11 @@ import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { ProbescaleError } from '../../util/errors.js';
 import { GraphBuilder } from '../graph.js';
-import { activation, attend, withCache, layerNorm, linear, mergeHeads, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
+import { activation, linear, transposeWeight } from '../ops.js';
+import { SEQUENTIAL_POSITIONS, OWN_LAYER_WEIGHTS, bridge, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { decoderDims, finishDecoder, startDecoder } from '../decoder.js';
-import { linearWeights, vector } from './bert.js';
-import { applyRotary, ropeTables } from './llama.js';
+import { linearWeights, storedLayerNorm } from './bert.js';
+import { ropeTables, rotaryAttention } from './llama.js';
 
 /** The fused [3C, C] weight split per head into q, k, v MatMul weights [C, C] (q scaled), with biases. */
 function splitQkv(g: GraphBuilder, w: WeightStore, name: string, C: number, H: number, D: number, scale: number, withBias: boolean) {
@@ -45,12 +45,12 @@ export function buildGptNeox(arch: ArchConfig, w: WeightStore, opts: GraphOption
   const neox = arch.gptNeox!;
   const d = startDecoder('gpt-neox', opts, external);
   const { g, ids, pos, cache } = d;
-  const ln = (x: string, name: string) => layerNorm(g, x, vector(g, w, `${name}.weight`, C), vector(g, w, `${name}.bias`, C), arch.eps);
+  const ln = storedLayerNorm(g, w, C, arch.eps);
 
   let x = g.op('Gather', [g.weight(`${P}embed_in.weight`, w.body('embed_in.weight', [arch.vocab, C]).data, [arch.vocab, C]), ids]);
   const embedded = x;
   const bias = d.causalBias();
-  const { cos, sin, R } = ropeTables(g, pos, arch);
+  const rope = ropeTables(g, pos, arch);
   const layerOutputs: string[] = [];
   for (const [j, l] of opts.layers.entries()) {
     x = bridge(g, x, opts, j, C);
@@ -58,10 +58,7 @@ export function buildGptNeox(arch: ArchConfig, w: WeightStore, opts: GraphOption
     const h = ln(x, `${L}.input_layernorm`);
     const [q, k, v] = splitQkv(g, w, `${L}.attention.query_key_value`, C, H, D, 1 / Math.sqrt(D), neox.attentionBias);
     const o = linearWeights(g, w, `${L}.attention.dense`, C, C, 1, neox.attentionBias);
-    let kv = { k: applyRotary(g, splitHeads(g, linear(g, h, k.w, k.b), H, D), cos, sin, D, R), v: splitHeads(g, linear(g, h, v.w, v.b), H, D) };
-    if (cache) kv = withCache(g, j, kv.k, kv.v, H, D);
-    const ctx = attend(g, applyRotary(g, splitHeads(g, linear(g, h, q.w, q.b), H, D), cos, sin, D, R), kv.k, kv.v, bias);
-    const attnOut = linear(g, mergeHeads(g, ctx, H, D), o.w, o.b);
+    const attnOut = linear(g, rotaryAttention(g, h, { q, k, v }, rope, { H, KV: H, D }, cache ? j : undefined, bias), o.w, o.b);
     const up = linearWeights(g, w, `${L}.mlp.dense_h_to_4h`, F, C);
     const down = linearWeights(g, w, `${L}.mlp.dense_4h_to_h`, C, F);
     const mlp = (m: string) => linear(g, activation(g, linear(g, m, up.w, up.b), arch.activation), down.w, down.b);
@@ -116,12 +113,9 @@ export const gptNeox: FamilySpec = {
   ],
   layerPattern: /^((?:gpt_neox\.)?layers\.)(\d+)(\..*)$/,
   layerCountKey: 'num_hidden_layers',
-  sharedAcrossLayers: () => false,
+  ...OWN_LAYER_WEIGHTS,
   vocabTensors: ['embed_in.weight', 'embed_out.weight'],
-  positionIds: sequentialPositions,
-  maxSequenceTokens: (arch) => arch.maxPositions,
+  ...SEQUENTIAL_POSITIONS,
   kvCache: true,
   build: buildGptNeox,
-  writeSubset: renumberedSubset,
-  appliedParameters: storedPerLayer,
 };

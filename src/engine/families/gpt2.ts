@@ -9,10 +9,10 @@ import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder } from '../graph.js';
-import { activation, attend, withCache, layerNorm, linear, mergeHeads, residual, splitHeads } from '../ops.js';
-import { bridge, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
+import { activation, attend, withCache, linear, mergeHeads, residual, splitHeads } from '../ops.js';
+import { SEQUENTIAL_POSITIONS, OWN_LAYER_WEIGHTS, bridge, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { finishDecoder, startDecoder } from '../decoder.js';
-import { vector } from './bert.js';
+import { storedLayerNorm } from './bert.js';
 
 function conv1d(g: GraphBuilder, w: WeightStore, name: string, inp: number, out: number) {
   return {
@@ -36,6 +36,7 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
   const C = arch.hidden;
   const d = startDecoder('gpt2', opts, external);
   const { g, ids, pos, cache } = d;
+  const ln = storedLayerNorm(g, w, C, arch.eps);
 
   const wte = w.body('wte.weight', [arch.vocab, C]);
   let x = g.op('Gather', [g.weight(`${P}wte.weight`, wte.data, [arch.vocab, C]), ids]);
@@ -48,7 +49,7 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
   for (const [j, l] of opts.layers.entries()) {
     x = bridge(g, x, opts, j, C);
     const L = `${P}h.${l}`;
-    const h = layerNorm(g, x, vector(g, w, `${L}.ln_1.weight`, C), vector(g, w, `${L}.ln_1.bias`, C), arch.eps);
+    const h = ln(x, `${L}.ln_1`);
     const qkv = qkvWeights(g, w, `${L}.attn.c_attn`, C, scale);
     const [q, k, v] = g.opN('Split', [linear(g, h, qkv.w, qkv.b), g.constI64([C, C, C])], 3, { axis: -1 });
     let kv = { k: splitHeads(g, k, arch.heads, arch.headDim), v: splitHeads(g, v, arch.heads, arch.headDim) };
@@ -56,7 +57,7 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
     const ctx = attend(g, splitHeads(g, q, arch.heads, arch.headDim), kv.k, kv.v, bias);
     const proj = conv1d(g, w, `${L}.attn.c_proj`, C, C);
     x = residual(g, x, g.op('MatMul', [mergeHeads(g, ctx, arch.heads, arch.headDim), proj.w]), proj.b);
-    const m = layerNorm(g, x, vector(g, w, `${L}.ln_2.weight`, C), vector(g, w, `${L}.ln_2.bias`, C), arch.eps);
+    const m = ln(x, `${L}.ln_2`);
     const fc = conv1d(g, w, `${L}.mlp.c_fc`, C, arch.intermediate);
     const out = conv1d(g, w, `${L}.mlp.c_proj`, arch.intermediate, C);
     x = residual(g, x, g.op('MatMul', [activation(g, linear(g, m, fc.w, fc.b), arch.activation), out.w]), out.b);
@@ -64,7 +65,7 @@ export function buildGpt2(arch: ArchConfig, w: WeightStore, opts: GraphOptions, 
   }
   return finishDecoder(d, arch, opts, {
     x, embedded, layerOutputs, kvHeads: arch.heads, headDim: arch.headDim,
-    finalNorm: (y) => layerNorm(g, y, vector(g, w, `${P}ln_f.weight`, C), vector(g, w, `${P}ln_f.bias`, C), arch.eps),
+    finalNorm: (y) => ln(y, `${P}ln_f`),
     head: () => (w.has('lm_head.weight') && !arch.tieEmbeddings ? w.get('lm_head.weight', [arch.vocab, C]) : wte).data,
   });
 }
@@ -100,12 +101,9 @@ export const gpt2: FamilySpec = {
   ],
   layerPattern: /^((?:transformer\.)?h\.)(\d+)(\..*)$/,
   layerCountKey: 'n_layer',
-  sharedAcrossLayers: () => false,
+  ...OWN_LAYER_WEIGHTS,
   vocabTensors: ['wte.weight', 'lm_head.weight'],
-  positionIds: sequentialPositions,
-  maxSequenceTokens: (arch) => arch.maxPositions,
+  ...SEQUENTIAL_POSITIONS,
   kvCache: true,
   build: buildGpt2,
-  writeSubset: renumberedSubset,
-  appliedParameters: storedPerLayer,
 };

@@ -19,7 +19,7 @@ import { ProbescaleError } from '../../util/errors.js';
 import type { WeightStore } from '../../model/weights.js';
 import { GraphBuilder } from '../graph.js';
 import { activation, attend, attendScores, withCache, linear, mergeHeads, repeatKv, rmsNorm, splitHeads, transposeWeight } from '../ops.js';
-import { bridge, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
+import { SEQUENTIAL_POSITIONS, OWN_LAYER_WEIGHTS, bridge, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { decoderDims, finishDecoder, startDecoder } from '../decoder.js';
 import { linearWeights } from './bert.js';
 
@@ -73,6 +73,28 @@ export function applyRotary(g: GraphBuilder, x: string, cos: string, sin: string
   return pass ? g.op('Concat', [out, pass], { axis: -1 }) : out;
 }
 
+type Projection = { w: string; b?: string };
+
+/**
+ * Rotary self-attention of the causal decoders (Llama-shaped, Phi, GPT-NeoX) on the normed input h: rope on
+ * q and k (their first R dims), the key/value cache when built with one (`cacheLayer`: the kept-layer
+ * position j), key/value heads repeated to H, softmax attention (`scores` transforms q k^T first: Gemma 2's
+ * soft-capping). Returns the merged heads [B, T, H D], before the output projection.
+ */
+export function rotaryAttention(
+  g: GraphBuilder, h: string, p: { q: Projection; k: Projection; v: Projection }, rope: { cos: string; sin: string; R: number },
+  dims: { H: number; KV: number; D: number }, cacheLayer: number | undefined, bias: string, scores?: (s: string) => string,
+): string {
+  const { H, KV, D } = dims;
+  const { cos, sin, R } = rope;
+  const qh = applyRotary(g, splitHeads(g, linear(g, h, p.q.w, p.q.b), H, D), cos, sin, D, R);
+  let kv = { k: applyRotary(g, splitHeads(g, linear(g, h, p.k.w, p.k.b), KV, D), cos, sin, D, R), v: splitHeads(g, linear(g, h, p.v.w, p.v.b), KV, D) };
+  if (cacheLayer !== undefined) kv = withCache(g, cacheLayer, kv.k, kv.v, KV, D);
+  const kh = repeatKv(g, kv.k, KV, H / KV, D);
+  const vh = repeatKv(g, kv.v, KV, H / KV, D);
+  return mergeHeads(g, scores ? attendScores(g, qh, kh, vh, bias, scores) : attend(g, qh, kh, vh, bias), H, D);
+}
+
 /** tanh(x / cap) * cap (Gemma 2's soft-capping of attention scores and logits). */
 function softcap(g: GraphBuilder, x: string, cap: number): string {
   return g.op('Mul', [g.op('Tanh', [g.op('Mul', [x, g.constF(1 / cap)])]), g.constF(cap)]);
@@ -119,7 +141,7 @@ export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions,
   const embedded = x;
   const bias = d.causalBias();
   const slidingBias = V.slidingWindow ? d.causalBias(V.slidingWindow.window) : bias;
-  const { cos, sin, R } = ropeTables(g, pos, arch);
+  const rope = ropeTables(g, pos, arch);
   const scale = V.gemma2 ? V.gemma2.queryScale : 1 / Math.sqrt(D);
 
   const layerOutputs: string[] = [];
@@ -140,15 +162,10 @@ export function buildLlama(arch: ArchConfig, w: WeightStore, opts: GraphOptions,
         ];
     const [q, k, v] = qkv;
     const o = linearWeights(g, w, `${L}.self_attn.o_proj`, C, H * D, 1, V.oBias);
-    const qh = applyRotary(g, splitHeads(g, linear(g, h, q.w, q.b), H, D), cos, sin, D, R);
-    let kv = { k: applyRotary(g, splitHeads(g, linear(g, h, k.w, k.b), KV, D), cos, sin, D, R), v: splitHeads(g, linear(g, h, v.w, v.b), KV, D) };
-    if (cache) kv = withCache(g, j, kv.k, kv.v, KV, D);
-    const kh = repeatKv(g, kv.k, KV, H / KV, D);
-    const vh = repeatKv(g, kv.v, KV, H / KV, D);
     const layerBias = V.slidingWindow?.sliding[l] ? slidingBias : bias;
     const cap = V.gemma2?.attnSoftcap;
-    const ctx = cap ? attendScores(g, qh, kh, vh, layerBias, (s) => softcap(g, s, cap)) : attend(g, qh, kh, vh, layerBias);
-    let attnOut = linear(g, mergeHeads(g, ctx, H, D), o.w, o.b);
+    const ctx = rotaryAttention(g, h, { q, k, v }, rope, { H, KV, D }, cache ? j : undefined, layerBias, cap ? (s) => softcap(g, s, cap) : undefined);
+    let attnOut = linear(g, ctx, o.w, o.b);
     if (V.gemma2) attnOut = norm(attnOut, `${L}.post_attention_layernorm.weight`);
     x = g.op('Add', [x, attnOut]);
     const m = norm(x, V.gemma2 ? `${L}.pre_feedforward_layernorm.weight` : `${L}.post_attention_layernorm.weight`);
@@ -227,14 +244,11 @@ export const LLAMA_LIKE = {
   anchor: 'embed_tokens.weight',
   layerPattern: /^((?:model\.)?layers\.)(\d+)(\..*)$/,
   layerCountKey: 'num_hidden_layers',
-  sharedAcrossLayers: () => false,
+  ...OWN_LAYER_WEIGHTS,
   vocabTensors: ['embed_tokens.weight', 'lm_head.weight'],
-  positionIds: sequentialPositions,
-  maxSequenceTokens: (arch: ArchConfig) => arch.maxPositions,
+  ...SEQUENTIAL_POSITIONS,
   kvCache: true,
   build: buildLlama,
-  writeSubset: renumberedSubset,
-  appliedParameters: storedPerLayer,
 } satisfies Partial<FamilySpec>;
 
 export const llama: FamilySpec = {

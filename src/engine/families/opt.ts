@@ -11,10 +11,10 @@ import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { ProbescaleError } from '../../util/errors.js';
 import { GraphBuilder } from '../graph.js';
-import { activation, attend, withCache, layerNorm, linear, mergeHeads, splitHeads } from '../ops.js';
-import { bridge, renumberedSubset, storedPerLayer, type BuiltGraph, type FamilySpec, type GraphOptions, type PositionRule } from '../family.js';
+import { activation, attend, withCache, linear, mergeHeads, splitHeads } from '../ops.js';
+import { OWN_LAYER_WEIGHTS, bridge, type BuiltGraph, type FamilySpec, type GraphOptions, type PositionRule } from '../family.js';
 import { decoderDims, finishDecoder, startDecoder } from '../decoder.js';
-import { linearWeights, vector } from './bert.js';
+import { linearWeights, storedLayerNorm } from './bert.js';
 
 /** OPTLearnedPositionalEmbedding: cumsum of the mask, minus 1, plus the offset 2. */
 export const optPositions: PositionRule = (_ids, mask, B, T) => {
@@ -39,7 +39,7 @@ export function buildOpt(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
   // with a cache the positions come from the whole mask, in the graph (so every runtime gets OPT's rule)
   const d = startDecoder('opt', opts, external, opts.kvCache === true ? cachedOptPositions : undefined);
   const { g, ids, pos, cache } = d;
-  const ln = (x: string, name: string) => layerNorm(g, x, vector(g, w, `${name}.weight`, C), vector(g, w, `${name}.bias`, C), arch.eps);
+  const ln = storedLayerNorm(g, w, C, arch.eps);
 
   const embed = w.get(`${P}embed_tokens.weight`, [arch.vocab, E]);
   let x = g.op('Gather', [g.weight(`${P}embed_tokens.weight`, embed.data, [arch.vocab, E]), ids]);
@@ -124,12 +124,10 @@ export const opt: FamilySpec = {
   ],
   layerPattern: /^((?:model\.)?decoder\.layers\.)(\d+)(\..*)$/,
   layerCountKey: 'num_hidden_layers',
-  sharedAcrossLayers: () => false,
+  ...OWN_LAYER_WEIGHTS,
   vocabTensors: ['decoder.embed_tokens.weight', 'lm_head.weight'],
   positionIds: optPositions,
   maxSequenceTokens: (arch) => arch.maxPositions,
   kvCache: true,
   build: buildOpt,
-  writeSubset: renumberedSubset,
-  appliedParameters: storedPerLayer,
 };

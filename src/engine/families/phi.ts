@@ -8,11 +8,11 @@ import type { ArchConfig } from '../../model/config.js';
 import { act, num, optNum, specialIds } from '../../model/config-fields.js';
 import type { WeightStore } from '../../model/weights.js';
 import { ProbescaleError } from '../../util/errors.js';
-import { activation, attend, withCache, layerNorm, linear, mergeHeads, repeatKv, splitHeads } from '../ops.js';
-import { bridge, renumberedSubset, storedPerLayer, sequentialPositions, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
+import { activation, linear } from '../ops.js';
+import { SEQUENTIAL_POSITIONS, OWN_LAYER_WEIGHTS, bridge, type BuiltGraph, type FamilySpec, type GraphOptions } from '../family.js';
 import { decoderDims, finishDecoder, startDecoder } from '../decoder.js';
-import { linearWeights, vector } from './bert.js';
-import { applyRotary, ropeTables } from './llama.js';
+import { linearWeights, vector, storedLayerNorm } from './bert.js';
+import { ropeTables, rotaryAttention } from './llama.js';
 
 export function buildPhi(arch: ArchConfig, w: WeightStore, opts: GraphOptions, external?: string): BuiltGraph {
   w.choosePrefix(['model.', ''], 'embed_tokens.weight');
@@ -20,13 +20,13 @@ export function buildPhi(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
   const { C, H, KV, D, F } = decoderDims(arch);
   const d = startDecoder('phi', opts, external);
   const { g, ids, pos, cache } = d;
-  const ln = (x: string, name: string) => layerNorm(g, x, vector(g, w, `${name}.weight`, C), vector(g, w, `${name}.bias`, C), arch.eps);
+  const ln = storedLayerNorm(g, w, C, arch.eps);
 
   const embed = w.body('embed_tokens.weight', [arch.vocab, C]);
   let x = g.op('Gather', [g.weight(`${P}embed_tokens.weight`, embed.data, [arch.vocab, C]), ids]);
   const embedded = x;
   const bias = d.causalBias();
-  const { cos, sin, R } = ropeTables(g, pos, arch);
+  const rope = ropeTables(g, pos, arch);
   const layerOutputs: string[] = [];
   for (const [j, l] of opts.layers.entries()) {
     x = bridge(g, x, opts, j, C);
@@ -36,12 +36,7 @@ export function buildPhi(arch: ArchConfig, w: WeightStore, opts: GraphOptions, e
     const k = linearWeights(g, w, `${L}.self_attn.k_proj`, KV * D, C);
     const v = linearWeights(g, w, `${L}.self_attn.v_proj`, KV * D, C);
     const o = linearWeights(g, w, `${L}.self_attn.dense`, C, H * D);
-    const qh = applyRotary(g, splitHeads(g, linear(g, h, q.w, q.b), H, D), cos, sin, D, R);
-    let kv = { k: applyRotary(g, splitHeads(g, linear(g, h, k.w, k.b), KV, D), cos, sin, D, R), v: splitHeads(g, linear(g, h, v.w, v.b), KV, D) };
-    if (cache) kv = withCache(g, j, kv.k, kv.v, KV, D);
-    const kh = repeatKv(g, kv.k, KV, H / KV, D);
-    const vh = repeatKv(g, kv.v, KV, H / KV, D);
-    const attnOut = linear(g, mergeHeads(g, attend(g, qh, kh, vh, bias), H, D), o.w, o.b);
+    const attnOut = linear(g, rotaryAttention(g, h, { q, k, v }, rope, { H, KV, D }, cache ? j : undefined, bias), o.w, o.b);
     const fc1 = linearWeights(g, w, `${L}.mlp.fc1`, F, C);
     const fc2 = linearWeights(g, w, `${L}.mlp.fc2`, C, F);
     const mlp = linear(g, activation(g, linear(g, h, fc1.w, fc1.b), arch.activation), fc2.w, fc2.b);
@@ -91,12 +86,9 @@ export const phi: FamilySpec = {
   ],
   layerPattern: /^((?:model\.)?layers\.)(\d+)(\..*)$/,
   layerCountKey: 'num_hidden_layers',
-  sharedAcrossLayers: () => false,
+  ...OWN_LAYER_WEIGHTS,
   vocabTensors: ['embed_tokens.weight', 'lm_head.weight', 'lm_head.bias'],
-  positionIds: sequentialPositions,
-  maxSequenceTokens: (arch) => arch.maxPositions,
+  ...SEQUENTIAL_POSITIONS,
   kvCache: true,
   build: buildPhi,
-  writeSubset: renumberedSubset,
-  appliedParameters: storedPerLayer,
 };

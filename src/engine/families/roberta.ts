@@ -5,7 +5,7 @@
  */
 import type { ArchConfig } from '../../model/config.js';
 import { BERT_BODY_TENSORS, BERT_LAYOUT, buildBertEncoder, parseBertLike, type BertLayout } from './bert.js';
-import { renumberedSubset, storedPerLayer, type FamilySpec, type PositionRule } from '../family.js';
+import { OWN_LAYER_WEIGHTS, type FamilySpec, type PositionRule } from '../family.js';
 
 export const robertaPositions: PositionRule = (ids, _mask, B, T, arch) => {
   const pad = BigInt(arch.padTokenId ?? 1);
@@ -29,13 +29,11 @@ export const ROBERTA_HEAD_TENSORS: readonly RegExp[] = [/^lm_head\.(bias|decoder
 export const ROBERTA_LIKE = {
   anchor: 'embeddings.word_embeddings.weight',
   layerCountKey: 'num_hidden_layers',
-  sharedAcrossLayers: () => false,
+  ...OWN_LAYER_WEIGHTS,
   vocabTensors: ['embeddings.word_embeddings.weight', 'lm_head.bias', 'lm_head.decoder.weight', 'lm_head.decoder.bias'],
   positionIds: robertaPositions,
   maxSequenceTokens: (arch: ArchConfig) => arch.maxPositions - ((arch.padTokenId ?? 1) + 1),
   kvCache: false,
-  writeSubset: renumberedSubset,
-  appliedParameters: storedPerLayer,
 } satisfies Partial<FamilySpec>;
 
 export const roberta: FamilySpec = {

@@ -41,19 +41,23 @@ export function llamaParamShapes(s: LlamaShape): [string, number[]][] {
   return out;
 }
 
-/** HF's rotary tables: inv_freq = theta^(-2i/D), emb = cat(freqs, freqs); rotate_half as a fixed matrix. */
-function rotary(t: Tape, T: number, D: number, theta: number): (x: V) => V {
+/**
+ * Rotary embedding as a fixed linear map on [.., T, D]: x cos + rotate_half(x) sin, with rotate_half = x @ R and
+ * the tables emb = cat(freqs, freqs), freqs[p][i] = angle(p, i) for i < D / 2 (each model keeps its own formula
+ * for the angle, to the last bit).
+ */
+export function rotaryMap(t: Tape, T: number, D: number, angle: (p: number, i: number) => number): (x: V) => V {
   const half = D / 2;
   const cos = new Float32Array(T * D);
   const sin = new Float32Array(T * D);
   for (let p = 0; p < T; p++) {
     for (let i = 0; i < half; i++) {
-      const f = p * (1 / Math.pow(theta, Math.fround((2 * i) / D)));
+      const f = angle(p, i);
       cos[p * D + i] = cos[p * D + i + half] = Math.cos(f);
       sin[p * D + i] = sin[p * D + i + half] = Math.sin(f);
     }
   }
-  const R = new Float32Array(D * D);
+  const R = new Float32Array(D * D); // (x @ R)[i] = -x[i + half] for i < half, x[i - half] otherwise
   for (let i = 0; i < half; i++) {
     R[(i + half) * D + i] = -1;
     R[i * D + i + half] = 1;
@@ -62,6 +66,11 @@ function rotary(t: Tape, T: number, D: number, theta: number): (x: V) => V {
   const sn = t.constant(sin, [T, D]);
   const r = t.constant(R, [D, D]);
   return (x) => t.add(t.mul(x, c), t.mul(t.matmul(x, r), sn));
+}
+
+/** HF's rotary angles: p * inv_freq_i, inv_freq_i = theta^(-2i/D) (computed as 1 / theta^fround(2i/D), as HF does in fp32). */
+function rotary(t: Tape, T: number, D: number, theta: number): (x: V) => V {
+  return rotaryMap(t, T, D, (p, i) => p * (1 / Math.pow(theta, Math.fround((2 * i) / D))));
 }
 
 export function buildLlama(t: Tape, s: LlamaShape, B: number, T: number) {

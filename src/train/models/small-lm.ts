@@ -9,6 +9,7 @@
  */
 import type { Tape, V } from '../autodiff.js';
 import { attention, causalMask } from './gpt2.js';
+import { rotaryMap } from './llama.js';
 
 export type SmallLmFamily = 'linear' | 'mlp' | 'attention' | 'transformer';
 export type PositionEncoding = 'none' | 'learned' | 'rope';
@@ -65,27 +66,9 @@ export function smallLmParamShapes(s: SmallLmShape): [string, number[]][] {
   return [...out, ['ln_f.weight', [C]], ['ln_f.bias', [C]], ['head.weight', [C, s.vocab]], ['head.bias', [s.vocab]]];
 }
 
-/** Rotary embedding as a fixed linear map: x cos + rotate_half(x) sin, with rotate_half = x @ R. */
+/** Rotary embedding with angles p / 10000^(2i/D). */
 function ropeFn(t: Tape, T: number, D: number): (x: V) => V {
-  const half = D / 2;
-  const cos = new Float32Array(T * D);
-  const sin = new Float32Array(T * D);
-  for (let p = 0; p < T; p++) {
-    for (let i = 0; i < half; i++) {
-      const theta = p / 10000 ** ((2 * i) / D);
-      cos[p * D + i] = cos[p * D + i + half] = Math.cos(theta);
-      sin[p * D + i] = sin[p * D + i + half] = Math.sin(theta);
-    }
-  }
-  const R = new Float32Array(D * D); // (x @ R)[i] = -x[i + half] for i < half, x[i - half] otherwise
-  for (let i = 0; i < half; i++) {
-    R[(i + half) * D + i] = -1;
-    R[i * D + i + half] = 1;
-  }
-  const cosV = t.constant(cos, [T, D]);
-  const sinV = t.constant(sin, [T, D]);
-  const rV = t.constant(R, [D, D]);
-  return (x) => t.add(t.mul(x, cosV), t.mul(t.matmul(x, rV), sinV));
+  return rotaryMap(t, T, D, (p, i) => p / 10000 ** ((2 * i) / D));
 }
 
 export function buildSmallLm(t: Tape, s: SmallLmShape, B: number, T: number) {
