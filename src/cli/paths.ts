@@ -7,5 +7,5 @@ export const EMBEDDED_MODEL = join(PACKAGE_ROOT, 'models', 'stories260K', 'stori
 /** The 12-layer test beds trained by `npm run pretrain` (ONNX-autodiff trainer, bundled text). */
 export const MINI_ROBERTA = join(PACKAGE_ROOT, 'models', 'mini-roberta');
 export const MINI_GPT = join(PACKAGE_ROOT, 'models', 'mini-gpt');
-/** The suite's first test bed whose layers pass the probes (6 x 128 GPT-2, models/gpt-m/MODEL.md). */
-export const GPT_M = join(PACKAGE_ROOT, 'models', 'gpt-m');
+/** The suite's best test bed: 12 x 128 GPT-2 whose layers pass the probes (models/gpt-l12/MODEL.md). */
+export const GPT_L12 = join(PACKAGE_ROOT, 'models', 'gpt-l12');
