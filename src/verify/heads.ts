@@ -10,6 +10,7 @@ import type { TensorToWrite } from '../model/safetensors.js';
 import { Engine } from '../engine/engine.js';
 import { splitFeatures, type SuiteOptions, type TaskResult } from '../probe/suite.js';
 import { makeScorer } from '../probe/scoring.js';
+import { summarizeLayers } from '../probe/layers.js';
 import { gainDegenerate, taskGain, type SplitReference } from '../select/retention.js';
 
 export interface VerifiedTask {
@@ -51,7 +52,9 @@ export async function verifyWritten(dir: string, tasks: Task[], reference: Recor
     }
     const score = makeScorer(t, te.rows).score(pred);
     const p = probes.find((x) => x.task === t.name)!;
-    const fullBest = Math.max(...p.layers.map((l) => l.score));
+    // the full model's best layer chosen on dev, scored on test (the test argmax would be the luckiest of L+1 estimates)
+    const bestLayer = summarizeLayers(p.layers).bestLayer;
+    const fullBest = p.layers.find((l) => l.layer === bestLayer)!.score;
     const ref = reference[t.name];
     out[t.name] = {
       score, fullFinal: ref.final, fullBest, retentionVsFinal: score / ref.final, retentionVsBest: score / fullBest,
