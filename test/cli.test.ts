@@ -45,13 +45,16 @@ test('probescale probe writes a task x layer table with CIs, selectivity and MDL
   const tmp = mkdtempSync(join(tmpdir(), 'ps-cli-probe-'));
   const r = run('probe', '--model', join(ROOT, 'models', 'stories260K', 'stories260K.bin'), '--tasks', 'upos,tense', '--out', tmp, '--max-train', '40', '--max-eval', '20', '--control', '--mdl', '--bootstrap', '100', '--threads', '1');
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /upos \(accuracy; train\/dev\/test rows \d+\/\d+\/\d+; best layer \d/);
+  assert.match(r.stdout, /upos \(accuracy; train\/dev\/test rows \d+\/\d+\/\d+; expected layer [\d.]+ on test\)\n  best layer \d \(chosen on dev\) test [\d.]+ \[[\d.]+, [\d.]+\] vs embeddings [\d.]+ \[[\d.]+, [\d.]+\]; layers add beyond both CIs: (yes|no)\n/);
   // a fresh output directory, so a fresh feature cache: the ratio to the forward passes is printed
   assert.match(r.stdout, /^time: features [\d.]+ s, probes [\d.]+ s \(whole run [\d.]+x the forward passes\)$/m);
-  const j = JSON.parse(readFileSync(join(tmp, 'probe.json'), 'utf8')) as { results: { task: string; layers: { layer: number; score: number; lo: number; hi: number; selectivity?: number; mdl?: { compression: number } }[] }[] };
+  const j = JSON.parse(readFileSync(join(tmp, 'probe.json'), 'utf8')) as { results: { task: string; layers: { layer: number; dev: number; score: number; lo: number; hi: number; selectivity?: number; mdl?: { compression: number } }[]; summary: { bestLayer: number; bestLo: number; layersAddBeyondCIs?: boolean } }[] };
   assert.deepEqual(j.results.map((t) => t.task), ['upos', 'tense']);
   for (const t of j.results) {
     assert.equal(t.layers.length, 6, 'embeddings + 5 layers');
+    // probe.json's summary: the best layer is the (first) dev argmax, and the verdict compares test CIs
+    assert.equal(t.summary.bestLayer, t.layers.findIndex((l) => l.dev === Math.max(...t.layers.map((x) => x.dev))));
+    assert.equal(t.summary.layersAddBeyondCIs, t.summary.bestLo > t.layers[0].hi);
     for (const l of t.layers) {
       assert.ok(l.lo <= l.score && l.score <= l.hi);
       assert.ok(l.mdl && l.mdl.compression > 0);

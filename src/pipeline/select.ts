@@ -16,6 +16,7 @@ import type { Task } from '../data/types.js';
 import { resolveTasks } from '../data/resolve.js';
 import { Engine, range } from '../engine/engine.js';
 import { probeTask, type SuiteOptions, type TaskResult } from '../probe/suite.js';
+import { summarizeLayers } from '../probe/layers.js';
 import { layerRelevance } from '../select/relevance.js';
 import { knapsack } from '../select/knapsack.js';
 import { parameterCosts, flopCosts, fullCost, subsetCost, type LayerCosts } from '../select/costs.js';
@@ -189,7 +190,10 @@ export async function selectLayers(inputs: SelectionInputs, opts: Omit<SelectOpt
   }
   const reference: Reference = Object.fromEntries(tasks.map((t) => [t.name, { dev: refs[t.name].dev.final, test: refs[t.name].test.final }]));
   const references: Record<string, TaskReferences> = Object.fromEntries(probes.map((p) => {
-    const best = p.layers.reduce((a, b) => (b.score > a.score ? b : a));
+    // the best layer chosen on dev, as in the probe summary (the test argmax would report the luckiest of L+1
+    // estimates); recomputed from the layers, so probes read from an older probe.json get it too
+    const bestLayer = summarizeLayers(p.layers).bestLayer;
+    const best = p.layers.find((l) => l.layer === bestLayer)!;
     const f = fullTest.scores[p.task];
     const e = embTest.scores[p.task];
     return [p.task, {
@@ -334,7 +338,7 @@ function logReferences(log: (s: string) => void, tasks: Task[], refs: Record<str
   for (const t of tasks) {
     const r = refs[t.name];
     const add = r.layersAdd.test;
-    log(`  ${t.name.padEnd(8)} ${t.metric}: majority class ${r.majority.toFixed(3)}, embeddings ${r.embeddings.test.toFixed(3)}, final layer ${r.final.test.toFixed(3)} [${r.final.lo.toFixed(3)}, ${r.final.hi.toFixed(3)}], best hidden state ${r.best.state} ${r.best.test.toFixed(3)}; layers add ${pts(add.score)} pts [${pts(add.lo)}, ${pts(add.hi)}]`);
+    log(`  ${t.name.padEnd(8)} ${t.metric}: majority class ${r.majority.toFixed(3)}, embeddings ${r.embeddings.test.toFixed(3)}, final layer ${r.final.test.toFixed(3)} [${r.final.lo.toFixed(3)}, ${r.final.hi.toFixed(3)}], best hidden state (dev) ${r.best.state} ${r.best.test.toFixed(3)}; layers add ${pts(add.score)} pts [${pts(add.lo)}, ${pts(add.hi)}]`);
     if (r.gainUndefined.test) log(`           gain retention not defined on test: ${r.gainUndefined.test}`);
     else if (r.gainUndefined.dev) log(`           left out of gain-based selection (dev): ${r.gainUndefined.dev}`);
   }

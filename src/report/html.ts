@@ -7,6 +7,7 @@ import { fittedCurvePlot, methodsPlot, probeCurves, svg, type CurvePoint, type M
 import { predictRetention } from '../scaling/retention.js';
 import type { RunResults } from './results.js';
 import { distinctSubsets, pairedHalfWidth, unitsScored } from './text.js';
+import { layersAddLine } from '../probe/layers.js';
 
 const esc = (s: unknown) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -99,7 +100,8 @@ ${methods
     : '';
   const probeTables = r.probes
     .map(
-      (p) => `<h3>${esc(p.task)} <span class="ci">(${esc(p.metric)}; best layer ${p.summary.bestLayer}, expected layer ${p.summary.expectedLayer.toFixed(2)})</span></h3>
+      (p) => `<h3>${esc(p.task)} <span class="ci">(${esc(p.metric)}; expected layer ${p.summary.expectedLayer.toFixed(2)} on test)</span></h3>
+<p>${esc(layersAddLine(p.summary, 3))}</p>
 <table><tr><th>layer</th><th>test</th><th>95% CI</th><th>dev</th><th>delta</th>${p.layers[0].selectivity !== undefined ? '<th>control</th><th>selectivity</th>' : ''}</tr>
 ${p.layers
   .map(
@@ -123,8 +125,8 @@ td:first-child,th:first-child,td.units{text-align:left}tr.ours td{font-weight:60
 Tasks: ${r.tasks.map((t) => `${esc(t.name)} (weight ${t.weight})`).join(', ')}. Generated ${esc(r.date)} in ${r.seconds.toFixed(0)} s.</p>
 <p>Raw retention = task score of the kept layers / score of the same probe type on the full model's final representation. Gain retention = (score - embeddings only) / (final layer - embeddings only): the share of what the layers add that the kept layers keep (0 = no better than the embeddings alone, 100% = as good as the full model); it is averaged over the tasks whose layers add something beyond test noise. Both on the test split (probes trained on train, regularization chosen on dev; selection used dev only). This run selected by <b>${mode}</b> retention; plots and “did not win” use it.</p>
 ${r.references ? `<h2>Reference points per task</h2>
-<p>Test scores: always predicting the most frequent training label; the subnetwork with no layers (embeddings, final norm where there is one); the full model's final layer; the best probed hidden state (0 = embeddings, i = output of block i - 1). “Layers add” is final minus embeddings with a paired bootstrap 95% CI.</p>
-<table><tr><th>task</th><th>test units scored</th><th>classes</th><th>majority class</th><th>embeddings only</th><th>final layer</th><th>best hidden state</th><th>layers add (points)</th><th>gain retention defined</th></tr>
+<p>Test scores: always predicting the most frequent training label; the subnetwork with no layers (embeddings, final norm where there is one); the full model's final layer; the best probed hidden state, chosen on dev (0 = embeddings, i = output of block i - 1). “Layers add” is final minus embeddings with a paired bootstrap 95% CI.</p>
+<table><tr><th>task</th><th>test units scored</th><th>classes</th><th>majority class</th><th>embeddings only</th><th>final layer</th><th>best hidden state (dev)</th><th>layers add (points)</th><th>gain retention defined</th></tr>
 ${refRows}</table>
 ${noiseNote(r)}` : ''}
 <p>Layer numbering: tables list kept layers as <b>blocks</b> 0 to ${r.parameters.perLayer.length - 1}; the per-layer probes are indexed by <b>hidden state</b>, where state 0 is the embeddings and state i the output of block i - 1 (so keeping block b keeps what produced state b + 1). The written model's blocks are marked on the probe plot.</p>

@@ -40,7 +40,8 @@ export interface TaskReferences {
   embeddingsProbe: number;
   /** the full model's final representation: raw retention's denominator, gain's 1 */
   final: { dev: number; test: number; lo: number; hi: number };
-  /** the best probed hidden state of the full model (0 = embeddings, i = output of block i - 1) */
+  /** the best probed hidden state of the full model, chosen on dev (0 = embeddings, i = output of block i - 1),
+   * with its test score and CI */
   best: { state: number; test: number; lo: number; hi: number };
   /** final minus embeddings, paired bootstrap 95% CI over the split's units */
   layersAdd: { dev: Interval; test: Interval };

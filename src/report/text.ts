@@ -59,7 +59,7 @@ export function taskSummaryLines(r: RunResults): string[] {
     const x = r.references[t.name];
     const add = x.layersAdd.test;
     out.push(`\n${t.name} (${t.metric}): ${unitsScored(p)}`);
-    out.push(`  majority class ${x.majority.toFixed(3)} | embeddings only ${x.embeddings.test.toFixed(3)}${ci3(x.embeddings.lo, x.embeddings.hi)} | final layer ${x.final.test.toFixed(3)}${ci3(x.final.lo, x.final.hi)} | best hidden state ${x.best.state} ${x.best.test.toFixed(3)}${ci3(x.best.lo, x.best.hi)} | layers add ${pts(add.score)} pts [${pts(add.lo)}, ${pts(add.hi)}]`);
+    out.push(`  majority class ${x.majority.toFixed(3)} | embeddings only ${x.embeddings.test.toFixed(3)}${ci3(x.embeddings.lo, x.embeddings.hi)} | final layer ${x.final.test.toFixed(3)}${ci3(x.final.lo, x.final.hi)} | best hidden state (dev) ${x.best.state} ${x.best.test.toFixed(3)}${ci3(x.best.lo, x.best.hi)} | layers add ${pts(add.score)} pts [${pts(add.lo)}, ${pts(add.hi)}]`);
     if (x.gainUndefined.test) out.push(`  gain retention not defined on test: ${x.gainUndefined.test}`);
     const hwRaw = pairedHalfWidth(r, t.name, 'raw');
     const hwGain = pairedHalfWidth(r, t.name, 'gain');

@@ -12,7 +12,7 @@ import { binaryF1, macroF1, mcc, spanF1, accuracyScore } from '../../src/probe/m
 import { bootstrapCI } from '../../src/probe/bootstrap.js';
 import { makeControlLabels, labelDistribution } from '../../src/probe/control.js';
 import { mdlOnlineCode } from '../../src/probe/mdl.js';
-import { summarizeLayers } from '../../src/probe/layers.js';
+import { summarizeLayers, layersAddLine } from '../../src/probe/layers.js';
 import { mulberry32, normal } from '../../src/probe/random.js';
 import { Standardizer, type Matrix } from '../../src/probe/types.js';
 
@@ -259,12 +259,62 @@ test('MDL: learnable labels compress, random labels do not', async () => {
   assert.ok(rand.compression < 1.05, `random compression ${rand.compression}`);
 });
 
-test('layer summaries: deltas, expected layer, best and 95% layers', () => {
-  const s = summarizeLayers([0.5, 0.7, 0.92, 0.85, 0.95]);
+/** layer results from dev and test score lists (CI = test +- 0.02 unless given) */
+function curve(dev: number[], test: number[], half = 0.02, layers = dev.map((_, l) => l)) {
+  return dev.map((d, i) => ({ layer: layers[i], dev: d, score: test[i], lo: test[i] - half, hi: test[i] + half }));
+}
+
+test('layer summaries: deltas and expected layer on test, best and 95% layers on dev', () => {
+  const scores = [0.5, 0.7, 0.92, 0.85, 0.95];
+  const s = summarizeLayers(curve(scores, scores));
   assert.deepEqual(s.deltas.map((d) => +d.toFixed(6)), [0, 0.2, 0.22, -0.07, 0.1]);
   assert.ok(Math.abs(s.expectedLayer - (1 * 0.2 + 2 * 0.22 + 4 * 0.1) / 0.52) < 1e-9);
   assert.equal(s.bestLayer, 4);
   assert.equal(s.first95, 2); // 0.92 >= 0.95 * 0.95
+});
+
+test('layer summaries: the best layer is chosen on dev and reported with its test score and CI, not the test argmax', () => {
+  // dev peaks at layer 2; test's (lucky) maximum is layer 3 — the old summary (argmax of test) said 3
+  const s = summarizeLayers(curve([0.5, 0.8, 0.9, 0.86], [0.5, 0.78, 0.84, 0.88]));
+  assert.equal(s.bestLayer, 2);
+  assert.equal(s.bestDev, 0.9);
+  assert.equal(s.bestScore, 0.84);
+  assert.ok(Math.abs(s.bestLo - 0.82) < 1e-12 && Math.abs(s.bestHi - 0.86) < 1e-12);
+  // 95% of the best dev score (0.855): layer 2 on dev (0.8 falls short), whatever test says
+  assert.equal(s.first95, 2);
+  // expected layer still from the test curve's gains: 0.28, 0.06, 0.04
+  assert.ok(Math.abs(s.expectedLayer - (1 * 0.28 + 2 * 0.06 + 3 * 0.04) / 0.38) < 1e-9);
+  // ties on dev go to the lower layer
+  assert.equal(summarizeLayers(curve([0.5, 0.9, 0.9], [0.5, 0.7, 0.8])).bestLayer, 1);
+  // layer numbers, not positions, when only some layers were probed
+  const sub = summarizeLayers(curve([0.5, 0.9, 0.7], [0.5, 0.8, 0.9], 0.02, [0, 3, 6]));
+  assert.equal(sub.bestLayer, 3);
+  assert.equal(sub.first95, 3);
+});
+
+test('layer summaries: "layers add beyond both CIs" is the best layer\'s test CI above the embeddings\' (touching is no)', () => {
+  // best (dev) layer 2: test 0.70 [0.60, 0.80]; embeddings 0.50 [0.40, 0.60] — the CIs touch at 0.60
+  const touching = summarizeLayers([
+    { layer: 0, dev: 0.5, score: 0.5, lo: 0.4, hi: 0.6 },
+    { layer: 1, dev: 0.6, score: 0.9, lo: 0.85, hi: 0.95 },
+    { layer: 2, dev: 0.7, score: 0.7, lo: 0.6, hi: 0.8 },
+  ]);
+  assert.equal(touching.bestLayer, 2);
+  assert.equal(touching.layersAddBeyondCIs, false, 'touching CIs: no (layer 1\'s test CI, above, does not count: it was not chosen on dev)');
+  assert.deepEqual(touching.embeddings, { score: 0.5, lo: 0.4, hi: 0.6 });
+  assert.match(layersAddLine(touching, 2), /^best layer 2 \(chosen on dev\) test 0\.70 \[0\.60, 0\.80\] vs embeddings 0\.50 \[0\.40, 0\.60\]; layers add beyond both CIs: no$/);
+  const above = summarizeLayers([
+    { layer: 0, dev: 0.5, score: 0.5, lo: 0.4, hi: 0.6 },
+    { layer: 1, dev: 0.7, score: 0.7, lo: 0.61, hi: 0.8 },
+  ]);
+  assert.equal(above.layersAddBeyondCIs, true);
+  assert.match(layersAddLine(above), /layers add beyond both CIs: yes$/);
+  // the embeddings chosen on dev: nothing added
+  assert.equal(summarizeLayers(curve([0.9, 0.8], [0.5, 0.9])).layersAddBeyondCIs, false);
+  // layer 0 not probed: no verdict, said so
+  const noEmb = summarizeLayers(curve([0.5, 0.9], [0.5, 0.9], 0.02, [2, 4]));
+  assert.equal(noEmb.layersAddBeyondCIs, undefined);
+  assert.match(layersAddLine(noEmb), /layers add beyond both CIs: not measured \(layer 0, the embeddings, was not probed\)$/);
 });
 
 test('bootstrap scorer: per-unit statistics give the same score as recomputing the metric on the resampled rows', async () => {

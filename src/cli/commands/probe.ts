@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { join } from 'node:path';
 import { probingTime, type TaskResult } from '../../probe/suite.js';
+import { layersAddLine } from '../../probe/layers.js';
 import { runProbe, type ProbeOptions } from '../../pipeline/probe.js';
 import { intArg, listArg, positiveIntArg, precisionOption, threadsArg } from '../parse.js';
 
@@ -11,10 +12,11 @@ export type ProbeCliOptions = ProbeOptions;
 export function formatProbeTable(results: TaskResult[]): string {
   const lines: string[] = [];
   for (const r of results) {
-    lines.push(`${r.task} (${r.metric}; train/dev/test rows ${r.rows.train}/${r.rows.dev}/${r.rows.test}; best layer ${r.summary.bestLayer}, expected layer ${r.summary.expectedLayer.toFixed(2)})`);
-    lines.push('  layer  score   95% CI            delta' + (r.layers.some((l) => l.selectivity !== undefined) ? '   control  selectivity' : '') + (r.layers.some((l) => l.mdl) ? '   MDL compression' : ''));
+    lines.push(`${r.task} (${r.metric}; train/dev/test rows ${r.rows.train}/${r.rows.dev}/${r.rows.test}; expected layer ${r.summary.expectedLayer.toFixed(2)} on test)`);
+    lines.push(`  ${layersAddLine(r.summary)}`);
+    lines.push('  layer  dev     score   95% CI            delta' + (r.layers.some((l) => l.selectivity !== undefined) ? '   control  selectivity' : '') + (r.layers.some((l) => l.mdl) ? '   MDL compression' : ''));
     r.layers.forEach((l, i) => {
-      let s = `  ${String(l.layer).padStart(5)}  ${l.score.toFixed(4)}  [${l.lo.toFixed(4)}, ${l.hi.toFixed(4)}]  ${(i ? r.summary.deltas[i] : 0).toFixed(4).padStart(7)}`;
+      let s = `  ${String(l.layer).padStart(5)}  ${l.dev.toFixed(4)}  ${l.score.toFixed(4)}  [${l.lo.toFixed(4)}, ${l.hi.toFixed(4)}]  ${(i ? r.summary.deltas[i] : 0).toFixed(4).padStart(7)}`;
       if (l.selectivity !== undefined) s += `   ${l.control!.toFixed(4)}   ${l.selectivity.toFixed(4).padStart(8)}`;
       if (l.mdl) s += `   ${l.mdl.compression.toFixed(3).padStart(8)}`;
       lines.push(s);
