@@ -2,8 +2,8 @@
  * `probescale demo` (npm run demo): the whole pipeline on models shipped in the repo, then each written
  * model's measured verification and a per-task summary (report/text.ts):
  *  1. gpt-l12, the best test bed of the suite (12 x 128 GPT-2, 10 tokens per parameter, models/gpt-l12/MODEL.md):
- *     UPOS, dependency relations, main-verb tense and coordination inversion — the tasks whose best layer is
- *     above the embeddings beyond both CIs (bench/RESULTS.md) — selecting on a 500-sentence dev sample and
+ *     UPOS, dependency relations and main-verb tense (dev-chosen best layer above the embeddings beyond both CIs)
+ *     and coordination inversion (CIs touching; bench/RESULTS.md) — selecting on a 500-sentence dev sample and
  *     reporting on every test sentence (all 2,077 of UD EWT test; tense 744, coordinv 165: their whole test
  *     splits), so differences of a few points can be told from noise where the data allows; output in out/demo;
  *  2. stories260K, a real pretrained llama2.c model (5 layers): UPOS tagging, SST-2 sentiment, main-verb
