@@ -12,8 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { type LoadedModel } from '../model/checkpoint.js';
-import { loadModel } from '../engine/load.js';
-import { maxSequenceTokens } from '../engine/load.js';
+import { loadModel, maxSequenceTokens } from '../engine/load.js';
 import { resolveTasks } from '../data/resolve.js';
 import type { Task } from '../data/types.js';
 import { Engine, range } from '../engine/engine.js';

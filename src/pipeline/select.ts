@@ -8,8 +8,7 @@
  * compresses, verifies and reports.
  */
 import type { LoadedModel } from '../model/checkpoint.js';
-import { loadModel } from '../engine/load.js';
-import { maxSequenceTokens } from '../engine/load.js';
+import { loadModel, maxSequenceTokens } from '../engine/load.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { SentencePooling, WordPooling } from '../features/task-rows.js';
 import type { Task } from '../data/types.js';
@@ -192,8 +191,7 @@ export async function selectLayers(inputs: SelectionInputs, opts: Omit<SelectOpt
   const references: Record<string, TaskReferences> = Object.fromEntries(probes.map((p) => {
     // the best layer chosen on dev, as in the probe summary (the test argmax would report the luckiest of L+1
     // estimates); recomputed from the layers, so probes read from an older probe.json get it too
-    const bestLayer = summarizeLayers(p.layers).bestLayer;
-    const best = p.layers.find((l) => l.layer === bestLayer)!;
+    const best = summarizeLayers(p.layers);
     const f = fullTest.scores[p.task];
     const e = embTest.scores[p.task];
     return [p.task, {
@@ -201,7 +199,7 @@ export async function selectLayers(inputs: SelectionInputs, opts: Omit<SelectOpt
       embeddings: { dev: refs[p.task].dev.embeddings, test: e.score, lo: e.lo!, hi: e.hi! },
       embeddingsProbe: p.layers[0].score,
       final: { dev: refs[p.task].dev.final, test: f.score, lo: f.lo!, hi: f.hi! },
-      best: { state: best.layer, test: best.score, lo: best.lo, hi: best.hi },
+      best: { state: best.bestLayer, test: best.bestScore, lo: best.bestLo, hi: best.bestHi },
       layersAdd: { dev: addDev[p.task], test: addTest[p.task] },
       gainUndefined: { dev: gainDegenerate(refs[p.task].dev), test: gainDegenerate(refs[p.task].test) },
     } satisfies TaskReferences];

@@ -53,8 +53,7 @@ export async function verifyWritten(dir: string, tasks: Task[], reference: Recor
     const score = makeScorer(t, te.rows).score(pred);
     const p = probes.find((x) => x.task === t.name)!;
     // the full model's best layer chosen on dev, scored on test (the test argmax would be the luckiest of L+1 estimates)
-    const bestLayer = summarizeLayers(p.layers).bestLayer;
-    const fullBest = p.layers.find((l) => l.layer === bestLayer)!.score;
+    const fullBest = summarizeLayers(p.layers).bestScore;
     const ref = reference[t.name];
     out[t.name] = {
       score, fullFinal: ref.final, fullBest, retentionVsFinal: score / ref.final, retentionVsBest: score / fullBest,

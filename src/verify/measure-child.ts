@@ -3,10 +3,9 @@
  * time batch-1 and batch-32 forwards (median of repeats after a warm-up), print one JSON line.
  */
 import { parseArgs } from 'node:util';
-import { loadModel } from '../engine/load.js';
+import { loadModel, maxSequenceTokens } from '../engine/load.js';
 import { Engine } from '../engine/engine.js';
 import { runTimesMs } from '../engine/timing.js';
-import { maxSequenceTokens } from '../engine/load.js';
 import { peakRssMb } from '../util/memory.js';
 import type { Precision } from '../engine/graph.js';
 
