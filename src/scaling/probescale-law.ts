@@ -9,6 +9,20 @@
  * of gain retention; e > 1 means few layers keep most of what the layers add (concave in k), and b > 0 means
  * a larger model keeps more of it at the same kept fraction. Fitted by least squares (scaling/fit.ts) and
  * validated leave-one-model-out: fit on every other model, predict the held-out one's points.
+ *
+ * Two references. Gain against the final layer cannot be fitted where a task's best layer is early (deprel
+ * on the small encoders: one or two kept layers keep 190-300% of what the final layer adds over the
+ * embeddings, and the law is capped at 100%). So gain is also measured against the full model's best probed
+ * layer, chosen on dev and scored on test ("gain vs best" = (s - e) / (b - e)), and per task the final-layer
+ * gain splits exactly as
+ *
+ *   G_final = R * G_best,   R = (b - e) / (f - e)
+ *
+ * R needs only the full model's probes (no pruning), so it is measured, not fitted; the law above is fitted to
+ * G_best, which a subset reaches by keeping the layers up to the best one, and the composed prediction
+ * R * G_best(k, N) is validated leave-one-model-out on the measured G_final. With one law for every task the
+ * weighted G_final of several tasks is the weighted mean of their R times G_best, so a model's R is the mean of
+ * its tasks' R (task weights, over the tasks with a defined final-layer gain).
  */
 import { fitResiduals, grid } from './fit.js';
 import { ProbescaleError } from '../util/errors.js';
@@ -104,4 +118,132 @@ export async function leaveOneModelOut(points: LawPoint[]): Promise<HeldOutError
 /** The law's prediction for a model of N layer parameters over k in [0, 1] (the report's curves). */
 export function lawCurve(p: LawParams, N: number, steps = 40): { k: number; g: number }[] {
   return Array.from({ length: steps + 1 }, (_, i) => ({ k: i / steps, g: predictGain(p, i / steps, N) }));
+}
+
+/** One task's references on test, as the run reports them (report/results.ts TaskReferences, trimmed). */
+export interface TaskReferencePoint {
+  classes: number;
+  /** the subnetwork that keeps no layer: gain's 0 */
+  embeddings: number;
+  /** the full model's final representation */
+  final: number;
+  /** why the final-layer gain is not a number (the run's gainUndefined.test), or undefined */
+  finalUndefined?: string;
+  /** the full model's best probed state chosen on dev (0 = embeddings), its test score and 95% CI; absent in
+   * runs written before the run reported it */
+  best?: { state: number; test: number; lo: number; hi: number };
+  /** the model's number of layers: state L is the final representation */
+  layers: number;
+}
+
+/**
+ * The best-layer reference of a task on test: the final one itself when dev chose the last state (so R = 1
+ * there exactly), otherwise that state's probe; or why it is degenerate.
+ */
+export function bestReference(r: TaskReferencePoint): { value: number; state: number } | { why: string } {
+  if (!r.best) return { why: 'the run carries no best-layer reference (written before runs reported one): run it again without --resume' };
+  if (r.classes < 2) return { why: `only ${r.classes} class in the training labels: every score is trivial` };
+  if (r.best.state === 0) return { why: 'the best state chosen on dev is the embeddings themselves: the layers add nothing to keep' };
+  const value = r.best.state === r.layers ? r.final : r.best.test;
+  const f = (v: number) => v.toFixed(3);
+  if (!(r.best.lo > r.embeddings) || !(value > r.embeddings)) return { why: `the best layer (state ${r.best.state}: ${f(r.best.test)} [${f(r.best.lo)}, ${f(r.best.hi)}]) is not above the embeddings alone (${f(r.embeddings)}) beyond its 95% CI` };
+  return { value, state: r.best.state };
+}
+
+/** Per task of one model: the best-layer reference and R = (best - e) / (final - e) where both are numbers. */
+export interface TaskDecomposition {
+  task: string;
+  weight: number;
+  embeddings: number;
+  final: number;
+  /** the best-layer reference (undefined when neither it nor the final one is a number) and the state it is */
+  best?: number;
+  bestState?: number;
+  /** why the dev-chosen best layer is degenerate; with a defined final-layer gain the final layer stands in */
+  bestUndefined?: string;
+  finalUndefined?: string;
+  /** R = (best - e) / (final - e), defined with the final-layer gain; > 1 when an earlier layer is better */
+  R?: number;
+}
+
+export interface ModelDecomposition {
+  model: string;
+  N: number;
+  tasks: TaskDecomposition[];
+  /** weighted mean of R over the tasks with a defined final-layer gain (undefined when there is none) */
+  R?: number;
+}
+
+/**
+ * A model's references per task. Where the dev-chosen best layer is degenerate but the final layer is above
+ * the embeddings beyond noise, the final layer stands in as the best (R = 1): for that task the decomposition
+ * is the final-layer law itself, not a division by noise.
+ */
+export function decomposeModel(model: string, N: number, refs: { task: string; weight: number; ref: TaskReferencePoint }[]): ModelDecomposition {
+  const tasks = refs.map(({ task, weight, ref }): TaskDecomposition => {
+    const b = bestReference(ref);
+    const base = { task, weight, embeddings: ref.embeddings, final: ref.final, ...(ref.finalUndefined === undefined ? {} : { finalUndefined: ref.finalUndefined }) };
+    const finalOk = ref.finalUndefined === undefined;
+    if ('value' in b) return { ...base, best: b.value, bestState: b.state, ...(finalOk ? { R: (b.value - ref.embeddings) / (ref.final - ref.embeddings) } : {}) };
+    if (finalOk) return { ...base, best: ref.final, bestState: ref.layers, bestUndefined: `${b.why}; the final layer stands in (R = 1)`, R: 1 };
+    return { ...base, bestUndefined: b.why };
+  });
+  const withR = tasks.filter((t) => t.R !== undefined && t.weight > 0);
+  const w = withR.reduce((s, t) => s + t.weight, 0);
+  return { model, N, tasks, ...(w > 0 ? { R: withR.reduce((s, t) => s + t.weight * t.R!, 0) / w } : {}) };
+}
+
+/** Gain vs best of a subset's task scores: weighted mean over the tasks whose best reference is defined. */
+export function gainVsBest(d: ModelDecomposition, scores: Record<string, number>): number | undefined {
+  let sum = 0;
+  let wsum = 0;
+  for (const t of d.tasks) {
+    if (t.best === undefined || !(t.weight > 0) || scores[t.task] === undefined) continue;
+    sum += (t.weight * (scores[t.task] - t.embeddings)) / (t.best - t.embeddings);
+    wsum += t.weight;
+  }
+  return wsum > 0 ? sum / wsum : undefined;
+}
+
+export interface ComposedHeldOut {
+  model: string;
+  N: number;
+  /** the held-out model's measured final-layer gain points */
+  points: number;
+  R: number;
+  /** rmse and mean abs error of R * G_best(k, N), G_best's law fitted without this model, on its G_final */
+  rmse: number;
+  mae: number;
+  /** the same with the size-free G_best law */
+  sizeFreeRmse: number;
+  fit: LawParams;
+}
+
+const rms = (e: number[]) => Math.sqrt(e.reduce((s, v) => s + v * v, 0) / e.length);
+
+/** In-sample: the law fitted on every G_best point, times each model's R, against the measured G_final points. */
+export function composedRmse(fit: LawParams, finalPoints: LawPoint[], R: Record<string, number>): { rmse: number; points: number } | undefined {
+  const usable = finalPoints.filter((p) => R[p.model] !== undefined);
+  if (!usable.length) return undefined;
+  return { rmse: rms(usable.map((p) => R[p.model] * predictGain(fit, p.k, p.N) - p.g)), points: usable.length };
+}
+
+/**
+ * Leave-one-model-out for the composed prediction: per model with G_final points and an R, the G_best law is
+ * fitted on the other models' G_best points and R * G_best(k, N) is compared with its measured G_final.
+ */
+export async function composedLeaveOneModelOut(bestPoints: LawPoint[], finalPoints: LawPoint[], R: Record<string, number>): Promise<ComposedHeldOut[]> {
+  const out: ComposedHeldOut[] = [];
+  for (const m of [...new Set(finalPoints.map((p) => p.model))]) {
+    if (R[m] === undefined) continue;
+    const train = bestPoints.filter((p) => p.model !== m);
+    if (train.length < 2) continue;
+    const test = finalPoints.filter((p) => p.model === m);
+    const fit = await fitProbeScaleLaw(train);
+    const free = await fitProbeScaleLaw(train, { sizeFree: true });
+    const err = test.map((p) => R[m] * predictGain(fit, p.k, p.N) - p.g);
+    const errFree = test.map((p) => R[m] * predictGain(free, p.k, p.N) - p.g);
+    out.push({ model: m, N: test[0].N, points: test.length, R: R[m], rmse: rms(err), mae: err.reduce((s, v) => s + Math.abs(v), 0) / err.length, sizeFreeRmse: rms(errFree), fit: { a: fit.a, b: fit.b } });
+  }
+  return out;
 }
