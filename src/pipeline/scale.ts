@@ -31,7 +31,7 @@ import type { BestLaw, PairResult, PairTask, ScaleBudget, ScaleModel, ScaleResul
 import { runPipeline } from './run.js';
 
 export type { ScaleResults } from '../report/scale-results.js';
-import { composedLeaveOneModelOut, composedRmse, decomposeModel, fitProbeScaleLaw, gainVsBest, leaveOneModelOut, LAW_FORMULA, type LawPoint } from '../scaling/probescale-law.js';
+import { composedLeaveOneModelOut, composedRmse, decomposeModel, fitProbeScaleLaw, gainVsBest, leaveOneModelOut, LAW_FORMULA, type LawPoint, type ModelDecomposition } from '../scaling/probescale-law.js';
 import { checkCanCreate, checkReplaceable, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
 import { ProbescaleError, UsageError } from '../util/errors.js';
 
@@ -180,8 +180,14 @@ export async function runScaleStudy(opts: ScaleOptions): Promise<ScaleResults> {
     });
   }
 
-  // 2. the law on ProbeScale's measured test gain retention at the study budgets
-  const points: LawPoint[] = models.flatMap((m) => m.budgets.filter((b) => b.k !== null && b.methods[0].gain !== undefined).map((b) => ({ model: m.name, N: m.N, k: b.kKept, g: b.methods[0].gain! })));
+  // 2. the law on ProbeScale's measured test gain retention at the study budgets (each point with its tasks'
+  // weights, best-layer depths and R, for the composed prediction below)
+  const taskList = tasks.map((t, i) => ({ name: t.name, weight: weights[i] }));
+  const decomps = models.map((m) => decompose(m, taskList));
+  const points: LawPoint[] = models.flatMap((m, i) => m.budgets.filter((b) => b.k !== null && b.methods[0].gain !== undefined).map((b) => ({
+    model: m.name, N: m.N, k: b.kKept, g: b.methods[0].gain!,
+    tasks: decomps[i].tasks.filter((t) => t.finalUndefined === undefined).map((t) => ({ weight: t.weight, depth: t.depth ?? 1, ...(t.R === undefined ? {} : { R: t.R }) })),
+  })));
   const law: ScaleResults['law'] = { formula: LAW_FORMULA, points };
   const withPoints = new Set(points.map((p) => p.model));
   const noGain = models.filter((m) => !withPoints.has(m.name)).map((m) => m.name);
@@ -196,7 +202,7 @@ export async function runScaleStudy(opts: ScaleOptions): Promise<ScaleResults> {
   if (law.fit) log(`\nlaw: ${LAW_FORMULA}\n  a = ${law.fit.a.toFixed(3)}, b = ${law.fit.b.toFixed(3)}, rmse ${(100 * law.fit.rmse).toFixed(1)} gain points on ${law.fit.points} points from ${law.fit.sizes} size(s)`);
   for (const e of law.heldOut ?? []) log(`  held out ${e.model}: rmse ${(100 * e.rmse).toFixed(1)} points (size-free law ${(100 * e.sizeFreeRmse).toFixed(1)}) on ${e.points} points`);
   if (law.note) log(`  ${law.note}`);
-  law.best = await bestLaw(models, tasks.map((t, i) => ({ name: t.name, weight: weights[i] })), points, log);
+  law.best = await bestLaw(models, decomps, points, log);
 
   // 3. prune vs train
   const pairResults: PairResult[] = [];
@@ -255,27 +261,31 @@ function previousPairs(opts: ScaleOptions): PairResult[] {
   return same && Array.isArray(prev.pairs) ? prev.pairs : [];
 }
 
-/**
- * Step 2 against the best layer: per model the references and R (measured on the full model), ProbeScale's
- * gain vs best at each budget, the law fitted to it with its leave-one-model-out errors, and the composed
- * prediction R * G_best(k, N) of the final-layer gain, in sample and held out.
- */
-async function bestLaw(models: ScaleModel[], tasks: { name: string; weight: number }[], finalPoints: LawPoint[], log: (s: string) => void): Promise<BestLaw> {
-  const decomps = models.map((m) => decomposeModel(m.name, m.N, tasks.map((t) => {
+/** A model's best-layer references per task (scaling/probescale-law.ts decomposeModel) from its run's references. */
+function decompose(m: ScaleModel, tasks: { name: string; weight: number }[]): ModelDecomposition {
+  return decomposeModel(m.name, m.N, tasks.map((t) => {
     const x = m.references[t.name];
-    return { task: t.name, weight: t.weight, ref: { classes: x.classes, embeddings: x.embeddings.test, final: x.final.test, finalUndefined: x.gainUndefined.test, best: x.best, layers: m.layers } };
-  })));
+    return { task: t.name, weight: t.weight, ref: { classes: x.classes, embeddings: x.embeddings.test, embeddingsHi: x.embeddings.hi, final: x.final.test, finalUndefined: x.gainUndefined.test, best: x.best, layers: m.layers } };
+  }));
+}
+
+/**
+ * Step 2 against the best layer: ProbeScale's gain vs best at each budget, the law fitted to it (over k, and
+ * over k counted up to each task's best layer) with its leave-one-model-out errors, and the composed
+ * prediction of the final-layer gain, in sample and held out.
+ */
+async function bestLaw(models: ScaleModel[], decomps: ModelDecomposition[], finalPoints: LawPoint[], log: (s: string) => void): Promise<BestLaw> {
   const points: LawPoint[] = [];
   models.forEach((m, i) => {
+    const d = decomps[i];
     for (const b of m.budgets) {
-      const g = gainVsBest(decomps[i], Object.fromEntries(Object.entries(b.methods[0].scores).map(([t, v]) => [t, v.score])));
+      const g = gainVsBest(d, Object.fromEntries(Object.entries(b.methods[0].scores).map(([t, v]) => [t, v.score])));
       if (g === undefined) continue;
       b.gainVsBest = g;
-      if (b.k !== null) points.push({ model: m.name, N: m.N, k: b.kKept, g });
+      if (b.k !== null) points.push({ model: m.name, N: m.N, k: b.kKept, g, tasks: d.tasks.filter((t) => t.best !== undefined).map((t) => ({ weight: t.weight, depth: t.depth! })) });
     }
   });
-  const out: BestLaw = { points, models: decomps };
-  const R = Object.fromEntries(decomps.filter((d) => d.R !== undefined).map((d) => [d.model, d.R!]));
+  const out: BestLaw = { points, models: decomps, k: {}, depth: {} };
   log(`\nagainst the best layer (dev-chosen): gain vs best = (score - embeddings) / (best - embeddings); G_final = R * G_best`);
   for (const d of decomps) {
     log(`  ${d.model}: R = ${d.R === undefined ? 'n/a (no task with a defined final-layer gain)' : d.R.toFixed(2)}; ${d.tasks.map((t) => `${t.task} best ${t.best === undefined ? 'n/a' : `state ${t.bestState}: ${t.best.toFixed(3)}`}${t.R === undefined ? '' : `, R ${t.R.toFixed(2)}`}${t.bestUndefined ? ` (${t.bestUndefined})` : ''}`).join('; ')}`);
@@ -286,16 +296,20 @@ async function bestLaw(models: ScaleModel[], tasks: { name: string; weight: numb
     log(`  ${out.note}`);
     return out;
   }
-  out.fit = await fitProbeScaleLaw(points);
-  out.sizeFree = await fitProbeScaleLaw(points, { sizeFree: true });
-  out.composed = composedRmse(out.fit, finalPoints, R);
-  log(`  law on G_best: a = ${out.fit.a.toFixed(3)}, b = ${out.fit.b.toFixed(3)}, rmse ${(100 * out.fit.rmse).toFixed(1)} points on ${out.fit.points} points from ${out.fit.sizes} size(s) (size-free ${(100 * out.sizeFree.rmse).toFixed(1)})${out.composed ? `; R * G_best on G_final: rmse ${(100 * out.composed.rmse).toFixed(1)} on ${out.composed.points} points` : ''}`);
-  if (withPoints.size >= 2) {
-    out.heldOut = await leaveOneModelOut(points);
-    out.composedHeldOut = await composedLeaveOneModelOut(points, finalPoints, R);
-    for (const e of out.heldOut) log(`  held out ${e.model}: G_best rmse ${(100 * e.rmse).toFixed(1)} (size-free ${(100 * e.sizeFreeRmse).toFixed(1)}) on ${e.points} points`);
-    for (const e of out.composedHeldOut) log(`  held out ${e.model}: R * G_best on G_final rmse ${(100 * e.rmse).toFixed(1)} (size-free ${(100 * e.sizeFreeRmse).toFixed(1)}), R = ${e.R.toFixed(2)}, ${e.points} points`);
-  } else {
+  for (const [name, depth] of [['k', false], ['depth', true]] as const) {
+    const v = out[name];
+    v.fit = await fitProbeScaleLaw(points, { depth });
+    v.sizeFree = await fitProbeScaleLaw(points, { depth, sizeFree: true });
+    v.composed = composedRmse(v.fit, finalPoints, { depth });
+    const label = depth ? 'G_best(min(1, k / depth), N)' : 'G_best(k, N)';
+    log(`  ${label}: a = ${v.fit.a.toFixed(3)}, b = ${v.fit.b.toFixed(3)}, rmse ${(100 * v.fit.rmse).toFixed(1)} points on ${v.fit.points} points from ${v.fit.sizes} size(s) (size-free ${(100 * v.sizeFree.rmse).toFixed(1)})${v.composed ? `; composed with R on G_final: rmse ${(100 * v.composed.rmse).toFixed(1)} on ${v.composed.points} points` : ''}`);
+    if (withPoints.size < 2) continue;
+    v.heldOut = await leaveOneModelOut(points, { depth });
+    v.composedHeldOut = await composedLeaveOneModelOut(points, finalPoints, { depth });
+    for (const e of v.heldOut) log(`    held out ${e.model}: G_best rmse ${(100 * e.rmse).toFixed(1)} (size-free ${(100 * e.sizeFreeRmse).toFixed(1)}) on ${e.points} points`);
+    for (const e of v.composedHeldOut) log(`    held out ${e.model}: composed on G_final rmse ${(100 * e.rmse).toFixed(1)} (size-free ${(100 * e.sizeFreeRmse).toFixed(1)}), R = ${e.R.toFixed(2)}, ${e.points} points`);
+  }
+  if (withPoints.size < 2) {
     out.note = `gain vs best defined for ${withPoints.size} model: no leave-one-model-out check`;
     log(`  ${out.note}`);
   }

@@ -67,19 +67,28 @@ export interface PairResult {
   latency: { prunedMs: number; smallMs: number; ratio: number; rounds: number };
 }
 
-/** The law on gain against the best layer, and the decomposition G_final = R * G_best (version 2). */
-export interface BestLaw {
-  /** ProbeScale's test gain vs the best layer per model and budget (points where it is defined) */
-  points: LawPoint[];
+/** The law fitted to gain vs the best layer in one variant (k, or k counted up to each task's best layer). */
+export interface BestLawVariant {
   fit?: LawFit;
   sizeFree?: LawFit;
   heldOut?: HeldOutError[];
-  /** per model: each task's best-layer reference (or why it is degenerate) and R = (best - e) / (final - e) */
-  models: ModelDecomposition[];
-  /** the G_best law fitted on every point, times each model's measured R, against the measured G_final points */
+  /** the G_best law fitted on every point, composed with each model's R, against the measured G_final points */
   composed?: { rmse: number; points: number };
   /** the same held out: G_best's law fitted without the model */
   composedHeldOut?: ComposedHeldOut[];
+}
+
+/** The law on gain against the best layer, and the decomposition G_final = R * G_best (version 2). */
+export interface BestLaw {
+  /** ProbeScale's test gain vs the best layer per model and budget (points where it is defined), with the
+   * tasks each averages (weight, best layer's depth) */
+  points: LawPoint[];
+  /** per model: each task's best-layer reference (or why it is degenerate), its depth and R = (best - e) / (final - e) */
+  models: ModelDecomposition[];
+  /** G_best(k, N), the same form as the final-layer law */
+  k: BestLawVariant;
+  /** G_best(min(1, k / depth), N) per task: k counted in the layers up to the task's best one */
+  depth: BestLawVariant;
   note?: string;
 }
 

@@ -79,27 +79,29 @@ export function scaleTable(r: ScaleResults): string {
   }
   if (law.note) L.push('', `Note: ${law.note}.`);
   if (best) {
-    L.push('', `**Law against the best layer**: the same form fitted to gain vs the full model's best layer (chosen on dev), G_best; the final-layer gain is predicted as R * G_best(k, N) with each model's R measured on its full model.`);
-    if (best.fit) {
-      L.push(`Fit on ${best.fit.points} points from ${best.fit.sizes} model size(s): a = ${best.fit.a.toFixed(3)}, b = ${best.fit.b.toFixed(3)} (exponent at 1M layer parameters ${Math.exp(best.fit.a).toFixed(2)}), rmse ${pct(best.fit.rmse)} points of gain vs best; size-free law: a = ${best.sizeFree!.a.toFixed(3)}, rmse ${pct(best.sizeFree!.rmse)}.${best.composed ? ` Composed R * G_best on the measured final-layer gain: rmse ${pct(best.composed.rmse)} gain points on ${best.composed.points} points${law.fit ? ` (the final-layer law fitted directly: ${pct(law.fit.rmse)})` : ''}.` : ''}`);
+    L.push('', `**Law against the best layer**: the same form fitted to gain vs the full model's best layer (chosen on dev), G_best, over k ("k") and over k counted in the layers up to each task's best one, G(min(1, k / depth), N) ("depth"); the final-layer gain is predicted by composing it with each task's R = (best - emb) / (final - emb), measured on the full model.`);
+    for (const [name, v] of [['k', best.k], ['depth', best.depth]] as const) {
+      if (!v.fit) continue;
+      L.push('', `G_best, ${name}: fit on ${v.fit.points} points from ${v.fit.sizes} model size(s): a = ${v.fit.a.toFixed(3)}, b = ${v.fit.b.toFixed(3)} (exponent at 1M layer parameters ${Math.exp(v.fit.a).toFixed(2)}), rmse ${pct(v.fit.rmse)} points of gain vs best; size-free law: a = ${v.sizeFree!.a.toFixed(3)}, rmse ${pct(v.sizeFree!.rmse)}.${v.composed ? ` Composed with R on the measured final-layer gain: rmse ${pct(v.composed.rmse)} gain points on ${v.composed.points} points${law.fit ? ` (the final-layer law fitted directly: ${pct(law.fit.rmse)})` : ''}.` : ''}`);
     }
-    const names = [...new Set([...(law.heldOut ?? []).map((e) => e.model), ...(best.heldOut ?? []).map((e) => e.model), ...(best.composedHeldOut ?? []).map((e) => e.model)])];
+    const names = [...new Set([...(law.heldOut ?? []), ...(best.k.heldOut ?? []), ...(best.k.composedHeldOut ?? []), ...(best.depth.heldOut ?? []), ...(best.depth.composedHeldOut ?? [])].map((e) => e.model))];
     if (names.length) {
-      L.push('', 'Leave-one-model-out rmse (points of gain; size-free law in parentheses):', '');
-      L.push('| held-out model | N | R | G_final, law on G_final | G_best, law on G_best | G_final as R * G_best |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+      L.push('', 'Leave-one-model-out rmse in points of gain (size-free law in parentheses; G_final columns on the same points):', '');
+      L.push('| held-out model | N | R | G_final: law on G_final | G_best: law, k | G_final: R x law, k | G_best: law, depth | G_final: R x law, depth |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+      const cols = [law.heldOut, best.k.heldOut, best.k.composedHeldOut, best.depth.heldOut, best.depth.composedHeldOut];
+      const cell = (e?: { rmse: number; sizeFreeRmse: number; points: number }) => (e ? `${pct(e.rmse)} (${pct(e.sizeFreeRmse)}), ${e.points} pts` : '-');
       for (const n of names) {
-        const f = law.heldOut?.find((e) => e.model === n);
-        const b = best.heldOut?.find((e) => e.model === n);
-        const c = best.composedHeldOut?.find((e) => e.model === n);
         const R = best.models.find((d) => d.model === n)?.R;
-        const cell = (e?: { rmse: number; sizeFreeRmse: number; points: number }) => (e ? `${pct(e.rmse)} (${pct(e.sizeFreeRmse)}), ${e.points} pts` : '-');
-        L.push(`| ${n} | ${num(r.models.find((m) => m.name === n)?.N ?? 0)} | ${R === undefined ? 'n/a' : R.toFixed(2)} | ${cell(f)} | ${cell(b)} | ${cell(c)} |`);
+        L.push(`| ${n} | ${num(r.models.find((m) => m.name === n)?.N ?? 0)} | ${R === undefined ? 'n/a' : R.toFixed(2)} | ${cols.map((c) => cell(c?.find((e) => e.model === n))).join(' | ')} |`);
       }
-      const mean = (xs: (number | undefined)[]) => {
-        const v = xs.filter((x): x is number => x !== undefined);
+      // models held out in every G_final column, so the three G_final columns compare the same points
+      const common = names.filter((n) => [cols[0], cols[2], cols[4]].every((c) => c?.some((e) => e.model === n)));
+      const rmsOver = (c: typeof cols[number], only?: string[]) => {
+        const v = (c ?? []).filter((e) => !only || only.includes(e.model)).map((e) => e.rmse);
         return v.length ? pct(Math.sqrt(v.reduce((s, x) => s + x * x, 0) / v.length)) : '-';
       };
-      L.push(`| all (root mean square over models) | | | ${mean(names.map((n) => law.heldOut?.find((e) => e.model === n)?.rmse))} | ${mean(names.map((n) => best.heldOut?.find((e) => e.model === n)?.rmse))} | ${mean(names.map((n) => best.composedHeldOut?.find((e) => e.model === n)?.rmse))} |`);
+      L.push(`| root mean square over the models of each column | | | ${cols.map((c) => rmsOver(c)).join(' | ')} |`);
+      if (common.length) L.push(`| the same over the ${common.length} models in every G_final column | | | ${rmsOver(cols[0], common)} | | ${rmsOver(cols[2], common)} | | ${rmsOver(cols[4], common)} |`);
     }
     if (best.note) L.push('', `Note (best layer): ${best.note}.`);
   }
@@ -115,9 +117,9 @@ export function scaleTable(r: ScaleResults): string {
 /** Gain retention against kept fraction: ProbeScale's measured points per model and the fitted law's curves
  * (against the final layer, or against the best layer where the study has it). */
 export function lawPlot(r: ScaleResults, reference: 'final' | 'best' = 'final'): vl.TopLevelSpec {
-  const law = reference === 'best' ? r.law.best : r.law;
-  const points = (law?.points ?? []).map((p) => ({ model: p.model, k: p.k, g: p.g }));
-  const fit = law?.fit;
+  const points = ((reference === 'best' ? r.law.best?.points : r.law.points) ?? []).map((p) => ({ model: p.model, k: p.k, g: p.g }));
+  // against the best layer the curves are the k variant's (the depth variant's differ per task)
+  const fit = reference === 'best' ? r.law.best?.k.fit : r.law.fit;
   const curves = fit ? r.models.filter((m) => points.some((p) => p.model === m.name)).flatMap((m) => lawCurve(fit, m.N).map((c) => ({ model: m.name, ...c }))) : [];
   const x = { field: 'k', type: 'quantitative' as const, title: 'kept fraction of layer parameters (k)', scale: { domain: [0, 1] }, axis: { format: '%' } };
   const y = { field: 'g', type: 'quantitative' as const, title: reference === 'best' ? 'gain vs best layer (test)' : 'gain retention (test)', axis: { format: '%' } };

@@ -85,7 +85,7 @@ test('study scale: two models, every baseline at every budget, law points, prune
       } else assert.ok(t.bestUndefined && m.budgets.every((b) => b.gainVsBest === undefined), `${m.name}: says why there is no best reference`);
     }
     assert.deepEqual(best.points.map((p) => p.g), r.models.flatMap((m) => m.budgets.filter((b) => b.k !== null && b.gainVsBest !== undefined).map((b) => b.gainVsBest)));
-    if (best.points.length >= 2) assert.ok(best.fit && best.sizeFree);
+    if (best.points.length >= 2) assert.ok(best.k.fit && best.k.sizeFree && best.depth.fit && best.depth.sizeFree);
     else assert.ok(best.note);
     // --resume reuses both finished runs and the pair, and reproduces the same selections
     const again = execFileSync(process.execPath, [CLI, ...args, '--resume'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
