@@ -179,6 +179,7 @@ const DEFS: Record<string, Def> = {
   objnum: { kind: 'sentence', metric: 'accuracy', source: UD_SOURCE, description: 'SentEval-style: number of the main clause object', load: udSentence((s) => senteval.objectNumberProbe(s)) },
   bshift: { kind: 'sentence', metric: 'accuracy', source: UD_SOURCE, description: 'SentEval-style: were two adjacent words swapped? (seeded)', load: udSentence((s, i) => senteval.bigramShiftProbe(s, 100 + i)) },
   coordinv: { kind: 'sentence', metric: 'accuracy', source: UD_SOURCE, description: 'SentEval-style: were two coordinated clauses swapped? (seeded)', load: udSentence((s, i) => senteval.coordinationInversionProbe(s, 200 + i)) },
+  somo: { kind: 'sentence', metric: 'accuracy', source: UD_SOURCE, description: 'SentEval-style: was a noun or verb replaced by another of the same frequency? (seeded)', load: udSentence((s, i) => senteval.semanticOddManOutProbe(s, ud().train, 300 + i)) },
   wc: { kind: 'sentence', metric: 'accuracy', source: UD_SOURCE, description: 'SentEval-style: which of 30 mid-frequency words does the sentence contain?', load: udSentence((s) => senteval.wordContentProbe(s, ud().train)) },
 };
 

@@ -91,6 +91,36 @@ export function coordinationInversionProbe(sents: UdSentence[], seed: number): S
 }
 
 /**
+ * Semantic odd man out: in about half the sentences one noun or verb (not the first word) is replaced by
+ * another word of the same Penn tag (XPOS: NN, NNS, VBD, ... so inflection stays right) and the same
+ * log2-frequency bin in `vocabFrom` (forms seen 5+ times), so neither the part of speech, the inflection nor
+ * how common the word is gives the change away; only context does.
+ * SentEval also matched the new bigrams' corpus frequencies, which one treebank is too small to estimate.
+ */
+export function semanticOddManOutProbe(sents: UdSentence[], vocabFrom: UdSentence[], seed: number): SentenceExample[] {
+  const counts = new Map<string, number>();
+  const keyOf = (x: { upos: string; xpos: string; form: string }) => (x.upos === 'NOUN' || x.upos === 'VERB' ? `${x.xpos} ${x.form.toLowerCase()}` : '');
+  for (const s of vocabFrom) for (const w of s.words) if (keyOf(w)) counts.set(keyOf(w), (counts.get(keyOf(w)) ?? 0) + 1);
+  const bins = new Map<string, string[]>();
+  const binOf = (key: string) => `${key.split(' ')[0]} ${Math.floor(Math.log2(counts.get(key)!))}`;
+  for (const [key, n] of [...counts].sort((a, b) => (a[0] < b[0] ? -1 : 1))) if (n >= 5) bins.set(binOf(key), [...(bins.get(binOf(key)) ?? []), key.split(' ')[1]]);
+  const r = rng(seed);
+  return sents.flatMap((s) => {
+    const w = forms(s);
+    const slots = s.words.flatMap((x, i) => {
+      const key = keyOf(x);
+      return i > 0 && (counts.get(key) ?? 0) >= 5 && bins.get(binOf(key))!.length > 1 ? [i] : [];
+    });
+    if (w.length < 4 || slots.length === 0) return [];
+    if (r() < 0.5) return [{ text: detok(w), label: 'original' }];
+    const i = slots[Math.floor(r() * slots.length)];
+    const pool = bins.get(binOf(keyOf(s.words[i])))!.filter((x) => x !== w[i].toLowerCase());
+    w[i] = pool[Math.floor(r() * pool.length)];
+    return [{ text: detok(w), label: 'changed' }];
+  });
+}
+
+/**
  * Word content: pick mid-frequency content words (ranks 100..100+nWords among NOUN/VERB/ADJ lemmas by
  * frequency in `vocabFrom`), keep sentences containing exactly one of them, label = that word.
  */

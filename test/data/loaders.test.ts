@@ -106,3 +106,24 @@ test('spans from IOB2 and IOB1 tags', () => {
     { type: 'VP', start: 3, end: 4 },
   ]);
 });
+
+test('somo: about half the sentences have exactly one noun/verb replaced by a different word; deterministic', () => {
+  const t = loadTask('somo');
+  assert.deepEqual(t.splits.test, loadTask('somo').splits.test);
+  const train = t.splits.train as SentenceExample[];
+  assert.deepEqual([...new Set(train.map((x) => x.label))].sort(), ['changed', 'original']);
+  const changed = train.filter((x) => x.label === 'changed').length / train.length;
+  assert.ok(changed > 0.45 && changed < 0.55, `changed share ${changed}`);
+  // the same sentences, original vs changed, differ in one word: rebuild from the treebank split
+  const orig = new Map((loadTask('length').splits.train as SentenceExample[]).map((x) => [x.text.split(' ').length + ' ' + x.text.split(' ').slice(0, 1).join(''), x.text]));
+  let checked = 0;
+  for (const x of train.filter((e) => e.label === 'changed').slice(0, 300)) {
+    const w = x.text.split(' ');
+    const o = orig.get(w.length + ' ' + w[0]);
+    if (!o) continue;
+    const ow = o.split(' ');
+    const diff = w.filter((v, i) => v !== ow[i]).length;
+    if (diff === 1) checked++;
+  }
+  assert.ok(checked > 100, `${checked} changed sentences differ from a treebank sentence in exactly one word`);
+});
