@@ -4,7 +4,8 @@
  *      ProbeScale and every baseline of select/registry.ts at each budget, retention measured on the
  *      subnetwork on test), in OUT/runs/NAME; budgets are kept fractions k of the model's layer parameters
  *   2. the law G(k, N) is fitted to ProbeScale's measured gain retention (scaling/probescale-law.ts) and
- *      validated leave-one-model-out
+ *      validated leave-one-model-out, against the final layer and against the full model's best layer (with
+ *      the decomposition G_final = R * G_best checked held out)
  *   3. each pair big:small: the big model pruned by ProbeScale to at most the small model's layer parameters
  *      against the small model trained from scratch, on the same test sentences with the same probe, per task
  *      with a paired bootstrap CI, and both subnetworks' latency measured on the same texts
@@ -26,11 +27,11 @@ import type { RetentionMode } from '../select/retention.js';
 import type { SentencePooling } from '../features/task-rows.js';
 import type { Precision } from '../engine/graph.js';
 import type { RunResults } from '../report/results.js';
-import type { PairResult, PairTask, ScaleBudget, ScaleModel, ScaleResults } from '../report/scale-results.js';
+import type { BestLaw, PairResult, PairTask, ScaleBudget, ScaleModel, ScaleResults } from '../report/scale-results.js';
 import { runPipeline } from './run.js';
 
 export type { ScaleResults } from '../report/scale-results.js';
-import { fitProbeScaleLaw, leaveOneModelOut, LAW_FORMULA, type LawPoint } from '../scaling/probescale-law.js';
+import { composedLeaveOneModelOut, composedRmse, decomposeModel, fitProbeScaleLaw, gainVsBest, leaveOneModelOut, LAW_FORMULA, type LawPoint, type ModelDecomposition } from '../scaling/probescale-law.js';
 import { checkCanCreate, checkReplaceable, prepareOutputDir, writeFileAtomic } from '../util/atomic.js';
 import { ProbescaleError, UsageError } from '../util/errors.js';
 
@@ -149,6 +150,7 @@ export async function runScaleStudy(opts: ScaleOptions): Promise<ScaleResults> {
 
   // 1. the pipeline per model
   const models: ScaleModel[] = [];
+  const reused = new Set<string>();
   for (const [i, p] of planned.entries()) {
     const runDir = join(opts.out, 'runs', p.name);
     log(`\n== model ${i + 1} of ${planned.length}, ${p.name}: ${p.model.arch.layers} layers, ${p.N.toLocaleString('en-US')} layer parameters (+ ${p.costs.fixed.toLocaleString('en-US')} fixed), pooling ${p.pooling}; budgets k = ${p.feasible.join(', ')}${p.skipped.length ? ` (${p.skipped.join(', ')}: not one layer fits)` : ''}`);
@@ -161,6 +163,7 @@ export async function runScaleStudy(opts: ScaleOptions): Promise<ScaleResults> {
     if (opts.resume && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp && existsSync(join(runDir, 'results.json'))) {
       log(`  reusing the finished run in ${runDir} (--resume: same model, tasks, budgets and settings)`);
       r = JSON.parse(readFileSync(join(runDir, 'results.json'), 'utf8')) as RunResults;
+      reused.add(p.name);
     } else {
       r = await runPipeline({
         model: p.path, tasks: opts.tasks, weights: opts.weights, budgets: budgetText, out: runDir,
@@ -177,8 +180,14 @@ export async function runScaleStudy(opts: ScaleOptions): Promise<ScaleResults> {
     });
   }
 
-  // 2. the law on ProbeScale's measured test gain retention at the study budgets
-  const points: LawPoint[] = models.flatMap((m) => m.budgets.filter((b) => b.k !== null && b.methods[0].gain !== undefined).map((b) => ({ model: m.name, N: m.N, k: b.kKept, g: b.methods[0].gain! })));
+  // 2. the law on ProbeScale's measured test gain retention at the study budgets (each point with its tasks'
+  // weights, best-layer depths and R, for the composed prediction below)
+  const taskList = tasks.map((t, i) => ({ name: t.name, weight: weights[i] }));
+  const decomps = models.map((m) => decompose(m, taskList));
+  const points: LawPoint[] = models.flatMap((m, i) => m.budgets.filter((b) => b.k !== null && b.methods[0].gain !== undefined).map((b) => ({
+    model: m.name, N: m.N, k: b.kKept, g: b.methods[0].gain!,
+    tasks: decomps[i].tasks.filter((t) => t.finalUndefined === undefined).map((t) => ({ weight: t.weight, depth: t.depth ?? 1, ...(t.R === undefined ? {} : { R: t.R }) })),
+  })));
   const law: ScaleResults['law'] = { formula: LAW_FORMULA, points };
   const withPoints = new Set(points.map((p) => p.model));
   const noGain = models.filter((m) => !withPoints.has(m.name)).map((m) => m.name);
@@ -193,22 +202,28 @@ export async function runScaleStudy(opts: ScaleOptions): Promise<ScaleResults> {
   if (law.fit) log(`\nlaw: ${LAW_FORMULA}\n  a = ${law.fit.a.toFixed(3)}, b = ${law.fit.b.toFixed(3)}, rmse ${(100 * law.fit.rmse).toFixed(1)} gain points on ${law.fit.points} points from ${law.fit.sizes} size(s)`);
   for (const e of law.heldOut ?? []) log(`  held out ${e.model}: rmse ${(100 * e.rmse).toFixed(1)} points (size-free law ${(100 * e.sizeFreeRmse).toFixed(1)}) on ${e.points} points`);
   if (law.note) log(`  ${law.note}`);
+  law.best = await bestLaw(models, decomps, points, log);
 
   // 3. prune vs train
   const pairResults: PairResult[] = [];
+  const previous = opts.resume ? previousPairs(opts) : [];
   for (const { big, small, text } of pairs) {
     const bigRun = models.find((m) => m.name === big.name)!;
     const smallRun = models.find((m) => m.name === small.name)!;
     const b = bigRun.budgets.find((x) => x.budget === text)!;
     const layers = b.methods[0].layers;
     log(`\nprune vs train: ${big.name} pruned by ProbeScale to layers [${layers.join(',')}] vs ${small.name} (all ${small.model.arch.layers} layers)`);
-    const pr = await comparePair(big, small, layers, tasks, weights, bigRun.runDir, smallRun.runDir, opts);
+    // --resume: both runs reused (same models and settings) and the same subset: the pair's numbers would repeat
+    const before = reused.has(big.name) && reused.has(small.name) ? previous.find((x) => x.big === big.name && x.small === small.name && x.layers.join() === layers.join()) : undefined;
+    if (before) log(`  reusing its comparison from ${join(opts.out, 'results.json')} (--resume: both runs reused, same subset and settings; latency as measured then)`);
+    const pr = before ?? (await comparePair(big, small, layers, tasks, weights, bigRun.runDir, smallRun.runDir, opts));
     pairResults.push(pr);
     for (const t of pr.tasks) log(`  ${t.task.padEnd(9)} pruned ${t.pruned.score.toFixed(3)} [${t.pruned.lo.toFixed(3)}, ${t.pruned.hi.toFixed(3)}]  ${small.name} ${t.small.score.toFixed(3)} [${t.small.lo.toFixed(3)}, ${t.small.hi.toFixed(3)}]  diff ${pts(t.diff.score)} [${pts(t.diff.lo)}, ${pts(t.diff.hi)}] ${t.verdict}`);
     log(`  latency (median batch): pruned ${pr.latency.prunedMs.toFixed(2)} ms, ${small.name} ${pr.latency.smallMs.toFixed(2)} ms (ratio ${pr.latency.ratio.toFixed(2)})`);
   }
 
   const out: ScaleResults = {
+    version: 2,
     date: new Date().toISOString(),
     options: { ...opts, log: undefined },
     tasks: tasks.map((t, i) => ({ name: t.name, weight: weights[i], metric: t.metric })),
@@ -228,6 +243,78 @@ export async function runScaleStudy(opts: ScaleOptions): Promise<ScaleResults> {
 }
 
 const pts = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
+
+/** The settings a prune-vs-train comparison depends on besides the two runs (whose stamps hold the rest). */
+const PAIR_SETTINGS = ['tasks', 'weights', 'maxTrain', 'maxEval', 'seed', 'bootstrap', 'pooling', 'precision', 'threads'] as const;
+
+/** The pairs of the study already in OUT/results.json, when it was made with the same settings (else none). */
+function previousPairs(opts: ScaleOptions): PairResult[] {
+  const file = join(opts.out, 'results.json');
+  if (!existsSync(file)) return [];
+  let prev: ScaleResults;
+  try {
+    prev = JSON.parse(readFileSync(file, 'utf8')) as ScaleResults;
+  } catch {
+    return [];
+  }
+  const same = PAIR_SETTINGS.every((k) => JSON.stringify(prev.options?.[k] ?? null) === JSON.stringify((opts as unknown as Record<string, unknown>)[k] ?? null));
+  return same && Array.isArray(prev.pairs) ? prev.pairs : [];
+}
+
+/** A model's best-layer references per task (scaling/probescale-law.ts decomposeModel) from its run's references. */
+function decompose(m: ScaleModel, tasks: { name: string; weight: number }[]): ModelDecomposition {
+  return decomposeModel(m.name, m.N, tasks.map((t) => {
+    const x = m.references[t.name];
+    return { task: t.name, weight: t.weight, ref: { classes: x.classes, embeddings: x.embeddings.test, embeddingsHi: x.embeddings.hi, final: x.final.test, finalUndefined: x.gainUndefined.test, best: x.best, layers: m.layers } };
+  }));
+}
+
+/**
+ * Step 2 against the best layer: ProbeScale's gain vs best at each budget, the law fitted to it (over k, and
+ * over k counted up to each task's best layer) with its leave-one-model-out errors, and the composed
+ * prediction of the final-layer gain, in sample and held out.
+ */
+async function bestLaw(models: ScaleModel[], decomps: ModelDecomposition[], finalPoints: LawPoint[], log: (s: string) => void): Promise<BestLaw> {
+  const points: LawPoint[] = [];
+  models.forEach((m, i) => {
+    const d = decomps[i];
+    for (const b of m.budgets) {
+      const g = gainVsBest(d, Object.fromEntries(Object.entries(b.methods[0].scores).map(([t, v]) => [t, v.score])));
+      if (g === undefined) continue;
+      b.gainVsBest = g;
+      if (b.k !== null) points.push({ model: m.name, N: m.N, k: b.kKept, g, tasks: d.tasks.filter((t) => t.best !== undefined).map((t) => ({ weight: t.weight, depth: t.depth! })) });
+    }
+  });
+  const out: BestLaw = { points, models: decomps, k: {}, depth: {} };
+  log(`\nagainst the best layer (dev-chosen): gain vs best = (score - embeddings) / (best - embeddings); G_final = R * G_best`);
+  for (const d of decomps) {
+    log(`  ${d.model}: R = ${d.R === undefined ? 'n/a (no task with a defined final-layer gain)' : d.R.toFixed(2)}; ${d.tasks.map((t) => `${t.task} best ${t.best === undefined ? 'n/a' : `state ${t.bestState}: ${t.best.toFixed(3)}`}${t.R === undefined ? '' : `, R ${t.R.toFixed(2)}`}${t.bestUndefined ? ` (${t.bestUndefined})` : ''}`).join('; ')}`);
+  }
+  const withPoints = new Set(points.map((p) => p.model));
+  if (points.length < 2) {
+    out.note = `${points.length} point(s) with a defined gain vs best: no fit`;
+    log(`  ${out.note}`);
+    return out;
+  }
+  for (const [name, depth] of [['k', false], ['depth', true]] as const) {
+    const v = out[name];
+    v.fit = await fitProbeScaleLaw(points, { depth });
+    v.sizeFree = await fitProbeScaleLaw(points, { depth, sizeFree: true });
+    v.composed = composedRmse(v.fit, finalPoints, { depth });
+    const label = depth ? 'G_best(min(1, k / depth), N)' : 'G_best(k, N)';
+    log(`  ${label}: a = ${v.fit.a.toFixed(3)}, b = ${v.fit.b.toFixed(3)}, rmse ${(100 * v.fit.rmse).toFixed(1)} points on ${v.fit.points} points from ${v.fit.sizes} size(s) (size-free ${(100 * v.sizeFree.rmse).toFixed(1)})${v.composed ? `; composed with R on G_final: rmse ${(100 * v.composed.rmse).toFixed(1)} on ${v.composed.points} points` : ''}`);
+    if (withPoints.size < 2) continue;
+    v.heldOut = await leaveOneModelOut(points, { depth });
+    v.composedHeldOut = await composedLeaveOneModelOut(points, finalPoints, { depth });
+    for (const e of v.heldOut) log(`    held out ${e.model}: G_best rmse ${(100 * e.rmse).toFixed(1)} (size-free ${(100 * e.sizeFreeRmse).toFixed(1)}) on ${e.points} points`);
+    for (const e of v.composedHeldOut) log(`    held out ${e.model}: composed on G_final rmse ${(100 * e.rmse).toFixed(1)} (size-free ${(100 * e.sizeFreeRmse).toFixed(1)}), R = ${e.R.toFixed(2)}, ${e.points} points`);
+  }
+  if (withPoints.size < 2) {
+    out.note = `gain vs best defined for ${withPoints.size} model: no leave-one-model-out check`;
+    log(`  ${out.note}`);
+  }
+  return out;
+}
 
 /** Task scores of a subnetwork on test: the run's probe (C chosen on dev), predictions and scorer for pairing. */
 async function subnetScores(model: LoadedModel, layers: number[], tasks: Task[], suite: SuiteOptions) {

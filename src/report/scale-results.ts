@@ -6,7 +6,7 @@
 import type { BudgetResult, TaskReferences } from './results.js';
 import type { RetentionMode } from '../select/retention.js';
 import type { SentencePooling } from '../features/task-rows.js';
-import type { HeldOutError, LawFit, LawPoint } from '../scaling/probescale-law.js';
+import type { ComposedHeldOut, HeldOutError, LawFit, LawPoint, ModelDecomposition } from '../scaling/probescale-law.js';
 
 /** One budget of one model: the pipeline's BudgetResult with the kept fraction it stands for. */
 export interface ScaleBudget extends BudgetResult {
@@ -14,6 +14,9 @@ export interface ScaleBudget extends BudgetResult {
   k: number | null;
   /** the fraction ProbeScale's subset actually keeps (whole layers fit under k) */
   kKept: number;
+  /** ProbeScale's test gain against the full model's best layer (law.best.models says per task which
+   * reference); absent where no task has one, and in studies written before version 2 */
+  gainVsBest?: number;
 }
 
 export interface ScaleModel {
@@ -64,7 +67,34 @@ export interface PairResult {
   latency: { prunedMs: number; smallMs: number; ratio: number; rounds: number };
 }
 
+/** The law fitted to gain vs the best layer in one variant (k, or k counted up to each task's best layer). */
+export interface BestLawVariant {
+  fit?: LawFit;
+  sizeFree?: LawFit;
+  heldOut?: HeldOutError[];
+  /** the G_best law fitted on every point, composed with each model's R, against the measured G_final points */
+  composed?: { rmse: number; points: number };
+  /** the same held out: G_best's law fitted without the model */
+  composedHeldOut?: ComposedHeldOut[];
+}
+
+/** The law on gain against the best layer, and the decomposition G_final = R * G_best (version 2). */
+export interface BestLaw {
+  /** ProbeScale's test gain vs the best layer per model and budget (points where it is defined), with the
+   * tasks each averages (weight, best layer's depth) */
+  points: LawPoint[];
+  /** per model: each task's best-layer reference (or why it is degenerate), its depth and R = (best - e) / (final - e) */
+  models: ModelDecomposition[];
+  /** G_best(k, N), the same form as the final-layer law */
+  k: BestLawVariant;
+  /** G_best(min(1, k / depth), N) per task: k counted in the layers up to the task's best one */
+  depth: BestLawVariant;
+  note?: string;
+}
+
 export interface ScaleResults {
+  /** 2: law.best (gain vs the best layer, the decomposition) and budgets' gainVsBest; absent in version-1 studies */
+  version?: number;
   date: string;
   /** the options of the study as given (ScaleOptions of pipeline/scale.ts without the log function) */
   options: Record<string, unknown>;
@@ -79,6 +109,7 @@ export interface ScaleResults {
     heldOut?: HeldOutError[];
     /** why the fit or the held-out check is missing */
     note?: string;
+    best?: BestLaw;
   };
   pairs: PairResult[];
   seconds: number;

@@ -1,9 +1,11 @@
 /**
  * The scale study's table (markdown) and report (HTML with plots): every model x budget x method with raw and
- * gain retention and their CIs, the law's fit with its leave-one-model-out error, and the prune-vs-train pairs.
+ * gain retention and their CIs, the law's fit with its leave-one-model-out error (against the final and the best
+ * layer, with the composed prediction R * G_best), and the prune-vs-train pairs. Studies written before
+ * version 2 (no law.best) render without the best-layer parts.
  */
 import type * as vl from 'vega-lite';
-import type { ScaleResults } from './scale-results.js';
+import type { ScaleBudget, ScaleResults } from './scale-results.js';
 import { lawCurve } from '../scaling/probescale-law.js';
 import { svg } from './plots.js';
 
@@ -21,9 +23,15 @@ export function scaleTable(r: ScaleResults): string {
     L.push(`| ${m.name} | ${m.family} | ${m.layers} | ${num(m.N)} | ${num(m.fixed)} | ${m.retentionMode} | ${defined.join(', ') || 'none'} |`);
   }
   L.push('', 'Per task references (test): embeddings-only subnetwork -> full model, what the layers add (paired 95% CI):', '');
-  L.push('| model | task | majority | embeddings | final layer | layers add (pts) | gain defined |', '| --- | --- | ---: | ---: | ---: | ---: | --- |');
+  const best = r.law.best;
+  const dec = (model: string, task: string) => best?.models.find((d) => d.model === model)?.tasks.find((t) => t.task === task);
+  L.push(`| model | task | majority | embeddings | final layer | layers add (pts) | gain defined |${best ? ' best layer (dev): test [95% CI] | R = (best - emb) / (final - emb) | gain vs best |' : ''}`, `| --- | --- | ---: | ---: | ---: | ---: | --- |${best ? ' ---: | ---: | --- |' : ''}`);
   for (const m of r.models) {
-    for (const [t, x] of Object.entries(m.references)) L.push(`| ${m.name} | ${t} | ${x.majority.toFixed(3)} | ${x.embeddings.test.toFixed(3)} | ${x.final.test.toFixed(3)} | ${pts(x.layersAdd.test.score)} [${pts(x.layersAdd.test.lo)}, ${pts(x.layersAdd.test.hi)}] | ${x.gainUndefined.test ? 'no' : 'yes'} |`);
+    for (const [t, x] of Object.entries(m.references)) {
+      const d = dec(m.name, t);
+      const extra = best ? ` ${x.best ? `${x.best.state}: ${x.best.test.toFixed(3)} [${x.best.lo.toFixed(3)}, ${x.best.hi.toFixed(3)}]` : 'n/a'} | ${d?.R === undefined ? 'n/a' : d.R.toFixed(2)} | ${d?.bestUndefined ? (d.best === undefined ? `no: ${d.bestUndefined}` : `final layer stands in: ${d.bestUndefined.replace(/; the final layer stands in.*/, '')}`) : d?.best !== undefined ? 'yes' : 'no'} |` : '';
+      L.push(`| ${m.name} | ${t} | ${x.majority.toFixed(3)} | ${x.embeddings.test.toFixed(3)} | ${x.final.test.toFixed(3)} | ${pts(x.layersAdd.test.score)} [${pts(x.layersAdd.test.lo)}, ${pts(x.layersAdd.test.hi)}] | ${x.gainUndefined.test ? 'no' : 'yes'} |${extra}`);
+    }
   }
   const methods = r.models[0]?.budgets[0]?.methods.map((x) => x.method.replace(/ \(.*/, '')) ?? [];
   for (const kind of ['gain', 'raw'] as const) {
@@ -46,13 +54,19 @@ export function scaleTable(r: ScaleResults): string {
   }
   L.push('', '▼: ProbeScale above this baseline beyond noise (paired bootstrap CI of the difference above 0); ▲: below it beyond noise.');
   L.push('', 'Smallest measured kept fraction at which ProbeScale keeps 95% / 98% (test point estimate; "none" = no budget of the study did):', '');
-  L.push('| model | raw 95% | raw 98% | gain 95% | gain 98% |', '| --- | ---: | ---: | ---: | ---: |');
+  L.push(`| model | raw 95% | raw 98% | gain 95% | gain 98% |${best ? ' gain vs best 95% | gain vs best 98% |' : ''}`, `| --- | ---: | ---: | ---: | ---: |${best ? ' ---: | ---: |' : ''}`);
   for (const m of r.models) {
-    const at = (kind: 'raw' | 'gain', target: number) => {
-      const hit = m.budgets.filter((b) => b.k !== null && (kind === 'raw' ? b.methods[0].retention : b.methods[0].gain ?? -Infinity) >= target).sort((a, b) => a.kKept - b.kKept)[0];
-      return kind === 'gain' && m.budgets.every((b) => b.methods[0].gain === undefined) ? 'n/a (gain undefined)' : hit ? `${pct(hit.kKept)}% (${hit.keptLayers}/${m.layers} layers)` : 'none';
+    const value = (b: ScaleBudget, kind: 'raw' | 'gain' | 'best') => (kind === 'raw' ? b.methods[0].retention : kind === 'gain' ? b.methods[0].gain : b.gainVsBest);
+    const at = (kind: 'raw' | 'gain' | 'best', target: number) => {
+      const hit = m.budgets.filter((b) => b.k !== null && (value(b, kind) ?? -Infinity) >= target).sort((a, b) => a.kKept - b.kKept)[0];
+      return kind !== 'raw' && m.budgets.every((b) => value(b, kind) === undefined) ? 'n/a (gain undefined)' : hit ? `${pct(hit.kKept)}% (${hit.keptLayers}/${m.layers} layers)` : 'none';
     };
-    L.push(`| ${m.name} | ${at('raw', 0.95)} | ${at('raw', 0.98)} | ${at('gain', 0.95)} | ${at('gain', 0.98)} |`);
+    L.push(`| ${m.name} | ${at('raw', 0.95)} | ${at('raw', 0.98)} | ${at('gain', 0.95)} | ${at('gain', 0.98)} |${best ? ` ${at('best', 0.95)} | ${at('best', 0.98)} |` : ''}`);
+  }
+  if (best) {
+    L.push('', "ProbeScale's subset per model and budget, test: raw retention, gain vs the final layer (95% CI), gain vs the best layer (point estimate: the best layer's probe predictions are not kept, so no paired CI):", '');
+    L.push('| model | k | layers kept | raw | gain vs final | gain vs best |', '| --- | ---: | --- | ---: | ---: | ---: |');
+    for (const m of r.models) for (const b of m.budgets.filter((x) => x.k !== null)) L.push(`| ${m.name} | ${b.k} | [${b.methods[0].layers.join(', ')}] | ${pct(b.methods[0].retention)} | ${pct(b.methods[0].gain)}${ci(b.methods[0].gainCI)} | ${pct(b.gainVsBest)} |`);
   }
   const law = r.law;
   L.push('', `**Law**: ${law.formula}.`);
@@ -64,6 +78,33 @@ export function scaleTable(r: ScaleResults): string {
     for (const e of law.heldOut) L.push(`| ${e.model} | ${num(e.N)} | ${e.points} | ${pct(e.rmse)} | ${pct(e.mae)} | ${pct(e.sizeFreeRmse)} | ${e.fit.a.toFixed(2)}, ${e.fit.b.toFixed(2)} |`);
   }
   if (law.note) L.push('', `Note: ${law.note}.`);
+  if (best) {
+    L.push('', `**Law against the best layer**: the same form fitted to gain vs the full model's best layer (chosen on dev), G_best, over k ("k") and over k counted in the layers up to each task's best one, G(min(1, k / depth), N) ("depth"); the final-layer gain is predicted by composing it with each task's R = (best - emb) / (final - emb), measured on the full model.`);
+    for (const [name, v] of [['k', best.k], ['depth', best.depth]] as const) {
+      if (!v.fit) continue;
+      L.push('', `G_best, ${name}: fit on ${v.fit.points} points from ${v.fit.sizes} model size(s): a = ${v.fit.a.toFixed(3)}, b = ${v.fit.b.toFixed(3)} (exponent at 1M layer parameters ${Math.exp(v.fit.a).toFixed(2)}), rmse ${pct(v.fit.rmse)} points of gain vs best; size-free law: a = ${v.sizeFree!.a.toFixed(3)}, rmse ${pct(v.sizeFree!.rmse)}.${v.composed ? ` Composed with R on the measured final-layer gain: rmse ${pct(v.composed.rmse)} gain points on ${v.composed.points} points${law.fit ? ` (the final-layer law fitted directly: ${pct(law.fit.rmse)})` : ''}.` : ''}`);
+    }
+    const names = [...new Set([...(law.heldOut ?? []), ...(best.k.heldOut ?? []), ...(best.k.composedHeldOut ?? []), ...(best.depth.heldOut ?? []), ...(best.depth.composedHeldOut ?? [])].map((e) => e.model))];
+    if (names.length) {
+      L.push('', 'Leave-one-model-out rmse in points of gain (size-free law in parentheses; G_final columns on the same points):', '');
+      L.push('| held-out model | N | R | G_final: law on G_final | G_best: law, k | G_final: R x law, k | G_best: law, depth | G_final: R x law, depth |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+      const cols = [law.heldOut, best.k.heldOut, best.k.composedHeldOut, best.depth.heldOut, best.depth.composedHeldOut];
+      const cell = (e?: { rmse: number; sizeFreeRmse: number; points: number }) => (e ? `${pct(e.rmse)} (${pct(e.sizeFreeRmse)}), ${e.points} pts` : '-');
+      for (const n of names) {
+        const R = best.models.find((d) => d.model === n)?.R;
+        L.push(`| ${n} | ${num(r.models.find((m) => m.name === n)?.N ?? 0)} | ${R === undefined ? 'n/a' : R.toFixed(2)} | ${cols.map((c) => cell(c?.find((e) => e.model === n))).join(' | ')} |`);
+      }
+      // models held out in every G_final column, so the three G_final columns compare the same points
+      const common = names.filter((n) => [cols[0], cols[2], cols[4]].every((c) => c?.some((e) => e.model === n)));
+      const rmsOver = (c: typeof cols[number], only?: string[]) => {
+        const v = (c ?? []).filter((e) => !only || only.includes(e.model)).map((e) => e.rmse);
+        return v.length ? pct(Math.sqrt(v.reduce((s, x) => s + x * x, 0) / v.length)) : '-';
+      };
+      L.push(`| root mean square over the models of each column | | | ${cols.map((c) => rmsOver(c)).join(' | ')} |`);
+      if (common.length) L.push(`| the same over the ${common.length} models in every G_final column | | | ${rmsOver(cols[0], common)} | | ${rmsOver(cols[2], common)} | | ${rmsOver(cols[4], common)} |`);
+    }
+    if (best.note) L.push('', `Note (best layer): ${best.note}.`);
+  }
   for (const p of r.pairs) {
     L.push('', `**Prune vs train: ${p.big} pruned to ${p.small}'s layer parameters** — ProbeScale kept layers [${p.layers.join(',')}] of ${p.bigLayers}: ${num(p.keptParameters.layers)} layer / ${num(p.keptParameters.total)} total parameters vs ${p.small}'s ${num(p.smallParameters.layers)} / ${num(p.smallParameters.total)}. Median batch latency: pruned ${p.latency.prunedMs.toFixed(2)} ms, ${p.small} ${p.latency.smallMs.toFixed(2)} ms (ratio ${p.latency.ratio.toFixed(2)}).`, '');
     L.push(`| task | test units | ${p.big} pruned | ${p.small} | pruned - ${p.small} (pts) | verdict |`, '| --- | ---: | ---: | ---: | ---: | --- |');
@@ -73,13 +114,15 @@ export function scaleTable(r: ScaleResults): string {
   return L.join('\n');
 }
 
-/** Gain retention against kept fraction: ProbeScale's measured points per model and the fitted law's curves. */
-export function lawPlot(r: ScaleResults): vl.TopLevelSpec {
-  const points = r.law.points.map((p) => ({ model: p.model, k: p.k, g: p.g }));
-  const fit = r.law.fit;
+/** Gain retention against kept fraction: ProbeScale's measured points per model and the fitted law's curves
+ * (against the final layer, or against the best layer where the study has it). */
+export function lawPlot(r: ScaleResults, reference: 'final' | 'best' = 'final'): vl.TopLevelSpec {
+  const points = ((reference === 'best' ? r.law.best?.points : r.law.points) ?? []).map((p) => ({ model: p.model, k: p.k, g: p.g }));
+  // against the best layer the curves are the k variant's (the depth variant's differ per task)
+  const fit = reference === 'best' ? r.law.best?.k.fit : r.law.fit;
   const curves = fit ? r.models.filter((m) => points.some((p) => p.model === m.name)).flatMap((m) => lawCurve(fit, m.N).map((c) => ({ model: m.name, ...c }))) : [];
   const x = { field: 'k', type: 'quantitative' as const, title: 'kept fraction of layer parameters (k)', scale: { domain: [0, 1] }, axis: { format: '%' } };
-  const y = { field: 'g', type: 'quantitative' as const, title: 'gain retention (test)', axis: { format: '%' } };
+  const y = { field: 'g', type: 'quantitative' as const, title: reference === 'best' ? 'gain vs best layer (test)' : 'gain retention (test)', axis: { format: '%' } };
   const color = { field: 'model', type: 'nominal' as const };
   return {
     width: 460,
@@ -121,6 +164,7 @@ export async function renderScaleReport(r: ScaleResults): Promise<string> {
 <h1>ProbeScale across model sizes; prune vs train</h1>
 <p>${esc(r.models.map((m) => `${m.name} (${m.layers} layers, N = ${m.N.toLocaleString('en-US')})`).join(', '))}. Per-model runs (each with its own report): ${r.models.map((m) => `<a href="runs/${esc(m.name)}/report.html">${esc(m.name)}</a>`).join(', ')}.</p>
 <h2>Gain retention of ProbeScale's subset and the fitted law</h2>${await svg(lawPlot(r))}
+${r.law.best?.points.length ? `<h2>Gain against the best layer and its law</h2>${await svg(lawPlot(r, 'best'))}` : ''}
 ${hasGain ? `<h2>Every method, gain retention</h2>${await svg(methodsByModelPlot(r, 'gain'))}` : ''}
 <h2>Every method, raw retention</h2>${await svg(methodsByModelPlot(r, 'raw'))}
 <h2>Tables</h2><pre>${esc(table)}</pre>`;

@@ -1,19 +1,21 @@
 /**
  * `probescale study scale` end to end on two tiny models: stories260K and a copy truncated to its first
  * three layers (written by the compressor), one task, a few sentences. Files, every baseline at every
- * budget, the prune-vs-train pair (the truncated copy is one of the big model's own subsets), --resume, and
- * bad arguments that must fail before --out exists.
+ * budget, the law against the final and the best layer, the prune-vs-train pair (the truncated copy is one
+ * of the big model's own subsets), --resume (runs and pair reused; a version-1 study), and bad arguments that
+ * must fail before --out exists.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { loadModel } from '../../src/engine/load.js';
 import { materialize } from '../../src/compress/materialize.js';
 import { BASELINES } from '../../src/select/registry.js';
 import type { ScaleResults } from '../../src/report/scale-results.js';
+import { scaleTable } from '../../src/report/scale.js';
 import { ROOT, STORIES } from '../helpers.js';
 
 const CLI = join(ROOT, 'bin', 'probescale.js');
@@ -64,11 +66,47 @@ test('study scale: two models, every baseline at every budget, law points, prune
     for (const w of [...want, 'Prune vs train', 'Law']) assert.ok(table.includes(w), `table.md: ${w}`);
     assert.ok(readFileSync(join(out, 'report.html'), 'utf8').includes('<svg'), 'report has a plot');
     assert.ok(first.includes('prune vs train'));
-    // --resume reuses both finished runs and reproduces the same selections
+    // version 2: gain against the best layer, per model its references and R, ProbeScale's gain vs best per budget
+    assert.equal(r.version, 2);
+    const best = r.law.best!;
+    assert.deepEqual(best.models.map((d) => d.model), ['big', 'small']);
+    for (const [i, m] of r.models.entries()) {
+      const d = best.models[i];
+      const t = d.tasks[0];
+      const x = m.references.upos;
+      assert.equal(t.finalUndefined, x.gainUndefined.test);
+      if (t.best !== undefined) {
+        // R * gain vs best = gain vs final, per budget (one task: the identity is exact)
+        for (const b of m.budgets) {
+          const s = b.methods[0].scores.upos.score;
+          assert.ok(Math.abs(b.gainVsBest! - (s - x.embeddings.test) / (t.best - x.embeddings.test)) < 1e-9, `${m.name}: gain vs best`);
+          if (t.R !== undefined && b.methods[0].gain !== undefined) assert.ok(Math.abs(t.R * b.gainVsBest! - b.methods[0].gain) < 1e-9, `${m.name}: R * G_best = G_final`);
+        }
+      } else assert.ok(t.bestUndefined && m.budgets.every((b) => b.gainVsBest === undefined), `${m.name}: says why there is no best reference`);
+    }
+    assert.deepEqual(best.points.map((p) => p.g), r.models.flatMap((m) => m.budgets.filter((b) => b.k !== null && b.gainVsBest !== undefined).map((b) => b.gainVsBest)));
+    if (best.points.length >= 2) assert.ok(best.k.fit && best.k.sizeFree && best.depth.fit && best.depth.sizeFree);
+    else assert.ok(best.note);
+    // --resume reuses both finished runs and the pair, and reproduces the same selections
     const again = execFileSync(process.execPath, [CLI, ...args, '--resume'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     assert.equal(again.match(/reusing the finished run/g)?.length, 2);
+    assert.equal(again.match(/reusing its comparison/g)?.length, 1);
     const r2 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ScaleResults;
     assert.deepEqual(r2.models.map((m) => m.budgets.map((b) => b.methods[0].layers)), r.models.map((m) => m.budgets.map((b) => b.methods[0].layers)));
+    assert.deepEqual(r2.pairs, r.pairs);
+    // a version-1 study (written before law.best) renders without the best-layer parts; with other settings
+    // (--bootstrap) the runs and the pair are computed again, not reused
+    const v1 = JSON.parse(JSON.stringify(r)) as ScaleResults;
+    delete v1.version;
+    delete v1.law.best;
+    for (const m of v1.models) for (const b of m.budgets) delete b.gainVsBest;
+    const t1 = scaleTable(v1);
+    assert.ok(t1.includes('Law') && !t1.includes('Law against the best layer') && !t1.includes('gain vs best'));
+    assert.ok(scaleTable(r2).includes('Law against the best layer'));
+    writeFileSync(join(out, 'results.json'), JSON.stringify({ ...v1, options: { ...v1.options, bootstrap: 31 } }));
+    const third = execFileSync(process.execPath, [CLI, ...args, '--resume'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.equal(third.match(/reusing the finished run/g)?.length, 2);
+    assert.equal(third.match(/reusing its comparison/g), null, 'a study made with other settings: the pair is measured again');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
