@@ -91,6 +91,8 @@ export const SUITE: Record<string, string> = {
   'gpt-l12': `layers=12,hidden=128,heads=4,intermediate=512,vocab=2048,lr=0.001,warmup=500,evalEvery=1000,batch=16,steps=26000,${SUITE_COMMON}`,
   // gpt-m's recipe at roberta-s2's width (6 x 96, vocabulary 2,048): the suite's third decoder size between gpt-s and gpt-m
   'gpt-s2': `layers=6,hidden=96,heads=4,intermediate=384,vocab=2048,lr=0.0015,warmup=300,evalEvery=500,batch=16,steps=8600,${SUITE_COMMON}`,
+  // the ~4M member (12 x 160, 5 heads of 32): 40M tokens = 10 per parameter, ~6 h of one core, so it spans sessions (--resume)
+  'gpt-xl12': `layers=12,hidden=160,heads=5,intermediate=640,vocab=2048,lr=0.001,warmup=500,evalEvery=1000,batch=16,steps=39500,${SUITE_COMMON}`,
   // the recipe that leaves the masked-LM plateau (bench/RESULTS.md, "The masked-LM plateau, diagnosed")
   'roberta-m2': `layers=6,hidden=128,heads=4,intermediate=512,vocab=2048,lr=0.002,warmup=300,evalEvery=250,batch=32,steps=8000,sinusoidal=true,qkIdentity=1,splitInit=true,${SUITE_COMMON}`,
   // roberta-m2's recipe at 96 wide (4 heads of 24, so the positional half is two whole heads), 10.4 tokens/param
