@@ -112,14 +112,16 @@ export function lawTable(a: GridAnalysis): string {
     );
   }
   if (a.trained) {
-    const std = a.trained.find((t) => t.tag === 'search-standard');
+    // each search size has its own standard (same token budget); rows grouped by budget, standard first
+    const stdOf = (t: (typeof a.trained)[number]) => a.trained!.find((s) => s.tag === 'search-standard' && s.tokens === t.tokens);
+    const rows = [...a.trained].sort((x, y) => x.tokens - y.tokens || Number(y.tag === 'search-standard') - Number(x.tag === 'search-standard'));
     lines.push(
       '',
-      'Search shapes trained on one equal token budget (`law-grid --search`; predicted by the law fitted now):',
+      'Search shapes trained on their standard\'s token budget (`law-grid --search`; predicted by the law fitted now; "vs standard" = the same budget\'s standard):',
       '| role | hidden | layers | heads/kv | FFN | N | tokens | predicted | measured final loss (mean ± sd, seeds) | vs standard |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
-    for (const t of a.trained) lines.push(`| ${t.tag.replace('search-', '')} | ${t.shape.hidden} | ${t.shape.layers} | ${t.shape.heads}/${t.shape.kvHeads} | ${t.shape.intermediate} | ${t.N} | ${t.tokens} | ${f3(t.predicted)} | ${f3(t.loss.mean)} ± ${f3(t.loss.sd)} (${t.loss.n}) | ${std && t !== std ? `${(((t.loss.mean - std.loss.mean) / std.loss.mean) * 100).toFixed(2)}%` : ''} |`);
+    for (const t of rows) lines.push(`| ${t.tag.replace('search-', '')} | ${t.shape.hidden} | ${t.shape.layers} | ${t.shape.heads}/${t.shape.kvHeads} | ${t.shape.intermediate} | ${t.N} | ${t.tokens} | ${f3(t.predicted)} | ${f3(t.loss.mean)} ± ${f3(t.loss.sd)} (${t.loss.n}) | ${((std) => (std && t !== std ? `${(((t.loss.mean - std.loss.mean) / std.loss.mean) * 100).toFixed(2)}%` : ''))(stdOf(t))} |`);
   }
   return lines.join('\n');
 }
