@@ -99,6 +99,8 @@ export const SUITE: Record<string, string> = {
   'roberta-s2': `layers=6,hidden=96,heads=4,intermediate=384,vocab=2048,lr=0.002,warmup=300,evalEvery=250,batch=32,steps=4500,sinusoidal=true,qkIdentity=1,splitInit=true,${SUITE_COMMON}`,
   // 12 layers (item 3's depth for the largest encoder) at roberta-s2's width: 1.56M parameters, 10.1 tokens/param
   'roberta-l12': `layers=12,hidden=96,heads=4,intermediate=384,vocab=2048,lr=0.002,warmup=500,evalEvery=250,batch=32,steps=7700,sinusoidal=true,qkIdentity=1,splitInit=true,${SUITE_COMMON}`,
+  // the ~4M encoder (12 x 160, 4 heads of 40 so the positional half is two whole heads), gpt-xl12's budget: ~10 tokens/param, spans sessions
+  'roberta-xl12': `layers=12,hidden=160,heads=4,intermediate=640,vocab=2048,lr=0.002,warmup=500,evalEvery=500,batch=32,steps=20000,sinusoidal=true,qkIdentity=1,splitInit=true,${SUITE_COMMON}`,
   'roberta-s-sin': `layers=6,hidden=64,heads=2,intermediate=256,vocab=1024,lr=0.002,warmup=200,evalEvery=250,batch=32,steps=2000,sinusoidal=true,${SUITE_COMMON}`,
   'roberta-m': `layers=6,hidden=128,heads=4,intermediate=512,vocab=2048,lr=0.001,warmup=300,evalEvery=500,batch=32,steps=10000,sinusoidal=true,${SUITE_COMMON}`,
 };
