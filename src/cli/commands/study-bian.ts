@@ -121,7 +121,11 @@ export function lawTable(a: GridAnalysis): string {
       '| role | hidden | layers | heads/kv | FFN | N | tokens | predicted | measured final loss (mean ± sd, seeds) | vs standard |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
-    for (const t of rows) lines.push(`| ${t.tag.replace('search-', '')} | ${t.shape.hidden} | ${t.shape.layers} | ${t.shape.heads}/${t.shape.kvHeads} | ${t.shape.intermediate} | ${t.N} | ${t.tokens} | ${f3(t.predicted)} | ${f3(t.loss.mean)} ± ${f3(t.loss.sd)} (${t.loss.n}) | ${((std) => (std && t !== std ? `${(((t.loss.mean - std.loss.mean) / std.loss.mean) * 100).toFixed(2)}%` : ''))(stdOf(t))} |`);
+    for (const t of rows) {
+      const std = stdOf(t);
+      const vsStandard = std && t !== std ? `${(((t.loss.mean - std.loss.mean) / std.loss.mean) * 100).toFixed(2)}%` : '';
+      lines.push(`| ${t.tag.replace('search-', '')} | ${t.shape.hidden} | ${t.shape.layers} | ${t.shape.heads}/${t.shape.kvHeads} | ${t.shape.intermediate} | ${t.N} | ${t.tokens} | ${f3(t.predicted)} | ${f3(t.loss.mean)} ± ${f3(t.loss.sd)} (${t.loss.n}) | ${vsStandard} |`);
+    }
   }
   return lines.join('\n');
 }
