@@ -8,7 +8,8 @@
  *      the decomposition G_final = R * G_best checked held out)
  *   3. each pair big:small: the big model pruned by ProbeScale to at most the small model's layer parameters
  *      against the small model trained from scratch, on the same test sentences with the same probe, per task
- *      with a paired bootstrap CI, and both subnetworks' latency measured on the same texts
+ *      with a paired bootstrap CI, and both subnetworks' latency measured on the same texts; and against the
+ *      small model cut after each task's dev-chosen best layer (its own cheapest strong alternative)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -214,12 +215,15 @@ export async function runScaleStudy(opts: ScaleOptions): Promise<ScaleResults> {
     const layers = b.methods[0].layers;
     log(`\nprune vs train: ${big.name} pruned by ProbeScale to layers [${layers.join(',')}] vs ${small.name} (all ${small.model.arch.layers} layers)`);
     // --resume: both runs reused (same models and settings) and the same subset: the pair's numbers would repeat
-    const before = reused.has(big.name) && reused.has(small.name) ? previous.find((x) => x.big === big.name && x.small === small.name && x.layers.join() === layers.join()) : undefined;
+    const before = reused.has(big.name) && reused.has(small.name) ? previous.find((x) => x.big === big.name && x.small === small.name && x.layers.join() === layers.join() && x.smallBest !== undefined) : undefined;
     if (before) log(`  reusing its comparison from ${join(opts.out, 'results.json')} (--resume: both runs reused, same subset and settings; latency as measured then)`);
-    const pr = before ?? (await comparePair(big, small, layers, tasks, weights, bigRun.runDir, smallRun.runDir, opts));
+    const pr = before ?? (await comparePair(big, small, layers, tasks, weights, bigRun.runDir, smallRun.runDir, smallRun.references, opts));
     pairResults.push(pr);
     for (const t of pr.tasks) log(`  ${t.task.padEnd(9)} pruned ${t.pruned.score.toFixed(3)} [${t.pruned.lo.toFixed(3)}, ${t.pruned.hi.toFixed(3)}]  ${small.name} ${t.small.score.toFixed(3)} [${t.small.lo.toFixed(3)}, ${t.small.hi.toFixed(3)}]  diff ${pts(t.diff.score)} [${pts(t.diff.lo)}, ${pts(t.diff.hi)}] ${t.verdict}`);
     log(`  latency (median batch): pruned ${pr.latency.prunedMs.toFixed(2)} ms, ${small.name} ${pr.latency.smallMs.toFixed(2)} ms (ratio ${pr.latency.ratio.toFixed(2)})`);
+    const sb = pr.smallBest!;
+    for (const t of sb.tasks) log(`  ${t.task.padEnd(9)} ${small.name} cut after its best hidden state ${t.state} (dev): ${t.truncated.score.toFixed(3)} [${t.truncated.lo.toFixed(3)}, ${t.truncated.hi.toFixed(3)}]  pruned - it ${pts(t.diff.score)} [${pts(t.diff.lo)}, ${pts(t.diff.hi)}] ${t.verdict}`);
+    log(`  weighted: pruned - ${small.name} ${pts(pr.weighted.score)} [${pts(pr.weighted.lo)}, ${pts(pr.weighted.hi)}], pruned - ${small.name} cut ${pts(sb.weighted.score)} [${pts(sb.weighted.lo)}, ${pts(sb.weighted.hi)}] (cut at ${sb.state} of ${small.model.arch.layers} layers: ${sb.parameters.total.toLocaleString('en-US')} parameters, latency ratio ${sb.ratio.toFixed(2)})`);
   }
 
   const out: ScaleResults = {
@@ -329,45 +333,65 @@ async function subnetScores(model: LoadedModel, layers: number[], tasks: Task[],
   return out;
 }
 
-async function comparePair(big: Planned, small: Planned, layers: number[], tasks: Task[], weights: number[], bigDir: string, smallDir: string, opts: ScaleOptions): Promise<PairResult> {
+async function comparePair(big: Planned, small: Planned, layers: number[], tasks: Task[], weights: number[], bigDir: string, smallDir: string, smallRefs: ScaleModel['references'], opts: ScaleOptions): Promise<PairResult> {
   const suite = (dir: string, pooling: SentencePooling): SuiteOptions => ({ cacheDir: join(dir, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: false, threads: opts.threads, precision: opts.precision, sentencePooling: pooling });
+  const L = small.model.arch.layers;
   const a = await subnetScores(big.model, layers, tasks, suite(bigDir, big.pooling));
-  const b = await subnetScores(small.model, range(small.model.arch.layers), tasks, suite(smallDir, small.pooling));
-  const paired = tasks.map((t, i) => {
-    // both models saw the same sampled sentences; units are sentences (word tasks) or examples
-    if (a[i].scorer.units !== b[i].scorer.units) throw new ProbescaleError(`prune vs train, task ${t.name}: ${big.name} is scored on ${a[i].scorer.units} test units and ${small.name} on ${b[i].scorer.units}; the comparison needs the same units`, { fix: 'use tasks whose sentences fit both models\' positions' });
-    return { units: a[i].scorer.units, scoreA: a[i].scorer.forPredictions(a[i].pred), scoreB: b[i].scorer.forPredictions(b[i].pred) };
-  });
+  const b = await subnetScores(small.model, range(L), tasks, suite(smallDir, small.pooling));
+  // the small model cut after each task's best hidden state (chosen on dev in its run; state L = all of it)
+  const states = tasks.map((t) => smallRefs[t.name].best.state);
+  const c: typeof b = [];
+  for (const s of new Set(states)) {
+    const idx = tasks.map((_, i) => i).filter((i) => states[i] === s);
+    const scored = s === L ? idx.map((i) => b[i]) : await subnetScores(small.model, range(s), idx.map((i) => tasks[i]), suite(smallDir, small.pooling));
+    idx.forEach((i, j) => (c[i] = scored[j]));
+  }
   const wsum = weights.reduce((x, y) => x + y, 0);
-  const rows: PairTask[] = tasks.map((t, i) => {
-    const d = pairedBootstrapDiff([{ ...paired[i], weight: 1 }], { B: opts.bootstrap, seed: opts.seed });
-    return {
-      task: t.name, metric: t.metric, units: paired[i].units,
-      pruned: { score: a[i].ci.score, lo: a[i].ci.lo, hi: a[i].ci.hi }, small: { score: b[i].ci.score, lo: b[i].ci.lo, hi: b[i].ci.hi },
-      diff: d, verdict: d.lo > 0 ? 'pruned better' : d.hi < 0 ? 'small better' : 'within noise',
-    };
-  });
-  const weighted = pairedBootstrapDiff(paired.map((p, i) => ({ ...p, weight: weights[i] / wsum })), { B: opts.bootstrap, seed: opts.seed });
-  // latency: alternate the two so load changes on a shared machine hit both; median over rounds
+  const verdict = (d: { lo: number; hi: number }) => (d.lo > 0 ? 'pruned better' : d.hi < 0 ? 'small better' : 'within noise') as PairTask['verdict'];
+  // pruned minus other, paired over the same test units (both models saw the same sampled sentences)
+  const against = (other: typeof b, otherName: string) => {
+    const paired = tasks.map((t, i) => {
+      if (a[i].scorer.units !== other[i].scorer.units) throw new ProbescaleError(`prune vs train, task ${t.name}: ${big.name} is scored on ${a[i].scorer.units} test units and ${otherName} on ${other[i].scorer.units}; the comparison needs the same units`, { fix: 'use tasks whose sentences fit both models\' positions' });
+      return { units: a[i].scorer.units, scoreA: a[i].scorer.forPredictions(a[i].pred), scoreB: other[i].scorer.forPredictions(other[i].pred) };
+    });
+    const diffs = paired.map((p) => pairedBootstrapDiff([{ ...p, weight: 1 }], { B: opts.bootstrap, seed: opts.seed }));
+    const weighted = pairedBootstrapDiff(paired.map((p, i) => ({ ...p, weight: weights[i] / wsum })), { B: opts.bootstrap, seed: opts.seed });
+    return { paired, diffs, weighted };
+  };
+  const full = against(b, small.name);
+  const cut = against(c, `${small.name} cut at its best layers`);
+  const ci = (x: (typeof b)[number]) => ({ score: x.ci.score, lo: x.ci.lo, hi: x.ci.hi });
+  const rows: PairTask[] = tasks.map((t, i) => ({
+    task: t.name, metric: t.metric, units: full.paired[i].units, pruned: ci(a[i]), small: ci(b[i]), diff: full.diffs[i], verdict: verdict(full.diffs[i]),
+  }));
+  // latency: alternate the subnetworks so load changes on a shared machine hit each; median over rounds
+  const deepest = Math.max(...states);
   const batchOf = async (m: LoadedModel) => calibrationBatch(await m.tokenizer(), tasks, maxSequenceTokens(m.arch));
   const [ba, bb] = [await batchOf(big.model), await batchOf(small.model)];
-  const ea = await Engine.create(big.model, { layers, hiddenStates: 'last', logits: false, threads: opts.threads, precision: opts.precision });
-  const eb = await Engine.create(small.model, { layers: range(small.model.arch.layers), hiddenStates: 'last', logits: false, threads: opts.threads, precision: opts.precision });
+  const engine = (m: LoadedModel, keep: number[]) => Engine.create(m, { layers: keep, hiddenStates: 'last', logits: false, threads: opts.threads, precision: opts.precision });
+  const ea = await engine(big.model, layers);
+  const eb = await engine(small.model, range(L));
+  const ec = deepest < L ? await engine(small.model, range(deepest)) : undefined;
   const rounds = 5;
-  const ta: number[] = [];
-  const tb: number[] = [];
+  const [ta, tb, tc]: number[][] = [[], [], []];
   for (let r = 0; r < rounds; r++) {
     ta.push(await medianRunMs(ea, ba, 5));
     tb.push(await medianRunMs(eb, bb, 5));
+    if (ec) tc.push(await medianRunMs(ec, bb, 5));
   }
-  await ea.release();
-  await eb.release();
+  for (const e of [ea, eb, ec]) await e?.release();
   const med = (x: number[]) => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)];
   const [prunedMs, smallMs] = [med(ta), med(tb)];
+  const cutMs = ec ? med(tc) : smallMs;
+  const cutCost = subsetCost(small.costs, range(deepest));
   return {
     big: big.name, small: small.name, layers, bigLayers: big.model.arch.layers,
     keptParameters: { layers: subsetCost(big.costs, layers) - big.costs.fixed, total: subsetCost(big.costs, layers) },
     smallParameters: { layers: small.N, total: small.N + small.costs.fixed },
-    tasks: rows, weighted, latency: { prunedMs, smallMs, ratio: prunedMs / smallMs, rounds },
+    tasks: rows, weighted: full.weighted, latency: { prunedMs, smallMs, ratio: prunedMs / smallMs, rounds },
+    smallBest: {
+      tasks: tasks.map((t, i) => ({ task: t.name, metric: t.metric, units: cut.paired[i].units, state: states[i], pruned: ci(a[i]), truncated: ci(c[i]), diff: cut.diffs[i], verdict: verdict(cut.diffs[i]) })),
+      weighted: cut.weighted, state: deepest, parameters: { layers: cutCost - small.costs.fixed, total: cutCost }, latencyMs: cutMs, ratio: prunedMs / cutMs,
+    },
   };
 }

@@ -65,6 +65,25 @@ export interface PairResult {
   weighted: { score: number; lo: number; hi: number; above: number };
   /** median batch latency (calibration batch of the same task texts, each model's own tokenizer), ms */
   latency: { prunedMs: number; smallMs: number; ratio: number; rounds: number };
+  /** the small model cut after each task's dev-chosen best layer (absent in studies written before it) */
+  smallBest?: PairSmallBest;
+}
+
+/**
+ * The small model's own cheapest strong alternative: truncated after each task's best hidden state (chosen on
+ * dev in its run), probed the same way. Generous to it: each task gets its own depth, and every such
+ * truncation holds at most the small model's parameters, so a pruned model that beats it beats the small model
+ * trained from scratch however that one is cut.
+ */
+export interface PairSmallBest {
+  tasks: (Omit<PairTask, 'small'> & { state: number; truncated: { score: number; lo: number; hi: number } })[];
+  weighted: { score: number; lo: number; hi: number; above: number };
+  /** the deepest of the tasks' best states: what serving every task needs, with its parameters and latency */
+  state: number;
+  parameters: { layers: number; total: number };
+  latencyMs: number;
+  /** pruned / truncated small, median batch latency measured in the same rounds */
+  ratio: number;
 }
 
 /** The law fitted to gain vs the best layer in one variant (k, or k counted up to each task's best layer). */

@@ -1,8 +1,9 @@
 /**
  * The scale study's table (markdown) and report (HTML with plots): every model x budget x method with raw and
  * gain retention and their CIs, the law's fit with its leave-one-model-out error (against the final and the best
- * layer, with the composed prediction R * G_best), and the prune-vs-train pairs. Studies written before
- * version 2 (no law.best) render without the best-layer parts.
+ * layer, with the composed prediction R * G_best), and the prune-vs-train pairs (also against the small model
+ * cut at its best layers). Studies written before version 2 (no law.best) or before smallBest render without
+ * those parts.
  */
 import type * as vl from 'vega-lite';
 import type { ScaleBudget, ScaleResults } from './scale-results.js';
@@ -13,6 +14,8 @@ const pct = (v: number | undefined) => (v === undefined ? 'n/a' : (100 * v).toFi
 const ci = (c?: [number, number]) => (c ? ` [${pct(c[0])}, ${pct(c[1])}]` : '');
 const pts = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
 const num = (v: number) => v.toLocaleString('en-US');
+
+const verdict = (d: { lo: number; hi: number }) => (d.lo > 0 ? 'pruned better' : d.hi < 0 ? 'small better' : 'within noise');
 
 export function scaleTable(r: ScaleResults): string {
   const L: string[] = [];
@@ -109,7 +112,13 @@ export function scaleTable(r: ScaleResults): string {
     L.push('', `**Prune vs train: ${p.big} pruned to ${p.small}'s layer parameters** — ProbeScale kept layers [${p.layers.join(',')}] of ${p.bigLayers}: ${num(p.keptParameters.layers)} layer / ${num(p.keptParameters.total)} total parameters vs ${p.small}'s ${num(p.smallParameters.layers)} / ${num(p.smallParameters.total)}. Median batch latency: pruned ${p.latency.prunedMs.toFixed(2)} ms, ${p.small} ${p.latency.smallMs.toFixed(2)} ms (ratio ${p.latency.ratio.toFixed(2)}).`, '');
     L.push(`| task | test units | ${p.big} pruned | ${p.small} | pruned - ${p.small} (pts) | verdict |`, '| --- | ---: | ---: | ---: | ---: | --- |');
     for (const t of p.tasks) L.push(`| ${t.task} | ${t.units} | ${t.pruned.score.toFixed(3)} [${t.pruned.lo.toFixed(3)}, ${t.pruned.hi.toFixed(3)}] | ${t.small.score.toFixed(3)} [${t.small.lo.toFixed(3)}, ${t.small.hi.toFixed(3)}] | ${pts(t.diff.score)} [${pts(t.diff.lo)}, ${pts(t.diff.hi)}] | ${t.verdict} |`);
-    L.push(`| weighted | | | | ${pts(p.weighted.score)} [${pts(p.weighted.lo)}, ${pts(p.weighted.hi)}] | ${p.weighted.lo > 0 ? 'pruned better' : p.weighted.hi < 0 ? 'small better' : 'within noise'} |`);
+    L.push(`| weighted | | | | ${pts(p.weighted.score)} [${pts(p.weighted.lo)}, ${pts(p.weighted.hi)}] | ${verdict(p.weighted)} |`);
+    const c = p.smallBest;
+    if (!c) continue;
+    L.push('', `Against ${p.small} cut after each task's best hidden state (chosen on dev; at most its parameters, so generous to it): serving every task needs ${c.state} of its layers, ${num(c.parameters.layers)} layer / ${num(c.parameters.total)} total parameters, median batch latency ${c.latencyMs.toFixed(2)} ms (pruned / it ${c.ratio.toFixed(2)}).`, '');
+    L.push(`| task | test units | ${p.big} pruned | ${p.small} cut (hidden state) | pruned - cut (pts) | verdict |`, '| --- | ---: | ---: | ---: | ---: | --- |');
+    for (const t of c.tasks) L.push(`| ${t.task} | ${t.units} | ${t.pruned.score.toFixed(3)} | ${t.truncated.score.toFixed(3)} [${t.truncated.lo.toFixed(3)}, ${t.truncated.hi.toFixed(3)}] (${t.state}) | ${pts(t.diff.score)} [${pts(t.diff.lo)}, ${pts(t.diff.hi)}] | ${t.verdict} |`);
+    L.push(`| weighted | | | | ${pts(c.weighted.score)} [${pts(c.weighted.lo)}, ${pts(c.weighted.hi)}] | ${verdict(c.weighted)} |`);
   }
   return L.join('\n');
 }

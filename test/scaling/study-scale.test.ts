@@ -2,8 +2,9 @@
  * `probescale study scale` end to end on two tiny models: stories260K and a copy truncated to its first
  * three layers (written by the compressor), one task, a few sentences. Files, every baseline at every
  * budget, the law against the final and the best layer, the prune-vs-train pair (the truncated copy is one
- * of the big model's own subsets), --resume (runs and pair reused; a version-1 study), and bad arguments that
- * must fail before --out exists.
+ * of the big model's own subsets) and its comparison with the small model cut at its best layer, --resume
+ * (runs and pair reused; a pair without the cut comparison and a version-1 study measured again), and bad
+ * arguments that must fail before --out exists.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,8 +63,20 @@ test('study scale: two models, every baseline at every budget, law points, prune
     // the truncated copy is big's layers [0,1,2]: if ProbeScale kept those, the two are the same network
     if (p.layers.join() === '0,1,2') assert.equal(t.diff.score, 0);
     assert.ok(p.latency.prunedMs > 0 && p.latency.smallMs > 0);
+    // the small model cut after its dev-chosen best hidden state: that state, at most small's parameters, and the
+    // full small model's score when the best state is its last
+    const sb = p.smallBest!;
+    const smallRef = r.models[1].references.upos;
+    const c = sb.tasks[0];
+    assert.equal(c.state, smallRef.best.state);
+    assert.equal(sb.state, c.state);
+    assert.ok(sb.parameters.layers <= p.smallParameters.layers && sb.parameters.total <= p.smallParameters.total);
+    if (c.state === 3) assert.deepEqual(c.truncated, t.small);
+    assert.ok(Math.abs(c.diff.score - (c.pruned.score - c.truncated.score)) < 1e-9);
+    assert.ok(c.diff.lo <= c.diff.score + 1e-12 && c.diff.score <= c.diff.hi + 1e-12);
+    assert.ok(sb.latencyMs > 0 && Math.abs(sb.ratio - p.latency.prunedMs / sb.latencyMs) < 1e-9);
     const table = readFileSync(join(out, 'table.md'), 'utf8');
-    for (const w of [...want, 'Prune vs train', 'Law']) assert.ok(table.includes(w), `table.md: ${w}`);
+    for (const w of [...want, 'Prune vs train', 'Law', "cut after each task's best hidden state"]) assert.ok(table.includes(w), `table.md: ${w}`);
     assert.ok(readFileSync(join(out, 'report.html'), 'utf8').includes('<svg'), 'report has a plot');
     assert.ok(first.includes('prune vs train'));
     // version 2: gain against the best layer, per model its references and R, ProbeScale's gain vs best per budget
@@ -94,6 +107,15 @@ test('study scale: two models, every baseline at every budget, law points, prune
     const r2 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ScaleResults;
     assert.deepEqual(r2.models.map((m) => m.budgets.map((b) => b.methods[0].layers)), r.models.map((m) => m.budgets.map((b) => b.methods[0].layers)));
     assert.deepEqual(r2.pairs, r.pairs);
+    // a pair written before the cut comparison existed is measured again, not reused without it
+    const noCut = JSON.parse(JSON.stringify(r2)) as ScaleResults;
+    delete noCut.pairs[0].smallBest;
+    assert.ok(!scaleTable(noCut).includes("cut after each task's best hidden state"));
+    writeFileSync(join(out, 'results.json'), JSON.stringify(noCut));
+    const remeasured = execFileSync(process.execPath, [CLI, ...args, '--resume'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.equal(remeasured.match(/reusing its comparison/g), null);
+    const r3 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ScaleResults;
+    assert.deepEqual(r3.pairs[0].smallBest!.tasks.map((x) => [x.state, x.truncated]), sb.tasks.map((x) => [x.state, x.truncated]));
     // a version-1 study (written before law.best) renders without the best-layer parts; with other settings
     // (--bootstrap) the runs and the pair are computed again, not reused
     const v1 = JSON.parse(JSON.stringify(r)) as ScaleResults;
@@ -107,6 +129,35 @@ test('study scale: two models, every baseline at every budget, law points, prune
     const third = execFileSync(process.execPath, [CLI, ...args, '--resume'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     assert.equal(third.match(/reusing the finished run/g)?.length, 2);
     assert.equal(third.match(/reusing its comparison/g), null, 'a study made with other settings: the pair is measured again');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('study scale: prune vs train against the small model cut after each task\'s best layer', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ps-scale-cut-'));
+  try {
+    const small = join(dir, 't3');
+    await materialize(loadModel(BIG), [0, 1, 2], small);
+    const out = join(dir, 'out');
+    execFileSync(process.execPath, [CLI, 'study', 'scale', '--models', `big=${BIG},small=${small}`, '--tasks', 'upos,tense', '--budgets', '0.8', '--pairs', 'big:small',
+      '--max-train', '40', '--max-eval', '20', '--search-evals', '2', '--random-seeds', '1', '--bootstrap', '30', '--threads', '1', '--out', out], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ScaleResults;
+    const p = r.pairs[0];
+    const sb = p.smallBest!;
+    const refs = r.models[1].references;
+    assert.deepEqual(sb.tasks.map((t) => t.state), [refs.upos.best.state, refs.tense.best.state]);
+    // on this data tense's best state is below the small model's last, so a truncated copy is scored
+    const cut = sb.tasks.filter((t) => t.state < 3);
+    assert.ok(cut.length > 0, `some task's best state is below 3: ${sb.tasks.map((t) => t.state)}`);
+    assert.equal(sb.state, Math.max(...sb.tasks.map((t) => t.state)));
+    for (const [i, t] of sb.tasks.entries()) {
+      if (t.state === 3) assert.deepEqual(t.truncated, p.tasks[i].small, `${t.task}: all layers = the small model`);
+      assert.deepEqual(t.pruned, p.tasks[i].pruned);
+      assert.ok(Math.abs(t.diff.score - (t.pruned.score - t.truncated.score)) < 1e-9);
+    }
+    if (sb.state < 3) assert.ok(sb.parameters.layers < p.smallParameters.layers && sb.latencyMs > 0);
+    else assert.equal(sb.latencyMs, p.latency.smallMs);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
