@@ -24,7 +24,7 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
     for (const m of ['probescale', 'drop-top', 'drop-bottom', 'alternate', 'keep-ends', 'block-influence', 'angular', 'truncate-best', 'sleb']) assert.ok(names.includes(m), `${b.budget}: ${m}`);
     assert.ok(names.some((n) => n.startsWith('random')));
     const ps = b.methods.find((m) => m.method === 'probescale')!;
-    assert.equal(ps.layers.length, b.keptLayers);
+    assert.ok(ps.layers.length >= 1 && ps.layers.length <= b.keptLayers, 'a budget is a ceiling');
     assert.ok(ps.parameters <= b.allowed, 'within budget');
     // every fixed baseline carries a paired comparison whose point estimate is the retention difference
     for (const m of b.methods.filter((x) => x !== ps && !x.method.startsWith('random'))) {
@@ -56,7 +56,7 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
   const summary = taskSummaryLines(r).join('\n');
   assert.match(summary, /upos \(accuracy\): 50 test sentences, \d+ words scored/);
   assert.match(summary, /trec \(accuracy\): 50 test sentences scored/);
-  assert.match(summary, /budget 0\.6: 2 of 5 layers\n {4}probescale/);
+  assert.match(summary, /budget 0\.6: up to 2 of 5 layers fit\n {4}probescale/);
   // reference points per task; gain retention is a number exactly where the references allow it
   for (const t of ['upos', 'trec']) {
     const x = r.references[t];
@@ -88,8 +88,9 @@ test('run: probe -> select -> baselines -> write -> verify -> report', async () 
   assert.ok(Math.abs(sz.selection * sz.vocabulary * qf.precision * qf.layout * qf.int8! - qf.total) < 1e-9, 'the factors multiply to the total');
   for (const t of ['upos', 'trec']) assert.ok(r.compressed.quantized!.verification[t].score > 0, `int8 ${t}`);
   assert.ok(r.compressed.quantized!.measured.latencyMsBatch32 > 0 && r.compressed.quantized!.measured.peakRssMb > 0);
-  // 2 of 5 layers kept: the FLOP ratio is 2/5 of the layer FLOPs (plus any kept bridge)
-  assert.ok(r.compressed.compute.flopRatio >= 0.4 - 1e-9 && r.compressed.compute.flopRatio < 0.6, String(r.compressed.compute.flopRatio));
+  // n of 5 layers kept (2 fit): the FLOP ratio is n/5 of the layer FLOPs (plus any kept bridge)
+  const n = r.compressed.layers.length;
+  assert.ok(r.compressed.compute.flopRatio >= n / 5 - 1e-9 && r.compressed.compute.flopRatio < n / 5 + 0.2, `${n} layers: ${r.compressed.compute.flopRatio}`);
   assert.ok(r.compressed.compute.latencyRatioBatch32 > 0);
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.equal((html.match(/<svg/g) ?? []).length, 3, 'three inline plots: probe curves, retention vs parameters, fitted retention curve');

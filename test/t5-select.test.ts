@@ -112,9 +112,19 @@ test('selection over decoder blocks: the search over units chooses among decoder
   // three units within the cost of two encoder blocks + one decoder block: the search chooses which decoder
   // block to keep (two decoder blocks, with their once-paid final norm and table, are over the budget)
   const budget = subsetCost(all, [0, 1, 2]);
-  const result = await searchSubset(ev, all, budget, 3, [[0, 1, 2]]);
+  // a sequence-to-sequence model: at least one decoder block, and (T5's rule) an encoder block with it
+  const seq2seq = (s: number[]) => s.some((u) => u >= 2) && s.some((u) => u < 2);
+  const result = await searchSubset(ev, all, budget, 3, [[0, 1, 2]], 40, seq2seq);
   assert.equal(result.method, 'exhaustive');
-  assert.deepEqual([...scored.keys()].sort(), ['0,1,2', '0,1,3'], 'exactly the affordable subsets were scored');
+  // a budget is a ceiling: every affordable sequence-to-sequence subset of 1-3 units, and no other, was scored (none with both
+  // decoder blocks: their once-paid final norm and table put two over the budget)
+  const affordable: string[] = [];
+  for (let m = 1; m < 16; m++) {
+    const s = [0, 1, 2, 3].filter((i) => m & (1 << i));
+    if (s.length <= 3 && subsetCost(all, s) <= budget + 1e-9 && seq2seq(s)) affordable.push(s.join());
+  }
+  assert.ok(!affordable.includes('0,2,3') && affordable.includes('0,1,2'));
+  assert.deepEqual([...scored.keys()].sort(), affordable.sort(), 'exactly the affordable subsets were scored');
   const best = [...scored.entries()].reduce((x, y) => (y[1] > x[1] ? y : x));
   assert.equal(result.best.layers.join(), best[0], 'the search returns the best subset it scored');
   const { layers, decoderLayers } = splitT5Units(model.arch, model.weights, result.best.layers);

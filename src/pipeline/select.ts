@@ -231,9 +231,15 @@ export async function selectLayers(inputs: SelectionInputs, opts: Omit<SelectOpt
   const fullParams = fullCost(paramCosts);
   if (paramCosts.outside) log(`T5: budgets are fractions of the whole checkpoint (${fullParams.toLocaleString()} parameters); the decoder's ${paramCosts.outside.toLocaleString()} are not probed, so the written model is the encoder alone (T5EncoderModel)`);
 
-  const results: BudgetResult[] = [];
+  const results: BudgetResult[] = new Array(budgets.length);
   const slebCache = new Map<number, number[]>();
-  for (const budget of budgets) {
+  // smaller budgets first, and each search also starts from the subsets chosen at the smaller budgets of its
+  // kind (they fit): ProbeScale's dev retention never falls as a budget grows. Results keep the order given.
+  const asFraction = (b: Budget) => (b.absolute ? b.value / fullCost(paramCosts) : b.value);
+  const order = budgets.map((b, i) => i).sort((i, j) => budgets[i].kind.localeCompare(budgets[j].kind) || asFraction(budgets[i]) - asFraction(budgets[j]));
+  const chosenBefore = new Map<Budget['kind'], number[][]>();
+  for (const bi of order) {
+    const budget = budgets[bi];
     const costs = budget.kind === 'parameters' ? paramCosts : budget.kind === 'flops' ? flops : await latencyCosts(model, calib, opts.threads, opts.precision);
     const cap = capacity(budget, costs);
     const k = cap.maxLayers;
@@ -247,15 +253,18 @@ export async function selectLayers(inputs: SelectionInputs, opts: Omit<SelectOpt
         return slebCache.get(n)!;
       },
     });
-    // the search starts from the best on dev of the additive optimum and every heuristic's subset
+    // the search starts from the best on dev of the additive optimum, every heuristic's subset and the smaller
+    // budgets' choices
     searchProgress = progress(`budget ${budget.text}: search on dev`, searchEvals, 'subsets');
-    const search = await searchSubset(selectionEv, costs, cap.total, k, [add.layers, ...heuristics.map((h) => h.layers)], searchEvals);
+    const before = chosenBefore.get(budget.kind) ?? [];
+    const search = await searchSubset(selectionEv, costs, cap.total, k, [add.layers, ...heuristics.map((h) => h.layers), ...before], searchEvals);
     searchProgress.stop();
     searchProgress = undefined;
     // scored after the search, which (as a starting subset) has usually scored it already
     const addDevScore = await ev.evaluate(add.layers, 'dev');
     const winner = search.best.retention > objective(addDevScore) ? 'search' : 'additive';
     const chosen = winner === 'search' ? search.best.layers : add.layers;
+    chosenBefore.set(budget.kind, [...before, chosen]);
     const candidates = [{ method: 'probescale', layers: chosen }, ...heuristics];
     const methods: MethodResult[] = [];
     // every subset scored on test below, sent out at once with --redis
@@ -312,12 +321,12 @@ export async function selectLayers(inputs: SelectionInputs, opts: Omit<SelectOpt
     const randScores: SubsetScore['scores'] = {};
     for (const t of tasks) randScores[t.name] = { score: rand.reduce((a, r) => a + r.scores[t.name].score, 0) / rand.length };
     methods.push({ method: `${RANDOM_BASELINE.name} (${rand.length} seeds)`, layers: [], parameters: subsetCost(paramCosts, rand[0].layers), retention: mean, sd, gain: gainMean, gainSd, scores: randScores });
-    results.push({
+    results[bi] = {
       budget: budget.text, kind: budget.kind, allowed: cap.total, keptLayers: k,
       additive: { layers: add.layers, devRetention: objective(addDevScore), exact: add.exact },
       search: { layers: search.best.layers, devRetention: search.best.retention, method: search.method, evaluated: search.evaluated },
       winner, methods,
-    });
+    };
     for (const m of methods) log(methodLine(m, mode));
   }
 

@@ -61,7 +61,7 @@ export async function renderReport(r: RunResults): Promise<string> {
   const budgetRows = r.budgets
     .map((b) => {
       const methods = [...b.methods].sort((x, y) => (value(y) ?? -Infinity) - (value(x) ?? -Infinity));
-      return `<h3>Budget ${esc(b.budget)} (${esc(b.kind)}): ${b.keptLayers} layer${b.keptLayers === 1 ? '' : 's'} kept</h3>
+      return `<h3>Budget ${esc(b.budget)} (${esc(b.kind)}): up to ${b.keptLayers} layer${b.keptLayers === 1 ? '' : 's'} fit</h3>
 <p>Additive optimum (exact knapsack${b.additive.exact ? '' : ', gridded'}): layers [${b.additive.layers.join(', ')}], dev retention ${pct(b.additive.devRetention)}.
 Search over subnetworks (${esc(b.search.method)}, ${b.search.evaluated} subnetworks run): layers [${b.search.layers.join(', ')}], dev retention ${pct(b.search.devRetention)}.
 Chosen: <b>${esc(b.winner)}</b>.</p>

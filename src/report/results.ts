@@ -90,6 +90,7 @@ export interface BudgetResult {
   budget: string;
   kind: Budget['kind'];
   allowed: number;
+  /** the most layers the budget holds (ProbeScale may keep fewer: a budget is a ceiling) */
   keptLayers: number;
   additive: { layers: number[]; devRetention: number; exact: boolean };
   search: { layers: number[]; devRetention: number; method: string; evaluated: number };

@@ -62,7 +62,7 @@ export function scaleTable(r: ScaleResults): string {
     const value = (b: ScaleBudget, kind: 'raw' | 'gain' | 'best') => (kind === 'raw' ? b.methods[0].retention : kind === 'gain' ? b.methods[0].gain : b.gainVsBest);
     const at = (kind: 'raw' | 'gain' | 'best', target: number) => {
       const hit = m.budgets.filter((b) => b.k !== null && (value(b, kind) ?? -Infinity) >= target).sort((a, b) => a.kKept - b.kKept)[0];
-      return kind !== 'raw' && m.budgets.every((b) => value(b, kind) === undefined) ? 'n/a (gain undefined)' : hit ? `${pct(hit.kKept)}% (${hit.keptLayers}/${m.layers} layers)` : 'none';
+      return kind !== 'raw' && m.budgets.every((b) => value(b, kind) === undefined) ? 'n/a (gain undefined)' : hit ? `${pct(hit.kKept)}% (${hit.methods[0].layers.length}/${m.layers} layers)` : 'none';
     };
     L.push(`| ${m.name} | ${at('raw', 0.95)} | ${at('raw', 0.98)} | ${at('gain', 0.95)} | ${at('gain', 0.98)} |${best ? ` ${at('best', 0.95)} | ${at('best', 0.98)} |` : ''}`);
   }

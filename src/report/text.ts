@@ -68,7 +68,7 @@ export function taskSummaryLines(r: RunResults): string[] {
       out.push(`  noise: score CI of the final layer ±${(50 * (x.final.hi - x.final.lo)).toFixed(1)} pts; paired differences resolve ±${(100 * hwRaw).toFixed(1)} raw pts (${verdict(hwRaw)})${hwGain !== undefined ? `, ±${(100 * hwGain).toFixed(1)} gain pts (${verdict(hwGain)})` : ''} (median CI half-width)`);
     }
     for (const b of r.budgets) {
-      out.push(`  budget ${b.budget}: ${b.keptLayers} of ${L} layers`);
+      out.push(`  budget ${b.budget}: up to ${b.keptLayers} of ${L} layers fit`);
       for (const { names, m } of distinctSubsets(b.methods)) {
         const s = m.scores[t.name];
         const pt = m.perTask?.[t.name];

@@ -121,3 +121,24 @@ test('subset search: at least the best start on dev, within its evaluation budge
   // a start that does not fit the budget is skipped; no start at all that fits is an error
   await assert.rejects(searchSubset(ev, costs, k, k, [[0, 1, 2, 3, 4]], 25), /no starting subset/);
 });
+
+test('subset search: the budget is a ceiling — fewer layers win when the rest hurt (exhaustive and local)', async () => {
+  const { searchSubset } = await import('../../src/select/search.js');
+  // an encoder on a word task: layers 0-1 help, every later one loses information
+  const value = [0.5, 0.3, -0.1, -0.2, -0.1, -0.3, -0.2, -0.1, -0.2, -0.3, -0.1, -0.2];
+  const retention = (s: number[]) => s.reduce((a, l) => a + value[l], 0);
+  const ev = { async evaluate(layers: number[]) { return { layers, scores: {}, retention: retention(layers) }; } };
+  const costs = (L: number) => ({ perLayer: new Array(L).fill(1), fixed: 0, unit: 'parameters' as const });
+  // 6 layers, 2 affordable: 6 + 15 subsets of size 1-2, all tried
+  const small = await searchSubset(ev, costs(6), 2, 2, [[4, 5]], 40);
+  assert.equal(small.method, 'exhaustive');
+  assert.equal(small.evaluated, 21);
+  assert.deepEqual(small.best.layers, [0, 1]);
+  // 12 layers, 6 affordable, starting from a full-size subset: once no swap helps, drop moves reach [0, 1]
+  const local = await searchSubset(ev, costs(12), 6, 6, [[0, 1, 2, 3, 10, 11]], 400);
+  assert.equal(local.method, 'local');
+  assert.deepEqual(local.best.layers, [0, 1]);
+  // a smaller subset among the starts (a smaller budget's choice) is kept when nothing beats it
+  const carried = await searchSubset(ev, costs(12), 6, 6, [[2, 3, 4, 5, 6, 7], [0, 1]], 3);
+  assert.deepEqual(carried.best.layers, [0, 1]);
+});
