@@ -9,7 +9,8 @@
  *   3. each pair big:small: the big model pruned by ProbeScale to at most the small model's layer parameters
  *      against the small model trained from scratch, on the same test sentences with the same probe, per task
  *      with a paired bootstrap CI, and both subnetworks' latency measured on the same texts; and against the
- *      small model cut after each task's dev-chosen best layer (its own cheapest strong alternative)
+ *      small model cut after each task's dev-chosen best layer (its own cheapest strong alternative); and at
+ *      equal measured latency: the best on dev of the big model's chosen subsets that runs as fast as the small one
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -215,14 +216,16 @@ export async function runScaleStudy(opts: ScaleOptions): Promise<ScaleResults> {
     const layers = b.methods[0].layers;
     log(`\nprune vs train: ${big.name} pruned by ProbeScale to layers [${layers.join(',')}] vs ${small.name} (all ${small.model.arch.layers} layers)`);
     // --resume: both runs reused (same models and settings) and the same subset: the pair's numbers would repeat
-    const before = reused.has(big.name) && reused.has(small.name) ? previous.find((x) => x.big === big.name && x.small === small.name && x.layers.join() === layers.join() && x.smallBest !== undefined) : undefined;
+    const before = reused.has(big.name) && reused.has(small.name) ? previous.find((x) => x.big === big.name && x.small === small.name && x.layers.join() === layers.join() && x.smallBest !== undefined && x.equalLatency !== undefined) : undefined;
     if (before) log(`  reusing its comparison from ${join(opts.out, 'results.json')} (--resume: both runs reused, same subset and settings; latency as measured then)`);
-    const pr = before ?? (await comparePair(big, small, layers, tasks, weights, bigRun.runDir, smallRun.runDir, smallRun.references, opts));
+    const pr = before ?? (await comparePair(big, small, layers, tasks, weights, bigRun.runDir, smallRun.runDir, smallRun.references, bigRun.budgets.map((x) => ({ layers: x.methods[0].layers, devRetention: x.methods[0].devRetention! })), opts));
     pairResults.push(pr);
     for (const t of pr.tasks) log(`  ${t.task.padEnd(9)} pruned ${t.pruned.score.toFixed(3)} [${t.pruned.lo.toFixed(3)}, ${t.pruned.hi.toFixed(3)}]  ${small.name} ${t.small.score.toFixed(3)} [${t.small.lo.toFixed(3)}, ${t.small.hi.toFixed(3)}]  diff ${pts(t.diff.score)} [${pts(t.diff.lo)}, ${pts(t.diff.hi)}] ${t.verdict}`);
     log(`  latency (median batch): pruned ${pr.latency.prunedMs.toFixed(2)} ms, ${small.name} ${pr.latency.smallMs.toFixed(2)} ms (ratio ${pr.latency.ratio.toFixed(2)})`);
     const sb = pr.smallBest!;
     for (const t of sb.tasks) log(`  ${t.task.padEnd(9)} ${small.name} cut after its best hidden state ${t.state} (dev): ${t.truncated.score.toFixed(3)} [${t.truncated.lo.toFixed(3)}, ${t.truncated.hi.toFixed(3)}]  pruned - it ${pts(t.diff.score)} [${pts(t.diff.lo)}, ${pts(t.diff.hi)}] ${t.verdict}`);
+    const el = pr.equalLatency!;
+    log(el.layers ? `  at ${small.name}'s latency (${el.smallMs.toFixed(2)} ms): ${big.name} [${el.layers.join(',')}] (${el.latencyMs!.toFixed(2)} ms, best on dev of the study's choices that fast) - ${small.name} ${pts(el.weighted!.score)} [${pts(el.weighted!.lo)}, ${pts(el.weighted!.hi)}]` : `  at ${small.name}'s latency (${el.smallMs.toFixed(2)} ms): none of ${big.name}'s ${el.candidates.length} chosen subsets is as fast (fastest ${Math.min(...el.candidates.map((x) => x.latencyMs)).toFixed(2)} ms)`);
     log(`  weighted: pruned - ${small.name} ${pts(pr.weighted.score)} [${pts(pr.weighted.lo)}, ${pts(pr.weighted.hi)}], pruned - ${small.name} cut ${pts(sb.weighted.score)} [${pts(sb.weighted.lo)}, ${pts(sb.weighted.hi)}] (cut at ${sb.state} of ${small.model.arch.layers} layers: ${sb.parameters.total.toLocaleString('en-US')} parameters, latency ratio ${sb.ratio.toFixed(2)})`);
   }
 
@@ -333,7 +336,7 @@ async function subnetScores(model: LoadedModel, layers: number[], tasks: Task[],
   return out;
 }
 
-async function comparePair(big: Planned, small: Planned, layers: number[], tasks: Task[], weights: number[], bigDir: string, smallDir: string, smallRefs: ScaleModel['references'], opts: ScaleOptions): Promise<PairResult> {
+async function comparePair(big: Planned, small: Planned, layers: number[], tasks: Task[], weights: number[], bigDir: string, smallDir: string, smallRefs: ScaleModel['references'], bigChoices: { layers: number[]; devRetention: number }[], opts: ScaleOptions): Promise<PairResult> {
   const suite = (dir: string, pooling: SentencePooling): SuiteOptions => ({ cacheDir: join(dir, '.features'), bootstrap: opts.bootstrap, seed: opts.seed, progress: false, threads: opts.threads, precision: opts.precision, sentencePooling: pooling });
   const L = small.model.arch.layers;
   const a = await subnetScores(big.model, layers, tasks, suite(bigDir, big.pooling));
@@ -349,10 +352,10 @@ async function comparePair(big: Planned, small: Planned, layers: number[], tasks
   const wsum = weights.reduce((x, y) => x + y, 0);
   const verdict = (d: { lo: number; hi: number }) => (d.lo > 0 ? 'pruned better' : d.hi < 0 ? 'small better' : 'within noise') as PairTask['verdict'];
   // pruned minus other, paired over the same test units (both models saw the same sampled sentences)
-  const against = (other: typeof b, otherName: string) => {
+  const against = (other: typeof b, otherName: string, pruned: typeof b = a) => {
     const paired = tasks.map((t, i) => {
-      if (a[i].scorer.units !== other[i].scorer.units) throw new ProbescaleError(`prune vs train, task ${t.name}: ${big.name} is scored on ${a[i].scorer.units} test units and ${otherName} on ${other[i].scorer.units}; the comparison needs the same units`, { fix: 'use tasks whose sentences fit both models\' positions' });
-      return { units: a[i].scorer.units, scoreA: a[i].scorer.forPredictions(a[i].pred), scoreB: other[i].scorer.forPredictions(other[i].pred) };
+      if (pruned[i].scorer.units !== other[i].scorer.units) throw new ProbescaleError(`prune vs train, task ${t.name}: ${big.name} is scored on ${pruned[i].scorer.units} test units and ${otherName} on ${other[i].scorer.units}; the comparison needs the same units`, { fix: 'use tasks whose sentences fit both models\' positions' });
+      return { units: pruned[i].scorer.units, scoreA: pruned[i].scorer.forPredictions(pruned[i].pred), scoreB: other[i].scorer.forPredictions(other[i].pred) };
     });
     const diffs = paired.map((p) => pairedBootstrapDiff([{ ...p, weight: 1 }], { B: opts.bootstrap, seed: opts.seed }));
     const weighted = pairedBootstrapDiff(paired.map((p, i) => ({ ...p, weight: weights[i] / wsum })), { B: opts.bootstrap, seed: opts.seed });
@@ -372,18 +375,37 @@ async function comparePair(big: Planned, small: Planned, layers: number[], tasks
   const ea = await engine(big.model, layers);
   const eb = await engine(small.model, range(L));
   const ec = deepest < L ? await engine(small.model, range(deepest)) : undefined;
+  // equal latency: every distinct subset ProbeScale chose for the big model at the study's budgets, timed in the
+  // same rounds (the pair's own subset is among them)
+  const choices = bigChoices.filter((x, i) => x.layers.length > 0 && bigChoices.findIndex((y) => y.layers.join() === x.layers.join()) === i);
+  const ed = await Promise.all(choices.map((x) => engine(big.model, x.layers)));
   const rounds = 5;
   const [ta, tb, tc]: number[][] = [[], [], []];
+  const td: number[][] = choices.map(() => []);
   for (let r = 0; r < rounds; r++) {
     ta.push(await medianRunMs(ea, ba, 5));
     tb.push(await medianRunMs(eb, bb, 5));
     if (ec) tc.push(await medianRunMs(ec, bb, 5));
+    for (const [j, e] of ed.entries()) td[j].push(await medianRunMs(e, ba, 5));
   }
-  for (const e of [ea, eb, ec]) await e?.release();
+  for (const e of [ea, eb, ec, ...ed]) await e?.release();
   const med = (x: number[]) => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)];
   const [prunedMs, smallMs] = [med(ta), med(tb)];
   const cutMs = ec ? med(tc) : smallMs;
   const cutCost = subsetCost(small.costs, range(deepest));
+  const candidates = choices.map((x, j) => ({ layers: x.layers, devRetention: x.devRetention, latencyMs: med(td[j]) }));
+  const fast = candidates.filter((x) => x.latencyMs <= smallMs).sort((x, y) => y.devRetention - x.devRetention || x.latencyMs - y.latencyMs)[0];
+  let equalLatency: PairResult['equalLatency'] = { candidates, smallMs };
+  if (fast) {
+    const e = fast.layers.join() === layers.join() ? a : await subnetScores(big.model, fast.layers, tasks, suite(bigDir, big.pooling));
+    const at = against(b, small.name, e);
+    const cost = subsetCost(big.costs, fast.layers);
+    equalLatency = {
+      ...equalLatency, layers: fast.layers, latencyMs: fast.latencyMs, parameters: { layers: cost - big.costs.fixed, total: cost },
+      tasks: tasks.map((t, i) => ({ task: t.name, metric: t.metric, units: at.paired[i].units, pruned: ci(e[i]), small: ci(b[i]), diff: at.diffs[i], verdict: verdict(at.diffs[i]) })),
+      weighted: at.weighted,
+    };
+  }
   return {
     big: big.name, small: small.name, layers, bigLayers: big.model.arch.layers,
     keptParameters: { layers: subsetCost(big.costs, layers) - big.costs.fixed, total: subsetCost(big.costs, layers) },
@@ -393,5 +415,6 @@ async function comparePair(big: Planned, small: Planned, layers: number[], tasks
       tasks: tasks.map((t, i) => ({ task: t.name, metric: t.metric, units: cut.paired[i].units, state: states[i], pruned: ci(a[i]), truncated: ci(c[i]), diff: cut.diffs[i], verdict: verdict(cut.diffs[i]) })),
       weighted: cut.weighted, state: deepest, parameters: { layers: cutCost - small.costs.fixed, total: cutCost }, latencyMs: cutMs, ratio: prunedMs / cutMs,
     },
+    equalLatency,
   };
 }

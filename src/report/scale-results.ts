@@ -67,6 +67,26 @@ export interface PairResult {
   latency: { prunedMs: number; smallMs: number; ratio: number; rounds: number };
   /** the small model cut after each task's dev-chosen best layer (absent in studies written before it) */
   smallBest?: PairSmallBest;
+  /** at equal measured latency instead of equal parameters (absent in studies written before it) */
+  equalLatency?: PairEqualLatency;
+}
+
+/**
+ * The big model at the small model's measured latency: of ProbeScale's choices at the study's budgets for the big
+ * model, the best on dev whose median batch latency, measured in the same rounds as the small model's, is at
+ * most the small model's; scored against the small model like the equal-parameter subset. No new selection is
+ * run, so this is the best of the choices the study made, not a search at a latency budget.
+ */
+export interface PairEqualLatency {
+  /** every distinct choice measured: its layers, dev retention (the run's selection mode) and median latency */
+  candidates: { layers: number[]; devRetention: number; latencyMs: number }[];
+  smallMs: number;
+  /** the chosen subset, or undefined when none is as fast as the small model */
+  layers?: number[];
+  latencyMs?: number;
+  parameters?: { layers: number; total: number };
+  tasks?: PairTask[];
+  weighted?: { score: number; lo: number; hi: number; above: number };
 }
 
 /**

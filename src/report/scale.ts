@@ -2,7 +2,7 @@
  * The scale study's table (markdown) and report (HTML with plots): every model x budget x method with raw and
  * gain retention and their CIs, the law's fit with its leave-one-model-out error (against the final and the best
  * layer, with the composed prediction R * G_best), and the prune-vs-train pairs (also against the small model
- * cut at its best layers). Studies written before version 2 (no law.best) or before smallBest render without
+ * cut at its best layers, and at the small model's measured latency). Studies written before version 2 (no law.best) or before smallBest render without
  * those parts.
  */
 import type * as vl from 'vega-lite';
@@ -119,6 +119,17 @@ export function scaleTable(r: ScaleResults): string {
     L.push(`| task | test units | ${p.big} pruned | ${p.small} cut (hidden state) | pruned - cut (pts) | verdict |`, '| --- | ---: | ---: | ---: | ---: | --- |');
     for (const t of c.tasks) L.push(`| ${t.task} | ${t.units} | ${t.pruned.score.toFixed(3)} | ${t.truncated.score.toFixed(3)} [${t.truncated.lo.toFixed(3)}, ${t.truncated.hi.toFixed(3)}] (${t.state}) | ${pts(t.diff.score)} [${pts(t.diff.lo)}, ${pts(t.diff.hi)}] | ${t.verdict} |`);
     L.push(`| weighted | | | | ${pts(c.weighted.score)} [${pts(c.weighted.lo)}, ${pts(c.weighted.hi)}] | ${verdict(c.weighted)} |`);
+    const e = p.equalLatency;
+    if (!e) continue;
+    const timed = e.candidates.map((x) => `[${x.layers.join(',')}] ${x.latencyMs.toFixed(2)} ms`).join(', ');
+    if (!e.layers) {
+      L.push('', `At ${p.small}'s measured latency (${e.smallMs.toFixed(2)} ms): none of ${p.big}'s chosen subsets is as fast (${timed}).`);
+      continue;
+    }
+    L.push('', `At ${p.small}'s measured latency (${e.smallMs.toFixed(2)} ms), the best on dev of ${p.big}'s chosen subsets that runs as fast: [${e.layers.join(',')}], ${e.latencyMs!.toFixed(2)} ms, ${num(e.parameters!.layers)} layer / ${num(e.parameters!.total)} total parameters (the study's choices, timed in the same rounds: ${timed}).`, '');
+    L.push(`| task | test units | ${p.big} pruned | ${p.small} | pruned - ${p.small} (pts) | verdict |`, '| --- | ---: | ---: | ---: | ---: | --- |');
+    for (const t of e.tasks!) L.push(`| ${t.task} | ${t.units} | ${t.pruned.score.toFixed(3)} [${t.pruned.lo.toFixed(3)}, ${t.pruned.hi.toFixed(3)}] | ${t.small.score.toFixed(3)} | ${pts(t.diff.score)} [${pts(t.diff.lo)}, ${pts(t.diff.hi)}] | ${t.verdict} |`);
+    L.push(`| weighted | | | | ${pts(e.weighted!.score)} [${pts(e.weighted!.lo)}, ${pts(e.weighted!.hi)}] | ${verdict(e.weighted!)} |`);
   }
   return L.join('\n');
 }

@@ -75,8 +75,23 @@ test('study scale: two models, every baseline at every budget, law points, prune
     assert.ok(Math.abs(c.diff.score - (c.pruned.score - c.truncated.score)) < 1e-9);
     assert.ok(c.diff.lo <= c.diff.score + 1e-12 && c.diff.score <= c.diff.hi + 1e-12);
     assert.ok(sb.latencyMs > 0 && Math.abs(sb.ratio - p.latency.prunedMs / sb.latencyMs) < 1e-9);
+    // equal latency: every distinct subset ProbeScale chose for big was timed; the one taken is the best on dev
+    // among those at most as slow as small, and is scored against small like the equal-parameter subset
+    const el = p.equalLatency!;
+    const chosen = [...new Set(r.models[0].budgets.map((b) => b.methods[0].layers.join()))];
+    assert.deepEqual(el.candidates.map((x) => x.layers.join()).sort(), chosen.sort());
+    assert.ok(el.candidates.every((x) => x.latencyMs > 0) && el.smallMs === p.latency.smallMs);
+    const fast = el.candidates.filter((x) => x.latencyMs <= el.smallMs);
+    if (fast.length === 0) assert.equal(el.layers, undefined);
+    else {
+      assert.equal(el.layers!.join(), fast.reduce((x, y) => (y.devRetention > x.devRetention ? y : x)).layers.join());
+      assert.ok(el.latencyMs! <= el.smallMs);
+      const e = el.tasks![0];
+      assert.deepEqual(e.small, t.small);
+      assert.ok(Math.abs(e.diff.score - (e.pruned.score - e.small.score)) < 1e-9);
+    }
     const table = readFileSync(join(out, 'table.md'), 'utf8');
-    for (const w of [...want, 'Prune vs train', 'Law', "cut after each task's best hidden state"]) assert.ok(table.includes(w), `table.md: ${w}`);
+    for (const w of [...want, 'Prune vs train', 'Law', "cut after each task's best hidden state", "measured latency"]) assert.ok(table.includes(w), `table.md: ${w}`);
     assert.ok(readFileSync(join(out, 'report.html'), 'utf8').includes('<svg'), 'report has a plot');
     assert.ok(first.includes('prune vs train'));
     // version 2: gain against the best layer, per model its references and R, ProbeScale's gain vs best per budget
@@ -107,9 +122,10 @@ test('study scale: two models, every baseline at every budget, law points, prune
     const r2 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ScaleResults;
     assert.deepEqual(r2.models.map((m) => m.budgets.map((b) => b.methods[0].layers)), r.models.map((m) => m.budgets.map((b) => b.methods[0].layers)));
     assert.deepEqual(r2.pairs, r.pairs);
-    // a pair written before the cut comparison existed is measured again, not reused without it
+    // a pair written before the cut (or equal-latency) comparison existed is measured again, not reused without it
     const noCut = JSON.parse(JSON.stringify(r2)) as ScaleResults;
     delete noCut.pairs[0].smallBest;
+    delete noCut.pairs[0].equalLatency;
     assert.ok(!scaleTable(noCut).includes("cut after each task's best hidden state"));
     writeFileSync(join(out, 'results.json'), JSON.stringify(noCut));
     const remeasured = execFileSync(process.execPath, [CLI, ...args, '--resume'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
