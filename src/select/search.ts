@@ -12,12 +12,14 @@
 import type { Evaluator, SubsetScore } from './evaluate.js';
 import { subsetCost, type LayerCosts } from './costs.js';
 
-/** every subset of 1..k of n layers that `keep` accepts, or undefined when there are more than `limit` */
-function subsetsUpTo(n: number, k: number, limit: number, keep: (s: number[]) => boolean): number[][] | undefined {
+/** every subset of 1..k of n layers that is affordable and allowed, or undefined when there are more than
+ * `limit`; a subset over budget is not extended (adding a layer never lowers the cost) */
+function subsetsUpTo(n: number, k: number, limit: number, affordable: (s: number[]) => boolean, allowed: (s: number[]) => boolean): number[][] | undefined {
   const out: number[][] = [];
   const rec = (start: number, acc: number[]) => {
     if (out.length > limit) return;
-    if (acc.length > 0 && keep(acc)) out.push([...acc]);
+    if (acc.length > 0 && !affordable(acc)) return;
+    if (acc.length > 0 && allowed(acc)) out.push([...acc]);
     if (acc.length === k) return;
     for (let i = start; i < n; i++) rec(i + 1, [...acc, i]);
   };
@@ -35,7 +37,8 @@ export interface SearchResult {
 /** `allowed`: subsets the caller can use beyond fitting the budget (e.g. a T5 that must keep a decoder block) */
 export async function searchSubset(ev: Pick<Evaluator, 'evaluate'> & Partial<Pick<Evaluator, 'prefetch' | 'width'>>, costs: LayerCosts, totalBudget: number, k: number, starts: number[][], maxEvals = 40, allowed: (s: number[]) => boolean = () => true): Promise<SearchResult> {
   const L = costs.perLayer.length;
-  const fits = (s: number[]) => subsetCost(costs, s) <= totalBudget + 1e-9 && allowed(s);
+  const affordable = (s: number[]) => subsetCost(costs, s) <= totalBudget + 1e-9;
+  const fits = (s: number[]) => affordable(s) && allowed(s);
   const trace: SearchResult['trace'] = [];
   const score = async (s: number[]) => {
     const r = await ev.evaluate(s, 'dev');
@@ -45,7 +48,7 @@ export async function searchSubset(ev: Pick<Evaluator, 'evaluate'> & Partial<Pic
   // scale-out: the subsets this search will score are sent out together (prefetch); the order and the
   // choice below are the same as when each is scored when asked for
   const prefetch = (subsets: number[][]) => ev.prefetch?.(subsets, 'dev');
-  const all = subsetsUpTo(L, k, maxEvals, fits);
+  const all = subsetsUpTo(L, k, maxEvals, affordable, allowed);
   if (all) {
     let best: SubsetScore | undefined;
     await prefetch(all);
