@@ -22,14 +22,20 @@ import { ROOT, STORIES } from '../helpers.js';
 const CLI = join(ROOT, 'bin', 'probescale.js');
 const BIG = join(STORIES, 'stories260K.bin');
 
+/** stories260K ("big") and its first three layers written as a model ("small"): the study's arguments for both */
+async function twoModels(dir: string, tasks: string, budgets: string): Promise<{ out: string; args: string[] }> {
+  const small = join(dir, 't3');
+  await materialize(loadModel(BIG), [0, 1, 2], small);
+  const out = join(dir, 'out');
+  const args = ['study', 'scale', '--models', `big=${BIG},small=${small}`, '--tasks', tasks, '--budgets', budgets, '--pairs', 'big:small',
+    '--max-train', '40', '--max-eval', '20', '--search-evals', '2', '--random-seeds', '1', '--bootstrap', '30', '--threads', '1', '--out', out];
+  return { out, args };
+}
+
 test('study scale: two models, every baseline at every budget, law points, prune vs train, --resume', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ps-scale-'));
   try {
-    const small = join(dir, 't3');
-    await materialize(loadModel(BIG), [0, 1, 2], small);
-    const out = join(dir, 'out');
-    const args = ['study', 'scale', '--models', `big=${BIG},small=${small}`, '--tasks', 'upos', '--budgets', '0.4,0.8', '--pairs', 'big:small',
-      '--max-train', '40', '--max-eval', '20', '--search-evals', '2', '--random-seeds', '1', '--bootstrap', '30', '--threads', '1', '--out', out];
+    const { out, args } = await twoModels(dir, 'upos', '0.4,0.8');
     const first = execFileSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     for (const f of ['results.json', 'table.md', 'report.html', '.probescale-output.json', 'runs/big/results.json', 'runs/small/results.json']) assert.ok(existsSync(join(out, f)), f);
     const r = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ScaleResults;
@@ -153,11 +159,8 @@ test('study scale: two models, every baseline at every budget, law points, prune
 test('study scale: prune vs train against the small model cut after each task\'s best layer', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ps-scale-cut-'));
   try {
-    const small = join(dir, 't3');
-    await materialize(loadModel(BIG), [0, 1, 2], small);
-    const out = join(dir, 'out');
-    execFileSync(process.execPath, [CLI, 'study', 'scale', '--models', `big=${BIG},small=${small}`, '--tasks', 'upos,tense', '--budgets', '0.8', '--pairs', 'big:small',
-      '--max-train', '40', '--max-eval', '20', '--search-evals', '2', '--random-seeds', '1', '--bootstrap', '30', '--threads', '1', '--out', out], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const { out, args } = await twoModels(dir, 'upos,tense', '0.8');
+    execFileSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const r = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ScaleResults;
     const p = r.pairs[0];
     const sb = p.smallBest!;
