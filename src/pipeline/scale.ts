@@ -29,7 +29,7 @@ import type { RetentionMode } from '../select/retention.js';
 import type { SentencePooling } from '../features/task-rows.js';
 import type { Precision } from '../engine/graph.js';
 import type { RunResults } from '../report/results.js';
-import type { BestLaw, PairResult, PairTask, ScaleBudget, ScaleModel, ScaleResults } from '../report/scale-results.js';
+import { pairVerdict as verdict, type BestLaw, type PairResult, type PairTask, type ScaleBudget, type ScaleModel, type ScaleResults } from '../report/scale-results.js';
 import { runPipeline } from './run.js';
 
 export type { ScaleResults } from '../report/scale-results.js';
@@ -350,7 +350,6 @@ async function comparePair(big: Planned, small: Planned, layers: number[], tasks
     idx.forEach((i, j) => (c[i] = scored[j]));
   }
   const wsum = weights.reduce((x, y) => x + y, 0);
-  const verdict = (d: { lo: number; hi: number }) => (d.lo > 0 ? 'pruned better' : d.hi < 0 ? 'small better' : 'within noise') as PairTask['verdict'];
   // pruned minus other, paired over the same test units (both models saw the same sampled sentences)
   const against = (other: typeof b, otherName: string, pruned: typeof b = a) => {
     const paired = tasks.map((t, i) => {
@@ -376,9 +375,10 @@ async function comparePair(big: Planned, small: Planned, layers: number[], tasks
   const eb = await engine(small.model, range(L));
   const ec = deepest < L ? await engine(small.model, range(deepest)) : undefined;
   // equal latency: every distinct subset ProbeScale chose for the big model at the study's budgets, timed in the
-  // same rounds (the pair's own subset is among them)
+  // same rounds; the pair's own subset is among them and is the one already timed as `ea`
   const choices = bigChoices.filter((x, i) => x.layers.length > 0 && bigChoices.findIndex((y) => y.layers.join() === x.layers.join()) === i);
-  const ed = await Promise.all(choices.map((x) => engine(big.model, x.layers)));
+  const isPair = (x: { layers: number[] }) => x.layers.join() === layers.join();
+  const ed = await Promise.all(choices.map((x) => (isPair(x) ? undefined : engine(big.model, x.layers))));
   const rounds = 5;
   const [ta, tb, tc]: number[][] = [[], [], []];
   const td: number[][] = choices.map(() => []);
@@ -386,18 +386,18 @@ async function comparePair(big: Planned, small: Planned, layers: number[], tasks
     ta.push(await medianRunMs(ea, ba, 5));
     tb.push(await medianRunMs(eb, bb, 5));
     if (ec) tc.push(await medianRunMs(ec, bb, 5));
-    for (const [j, e] of ed.entries()) td[j].push(await medianRunMs(e, ba, 5));
+    for (const [j, e] of ed.entries()) if (e) td[j].push(await medianRunMs(e, ba, 5));
   }
   for (const e of [ea, eb, ec, ...ed]) await e?.release();
   const med = (x: number[]) => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)];
   const [prunedMs, smallMs] = [med(ta), med(tb)];
   const cutMs = ec ? med(tc) : smallMs;
   const cutCost = subsetCost(small.costs, range(deepest));
-  const candidates = choices.map((x, j) => ({ layers: x.layers, devRetention: x.devRetention, latencyMs: med(td[j]) }));
+  const candidates = choices.map((x, j) => ({ layers: x.layers, devRetention: x.devRetention, latencyMs: isPair(x) ? prunedMs : med(td[j]) }));
   const fast = candidates.filter((x) => x.latencyMs <= smallMs).sort((x, y) => y.devRetention - x.devRetention || x.latencyMs - y.latencyMs)[0];
   let equalLatency: PairResult['equalLatency'] = { candidates, smallMs };
   if (fast) {
-    const e = fast.layers.join() === layers.join() ? a : await subnetScores(big.model, fast.layers, tasks, suite(bigDir, big.pooling));
+    const e = isPair(fast) ? a : await subnetScores(big.model, fast.layers, tasks, suite(bigDir, big.pooling));
     const at = against(b, small.name, e);
     const cost = subsetCost(big.costs, fast.layers);
     equalLatency = {

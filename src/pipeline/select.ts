@@ -235,7 +235,7 @@ export async function selectLayers(inputs: SelectionInputs, opts: Omit<SelectOpt
   const slebCache = new Map<number, number[]>();
   // smaller budgets first, and each search also starts from the subsets chosen at the smaller budgets of its
   // kind (they fit): ProbeScale's dev retention never falls as a budget grows. Results keep the order given.
-  const asFraction = (b: Budget) => (b.absolute ? b.value / fullCost(paramCosts) : b.value);
+  const asFraction = (b: Budget) => (b.absolute ? b.value / fullParams : b.value);
   const order = budgets.map((b, i) => i).sort((i, j) => budgets[i].kind.localeCompare(budgets[j].kind) || asFraction(budgets[i]) - asFraction(budgets[j]));
   const chosenBefore = new Map<Budget['kind'], number[][]>();
   for (const bi of order) {

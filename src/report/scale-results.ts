@@ -49,8 +49,13 @@ export interface PairTask {
   small: { score: number; lo: number; hi: number };
   /** pruned - small, paired bootstrap 95% CI over the same test units */
   diff: { score: number; lo: number; hi: number; above: number };
-  verdict: 'pruned better' | 'small better' | 'within noise';
+  verdict: PairVerdict;
 }
+
+export type PairVerdict = 'pruned better' | 'small better' | 'within noise';
+
+/** A paired difference (pruned - other) is a verdict only when its 95% CI excludes 0. */
+export const pairVerdict = (d: { lo: number; hi: number }): PairVerdict => (d.lo > 0 ? 'pruned better' : d.hi < 0 ? 'small better' : 'within noise');
 
 export interface PairResult {
   big: string;

@@ -2,11 +2,11 @@
  * The scale study's table (markdown) and report (HTML with plots): every model x budget x method with raw and
  * gain retention and their CIs, the law's fit with its leave-one-model-out error (against the final and the best
  * layer, with the composed prediction R * G_best), and the prune-vs-train pairs (also against the small model
- * cut at its best layers, and at the small model's measured latency). Studies written before version 2 (no law.best) or before smallBest render without
- * those parts.
+ * cut at its best layers, and at the small model's measured latency). Studies written before version 2 (no
+ * law.best) or before those comparisons render without those parts.
  */
 import type * as vl from 'vega-lite';
-import type { ScaleBudget, ScaleResults } from './scale-results.js';
+import { pairVerdict, type ScaleBudget, type ScaleResults } from './scale-results.js';
 import { lawCurve } from '../scaling/probescale-law.js';
 import { svg } from './plots.js';
 
@@ -15,7 +15,16 @@ const ci = (c?: [number, number]) => (c ? ` [${pct(c[0])}, ${pct(c[1])}]` : '');
 const pts = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
 const num = (v: number) => v.toLocaleString('en-US');
 
-const verdict = (d: { lo: number; hi: number }) => (d.lo > 0 ? 'pruned better' : d.hi < 0 ? 'small better' : 'within noise');
+type Scored = { score: number; lo: number; hi: number };
+const score = (s: Scored, withCi = true) => (withCi ? `${s.score.toFixed(3)} [${s.lo.toFixed(3)}, ${s.hi.toFixed(3)}]` : s.score.toFixed(3));
+
+/** One prune-vs-train table: a row per task (the pruned model, the network it is compared with, the paired
+ * difference), then the task-weighted difference. */
+function diffTable(L: string[], head: { big: string; other: string; minus: string }, rows: { task: string; units: number; pruned: string; other: string; diff: Scored; verdict: string }[], weighted: Scored): void {
+  L.push(`| task | test units | ${head.big} pruned | ${head.other} | pruned - ${head.minus} (pts) | verdict |`, '| --- | ---: | ---: | ---: | ---: | --- |');
+  for (const t of rows) L.push(`| ${t.task} | ${t.units} | ${t.pruned} | ${t.other} | ${pts(t.diff.score)} [${pts(t.diff.lo)}, ${pts(t.diff.hi)}] | ${t.verdict} |`);
+  L.push(`| weighted | | | | ${pts(weighted.score)} [${pts(weighted.lo)}, ${pts(weighted.hi)}] | ${pairVerdict(weighted)} |`);
+}
 
 export function scaleTable(r: ScaleResults): string {
   const L: string[] = [];
@@ -110,15 +119,11 @@ export function scaleTable(r: ScaleResults): string {
   }
   for (const p of r.pairs) {
     L.push('', `**Prune vs train: ${p.big} pruned to ${p.small}'s layer parameters** — ProbeScale kept layers [${p.layers.join(',')}] of ${p.bigLayers}: ${num(p.keptParameters.layers)} layer / ${num(p.keptParameters.total)} total parameters vs ${p.small}'s ${num(p.smallParameters.layers)} / ${num(p.smallParameters.total)}. Median batch latency: pruned ${p.latency.prunedMs.toFixed(2)} ms, ${p.small} ${p.latency.smallMs.toFixed(2)} ms (ratio ${p.latency.ratio.toFixed(2)}).`, '');
-    L.push(`| task | test units | ${p.big} pruned | ${p.small} | pruned - ${p.small} (pts) | verdict |`, '| --- | ---: | ---: | ---: | ---: | --- |');
-    for (const t of p.tasks) L.push(`| ${t.task} | ${t.units} | ${t.pruned.score.toFixed(3)} [${t.pruned.lo.toFixed(3)}, ${t.pruned.hi.toFixed(3)}] | ${t.small.score.toFixed(3)} [${t.small.lo.toFixed(3)}, ${t.small.hi.toFixed(3)}] | ${pts(t.diff.score)} [${pts(t.diff.lo)}, ${pts(t.diff.hi)}] | ${t.verdict} |`);
-    L.push(`| weighted | | | | ${pts(p.weighted.score)} [${pts(p.weighted.lo)}, ${pts(p.weighted.hi)}] | ${verdict(p.weighted)} |`);
+    diffTable(L, { big: p.big, other: p.small, minus: p.small }, p.tasks.map((t) => ({ ...t, pruned: score(t.pruned), other: score(t.small) })), p.weighted);
     const c = p.smallBest;
     if (!c) continue;
     L.push('', `Against ${p.small} cut after each task's best hidden state (chosen on dev; at most its parameters, so generous to it): serving every task needs ${c.state} of its layers, ${num(c.parameters.layers)} layer / ${num(c.parameters.total)} total parameters, median batch latency ${c.latencyMs.toFixed(2)} ms (pruned / it ${c.ratio.toFixed(2)}).`, '');
-    L.push(`| task | test units | ${p.big} pruned | ${p.small} cut (hidden state) | pruned - cut (pts) | verdict |`, '| --- | ---: | ---: | ---: | ---: | --- |');
-    for (const t of c.tasks) L.push(`| ${t.task} | ${t.units} | ${t.pruned.score.toFixed(3)} | ${t.truncated.score.toFixed(3)} [${t.truncated.lo.toFixed(3)}, ${t.truncated.hi.toFixed(3)}] (${t.state}) | ${pts(t.diff.score)} [${pts(t.diff.lo)}, ${pts(t.diff.hi)}] | ${t.verdict} |`);
-    L.push(`| weighted | | | | ${pts(c.weighted.score)} [${pts(c.weighted.lo)}, ${pts(c.weighted.hi)}] | ${verdict(c.weighted)} |`);
+    diffTable(L, { big: p.big, other: `${p.small} cut (hidden state)`, minus: 'cut' }, c.tasks.map((t) => ({ ...t, pruned: score(t.pruned, false), other: `${score(t.truncated)} (${t.state})` })), c.weighted);
     const e = p.equalLatency;
     if (!e) continue;
     const timed = e.candidates.map((x) => `[${x.layers.join(',')}] ${x.latencyMs.toFixed(2)} ms`).join(', ');
@@ -127,9 +132,7 @@ export function scaleTable(r: ScaleResults): string {
       continue;
     }
     L.push('', `At ${p.small}'s measured latency (${e.smallMs.toFixed(2)} ms), the best on dev of ${p.big}'s chosen subsets that runs as fast: [${e.layers.join(',')}], ${e.latencyMs!.toFixed(2)} ms, ${num(e.parameters!.layers)} layer / ${num(e.parameters!.total)} total parameters (the study's choices, timed in the same rounds: ${timed}).`, '');
-    L.push(`| task | test units | ${p.big} pruned | ${p.small} | pruned - ${p.small} (pts) | verdict |`, '| --- | ---: | ---: | ---: | ---: | --- |');
-    for (const t of e.tasks!) L.push(`| ${t.task} | ${t.units} | ${t.pruned.score.toFixed(3)} [${t.pruned.lo.toFixed(3)}, ${t.pruned.hi.toFixed(3)}] | ${t.small.score.toFixed(3)} | ${pts(t.diff.score)} [${pts(t.diff.lo)}, ${pts(t.diff.hi)}] | ${t.verdict} |`);
-    L.push(`| weighted | | | | ${pts(e.weighted!.score)} [${pts(e.weighted!.lo)}, ${pts(e.weighted!.hi)}] | ${verdict(e.weighted!)} |`);
+    diffTable(L, { big: p.big, other: p.small, minus: p.small }, e.tasks!.map((t) => ({ ...t, pruned: score(t.pruned), other: score(t.small, false) })), e.weighted!);
   }
   return L.join('\n');
 }
